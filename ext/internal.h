@@ -1,0 +1,261 @@
+/*
+ * internal.h -- the one internal header shared by ext/ and tests/.
+ *
+ * It holds the sqlite3ext include rules, project-wide limits, the error and
+ * buffer helpers, the data-path JSON parser (jsonp.c), the per-connection
+ * state (conn.c), the contracts registry (registry.c) and the prototypes of
+ * every telem_register_<feature>() that ext/voxtelem.c walks.
+ *
+ * Memory: everything in ext/ allocates with sqlite3_malloc64/sqlite3_free,
+ * except jansson values (json_decref), PCRE2 objects (pcre2_*_free), libyaml
+ * objects (yaml_*_delete) and jansson's dump strings (free).
+ */
+#ifndef VOXTELEM_INTERNAL_H
+#define VOXTELEM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* Files built into the loadable extension include sqlite3ext.h and use the
+ * routines the host passes in; the unit tests and tools link libsqlite3
+ * directly and define TELEM_NO_EXT. */
+#ifdef TELEM_NO_EXT
+#include <sqlite3.h>
+#else
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+#endif
+
+#include <jansson.h>
+
+#define TELEM_EXPORT __attribute__((visibility("default")))
+#define TELEM_UNUSED __attribute__((unused))
+
+/* ---- limits ------------------------------------------------------------ */
+
+#define TELEM_JSON_MAX_DEPTH 1000            /* same bound as SQLite's json_valid() */
+#define TELEM_MAX_CONTRACT_FILE (4u << 20)   /* 4 MiB: a contract file larger is refused */
+#define TELEM_MAX_POLICY_BYTES (1u << 20)    /* 1 MiB of retention-policy YAML */
+#define TELEM_MAX_PATTERN_BYTES 4096         /* one PCRE2 pattern in a contract */
+#define TELEM_PCRE2_MATCH_LIMIT 1000000u     /* bounds backtracking per match */
+#define TELEM_PCRE2_DEPTH_LIMIT 10000u
+#define TELEM_YAML_MAX_ALIASES 64            /* alias bombs are refused */
+#define TELEM_METADATA_MAX_BYTES 262144      /* research_metrics.metadata_json */
+
+/* ---- growable buffer --------------------------------------------------- */
+
+/* A byte buffer in sqlite3 memory.  On allocation failure `oom` is set and
+ * further appends are ignored, so callers check once at the end. */
+typedef struct TelemBuf {
+  char *p;     /* data, NUL-terminated when len < cap; owned */
+  size_t len;  /* bytes used */
+  size_t cap;  /* bytes allocated */
+  int oom;     /* an allocation failed */
+} TelemBuf;
+
+void telem_buf_init(TelemBuf *b);
+void telem_buf_free(TelemBuf *b);
+int telem_buf_reserve(TelemBuf *b, size_t extra); /* 0 ok, else sets oom */
+void telem_buf_append(TelemBuf *b, const void *p, size_t n);
+void telem_buf_puts(TelemBuf *b, const char *z);
+void telem_buf_putc(TelemBuf *b, char c);
+void telem_buf_printf(TelemBuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends s[0..n) as a JSON string literal with quotes. */
+void telem_buf_json_string(TelemBuf *b, const char *s, size_t n);
+/* Appends a JSON Pointer token (RFC 6901: ~ -> ~0, / -> ~1) after a '/'. */
+void telem_buf_pointer_token(TelemBuf *b, const char *s, size_t n);
+/* Returns the NUL-terminated data and gives up ownership (NULL on oom). */
+char *telem_buf_take(TelemBuf *b);
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Sets "<fn>: <message>" as the result error of ctx. */
+void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Replaces *pzErr (sqlite3 memory) with a formatted message. */
+void telem_set_err(char **pzErr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets a vtab's zErrMsg, freeing the old one. */
+void telem_vtab_errorf(sqlite3_vtab *vtab, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- UTF-8 -------------------------------------------------------------- */
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int telem_utf8_valid(const char *s, size_t n);
+/* Number of code points in well-formed UTF-8 s[0..n). */
+size_t telem_utf8_count(const char *s, size_t n);
+
+/* ---- arena -------------------------------------------------------------- */
+
+/* A bump allocator for per-row data.  telem_arena_reset() keeps the largest
+ * block, so a scan reuses the same memory row after row. */
+typedef struct TelemArenaBlock TelemArenaBlock;
+typedef struct TelemArena {
+  TelemArenaBlock *head; /* newest block first; owned */
+  size_t used;           /* bytes used in head */
+} TelemArena;
+
+void telem_arena_init(TelemArena *a);
+void *telem_arena_alloc(TelemArena *a, size_t n); /* 8-byte aligned; NULL on OOM */
+void telem_arena_reset(TelemArena *a);
+void telem_arena_free(TelemArena *a);
+
+/* ---- data-path JSON (jsonp.c) ------------------------------------------- */
+
+typedef enum TelemJsonType {
+  TJ_NULL = 0,
+  TJ_FALSE,
+  TJ_TRUE,
+  TJ_NUMBER,
+  TJ_STRING,
+  TJ_ARRAY,
+  TJ_OBJECT
+} TelemJsonType;
+
+#define TJ_F_INTEGRAL 0x01 /* number: no fraction or exponent in the text */
+#define TJ_F_NEGATIVE 0x02 /* number: leading '-' */
+#define TJ_F_DECODED 0x04  /* string/key: escapes were decoded into the arena */
+
+/* One value of a parsed document.  Every pointer points into the input text
+ * or the arena the document was parsed into; nothing is owned.
+ * Strings and keys are not NUL-terminated: use the lengths. */
+typedef struct TelemJson TelemJson;
+struct TelemJson {
+  uint8_t type;        /* TelemJsonType */
+  uint8_t flags;       /* TJ_F_* */
+  uint32_t n;          /* string/number: bytes in s; array/object: child count */
+  const char *s;       /* string: UTF-8 value; number: its literal text */
+  const char *key;     /* object member: its key (UTF-8), else NULL */
+  uint32_t key_len;    /* bytes in key */
+  uint32_t src_off;    /* offset of the value's first byte in the input */
+  uint32_t src_len;    /* bytes the value spans in the input */
+  TelemJson *child;    /* array/object: first child */
+  TelemJson *next;     /* next sibling in the parent container */
+};
+
+typedef struct TelemJsonError {
+  size_t offset; /* byte offset of the first problem */
+  int line;      /* 1-based */
+  int column;    /* 1-based, in bytes */
+  const char *what; /* static text: "unexpected character", ... */
+} TelemJsonError;
+
+/* Parses text[0..n) strictly per RFC 8259 (UTF-8 checked, no trailing
+ * garbage beyond whitespace, depth <= TELEM_JSON_MAX_DEPTH) into arena a.
+ * Returns the root, or NULL with *err filled (err may be NULL).  The tree
+ * lives until the arena is reset and may point into text. */
+TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err);
+
+/* Member of object o named key[0..klen), or NULL (last one wins on dups). */
+const TelemJson *telem_json_get(const TelemJson *o, const char *key, size_t klen);
+/* Appends v as compact JSON (strings re-escaped minimally). */
+void telem_json_write(TelemBuf *b, const TelemJson *v);
+/* 1 when a and b are equal as JSON values (numbers by value, objects
+ * regardless of member order). */
+int telem_json_equal(const TelemJson *a, const TelemJson *b);
+
+/* ---- contracts registry (registry.c) ------------------------------------ */
+
+typedef struct TelemContract {
+  char *id, *path, *kind, *owner, *description, *enforced_by; /* owned */
+} TelemContract;
+
+typedef struct TelemTaxonomyRow {
+  char *metric_type, *family, *sensitivity, *plane, *transmission;
+  char *session_prefix, *schema_id, *owner, *description; /* owned; may be NULL */
+} TelemTaxonomyRow;
+
+typedef struct TelemColumnClass {
+  char *table, *column, *sensitivity; /* owned */
+} TelemColumnClass;
+
+typedef struct TelemFile {
+  char *path;  /* relative to the contracts root; owned */
+  char *data;  /* bytes, NUL-terminated; owned */
+  size_t len;
+} TelemFile;
+
+/* An immutable, reference-counted snapshot of one contracts directory (or
+ * of the embedded copy).  Features may hang caches off it (ext slots). */
+typedef struct TelemRegistry TelemRegistry;
+
+enum { TELEM_EXT_SCHEMA, TELEM_EXT_REDACT, TELEM_EXT_POLICY, TELEM_EXT_COUNT };
+
+struct TelemRegistry {
+  int refs;
+  char *source;                 /* "embedded" or the directory; owned */
+  TelemFile *files; int n_files;
+  TelemContract *contracts; int n_contracts;
+  TelemTaxonomyRow *taxonomy; int n_taxonomy;
+  TelemColumnClass *columns; int n_columns;
+  void *ext[TELEM_EXT_COUNT];           /* feature caches, freed by ext_free */
+  void (*ext_free[TELEM_EXT_COUNT])(void *);
+};
+
+/* Loads the embedded contracts.  Returns NULL and sets *pzErr on failure. */
+TelemRegistry *telem_registry_embedded(char **pzErr);
+/* Loads every file of dir named by dir/index.yaml.  NULL + *pzErr on failure. */
+TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr);
+/* Loads from an in-memory file set (takes nothing; copies). */
+TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *files, int n,
+                                         char **pzErr);
+TelemRegistry *telem_registry_ref(TelemRegistry *r);
+void telem_registry_unref(TelemRegistry *r);
+
+const TelemContract *telem_registry_contract(const TelemRegistry *r, const char *id);
+const TelemFile *telem_registry_file(const TelemRegistry *r, const char *path);
+/* The contract file of registry id `id`, or NULL. */
+const TelemFile *telem_registry_file_by_id(const TelemRegistry *r, const char *id);
+const TelemTaxonomyRow *telem_registry_metric(const TelemRegistry *r, const char *metric_type);
+const char *telem_registry_column_class(const TelemRegistry *r, const char *table,
+                                        const char *column);
+
+/* 1 when z matches ^[a-z0-9][a-z0-9.-]*$ */
+int telem_contract_id_ok(const char *z);
+/* "S0".."S3" -> 0..3, else -1 */
+int telem_class_rank(const char *z);
+
+/* ---- YAML loading helper (yamlload.c) ----------------------------------- */
+
+/* Parses YAML text into a jansson value (mappings -> objects, sequences ->
+ * arrays, plain scalars -> strings, except null/~ -> null).  Aliases are
+ * limited to TELEM_YAML_MAX_ALIASES.  On error returns NULL and sets *pzErr
+ * to "<name>:<line>:<col>: <problem>".  Each object member and array
+ * element remembers its source line: see telem_yaml_line(). */
+json_t *telem_yaml_parse(const char *name, const char *text, size_t n, char **pzErr);
+/* The 1-based source line of mapping v (0 when unknown). */
+int telem_yaml_line(json_t *v);
+
+/* ---- per-connection state (conn.c) -------------------------------------- */
+
+/* One per connection that loaded the extension; reference-counted by every
+ * function and module registered with it as user data. */
+typedef struct TelemConn {
+  int refs;
+  sqlite3 *db;
+  TelemRegistry *reg; /* contracts in use; owned reference */
+  TelemArena arena;   /* per-row scratch for the data-path parser */
+} TelemConn;
+
+TelemConn *telem_conn_new(sqlite3 *db, char **pzErr);
+TelemConn *telem_conn_ref(TelemConn *c);
+void telem_conn_unref_cb(void *p); /* xDestroy for functions and modules */
+/* Swaps the registry in use (takes ownership of r). */
+void telem_conn_set_registry(TelemConn *c, TelemRegistry *r);
+
+/* Registers a scalar/aggregate function with c as user data (ref taken). */
+int telem_create_function(sqlite3 *db, TelemConn *c, const char *name, int nArg, int flags,
+                          void (*xFunc)(sqlite3_context *, int, sqlite3_value **));
+/* Registers a module with c as client data (ref taken). */
+int telem_create_module(sqlite3 *db, TelemConn *c, const char *name, const sqlite3_module *m);
+
+/* ---- feature registration (one per ext/<feature>.c) --------------------- */
+
+typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);
+
+int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr);
+
+#endif /* VOXTELEM_INTERNAL_H */
