@@ -208,6 +208,8 @@ const TelemContract *telem_registry_contract(const TelemRegistry *r, const char 
 const TelemFile *telem_registry_file(const TelemRegistry *r, const char *path);
 /* The contract file of registry id `id`, or NULL. */
 const TelemFile *telem_registry_file_by_id(const TelemRegistry *r, const char *id);
+/* The first contract file of kind `kind` (e.g. "redaction-rules"), or NULL. */
+const TelemFile *telem_registry_file_by_kind(const TelemRegistry *r, const char *kind);
 const TelemTaxonomyRow *telem_registry_metric(const TelemRegistry *r, const char *metric_type);
 const char *telem_registry_column_class(const TelemRegistry *r, const char *table,
                                         const char *column);
