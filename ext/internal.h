@@ -260,4 +260,54 @@ typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr);
 
+
+/* ---- retention policy (policy.c; public API in include/voxtelem.h) ------ */
+
+enum {
+  TELEM_RK_DAYS = 1, /* ISO-8601 text older than now - days */
+  TELEM_RK_MS_DAYS,  /* INTEGER Unix milliseconds older than now - days */
+  TELEM_RK_EXPIRES,  /* expires_lt_now: non-NULL TTL column before now */
+  TELEM_RK_KEEP,     /* keep_forever: listed, never deleted */
+  TELEM_RK_MANUAL,   /* manual: listed, never deleted automatically */
+  TELEM_RK_CASCADE   /* goes with its parent (cascade_from) through a foreign key */
+};
+#define TELEM_POLICY_BAD_DAYS (-0x7fffffffffffffffLL) /* days: not an integer */
+
+typedef struct TelemPolicyRule {
+  char *table_name;   /* owned */
+  int kind;           /* TELEM_RK_* */
+  int64_t days;       /* TELEM_POLICY_NO_DAYS when absent */
+  char *time_column;  /* owned; may be NULL */
+  char *cascade_from; /* owned; may be NULL */
+  char *rationale;    /* owned */
+  int64_t rowid;      /* row in telem_retention_policy (0: from a file) */
+} TelemPolicyRule;
+
+struct telem_policy {
+  TelemPolicyRule *rules; /* sorted by table_name, case-insensitively; owned */
+  int n, cap;
+};
+typedef struct telem_policy TelemPolicy;
+
+int telem_policy_kind(const char *name);      /* TELEM_RK_* or 0 */
+const char *telem_policy_kind_name(int kind); /* static text or NULL */
+struct telem_policy_rule_info;
+int telem_policy_ident_ok(const char *z);     /* ^[A-Za-z_][A-Za-z0-9_]{0,127}$, not sqlite_* */
+/* telem_policy_add() that also records the rule's rowid. */
+int telem_policy_add_rowid(TelemPolicy *p, const struct telem_policy_rule_info *r, int64_t rowid,
+                           char **pzErr);
+
+/* retention.c: the active policy of the connection (database table
+ * telem_retention_policy when it exists, else the contracts' file).
+ * Returns a new policy the caller frees, or NULL with *pzErr.  *pzSource
+ * (may be NULL) gets "database" or "<registry source>:<path>" (static or
+ * owned by the registry; valid while the registry is). */
+TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSource, char **pzErr);
+
+/* 1 when a statement that writes is running on db (COMMIT would fail). */
+int telem_db_writer_busy(sqlite3 *db);
+
+int telem_register_retention(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_prune(sqlite3 *db, TelemConn *c, char **pzErr);
+
 #endif /* VOXTELEM_INTERNAL_H */
