@@ -1111,14 +1111,14 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     only = telem_policy_find(p->policy, table);
     if (only < 0) {
       telem_result_errorf(ctx, "telem_prune_apply",
-                          "argument 1: table %s is not in the retention policy",
+                          "argument 1: table \"%s\" is not in the retention policy",
                           telem_policy_ident_ok(table) ? table : "(invalid name)");
       plan_free(p);
       return;
     }
     if (p->rows[only].rule->kind == TELEM_RK_CASCADE) {
       telem_result_errorf(ctx, "telem_prune_apply",
-                          "argument 1: table %s is a cascade of %s; prune the parent",
+                          "argument 1: table \"%s\" is a cascade of %s; prune the parent",
                           p->rows[only].rule->table_name, p->rows[only].rule->cascade_from);
       plan_free(p);
       return;

@@ -462,7 +462,7 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     if (sqlite3_value_type(argv[0]) != SQLITE_NULL &&
         sqlite3_value_int64(argv[1]) != old) {
       telem_set_err(&err, "the rowid cannot be changed");
-      rc = SQLITE_CONSTRAINT;
+      rc = SQLITE_ERROR;
       goto done;
     }
     telem_policy_rule_info info;
@@ -490,14 +490,14 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       goto done;
     }
     if (arc) {
-      rc = SQLITE_CONSTRAINT;
+      rc = SQLITE_ERROR;
       goto done;
     }
   } else {
     telem_policy_remove(p, at);
   }
   if (telem_policy_check(p, &err)) {
-    rc = SQLITE_CONSTRAINT;
+    rc = SQLITE_ERROR;
     goto done;
   }
   /* Valid: write the one change through. */

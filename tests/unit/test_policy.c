@@ -1,0 +1,387 @@
+/*
+ * test_policy.c -- cmocka tests of the retention policy engine (ext/policy.c):
+ * the happy path and export round trip, every kind of bad policy (each
+ * error names the table and the field), hostile input (SQL in a table name,
+ * a YAML alias bomb, 5 MB, non-UTF-8, NUL bytes, empty text), the rule
+ * editing API, and allocation failures.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../ext/internal.h"
+#include "../../include/voxtelem.h"
+
+static const char good[] =
+    "tables:\n"
+    "  research_metrics:\n"
+    "    kind: days\n"
+    "    days: 365\n"
+    "    time_column: created_at\n"
+    "    rationale: a year of research\n"
+    "  ci_completion_run:\n"
+    "    kind: days\n"
+    "    days: 365\n"
+    "    time_column: finished_at\n"
+    "    rationale: \"audits: \\\"quoted\\\" and \\\\ backslash\\nnew line, caf\\u00e9\"\n"
+    "  ci_completion_finding:\n"
+    "    kind: cascade\n"
+    "    cascade_from: ci_completion_run\n"
+    "    rationale: goes with its run\n"
+    "  ci_completion_suppression:\n"
+    "    kind: expires_lt_now\n"
+    "    time_column: expires_at\n"
+    "    rationale: NULL means standing\n"
+    "  usage_ms:\n"
+    "    kind: ms_days\n"
+    "    days: 30\n"
+    "    time_column: ts_ms\n"
+    "    rationale: raw usage\n"
+    "  audit_log:\n"
+    "    kind: keep_forever\n"
+    "    rationale: legal hold\n"
+    "  scratch:\n"
+    "    kind: manual\n"
+    "    time_column: made_at\n"
+    "    rationale: operators decide\n";
+
+/* Parses text; returns the error (sqlite3 memory) or NULL when it parsed. */
+static char *parse_err(const char *text, size_t n) {
+  char *err = NULL;
+  telem_policy *p = telem_policy_parse("p.yaml", text, n, &err);
+  if (p) {
+    telem_policy_free(p);
+    sqlite3_free(err);
+    return NULL;
+  }
+  assert_non_null(err);
+  return err;
+}
+
+/* Asserts that text fails with a message containing every needle. */
+static void expect_bad(const char *text, const char *needle1, const char *needle2) {
+  char *err = parse_err(text, strlen(text));
+  if (!err) fail_msg("policy unexpectedly parsed:\n%s", text);
+  if (needle1 && !strstr(err, needle1)) fail_msg("\"%s\" not in \"%s\"", needle1, err);
+  if (needle2 && !strstr(err, needle2)) fail_msg("\"%s\" not in \"%s\"", needle2, err);
+  assert_int_equal(strncmp(err, "p.yaml", 6), 0); /* says where */
+  sqlite3_free(err);
+}
+
+static void test_good_policy(void **state) {
+  (void)state;
+  char *err = NULL;
+  telem_policy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
+  assert_null(err);
+  assert_non_null(p);
+  assert_int_equal(telem_policy_count(p), 7);
+  telem_policy_rule_info r;
+  /* sorted by name */
+  assert_int_equal(telem_policy_rule(p, 0, &r), 0);
+  assert_string_equal(r.table_name, "audit_log");
+  assert_string_equal(r.kind, "keep_forever");
+  assert_true(r.days == TELEM_POLICY_NO_DAYS);
+  int i = telem_policy_find(p, "RESEARCH_METRICS");
+  assert_true(i >= 0);
+  telem_policy_rule(p, i, &r);
+  assert_string_equal(r.kind, "days");
+  assert_int_equal(r.days, 365);
+  assert_string_equal(r.time_column, "created_at");
+  assert_null(r.cascade_from);
+  i = telem_policy_find(p, "ci_completion_finding");
+  telem_policy_rule(p, i, &r);
+  assert_string_equal(r.cascade_from, "ci_completion_run");
+  assert_null(r.time_column);
+  assert_int_equal(telem_policy_rule(p, 7, &r), -1);
+  assert_int_equal(telem_policy_find(p, "nope"), -1);
+  telem_policy_free(p);
+}
+
+/* parse(export(p)) has the same rules, and exporting again is identical. */
+static void test_round_trip(void **state) {
+  (void)state;
+  char *err = NULL;
+  telem_policy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
+  assert_non_null(p);
+  char *y = telem_policy_to_yaml(p);
+  assert_non_null(y);
+  telem_policy *q = telem_policy_parse("export", y, strlen(y), &err);
+  if (!q) fail_msg("%s\n%s", err, y);
+  assert_int_equal(telem_policy_count(q), telem_policy_count(p));
+  for (int i = 0; i < telem_policy_count(p); i++) {
+    telem_policy_rule_info a, b;
+    telem_policy_rule(p, i, &a);
+    telem_policy_rule(q, i, &b);
+    assert_string_equal(a.table_name, b.table_name);
+    assert_string_equal(a.kind, b.kind);
+    assert_true(a.days == b.days);
+    assert_true((a.time_column == NULL) == (b.time_column == NULL));
+    if (a.time_column) assert_string_equal(a.time_column, b.time_column);
+    assert_true((a.cascade_from == NULL) == (b.cascade_from == NULL));
+    if (a.cascade_from) assert_string_equal(a.cascade_from, b.cascade_from);
+    assert_string_equal(a.rationale, b.rationale);
+  }
+  char *y2 = telem_policy_to_yaml(q);
+  assert_string_equal(y, y2);
+  sqlite3_free(y);
+  sqlite3_free(y2);
+  telem_policy_free(p);
+  telem_policy_free(q);
+}
+
+static void test_unknown_kind(void **state) {
+  (void)state;
+  expect_bad("tables:\n  t:\n    kind: weekly\n    rationale: r\n", "table \"t\": kind: unknown kind",
+             NULL);
+  expect_bad("tables:\n  t:\n    rationale: r\n", "table \"t\": kind: is required", NULL);
+}
+
+static void test_days(void **state) {
+  (void)state;
+  expect_bad("tables:\n  t:\n    kind: days\n    time_column: c\n    rationale: r\n",
+             "table \"t\": days: is required for kind days", NULL);
+  expect_bad("tables:\n  t:\n    kind: days\n    days: 0\n    time_column: c\n    rationale: r\n",
+             "table \"t\": days: must be a positive integer", NULL);
+  expect_bad("tables:\n  t:\n    kind: ms_days\n    days: -3\n    time_column: c\n    rationale: r\n",
+             "table \"t\": days: must be a positive integer", NULL);
+  expect_bad("tables:\n  t:\n    kind: days\n    days: 1y\n    time_column: c\n    rationale: r\n",
+             "table \"t\": days: must be a positive integer", NULL);
+  expect_bad("tables:\n  t:\n    kind: days\n    days: 99999999999999\n    time_column: c\n"
+             "    rationale: r\n",
+             "table \"t\": days: must be at most", NULL);
+  expect_bad("tables:\n  t:\n    kind: expires_lt_now\n    days: 3\n    time_column: c\n"
+             "    rationale: r\n",
+             "table \"t\": days: is not used by kind expires_lt_now", NULL);
+  expect_bad("tables:\n  t:\n    kind: days\n    days: 3\n    rationale: r\n",
+             "table \"t\": time_column: is required for kind days", NULL);
+}
+
+static void test_cascade(void **state) {
+  (void)state;
+  expect_bad("tables:\n  c:\n    kind: cascade\n    rationale: r\n",
+             "table \"c\": cascade_from: is required for kind cascade", NULL);
+  expect_bad("tables:\n  c:\n    kind: cascade\n    cascade_from: p\n    rationale: r\n",
+             "table \"c\": cascade_from: parent table \"p\" is not in the policy", NULL);
+  expect_bad("tables:\n  c:\n    kind: cascade\n    cascade_from: c\n    rationale: r\n",
+             "cannot cascade from itself", NULL);
+  expect_bad("tables:\n  p:\n    kind: manual\n    rationale: r\n  c:\n    kind: cascade\n"
+             "    cascade_from: p\n    rationale: r\n  g:\n    kind: cascade\n"
+             "    cascade_from: c\n    rationale: r\n",
+             "table \"g\": cascade_from: parent table \"c\" is itself a cascade", NULL);
+  expect_bad("tables:\n  c:\n    kind: cascade\n    cascade_from: p\n    time_column: t\n"
+             "    rationale: r\n",
+             "table \"c\": time_column: is not used by kind cascade", NULL);
+  expect_bad("tables:\n  t:\n    kind: manual\n    cascade_from: p\n    rationale: r\n",
+             "table \"t\": cascade_from: is only used by kind cascade", NULL);
+}
+
+static void test_identifiers(void **state) {
+  (void)state;
+  expect_bad("tables:\n  'x\"; DROP TABLE t; --':\n    kind: manual\n    rationale: r\n",
+             "table \"x\\\"; DROP TABLE t; --\": table_name: not a valid identifier", NULL);
+  expect_bad("tables:\n  t:\n    kind: days\n    days: 1\n    time_column: 'a\" OR 1=1 --'\n"
+             "    rationale: r\n",
+             "table \"t\": time_column: not a valid identifier", NULL);
+  expect_bad("tables:\n  c:\n    kind: cascade\n    cascade_from: 'p; DROP'\n    rationale: r\n",
+             "table \"c\": cascade_from: not a valid identifier", NULL);
+  expect_bad("tables:\n  sqlite_master:\n    kind: manual\n    rationale: r\n",
+             "table_name: not a valid identifier", NULL);
+  expect_bad("tables:\n  1abc:\n    kind: manual\n    rationale: r\n",
+             "table_name: not a valid identifier", NULL);
+  char longname[200];
+  memset(longname, 'a', 129);
+  longname[129] = 0;
+  char buf[400];
+  snprintf(buf, sizeof buf, "tables:\n  %s:\n    kind: manual\n    rationale: r\n", longname);
+  expect_bad(buf, "table_name: not a valid identifier", NULL);
+  longname[128] = 0; /* 128 is fine */
+  snprintf(buf, sizeof buf, "tables:\n  %s:\n    kind: manual\n    rationale: r\n", longname);
+  char *err = parse_err(buf, strlen(buf));
+  assert_null(err);
+  assert_true(telem_policy_ident_ok("_x9"));
+  assert_false(telem_policy_ident_ok(""));
+  assert_false(telem_policy_ident_ok("a-b"));
+  assert_false(telem_policy_ident_ok("SQLITE_stat1"));
+}
+
+static void test_structure(void **state) {
+  (void)state;
+  expect_bad("tables:\n  t:\n    kind: manual\n    rationale: r\n    owner: me\n",
+             "table \"t\": owner: unknown field", NULL);
+  expect_bad("tables:\n  t:\n    kind: manual\n", "table \"t\": rationale: is required", NULL);
+  expect_bad("tables:\n  t:\n    kind: manual\n    rationale: [a, b]\n",
+             "table \"t\": rationale: must be a scalar", NULL);
+  expect_bad("tables:\n  t: manual\n", "table \"t\": rule must be a mapping", NULL);
+  expect_bad("tables: []\n", "tables: must be a mapping", NULL);
+  expect_bad("tables: {}\n", "tables: no rules", NULL);
+  expect_bad("- a\n- b\n", "top level must be a mapping", NULL);
+  expect_bad("table:\n  t:\n    kind: manual\n", "table: unknown top-level key", NULL);
+  expect_bad("tables:\n  t:\n    kind: manual\n  Te: [\n", "p.yaml:", NULL); /* YAML syntax */
+  expect_bad("tables:\n  t:\n    kind: manual\n    rationale: r\n  T:\n    kind: manual\n"
+             "    rationale: r\n",
+             "table \"T\": table_name: listed twice", NULL);
+}
+
+/* The classic "billion laughs": each level doubles through aliases. */
+static void test_alias_bomb(void **state) {
+  (void)state;
+  TelemBuf b;
+  telem_buf_init(&b);
+  telem_buf_puts(&b, "a0: &a0 [\"lol\", \"lol\"]\n");
+  for (int i = 1; i < 30; i++)
+    telem_buf_printf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1, i - 1, i - 1);
+  telem_buf_puts(&b, "tables:\n  t:\n    kind: manual\n    rationale: *a29\n");
+  char *text = telem_buf_take(&b);
+  assert_non_null(text);
+  char *err = parse_err(text, strlen(text));
+  assert_non_null(err);
+  assert_non_null(strstr(err, "alias"));
+  sqlite3_free(err);
+  sqlite3_free(text);
+}
+
+static void test_too_big(void **state) {
+  (void)state;
+  size_t n = 5u << 20;
+  char *text = malloc(n + 1);
+  assert_non_null(text);
+  memset(text, '#', n);
+  memcpy(text, "tables:\n", 8);
+  text[8] = '#';
+  text[n] = 0;
+  char *err = parse_err(text, n);
+  assert_non_null(strstr(err, "larger than the 1048576 byte limit"));
+  sqlite3_free(err);
+  free(text);
+}
+
+static void test_not_utf8(void **state) {
+  (void)state;
+  const char text[] = "tables:\n  t:\n    kind: manual\n    rationale: caf\xe9 \xff\n";
+  char *err = parse_err(text, sizeof text - 1);
+  assert_non_null(strstr(err, "not valid UTF-8 (near byte 48)"));
+  sqlite3_free(err);
+  const char nul[] = "tables:\n  t:\n    kind: manual\n    rationale: a\0b\n";
+  err = parse_err(nul, sizeof nul - 1);
+  assert_non_null(strstr(err, "NUL byte"));
+  sqlite3_free(err);
+}
+
+static void test_empty(void **state) {
+  (void)state;
+  char *err = parse_err("", 0);
+  assert_non_null(strstr(err, "policy is empty"));
+  sqlite3_free(err);
+  err = parse_err(" \n# only a comment\n\t\n", 21);
+  assert_non_null(strstr(err, "policy is empty"));
+  sqlite3_free(err);
+  err = NULL;
+  assert_null(telem_policy_parse("p.yaml", NULL, 0, &err));
+  assert_non_null(err);
+  sqlite3_free(err);
+}
+
+/* Building a policy rule by rule, as the telem_retention table does. */
+static void test_edit_api(void **state) {
+  (void)state;
+  telem_policy *p = telem_policy_new();
+  assert_non_null(p);
+  char *err = NULL;
+  telem_policy_rule_info r = {.table_name = "child", .kind = "cascade", .days = TELEM_POLICY_NO_DAYS,
+                              .cascade_from = "parent", .rationale = "r"};
+  assert_int_equal(telem_policy_add(p, &r, &err), 0);
+  assert_int_equal(telem_policy_check(p, &err), -1);
+  assert_non_null(strstr(err, "parent table \"parent\" is not in the policy"));
+  sqlite3_free(err);
+  err = NULL;
+  telem_policy_rule_info pr = {.table_name = "parent", .kind = "days", .days = 7,
+                               .time_column = "at", .rationale = "r"};
+  assert_int_equal(telem_policy_add(p, &pr, &err), 0);
+  assert_int_equal(telem_policy_check(p, &err), 0);
+  assert_int_equal(telem_policy_add(p, &pr, &err), -1); /* duplicate */
+  assert_non_null(strstr(err, "listed twice"));
+  sqlite3_free(err);
+  err = NULL;
+  pr.days = 0;
+  pr.table_name = "other";
+  assert_int_equal(telem_policy_rule_check(&pr, &err), -1);
+  assert_string_equal(err, "table \"other\": days: must be a positive integer");
+  sqlite3_free(err);
+  err = NULL;
+  telem_policy_remove(p, telem_policy_find(p, "parent"));
+  assert_int_equal(telem_policy_count(p), 1);
+  telem_policy_remove(p, 5); /* out of range: no-op */
+  assert_int_equal(telem_policy_count(p), 1);
+  telem_policy_free(p);
+  telem_policy_free(NULL);
+}
+
+/* ---- allocation failures ------------------------------------------------- */
+
+static int fail_after = -1; /* -1: never fail */
+static void *fm_malloc(int n) {
+  if (fail_after == 0) return NULL;
+  if (fail_after > 0) fail_after--;
+  int64_t *p = malloc((size_t)n + 8);
+  if (!p) return NULL;
+  p[0] = n;
+  return p + 1;
+}
+static void fm_free(void *p) {
+  if (p) free((int64_t *)p - 1);
+}
+static void *fm_realloc(void *p, int n) {
+  if (!p) return fm_malloc(n);
+  if (fail_after == 0) return NULL;
+  if (fail_after > 0) fail_after--;
+  int64_t *q = realloc((int64_t *)p - 1, (size_t)n + 8);
+  if (!q) return NULL;
+  q[0] = n;
+  return q + 1;
+}
+static int fm_size(void *p) { return p ? (int)((int64_t *)p)[-1] : 0; }
+static int fm_roundup(int n) { return (n + 7) & ~7; }
+static int fm_init(void *x) { (void)x; return 0; }
+static void fm_shutdown(void *x) { (void)x; }
+
+/* Every allocation point fails once in turn: the result is NULL with a
+ * message (or success), never a crash or a leak (run under ASan). */
+static void test_oom(void **state) {
+  (void)state;
+  int parsed = 0;
+  for (int k = 0; k < 2000 && !parsed; k++) {
+    fail_after = k;
+    char *err = NULL;
+    telem_policy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
+    char *y = p ? telem_policy_to_yaml(p) : NULL;
+    fail_after = -1;
+    if (p && y) parsed = 1;
+    sqlite3_free(y);
+    telem_policy_free(p);
+    sqlite3_free(err);
+  }
+  assert_true(parsed);
+}
+
+int main(void) {
+  static const sqlite3_mem_methods mm = {fm_malloc, fm_free,  fm_realloc, fm_size,
+                                         fm_roundup, fm_init, fm_shutdown, NULL};
+  /* A test process may install its own allocator (the extension never does). */
+  sqlite3_config(SQLITE_CONFIG_MALLOC, &mm);
+  sqlite3_initialize();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_good_policy), cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_unknown_kind), cmocka_unit_test(test_days),
+      cmocka_unit_test(test_cascade),      cmocka_unit_test(test_identifiers),
+      cmocka_unit_test(test_structure),    cmocka_unit_test(test_alias_bomb),
+      cmocka_unit_test(test_too_big),      cmocka_unit_test(test_not_utf8),
+      cmocka_unit_test(test_empty),        cmocka_unit_test(test_edit_api),
+      cmocka_unit_test(test_oom),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
