@@ -237,3 +237,12 @@ void telem_arena_free(TelemArena *a) {
   a->head = NULL;
   a->used = 0;
 }
+
+int telem_check_argc(sqlite3_context *ctx, const char *fn, int argc, int min, int max) {
+  if (argc >= min && argc <= max) return 1;
+  if (min == max)
+    telem_result_errorf(ctx, fn, "expected %d argument%s, got %d", min, min == 1 ? "" : "s", argc);
+  else
+    telem_result_errorf(ctx, fn, "expected %d to %d arguments, got %d", min, max, argc);
+  return 0;
+}
