@@ -450,6 +450,7 @@ telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, c
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {
+      if (telem_yaml_meta_key(key)) continue; /* the loader's line number */
       if (strcmp(key, "tables") && strcmp(key, "version") && strcmp(key, "description")) {
         policy_err(pzErr, name, NULL, key, "unknown top-level key (expected tables)");
         goto fail;
@@ -461,7 +462,8 @@ telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, c
     policy_err(pzErr, name, NULL, "tables", "must be a mapping of table name to rule");
     goto fail;
   }
-  if (json_object_size(tables) == 0) {
+  if (json_object_size(tables) == 0 ||
+      (json_object_size(tables) == 1 && json_object_get(tables, TELEM_YAML_LINE_KEY))) {
     policy_err(pzErr, name, NULL, "tables", "no rules");
     goto fail;
   }
@@ -470,6 +472,7 @@ telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, c
   const char *tname;
   json_t *rule;
   json_object_foreach(tables, tname, rule) {
+    if (telem_yaml_meta_key(tname)) continue;
     char where[512];
     int line = json_is_object(rule) ? telem_yaml_line(rule) : 0;
     if (line > 0)
@@ -483,6 +486,7 @@ telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, c
     const char *fk;
     json_t *fv;
     json_object_foreach(rule, fk, fv) {
+      if (telem_yaml_meta_key(fk)) continue;
       static const char *const known[] = {"kind",         "days",      "time_column",
                                           "cascade_from", "rationale", NULL};
       int ok = 0;

@@ -1070,6 +1070,7 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char *err = NULL;
   Plan *p = NULL;
   Applier a;
+  if (!telem_check_argc(ctx, "telem_prune_apply", argc, 0, 3)) return;
   memset(&a, 0, sizeof a);
   a.db = db;
   if (argc > 0 && sqlite3_value_type(argv[0]) != SQLITE_NULL)
@@ -1176,8 +1177,8 @@ int telem_register_prune(sqlite3 *db, TelemConn *c, char **pzErr) {
   int rc = telem_create_module(db, c, "telem_prune_plan", &plan_module);
   /* DIRECTONLY: apply deletes rows and commits transactions; it must never
    * run from a trigger or view an untrusted database could carry. */
-  for (int n = 0; rc == SQLITE_OK && n <= 3; n++)
-    rc = telem_create_function(db, c, "telem_prune_apply", n, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+  if (rc == SQLITE_OK)
+    rc = telem_create_function(db, c, "telem_prune_apply", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
                                apply_func);
   if (rc != SQLITE_OK) telem_set_err(pzErr, "telem_register_prune: %s", sqlite3_errmsg(db));
   return rc;

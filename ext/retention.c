@@ -627,7 +627,7 @@ static int ret_is_yaml_text(const char *z) {
 
 /* telem_policy_import(path_or_yaml) -> number of rules. */
 static void ret_import_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
+  if (!telem_check_argc(ctx, "telem_policy_import", argc, 1, 1)) return;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   char *err = NULL;
   char *data = NULL;
@@ -699,8 +699,8 @@ fail:
 
 /* telem_policy_yaml() -> the active policy as YAML text. */
 static void ret_yaml_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
   (void)argv;
+  if (!telem_check_argc(ctx, "telem_policy_yaml", argc, 0, 0)) return;
   TelemConn *c = sqlite3_user_data(ctx);
   char *err = NULL;
   TelemPolicy *p = telem_policy_active(sqlite3_context_db_handle(ctx), c, NULL, &err);
@@ -724,10 +724,10 @@ int telem_register_retention(sqlite3 *db, TelemConn *c, char **pzErr) {
    * writes the policy), so they must not run from triggers or views of an
    * untrusted schema. */
   if (rc == SQLITE_OK)
-    rc = telem_create_function(db, c, "telem_policy_import", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+    rc = telem_create_function(db, c, "telem_policy_import", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
                                ret_import_func);
   if (rc == SQLITE_OK)
-    rc = telem_create_function(db, c, "telem_policy_yaml", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+    rc = telem_create_function(db, c, "telem_policy_yaml", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
                                ret_yaml_func);
   if (rc != SQLITE_OK)
     telem_set_err(pzErr, "telem_register_retention: %s", sqlite3_errmsg(db));

@@ -18,6 +18,8 @@ static const struct {
 } features[] = {
     {"version", telem_register_version},
     {"contracts", telem_register_contracts},
+    {"retention", telem_register_retention},
+    {"prune", telem_register_prune},
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
