@@ -59,9 +59,14 @@
 #include "internal.h"
 #include "../include/voxtelem.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PRUNE_DEFAULT_BATCH 2000    /* first batch when batch_rows is NULL */
 #define PRUNE_MIN_BATCH 100
@@ -72,6 +77,7 @@
 #define PRUNE_PAUSE_MS 30           /* uncontended pause */
 #define PRUNE_CONTENDED_PAUSE_MS 15 /* pause after every batch while others write */
 #define PRUNE_CONTENDED_HOLD_MS 1000.0 /* stay polite this long after seeing a writer */
+#define PRUNE_WAL_PAGES 65536      /* alone: WAL pages before a checkpoint (256 MiB at 4 KiB) */
 #define PRUNE_BEGIN_RETRY_MS 10000  /* own retries of BEGIN IMMEDIATE on SQLITE_BUSY */
 
 /* Plan statuses.  Only PS_OK rows are ever deleted from. */
@@ -104,12 +110,16 @@ typedef struct PlanRow {
   int parent;                  /* cascade: index of the parent row, else -1 */
   char *cutoff;                /* ISO text, NULL for keep/manual; owned */
   char *pred;                  /* WHERE predicate on the table; owned */
+  char *lo_lit;                /* SQL literal: lower bound of the range, or NULL; owned */
+  char *hi_lit;                /* SQL literal: the range ends below it; owned */
+  char *filter;                /* exact check on top of the range, or NULL; owned */
   char *fk_cols;               /* cascade: quoted child columns "(a,b)"; owned */
   char *pk_cols;               /* cascade: quoted parent columns "a,b"; owned */
   char *delete_sql;            /* shown in the plan; owned */
   int has_counts;              /* eligible/cascade computed */
   sqlite3_int64 eligible;      /* rows that would go now */
   sqlite3_int64 cascade;       /* parents: child rows that go with them */
+  int indexed;                 /* parents: an index starts with time_column */
 } PlanRow;
 
 typedef struct Plan {
@@ -124,6 +134,9 @@ static void plan_free(Plan *p) {
   for (int i = 0; i < p->n; i++) {
     sqlite3_free(p->rows[i].cutoff);
     sqlite3_free(p->rows[i].pred);
+    sqlite3_free(p->rows[i].lo_lit);
+    sqlite3_free(p->rows[i].hi_lit);
+    sqlite3_free(p->rows[i].filter);
     sqlite3_free(p->rows[i].fk_cols);
     sqlite3_free(p->rows[i].pk_cols);
     sqlite3_free(p->rows[i].delete_sql);
@@ -284,14 +297,17 @@ static int prune_time_pred(sqlite3 *db, const char *now, PlanRow *r) {
   }
   sqlite3_int64 cut_ms = sqlite3_column_int64(st, 3);
   r->cutoff = sqlite3_mprintf("%s", cut);
+  const char *c = ru->time_column;
   if (ru->kind == TELEM_RK_MS_DAYS) {
-    r->pred = sqlite3_mprintf("\"%w\" < %lld", ru->time_column, (long long)cut_ms);
+    r->hi_lit = sqlite3_mprintf("%lld", (long long)cut_ms);
+    if (r->hi_lit) r->pred = sqlite3_mprintf("\"%w\" < %s", c, r->hi_lit);
   } else {
-    r->pred = sqlite3_mprintf("\"%w\" >= '0000-01-01' AND \"%w\" < %Q"
-                              " AND \"%w\" GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'"
-                              " AND (\"%w\" < %Q OR julianday(\"%w\") < julianday(%Q))",
-                              ru->time_column, ru->time_column, hi, ru->time_column,
-                              ru->time_column, lo, ru->time_column, cut);
+    r->lo_lit = sqlite3_mprintf("'0000-01-01'");
+    r->hi_lit = sqlite3_mprintf("%Q", hi);
+    r->filter = sqlite3_mprintf("(\"%w\" < %Q OR julianday(\"%w\") < julianday(%Q))", c, lo, c, cut);
+    if (r->lo_lit && r->hi_lit && r->filter)
+      r->pred = sqlite3_mprintf("\"%w\" >= %s AND \"%w\" < %s AND %s", c, r->lo_lit, c, r->hi_lit,
+                                r->filter);
   }
   sqlite3_finalize(st);
   return (r->cutoff && r->pred) ? SQLITE_OK : SQLITE_NOMEM;
@@ -417,23 +433,39 @@ static int prune_children_check(sqlite3 *db, Plan *p, int i, int *unlisted, int 
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* The batch statement of parent row r, or of cascade row r whose parent is
- * pr, with `batch` inlined as the LIMIT. */
-static char *prune_delete_sql(const PlanRow *r, const PlanRow *pr, int batch) {
+/* The whole deletion of parent row r, or of cascade row r whose parent is
+ * pr, as one runnable statement (apply runs it in batches, children first). */
+static char *prune_delete_sql(const PlanRow *r, const PlanRow *pr) {
   if (!pr)
-    return sqlite3_mprintf("DELETE FROM \"%w\" WHERE rowid IN (SELECT rowid FROM \"%w\" WHERE "
-                           "%s LIMIT %d)",
-                           r->rule->table_name, r->rule->table_name, r->pred, batch);
-  return sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" WHERE rowid IN "
-                         "(SELECT rowid FROM \"%w\" WHERE %s LIMIT %d))",
+    return sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s", r->rule->table_name, r->pred);
+  return sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" WHERE %s)",
                          r->rule->table_name, r->fk_cols, r->pk_cols, pr->rule->table_name,
-                         pr->rule->table_name, pr->pred, batch);
+                         pr->pred);
+}
+
+/* 1 when some index of table t starts with column col (0 when none, -1 on
+ * error). */
+static int prune_has_index(sqlite3 *db, const char *t, const char *col) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT 1 FROM pragma_index_list(?1, 'main') AS il, "
+                              "pragma_index_info(il.name, 'main') AS ii "
+                              "WHERE ii.seqno = 0 AND ii.name = ?2 COLLATE NOCASE "
+                              "AND il.partial = 0",
+                              -1, &st, NULL);
+  if (rc != SQLITE_OK) return -1;
+  sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+  sqlite3_finalize(st);
+  return found;
 }
 
 /* Builds the plan of the active policy at instant `now` (NULL: the current
  * time).  with_counts: also count eligible and cascade rows.  Returns NULL
  * with *pzErr on error. */
-static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_counts, int batch,
+static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_counts,
                         char **pzErr) {
   Plan *p = sqlite3_malloc64(sizeof *p);
   int rc = SQLITE_OK;
@@ -519,7 +551,14 @@ static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_cou
     PlanRow *r = &p->rows[i];
     if (r->status != PS_OK) continue;
     const PlanRow *pr = r->rule->kind == TELEM_RK_CASCADE ? &p->rows[r->parent] : NULL;
-    if (!(r->delete_sql = prune_delete_sql(r, pr, batch))) goto oom;
+    if (!(r->delete_sql = prune_delete_sql(r, pr))) goto oom;
+    if (!pr) {
+      r->indexed = prune_has_index(db, r->rule->table_name, r->rule->time_column);
+      if (r->indexed < 0) {
+        rc = SQLITE_ERROR;
+        goto sqlerr;
+      }
+    }
     if (!with_counts) continue;
     char *sql;
     if (!pr)
@@ -678,7 +717,7 @@ static int plan_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr
     now = (const char *)sqlite3_value_text(argv[0]);
   }
   char *err = NULL;
-  cur->plan = plan_build(v->db, v->c, now, 1, PRUNE_DEFAULT_BATCH, &err);
+  cur->plan = plan_build(v->db, v->c, now, 1, &err);
   if (!cur->plan) {
     telem_vtab_errorf(pCur->pVtab, "telem_prune_plan: %s%s",
                       err && strncmp(err, "now ", 4) == 0 ? "argument 1: " : "",
@@ -776,6 +815,9 @@ typedef struct Applier {
   sqlite3_int64 dv;     /* last PRAGMA data_version */
   double contended_until; /* ms clock: pause after every batch until then */
   double work_ms;       /* lock time since the last pause */
+  int db_fd;            /* a descriptor of main's file (SQLite's own), or -1 */
+  int alone_always;     /* 1: in-memory or temporary database */
+  int ckpt_saved;       /* wal_autocheckpoint to restore, or -1 when untouched */
   char *err;            /* first error; owned */
 } Applier;
 
@@ -835,6 +877,91 @@ static void apply_rollback(Applier *a) {
   a->in_batch = 0;
 }
 
+/* 1 when another process may have the database open.
+ *
+ * A connection in WAL mode holds a POSIX read lock on the SHARED range of
+ * the database file for as long as it is open (in rollback mode: while it
+ * reads, or waits to write).  F_GETLK asks whether a write lock on that
+ * range would conflict, and it ignores this process's own locks -- so it
+ * answers "is another process connected?".  It needs a descriptor of the
+ * file: we borrow SQLite's own (found by inode under /proc/self/fd) and
+ * never open or close one (closing any descriptor of a file drops every
+ * POSIX lock this process holds on it).  Anything unknown counts as
+ * "maybe", which selects the polite schedule.  Connections in this same
+ * process are not visible this way; see the docs. */
+static int apply_others_present(Applier *a) {
+  if (a->alone_always) return 0;
+  if (a->db_fd < 0) return 1;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0x40000000 + 2; /* SQLite's SHARED_FIRST: PENDING_BYTE + 2 */
+  fl.l_len = 510;              /* SHARED_SIZE */
+  if (fcntl(a->db_fd, F_GETLK, &fl) != 0) return 1;
+  return fl.l_type != F_UNLCK;
+}
+
+/* Finds a descriptor this process already has open on main's file. */
+static void apply_presence_init(Applier *a) {
+  a->db_fd = -1;
+  a->alone_always = 0;
+  const char *fn = sqlite3_db_filename(a->db, "main");
+  if (!fn || !*fn) { /* :memory: or a temporary database: nobody else */
+    a->alone_always = 1;
+    return;
+  }
+  struct stat want;
+  if (stat(fn, &want) != 0) return;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = atoi(e->d_name);
+    struct stat sb;
+    if (fd == dirfd(d) || fstat(fd, &sb) != 0) continue;
+    if (sb.st_dev == want.st_dev && sb.st_ino == want.st_ino && S_ISREG(sb.st_mode)) {
+      a->db_fd = fd;
+      break;
+    }
+  }
+  closedir(d);
+}
+
+/* Alone (and in WAL mode), checkpoints are deferred to the end of the run:
+ * one checkpoint of the whole WAL, as a single DELETE would have, instead
+ * of an fsync-heavy checkpoint every wal_autocheckpoint pages (1000).  The
+ * connection's setting is restored as soon as someone else shows up, and
+ * at the end.  (It replaces a custom sqlite3_wal_hook for the duration.) */
+static void apply_ckpt_defer(Applier *a) {
+  if (!a->own_txn || a->ckpt_saved >= 0 || a->alone_always) return;
+  sqlite3_stmt *st = NULL;
+  int wal = 0, ac = -1;
+  if (sqlite3_prepare_v2(a->db, "PRAGMA main.journal_mode", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    const char *m = (const char *)sqlite3_column_text(st, 0);
+    wal = m && sqlite3_stricmp(m, "wal") == 0;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (!wal) return;
+  if (sqlite3_prepare_v2(a->db, "PRAGMA wal_autocheckpoint", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    ac = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (ac <= 0 || ac >= PRUNE_WAL_PAGES) return;
+  a->ckpt_saved = ac;
+  sqlite3_wal_autocheckpoint(a->db, PRUNE_WAL_PAGES);
+}
+
+static void apply_ckpt_restore(Applier *a, int checkpoint_now) {
+  if (a->ckpt_saved < 0) return;
+  sqlite3_wal_autocheckpoint(a->db, a->ckpt_saved);
+  a->ckpt_saved = -1;
+  if (checkpoint_now) sqlite3_wal_checkpoint_v2(a->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
 /* After a committed batch that held the lock for `ms`: pauses so that
  * writers waiting in their busy handler get the lock (see the file
  * comment).  Only in own-transaction mode. */
@@ -847,9 +974,13 @@ static void apply_yield(Applier *a, double ms) {
     a->contended_until = now + PRUNE_CONTENDED_HOLD_MS;
   }
   a->work_ms += ms;
+  if (now < a->contended_until || apply_others_present(a)) apply_ckpt_restore(a, 0);
   if (now < a->contended_until) {
     prune_sleep_ms(PRUNE_CONTENDED_PAUSE_MS);
     a->work_ms = 0;
+  } else if (!apply_others_present(a)) {
+    a->work_ms = 0; /* alone: nobody to make room for */
+    apply_ckpt_defer(a);
   } else if (a->work_ms >= PRUNE_WORK_MS) {
     prune_sleep_ms(PRUNE_PAUSE_MS);
     a->work_ms = 0;
@@ -942,56 +1073,111 @@ static int apply_log(Applier *a, sqlite3_int64 run_id, const PlanRow *r, sqlite3
 }
 
 /* Prunes parent row pi of the plan (and its cascade children) in batches.
- * Adds to *pRows / *pCascaded.  Returns SQLITE_OK or an error (a->err). */
+ * Adds to *pRows / *pCascaded.  Returns SQLITE_OK or an error (a->err).
+ *
+ * Without children and with an index on the time column, a batch is the
+ * slice (last key, k] of the index range, k being the n-th key after the
+ * last one: a walk over n index entries (no function calls) finds k, then
+ * one ranged DELETE with the exact filter removes the eligible rows of the
+ * slice -- per row about what a hand-written DELETE costs.  Rows sharing
+ * key k all go in the same batch; rows of the band that stay (not old
+ * enough) are passed over, never scanned twice.  Otherwise the batch's
+ * rowids are collected first (as JSON for json_each) so that children and
+ * parent see exactly the same rows. */
 static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *pBatches,
                        sqlite3_int64 *pRows, sqlite3_int64 *pCascaded) {
   const PlanRow *r = &p->rows[pi];
+  const char *t = r->rule->table_name, *col = r->rule->time_column;
   int nchild = 0;
   for (int j = 0; j < p->n; j++)
     if (p->rows[j].rule->kind == TELEM_RK_CASCADE && p->rows[j].parent == pi &&
         p->rows[j].status == PS_OK)
       nchild++;
+  int keyed = (nchild == 0 && r->indexed > 0);
   int batch = fixed_batch > 0 ? fixed_batch : PRUNE_DEFAULT_BATCH;
-  char *single = NULL, *parent_ids = NULL;
+  char *sql[6] = {NULL, NULL, NULL, NULL, NULL, NULL}; /* key/upto/rest x first/next */
+  sqlite3_stmt *st[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+  char *sql_ids = NULL;
   char **child_sql = NULL;
+  sqlite3_value *lastk = NULL; /* upper key of the previous batch; owned */
   int rc = SQLITE_OK;
-  if (nchild == 0) {
-    /* LIMIT is a parameter here so adaptive sizing reuses one statement text. */
-    single = sqlite3_mprintf("DELETE FROM \"%w\" WHERE rowid IN (SELECT rowid FROM \"%w\" WHERE "
-                             "%s LIMIT ?1)",
-                             r->rule->table_name, r->rule->table_name, r->pred);
-    if (!single) goto oom;
+  if (keyed) {
+    for (int f = 0; f < 2; f++) {
+      /* f == 0: the first batch starts at the range's own lower bound. */
+      char *lower = f ? sqlite3_mprintf("\"%w\" > ?2 AND ", col)
+                  : r->lo_lit ? sqlite3_mprintf("\"%w\" >= %s AND ", col, r->lo_lit)
+                              : sqlite3_mprintf("%s", "");
+      char *filt = r->filter ? sqlite3_mprintf(" AND %s", r->filter) : sqlite3_mprintf("%s", "");
+      if (lower && filt) {
+        sql[f * 3 + 0] = sqlite3_mprintf("SELECT \"%w\" FROM \"%w\" WHERE %s\"%w\" < %s "
+                                         "ORDER BY \"%w\" LIMIT 1 OFFSET ?1",
+                                         col, t, lower, col, r->hi_lit, col);
+        /* "<= ?1" is the only upper bound, so the index range ends at k. */
+        sql[f * 3 + 1] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s\"%w\" <= ?1%s", t, lower,
+                                         col, filt);
+        sql[f * 3 + 2] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s\"%w\" < %s%s", t, lower,
+                                         col, r->hi_lit, filt);
+      }
+      sqlite3_free(lower);
+      sqlite3_free(filt);
+    }
+    for (int i = 0; i < 6; i++) {
+      if (!sql[i]) goto oom;
+      if ((rc = sqlite3_prepare_v2(a->db, sql[i], -1, &st[i], NULL)) != SQLITE_OK) {
+        telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+        goto out;
+      }
+    }
   } else {
-    child_sql = sqlite3_malloc64(sizeof(char *) * (size_t)nchild);
-    if (!child_sql) goto oom;
-    memset(child_sql, 0, sizeof(char *) * (size_t)nchild);
+    if (nchild) {
+      child_sql = sqlite3_malloc64(sizeof(char *) * (size_t)nchild);
+      if (!child_sql) goto oom;
+      memset(child_sql, 0, sizeof(char *) * (size_t)nchild);
+    }
     int k = 0;
-    for (int j = 0; j < p->n; j++) {
+    for (int j = 0; j < p->n && nchild; j++) {
       const PlanRow *c = &p->rows[j];
       if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
       child_sql[k] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" "
                                      "WHERE rowid IN (SELECT value FROM json_each(?1)))",
-                                     c->rule->table_name, c->fk_cols, c->pk_cols,
-                                     r->rule->table_name);
+                                     c->rule->table_name, c->fk_cols, c->pk_cols, t);
       if (!child_sql[k++]) goto oom;
     }
-    parent_ids = sqlite3_mprintf("DELETE FROM \"%w\" WHERE rowid IN (SELECT value FROM "
-                                 "json_each(?1))",
-                                 r->rule->table_name);
-    if (!parent_ids) goto oom;
-  }
-  sqlite3_stmt *del = NULL;
-  if (single && (rc = sqlite3_prepare_v2(a->db, single, -1, &del, NULL)) != SQLITE_OK) {
-    telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
-    goto out;
+    sql_ids = sqlite3_mprintf("DELETE FROM \"%w\" WHERE rowid IN (SELECT value FROM "
+                              "json_each(?1))",
+                              t);
+    if (!sql_ids) goto oom;
   }
   for (;;) {
     double t0 = prune_ms_now();
     if ((rc = apply_begin(a)) != SQLITE_OK) break;
     sqlite3_int64 got = 0;
-    if (single) {
-      sqlite3_bind_int(del, 1, batch);
-      rc = sqlite3_step(del);
+    int last = 0;
+    if (keyed) {
+      sqlite3_stmt **S = &st[lastk ? 3 : 0];
+      if (lastk) {
+        for (int i = 0; i < 3; i++) sqlite3_bind_value(S[i], 2, lastk);
+      }
+      sqlite3_bind_int(S[0], 1, batch - 1);
+      rc = sqlite3_step(S[0]);
+      sqlite3_stmt *del;
+      if (rc == SQLITE_ROW) {
+        sqlite3_value *k = sqlite3_value_dup(sqlite3_column_value(S[0], 0));
+        if (!k) {
+          sqlite3_reset(S[0]);
+          apply_rollback(a);
+          goto oom;
+        }
+        sqlite3_value_free(lastk);
+        lastk = k;
+        sqlite3_bind_value(S[1], 1, k);
+        del = S[1];
+      } else {
+        del = S[2]; /* fewer than `batch` keys left: the rest */
+        last = 1;
+      }
+      if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = sqlite3_step(del);
+      sqlite3_reset(S[0]);
       sqlite3_reset(del);
       if (rc != SQLITE_DONE) {
         telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
@@ -1003,13 +1189,8 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
     } else {
       char *ids = NULL;
       int n = apply_collect(a, r, batch, &ids);
-      if (n < 0) {
-        sqlite3_free(ids);
-        rc = SQLITE_ERROR;
-        apply_rollback(a);
-        break;
-      }
       sqlite3_int64 cas = 0;
+      if (n >= 0 && n < batch) last = 1;
       for (int k = 0; k < nchild && n > 0; k++) {
         sqlite3_int64 m = apply_run(a, child_sql[k], ids);
         if (m < 0) {
@@ -1019,7 +1200,7 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
         cas += m;
       }
       if (n > 0) {
-        got = apply_run(a, parent_ids, ids);
+        got = apply_run(a, sql_ids, ids);
         if (got < 0) n = -1;
       }
       sqlite3_free(ids);
@@ -1037,7 +1218,7 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
     }
     (*pBatches)++;
     double ms = prune_ms_now() - t0;
-    if (got < batch) break;
+    if (last) break;
     if (fixed_batch <= 0) {
       /* Aim for PRUNE_TARGET_MS of lock time per batch, growing at most 2x. */
       double want = ms > 0.01 ? batch * PRUNE_TARGET_MS / ms : batch * 2.0;
@@ -1049,9 +1230,12 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
     apply_yield(a, ms);
   }
 out:
-  sqlite3_finalize(del);
-  sqlite3_free(single);
-  sqlite3_free(parent_ids);
+  for (int i = 0; i < 6; i++) {
+    sqlite3_finalize(st[i]);
+    sqlite3_free(sql[i]);
+  }
+  sqlite3_value_free(lastk);
+  sqlite3_free(sql_ids);
   for (int k = 0; child_sql && k < nchild; k++) sqlite3_free(child_sql[k]);
   sqlite3_free(child_sql);
   return rc;
@@ -1099,7 +1283,7 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                         "plain SELECT or inside BEGIN ... COMMIT");
     return;
   }
-  p = plan_build(db, c, now, 0, fixed_batch ? fixed_batch : PRUNE_DEFAULT_BATCH, &err);
+  p = plan_build(db, c, now, 0, &err);
   if (!p) {
     telem_result_errorf(ctx, "telem_prune_apply", "%s%s",
                         err && strncmp(err, "now ", 4) == 0 ? "argument 3: " : "",
@@ -1137,6 +1321,9 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_finalize(st);
   }
   a.dv = apply_data_version(db);
+  a.ckpt_saved = -1;
+  apply_presence_init(&a);
+  if (a.own_txn && !apply_others_present(&a)) apply_ckpt_defer(&a);
   for (int i = 0; rc == SQLITE_OK && i < p->n; i++) {
     PlanRow *r = &p->rows[i];
     if (r->rule->kind == TELEM_RK_CASCADE) continue;
@@ -1165,6 +1352,7 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
   }
   apply_rollback(&a);
+  apply_ckpt_restore(&a, 1);
   if (rc != SQLITE_OK)
     telem_result_errorf(ctx, "telem_prune_apply", "%s", a.err ? a.err : "error");
   else
