@@ -617,11 +617,12 @@ static char *ret_read_file(const char *path, size_t *pn, char **pzErr) {
 }
 
 /* 1 when the argument of telem_policy_import is YAML text rather than a
- * path: it has a newline, or starts (after blanks) with "tables:", "{" or
- * "---".  A one-line path never does. */
+ * path: it has a newline, is blank, or starts (after blanks) with "tables:",
+ * "{" or "---".  A one-line path never does. */
 static int ret_is_yaml_text(const char *z) {
   if (strchr(z, '\n')) return 1;
   while (*z == ' ' || *z == '\t') z++;
+  if (!*z) return 1; /* blank: reported as an empty policy */
   return strncmp(z, "tables:", 7) == 0 || *z == '{' || strncmp(z, "---", 3) == 0;
 }
 

@@ -1,0 +1,233 @@
+-- Retention: the policy (file, database, writes, import/export, bad input),
+-- the prune plan (statuses, cutoffs, mixed timestamp forms) and the batched
+-- prune (cascades with foreign keys on and off, the log, never deleting what
+-- the policy does not allow).
+.headers off
+.mode list
+.read sql/schema/research_metrics.sql
+.read sql/schema/ci_completion.sql
+
+-- 1. The file policy (embedded contracts)
+SELECT table_name, kind, quote(days), quote(time_column), quote(cascade_from), length(rationale) > 20, source
+FROM telem_retention;
+SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy';
+
+-- 2. Mixed timestamp forms, seconds either side of the cutoff (now 2026-01-01T00:00:00Z, 365 days)
+INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES
+  ('s', 'a_old_space',        '2024-12-31 23:59:59'),
+  ('s', 'b_old_t',            '2024-12-31T23:59:59Z'),
+  ('s', 'c_old_frac',         '2024-12-31T23:59:59.999Z'),
+  ('s', 'd_old_frac_space',   '2024-12-31 23:59:58.5'),
+  ('s', 'e_old_offset',       '2025-01-01T01:00:00+02:00'),
+  ('s', 'f_very_old',         '2019-05-05 10:00:00'),
+  ('s', 'g_at_cutoff_space',  '2025-01-01 00:00:00'),
+  ('s', 'h_at_cutoff_t',      '2025-01-01T00:00:00Z'),
+  ('s', 'i_new_1s',           '2025-01-01T00:00:01Z'),
+  ('s', 'j_new_1ms',          '2025-01-01 00:00:00.001'),
+  ('s', 'k_new_offset',       '2024-12-31T23:00:00-05:00'),
+  ('s', 'l_new',              '2025-06-01T00:00:00Z'),
+  ('s', 'm_garbage',          'yesterday'),
+  ('s', 'n_compact_iso',      20190101),
+  ('s', 'o_empty',            '');
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
+  ('r-old', 'repo', 'ok', '2024-01-01', '2024-01-01T00:10:00Z'),
+  ('r-edge', 'repo', 'ok', '2024-12-31', '2024-12-31 23:59:59'),
+  ('r-new', 'repo', 'ok', '2025-06-01', '2025-06-01T00:00:00Z'),
+  ('r-running', 'repo', 'running', '2023-01-01', NULL);
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
+  ('r-old', 'd', 'high', 'f1', '2024-01-01'), ('r-old', 'd', 'low', 'f2', '2024-01-01'),
+  ('r-edge', 'd', 'low', 'f3', '2024-12-31'), ('r-new', 'd', 'low', 'f4', '2025-06-01'),
+  ('r-running', 'd', 'low', 'f5', '2023-01-01');
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at) VALUES
+  ('r-old', 'd', 2, '2024-01-01'), ('r-new', 'd', 1, '2025-06-01'), ('r-running', 'd', 1, '2023-01-01');
+INSERT INTO ci_completion_suppression(repository_id, fingerprint, reason, created_at, expires_at) VALUES
+  ('repo', 'f1', 'expired a second ago', '2025-01-01', '2025-12-31T23:59:59Z'),
+  ('repo', 'f2', 'standing', '2020-01-01', NULL),
+  ('repo', 'f3', 'expires in a second', '2025-01-01', '2026-01-01 00:00:01'),
+  ('repo', 'f4', 'expires exactly now', '2025-01-01', '2026-01-01 00:00:00');
+
+-- 3. The plan
+SELECT table_name, kind, quote(time_column), quote(days), cutoff, eligible_rows, quote(cascade_rows), status
+FROM telem_prune_plan('2026-01-01T00:00:00Z');
+SELECT delete_sql FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name IN ('research_metrics', 'ci_completion_finding');
+SELECT DISTINCT now FROM telem_prune_plan('2026-01-01 00:00:00');
+SELECT count(*) FROM telem_prune_plan WHERE status = 'ok';
+SELECT * FROM telem_prune_plan('not a time');
+SELECT * FROM telem_prune_plan(42);
+
+-- 4. Apply with foreign keys ON, small batches
+PRAGMA foreign_keys = ON;
+SELECT telem_prune_apply(NULL, 2, '2026-01-01T00:00:00Z');
+SELECT group_concat(metric_type, ' ') FROM (SELECT metric_type FROM research_metrics ORDER BY metric_type);
+SELECT group_concat(run_id, ' ') FROM (SELECT run_id FROM ci_completion_run ORDER BY run_id);
+SELECT group_concat(fingerprint, ' ') FROM (SELECT fingerprint FROM ci_completion_finding ORDER BY fingerprint);
+SELECT group_concat(run_id, ' ') FROM (SELECT run_id FROM ci_completion_detector_snapshot ORDER BY run_id);
+SELECT group_concat(fingerprint, ' ') FROM (SELECT fingerprint FROM ci_completion_suppression ORDER BY fingerprint);
+SELECT run_id, table_name, kind, cutoff, rows_deleted, cascaded_rows, batches, status, duration_ms >= 0, logged_at LIKE '____-__-__T__:__:__.___Z'
+FROM telem_prune_log ORDER BY id;
+PRAGMA foreign_key_check;
+-- nothing left to do: a second run deletes nothing and logs a second run
+SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT run_id, table_name, rows_deleted, cascaded_rows FROM telem_prune_log WHERE run_id = 2 ORDER BY id;
+
+-- 5. Apply with foreign keys OFF: children are still deleted first, no orphans
+PRAGMA foreign_keys = OFF;
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
+  ('r-old2', 'repo', 'ok', '2024-02-01', '2024-02-01 00:00:00');
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
+  ('r-old2', 'd', 'low', 'g1', '2024-02-01'), ('r-old2', 'd', 'low', 'g2', '2024-02-01');
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at) VALUES
+  ('r-old2', 'd', 2, '2024-02-01');
+SELECT cascade_rows FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name = 'ci_completion_run';
+SELECT telem_prune_apply('ci_completion_run', NULL, '2026-01-01T00:00:00Z');
+SELECT count(*) FROM ci_completion_finding WHERE run_id = 'r-old2';
+SELECT count(*) FROM ci_completion_detector_snapshot WHERE run_id = 'r-old2';
+PRAGMA foreign_key_check;
+PRAGMA foreign_keys = ON;
+
+-- 6. Apply inside the caller's transaction: batches are savepoints, ROLLBACK undoes them
+INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'p_old', '2020-01-01 00:00:00');
+BEGIN;
+SELECT telem_prune_apply('research_metrics', 1, '2026-01-01T00:00:00Z');
+SELECT count(*) FROM research_metrics WHERE metric_type = 'p_old';
+ROLLBACK;
+SELECT count(*) FROM research_metrics WHERE metric_type = 'p_old';
+-- not from inside a writing statement, not from a trigger
+CREATE TABLE sink(n);
+INSERT INTO sink SELECT telem_prune_apply();
+CREATE TRIGGER sink_prune AFTER INSERT ON sink BEGIN SELECT telem_prune_apply(); END;
+INSERT INTO sink VALUES (1);
+DROP TRIGGER sink_prune;
+CREATE VIEW retention_view AS SELECT * FROM telem_retention;
+SELECT count(*) FROM retention_view;
+DROP VIEW retention_view;
+-- argument errors
+SELECT telem_prune_apply('no_such_table');
+SELECT telem_prune_apply('x"; DROP TABLE research_metrics; --');
+SELECT telem_prune_apply('ci_completion_finding');
+SELECT telem_prune_apply(NULL, 0);
+SELECT telem_prune_apply(NULL, 'many');
+SELECT telem_prune_apply(NULL, NULL, 'last tuesday');
+SELECT telem_prune_apply(NULL, NULL, NULL, NULL);
+SELECT count(*) FROM research_metrics;
+
+-- 7. Statuses: only ok tables are ever touched
+CREATE TABLE usage_ms(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL);
+CREATE INDEX usage_ms_ts ON usage_ms(ts_ms);
+INSERT INTO usage_ms(ts_ms) VALUES (1704067200000), (1735689599999), (1735689600000), (1735689600001), ('1600000000000');
+CREATE TABLE wrong_type(id INTEGER PRIMARY KEY, created_at INTEGER);
+INSERT INTO wrong_type(created_at) VALUES (1);
+CREATE TABLE no_col(id INTEGER PRIMARY KEY, other TEXT);
+INSERT INTO no_col(other) VALUES ('2000-01-01');
+CREATE TABLE audit_log(id INTEGER PRIMARY KEY, at TEXT);
+INSERT INTO audit_log(at) VALUES ('2000-01-01');
+CREATE TABLE by_hand(id INTEGER PRIMARY KEY, at TEXT);
+INSERT INTO by_hand(at) VALUES ('2000-01-01');
+CREATE TABLE parent_x(id INTEGER PRIMARY KEY, at TEXT);
+CREATE TABLE child_x(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES parent_x(id) ON DELETE CASCADE);
+INSERT INTO parent_x(id, at) VALUES (1, '2000-01-01');
+INSERT INTO child_x(pid) VALUES (1);
+CREATE TABLE parent_y(id INTEGER PRIMARY KEY, at TEXT);
+CREATE TABLE child_y(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES parent_y(id) ON DELETE RESTRICT);
+INSERT INTO parent_y(id, at) VALUES (1, '2000-01-01');
+INSERT INTO child_y(pid) VALUES (1);
+CREATE TABLE loose(id INTEGER PRIMARY KEY, pid INTEGER);
+CREATE VIEW a_view AS SELECT 1 AS at;
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('usage_ms', 'ms_days', 365, 'ts_ms', 'raw usage in ms'),
+  ('wrong_type', 'days', 1, 'created_at', 'integer column'),
+  ('no_col', 'days', 1, 'created_at', 'no such column'),
+  ('missing_t', 'days', 1, 'created_at', 'no such table'),
+  ('a_view', 'days', 1, 'at', 'a view'),
+  ('parent_x', 'days', 1, 'at', 'child not in the policy'),
+  ('parent_y', 'days', 1, 'at', 'child restricts');
+INSERT INTO telem_retention(table_name, kind, time_column, rationale) VALUES
+  ('audit_log', 'keep_forever', 'at', 'legal hold'),
+  ('by_hand', 'manual', 'at', 'operators decide');
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
+  ('child_y', 'cascade', 'parent_y', 'goes with parent_y'),
+  ('loose', 'cascade', 'parent_y', 'no foreign key');
+SELECT table_name, kind, cutoff, quote(eligible_rows), status FROM telem_prune_plan('2026-01-01T00:00:00Z');
+SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT group_concat(ts_ms, ' ') FROM (SELECT ts_ms FROM usage_ms ORDER BY ts_ms);
+SELECT (SELECT count(*) FROM wrong_type), (SELECT count(*) FROM no_col), (SELECT count(*) FROM audit_log),
+       (SELECT count(*) FROM by_hand), (SELECT count(*) FROM parent_x), (SELECT count(*) FROM child_x),
+       (SELECT count(*) FROM parent_y), (SELECT count(*) FROM child_y);
+SELECT table_name, rows_deleted, status FROM telem_prune_log WHERE run_id = (SELECT max(run_id) FROM telem_prune_log) ORDER BY id;
+-- a keep_forever table asked for by name: nothing deleted
+SELECT telem_prune_apply('audit_log', NULL, '2026-01-01T00:00:00Z');
+
+-- 8. Writes through telem_retention: validated, persisted, transactional
+SELECT source, count(*) FROM telem_retention GROUP BY source;
+UPDATE telem_retention SET days = 180 WHERE table_name = 'research_metrics';
+SELECT days FROM telem_retention_policy WHERE table_name = 'research_metrics';
+BEGIN;
+UPDATE telem_retention SET days = 30 WHERE table_name = 'research_metrics';
+SELECT days FROM telem_retention WHERE table_name = 'research_metrics';
+ROLLBACK;
+SELECT days FROM telem_retention WHERE table_name = 'research_metrics';
+INSERT INTO telem_retention(table_name, kind, rationale) VALUES ('x"; DROP TABLE research_metrics; --', 'manual', 'evil');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t2', 'days', 0, 'c', 'r');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t2', 'days', -5, 'c', 'r');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t2', 'days', 'ten', 'c', 'r');
+INSERT INTO telem_retention(table_name, kind, time_column, rationale) VALUES ('t2', 'days', 'c', 'r');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t2', 'weekly', 3, 'c', 'r');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t2', 'days', 3, 'c; DROP', 'r');
+INSERT INTO telem_retention(table_name, kind, rationale) VALUES ('t3', 'cascade', 'r');
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES ('t3', 'cascade', 'nope', 'r');
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES ('t3', 'cascade', 'child_y', 'r');
+INSERT INTO telem_retention(table_name, kind) VALUES ('t4', 'manual');
+INSERT INTO telem_retention(table_name, kind, rationale) VALUES ('RESEARCH_METRICS', 'manual', 'dup');
+DELETE FROM telem_retention WHERE table_name = 'ci_completion_run';
+UPDATE telem_retention SET rowid = 1000 WHERE table_name = 'audit_log';
+-- a multi-row statement that fails half-way changes nothing
+BEGIN;
+DELETE FROM telem_retention WHERE table_name IN ('ci_completion_detector_snapshot', 'ci_completion_run');
+SELECT count(*) FROM telem_retention WHERE table_name LIKE 'ci_completion%';
+COMMIT;
+DELETE FROM telem_retention WHERE table_name IN ('loose', 'wrong_type');
+SELECT count(*) FROM telem_retention;
+
+-- 9. Export / import round trip
+CREATE TEMP TABLE before AS SELECT table_name, kind, days, time_column, cascade_from, rationale FROM telem_retention;
+SELECT telem_policy_import(telem_policy_yaml());
+SELECT count(*) FROM (SELECT * FROM before EXCEPT SELECT table_name, kind, days, time_column, cascade_from, rationale FROM telem_retention);
+SELECT count(*) FROM (SELECT table_name, kind, days, time_column, cascade_from, rationale FROM telem_retention EXCEPT SELECT * FROM before);
+SELECT telem_policy_yaml() = telem_policy_yaml();
+SELECT substr(telem_policy_yaml(), 1, instr(telem_policy_yaml(), '  audit_log:') - 1) LIKE '#%tables:%';
+
+-- 10. Bad imports: an error naming the problem, the previous policy untouched
+CREATE TEMP TABLE yaml_before AS SELECT telem_policy_yaml() AS y;
+SELECT telem_policy_import('tables:' || char(10) || '  t:' || char(10) || '    kind: forever' || char(10) || '    rationale: r' || char(10));
+SELECT telem_policy_import('tables:' || char(10) || '  ''x"; DROP TABLE research_metrics; --'':' || char(10) || '    kind: manual' || char(10) || '    rationale: r' || char(10));
+SELECT telem_policy_import('tables:' || char(10) || '  t:' || char(10) || '    kind: days' || char(10) || '    days: 0' || char(10) || '    time_column: c' || char(10) || '    rationale: r' || char(10));
+SELECT telem_policy_import('tables:' || char(10) || '  c:' || char(10) || '    kind: cascade' || char(10) || '    cascade_from: p' || char(10) || '    rationale: r' || char(10));
+SELECT telem_policy_import('a: &a ["x","x","x","x","x","x","x","x","x"]' || char(10) ||
+  (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70)
+   SELECT group_concat('b' || i || ': &b' || i || ' [*a, *a]', char(10)) FROM n) || char(10) || 'tables: {}' || char(10));
+SELECT telem_policy_import('');
+SELECT telem_policy_import('   ');
+SELECT telem_policy_import('tests/data/no-such-policy.yaml');
+SELECT telem_policy_import('tests');
+SELECT writefile('build/retention-empty.yaml', '');
+SELECT telem_policy_import('build/retention-empty.yaml');
+SELECT writefile('build/retention-big.yaml', 'tables:' || char(10) || replace(hex(zeroblob(2621440)), '0', '#')) > 5000000;
+SELECT telem_policy_import('build/retention-big.yaml');
+SELECT writefile('build/retention-latin1.yaml', CAST('tables:' || char(10) || '  t:' || char(10) || '    kind: manual' || char(10) || '    rationale: caf' AS BLOB) || X'E9' || X'0A');
+SELECT telem_policy_import('build/retention-latin1.yaml');
+SELECT telem_policy_import(NULL) IS NULL;
+SELECT telem_policy_import();
+SELECT telem_policy_yaml(1);
+SELECT (SELECT y FROM yaml_before) = telem_policy_yaml();
+SELECT count(*) FROM research_metrics;
+-- a good file replaces everything in one go
+SELECT telem_policy_import('contracts/db/retention-policy.yaml');
+SELECT group_concat(table_name, ' ') FROM telem_retention;
+SELECT DISTINCT source FROM telem_retention;
+
+-- 11. Back to the file: drop the database policy
+DROP TABLE telem_retention_policy;
+SELECT DISTINCT source FROM telem_retention;
+SELECT telem_use_contracts('contracts') > 0;
+SELECT DISTINCT source FROM telem_retention;
+SELECT telem_use_contracts(NULL) > 0;
