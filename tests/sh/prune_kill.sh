@@ -1,0 +1,92 @@
+#!/bin/sh
+# prune_kill.sh -- SIGKILL telem_prune_apply at random points, several times.
+#
+# After every kill: PRAGMA integrity_check is ok, foreign_key_check is empty,
+# every remaining run still has all its children (no half-deleted batch),
+# and what was deleted from research_metrics is a prefix of the eligible
+# rows in index order (whole batches only).  Then one run to the end leaves
+# exactly the rows the plan said would stay.  WAL mode, then rollback-journal
+# mode.  Environment: VOXTELEM_SO, SQLITE3 (set by make test).
+set -eu
+SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
+SQLITE3=${SQLITE3:-sqlite3}
+NOW='2026-01-01T00:00:00Z'
+KILLS=${KILLS:-8}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "prune_kill: FAIL: $*" >&2; exit 1; }
+
+make_db() { # $1 = db, $2 = journal mode
+  "$SQLITE3" "$1" >/dev/null <<SQL
+PRAGMA journal_mode=$2;
+.read sql/schema/research_metrics.sql
+.read sql/schema/ci_completion.sql
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 60000)
+INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
+SELECT 'kill', 'kill.metric', n, '{"n":' || n || '}',
+       strftime(CASE n % 3 WHEN 0 THEN '%Y-%m-%d %H:%M:%S' WHEN 1 THEN '%Y-%m-%dT%H:%M:%SZ'
+                ELSE '%Y-%m-%dT%H:%M:%fZ' END, '2024-06-01', '+' || (n * 527) || ' seconds')
+FROM i;
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 4000)
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at)
+SELECT 'run-' || n, 'repo', 'ok', '2024-06-01',
+       strftime('%Y-%m-%d %H:%M:%S', '2024-06-01', '+' || (n * 7900) || ' seconds') FROM i;
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at)
+SELECT run_id, 'd', 'low', 'fp-' || id || '-' || k, started_at FROM ci_completion_run, (SELECT 1 AS k UNION ALL SELECT 2);
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at)
+SELECT run_id, 'd', 2, started_at FROM ci_completion_run;
+-- the original rows, in a table the policy does not name
+CREATE TABLE kill_orig AS SELECT id, created_at FROM research_metrics;
+SQL
+}
+
+check_db() { # $1 = db
+  r=$("$SQLITE3" "$1" "PRAGMA integrity_check")
+  [ "$r" = ok ] || fail "integrity_check: $r"
+  r=$("$SQLITE3" "$1" "PRAGMA foreign_key_check")
+  [ -z "$r" ] || fail "foreign_key_check: $r"
+  r=$("$SQLITE3" "$1" "SELECT count(*) FROM ci_completion_run r WHERE
+        (SELECT count(*) FROM ci_completion_finding f WHERE f.run_id = r.run_id) <> 2 OR
+        (SELECT count(*) FROM ci_completion_detector_snapshot s WHERE s.run_id = r.run_id) <> 1")
+  [ "$r" = 0 ] || fail "$r runs lost some of their children"
+  # deleted rows are a prefix of the eligible rows in created_at order
+  r=$("$SQLITE3" "$1" "SELECT count(*) FROM research_metrics m
+        WHERE julianday(m.created_at) < julianday('$NOW', '-365 days')
+          AND m.created_at < (SELECT max(o.created_at) FROM kill_orig o
+                              WHERE o.id NOT IN (SELECT id FROM research_metrics))")
+  [ "$r" = 0 ] || fail "$r eligible rows older than a deleted one remain (a batch was split)"
+}
+
+for mode in wal delete; do
+  db="$T/kill-$mode.db"
+  make_db "$db" "$mode"
+  expect_rm=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics WHERE julianday(created_at) >= julianday('$NOW', '-365 days')")
+  expect_run=$("$SQLITE3" "$db" "SELECT count(*) FROM ci_completion_run WHERE finished_at IS NULL OR julianday(finished_at) >= julianday('$NOW', '-365 days')")
+  before=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")
+  i=0
+  progress=""
+  while [ $i -lt "$KILLS" ]; do
+    i=$((i + 1))
+    # a random point between 20 and 400 ms into the run (batches of 100)
+    ms=$(( 20 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 380 ))
+    "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" \
+      "SELECT telem_prune_apply(NULL, 100, '$NOW')" >/dev/null 2>&1 &
+    pid=$!
+    sleep "$(printf '0.%03d' "$ms")"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    check_db "$db"
+    left=$("$SQLITE3" "$db" "SELECT (SELECT count(*) FROM ci_completion_run) || '/' || (SELECT count(*) FROM research_metrics)")
+    progress="$progress ${ms}ms:$left"
+  done
+  # run to the end
+  "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT telem_prune_apply(NULL, NULL, '$NOW')" >/dev/null
+  check_db "$db"
+  got_rm=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")
+  got_run=$("$SQLITE3" "$db" "SELECT count(*) FROM ci_completion_run")
+  [ "$got_rm" = "$expect_rm" ] || fail "$mode: research_metrics has $got_rm rows, expected $expect_rm"
+  [ "$got_run" = "$expect_run" ] || fail "$mode: ci_completion_run has $got_run rows, expected $expect_run"
+  r=$("$SQLITE3" -cmd ".load $SO" "$db" "SELECT sum(eligible_rows) FROM telem_prune_plan('$NOW')")
+  [ "$r" = 0 ] || fail "$mode: the plan still sees $r eligible rows"
+  echo "prune_kill: $mode: $KILLS kills (kill point:runs/metrics left; metrics before: $before):$progress; final $got_rm/$got_run rows ok"
+done
