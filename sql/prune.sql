@@ -1,0 +1,44 @@
+-- sql/prune.sql -- the scheduled retention prune.
+--
+--   sqlite3 app.db < sql/prune.sql
+--
+-- Loads voxtelem, prints the plan, applies it (batches of its own choosing,
+-- each committed on its own; see docs/architecture/retention-and-sensitivity.md,
+-- "Prune batching"), and prints this run's rows of telem_prune_log.
+--
+-- Finding the extension: `.load voxtelem` is a bare name, so dlopen()
+-- searches the library path: LD_LIBRARY_PATH, then /etc/ld.so.cache and the
+-- system directories, where `make install` puts voxtelem.so
+-- ($(PREFIX)/lib; run ldconfig, or set LD_LIBRARY_PATH=/usr/local/lib).
+-- From a build tree:  LD_LIBRARY_PATH=$PWD sqlite3 app.db < sql/prune.sql
+-- To pin a file, load it first (loading twice is harmless):
+--   sqlite3 -cmd '.load /opt/voxtelem/voxtelem' app.db < sql/prune.sql
+-- Cron (daily at 03:17, output appended to a log):
+--   17 3 * * * cd /srv/app && LD_LIBRARY_PATH=/usr/local/lib sqlite3 app.db < /usr/local/share/voxtelem/prune.sql >> /var/log/voxtelem-prune.log 2>&1
+--
+-- The policy is the database's telem_retention_policy when present, else the
+-- contracts embedded in the extension (or VOXTELEM_CONTRACTS, see the docs).
+-- A plan status other than "ok" is never an error: those tables are skipped
+-- and logged with their status.  Any error stops the script (.bail on) with a
+-- non-zero exit status, after the batches already committed.
+.bail on
+.load voxtelem
+PRAGMA foreign_keys = ON;
+.timeout 10000
+
+.headers on
+.mode column
+.print '== retention plan'
+SELECT table_name, kind, time_column, days, cutoff, eligible_rows, cascade_rows, status
+FROM telem_prune_plan;
+
+.print ''
+.print '== prune'
+SELECT telem_prune_apply() AS rows_deleted;
+
+.print ''
+.print '== this run'
+SELECT run_id, table_name, kind, cutoff, rows_deleted, cascaded_rows, batches, duration_ms, status
+FROM telem_prune_log
+WHERE run_id = (SELECT max(run_id) FROM telem_prune_log)
+ORDER BY id;
