@@ -156,6 +156,15 @@ void telem_json_write(TelemBuf *b, const TelemJson *v);
  * regardless of member order). */
 int telem_json_equal(const TelemJson *a, const TelemJson *b);
 
+/* ---- JSON Schema engine (schema.c; public API in include/voxtelem.h) ----- */
+
+typedef struct TelemSchema TelemSchema;
+typedef struct TelemSchemaErrors TelemSchemaErrors;
+/* Validates an already parsed instance: 1, 0, or -1 with *pzErr. */
+int telem_schema_validate_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
+/* Collects the failing leaves for a parsed instance (NULL + *pzErr on error). */
+TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
+
 /* ---- contracts registry (registry.c) ------------------------------------ */
 
 typedef struct TelemContract {
