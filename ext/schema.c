@@ -524,6 +524,55 @@ static int c_dec(Comp *C, const TelemJson *v, const char *kw, ScDec *out) {
   return 0;
 }
 
+/* ECMA-262 spells Unicode properties with long names (\p{Letter},
+ * \p{Script=Greek}); this PCRE2 knows the short ones.  Rewrites them into
+ * out; every other byte is copied as is. */
+static void c_pattern_ecma(const char *s, size_t n, TelemBuf *out) {
+  static const char *const gc[][2] = {
+      {"Letter", "L"}, {"Cased_Letter", "L&"}, {"Uppercase_Letter", "Lu"},
+      {"Lowercase_Letter", "Ll"}, {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"},
+      {"Other_Letter", "Lo"}, {"Mark", "M"}, {"Nonspacing_Mark", "Mn"}, {"Spacing_Mark", "Mc"},
+      {"Enclosing_Mark", "Me"}, {"Number", "N"}, {"Decimal_Number", "Nd"}, {"digit", "Nd"},
+      {"Letter_Number", "Nl"}, {"Other_Number", "No"}, {"Punctuation", "P"}, {"punct", "P"},
+      {"Connector_Punctuation", "Pc"}, {"Dash_Punctuation", "Pd"}, {"Open_Punctuation", "Ps"},
+      {"Close_Punctuation", "Pe"}, {"Initial_Punctuation", "Pi"}, {"Final_Punctuation", "Pf"},
+      {"Other_Punctuation", "Po"}, {"Symbol", "S"}, {"Math_Symbol", "Sm"},
+      {"Currency_Symbol", "Sc"}, {"Modifier_Symbol", "Sk"}, {"Other_Symbol", "So"},
+      {"Separator", "Z"}, {"Space_Separator", "Zs"}, {"Line_Separator", "Zl"},
+      {"Paragraph_Separator", "Zp"}, {"Other", "C"}, {"Control", "Cc"}, {"cntrl", "Cc"},
+      {"Format", "Cf"}, {"Surrogate", "Cs"}, {"Private_Use", "Co"}, {"Unassigned", "Cn"}};
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '\\' || i + 1 >= n) {
+      telem_buf_putc(out, s[i]);
+      continue;
+    }
+    if ((s[i + 1] != 'p' && s[i + 1] != 'P') || i + 2 >= n || s[i + 2] != '{') {
+      telem_buf_append(out, s + i, 2); /* an escape pair, copied whole */
+      i++;
+      continue;
+    }
+    const char *name = s + i + 3, *end = memchr(name, '}', n - (size_t)(name - s));
+    if (!end) {
+      telem_buf_append(out, s + i, n - i);
+      break;
+    }
+    size_t len = (size_t)(end - name);
+    const char *eq = memchr(name, '=', len);
+    if (eq) { /* General_Category=X, gc=X, Script=X, sc=X, Script_Extensions=X */
+      len -= (size_t)(eq + 1 - name);
+      name = eq + 1;
+    }
+    const char *rep = NULL;
+    for (size_t g = 0; g < sizeof gc / sizeof gc[0] && !rep; g++)
+      if (strlen(gc[g][0]) == len && !memcmp(gc[g][0], name, len)) rep = gc[g][1];
+    telem_buf_append(out, s + i, 3);
+    if (rep) telem_buf_puts(out, rep);
+    else telem_buf_append(out, name, len);
+    telem_buf_putc(out, '}');
+    i = (size_t)(end - s);
+  }
+}
+
 static Pat *c_pattern(Comp *C, const TelemJson *v, const char *kw) {
   TelemSchema *S = C->S;
   if (v->type != TJ_STRING) {
@@ -538,10 +587,19 @@ static Pat *c_pattern(Comp *C, const TelemJson *v, const char *kw) {
   if (p) return p;
   int ec;
   PCRE2_SIZE eo;
+  TelemBuf src;
+  telem_buf_init(&src);
+  c_pattern_ecma(v->s, v->n, &src);
+  if (src.oom) {
+    telem_buf_free(&src);
+    c_err(C, "out of memory");
+    return NULL;
+  }
   /* ECMA-262 flavour: "$" only at the very end, \uXXXX escapes. */
-  pcre2_code *code = pcre2_compile((PCRE2_SPTR)v->s, v->n,
+  pcre2_code *code = pcre2_compile((PCRE2_SPTR)(src.p ? src.p : ""), src.len,
                                    PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX, &ec, &eo,
                                    NULL);
+  telem_buf_free(&src);
   if (!code) {
     PCRE2_UCHAR msg[160];
     pcre2_get_error_message(ec, msg, sizeof msg);
