@@ -281,5 +281,6 @@ typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);
 
 int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_validate(sqlite3 *db, TelemConn *c, char **pzErr);
 
 #endif /* VOXTELEM_INTERNAL_H */

@@ -18,6 +18,7 @@ static const struct {
 } features[] = {
     {"version", telem_register_version},
     {"contracts", telem_register_contracts},
+    {"validate", telem_register_validate},
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
