@@ -457,7 +457,7 @@ static void c_err(Comp *C, const char *fmt, ...) {
   va_start(ap, fmt);
   char *m = sqlite3_vmprintf(fmt, ap);
   va_end(ap);
-  telem_set_err(C->pzErr, "schema at \"%s\": %s", C->loc.p ? C->loc.p : "", m ? m : "out of memory");
+  telem_set_err(C->pzErr, "schema at \"#%s\": %s", C->loc.p ? C->loc.p : "", m ? m : "out of memory");
   sqlite3_free(m);
 }
 
@@ -1028,12 +1028,12 @@ static SNode *c_node(Comp *C, const TelemJson *j, const NodeInfo *fallback) {
 static int c_cycles(Comp *C, SNode *n, int depth) {
   if (n->mark == 2) return 0;
   if (n->mark == 1) {
-    telem_set_err(C->pzErr, "schema at \"%s\": $ref cycle: the schema refers to itself without "
+    telem_set_err(C->pzErr, "schema at \"#%s\": $ref cycle: the schema refers to itself without "
                   "consuming any input", n->loc);
     return -1;
   }
   if (depth > SC_MAX_DEPTH) {
-    telem_set_err(C->pzErr, "schema at \"%s\": references nest deeper than %d levels", n->loc,
+    telem_set_err(C->pzErr, "schema at \"#%s\": references nest deeper than %d levels", n->loc,
                   SC_MAX_DEPTH);
     return -1;
   }
@@ -1445,6 +1445,40 @@ static int v_sub(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
   return V->fatal ? 0 : r;
 }
 
+/* anyOf/oneOf where no branch holds: the branches that failed only because
+ * the value has another type ({"type":"null"} for a string) say little;
+ * when some branch failed for a better reason, drop theirs.  starts[b] is
+ * the first error of branch b, starts[n] the end. */
+static void v_drop_type_branches(VCtx *V, const int *starts, uint32_t n) {
+  ErrVec *e = V->errs;
+  char *here = path_string(V->ip, V->ipn);
+  if (!here) return;
+  uint32_t type_only = 0;
+  for (uint32_t b = 0; b < n; b++) {
+    int cnt = starts[b + 1] - starts[b];
+    if (cnt == 1 && !strcmp(e->v[starts[b]].keyword, "type") &&
+        !strcmp(e->v[starts[b]].instance_path, here))
+      type_only |= 1u << (b < 31 ? b : 31);
+  }
+  sqlite3_free(here);
+  if (!type_only || n > 31 || type_only == (n >= 32 ? ~0u : (1u << n) - 1)) return;
+  int w = starts[0];
+  for (uint32_t b = 0; b < n; b++) {
+    for (int i = starts[b]; i < starts[b + 1]; i++) {
+      if (type_only & (1u << b)) {
+        TelemSchemaError *x = &e->v[i];
+        sqlite3_free((char *)x->instance_path);
+        sqlite3_free((char *)x->schema_path);
+        sqlite3_free((char *)x->keyword);
+        sqlite3_free((char *)x->message);
+      } else {
+        e->v[w++] = e->v[i];
+      }
+    }
+  }
+  e->n = w;
+}
+
 /* Evaluates one keyword.  Returns 1 when it holds. */
 static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
   switch (k->op) {
@@ -1734,7 +1768,16 @@ static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
       uint32_t valid = 0;
       Ann tmp, keep;
       int have_keep = 0;
+      int *starts = NULL; /* collect mode: first error of each branch */
+      if (V->collect) {
+        starts = telem_arena_alloc(&V->sc->arena, (k->u.list.n + 1) * sizeof *starts);
+        if (!starts) {
+          v_fatal(V, "out of memory");
+          return 0;
+        }
+      }
       for (uint32_t i = 0; i < k->u.list.n; i++) {
+        if (starts) starts[i] = V->errs->n;
         if (ann && ann_new(V, &tmp, ann->n)) return 0;
         KP_PUSH(V, k->name, strlen(k->name), -1);
         KP_PUSH(V, NULL, 0, i);
@@ -1761,6 +1804,9 @@ static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
         v_err(V, "oneOf", "value matches more than one of the %u alternatives", (unsigned)k->u.list.n);
       } else if (V->collect && V->errs->n == mark) {
         v_err(V, k->name, "value matches none of the %u alternatives", (unsigned)k->u.list.n);
+      } else if (starts && valid == 0) {
+        starts[k->u.list.n] = V->errs->n;
+        v_drop_type_branches(V, starts, k->u.list.n);
       }
       return 0;
     }

@@ -102,9 +102,15 @@ static SchemaCache *cache_get(TelemRegistry *reg) {
   return sc;
 }
 
+/* 1 when a schema argument is schema text rather than a name: names are
+ * registry ids (^[a-z0-9][a-z0-9.-]*$) and URIs ("scheme:..."). */
 static int looks_inline(const char *z) {
   while (*z == ' ' || *z == '\t' || *z == '\n' || *z == '\r') z++;
-  return *z == '{' || !strncmp(z, "true", 4) || !strncmp(z, "false", 5);
+  if (!strcmp(z, "true") || !strcmp(z, "false")) return 1;
+  if (telem_contract_id_ok(z)) return 0;
+  const char *colon = strchr(z, ':');
+  if (colon && colon > z && !strchr("{[\"", z[0])) return 0;
+  return 1;
 }
 
 /* The compiled schema a registry id or URI names, cached on the registry.
