@@ -8,6 +8,7 @@
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make install PREFIX=/usr/local
 
+SHELL := /bin/bash
 CC ?= cc
 PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
@@ -205,3 +206,30 @@ install: voxtelem.so
 
 clean:
 	rm -rf build voxtelem.so
+
+# ---- fuzzing (libFuzzer, clang) ---------------------------------------------
+# make fuzz FUZZ_SECONDS=N runs every target in tests/fuzz/ for N seconds from
+# its seed corpus (tests/fuzz/corpus/<target>/); new inputs go to build/fuzz/.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -DTELEM_NO_EXT -std=c11 -D_DEFAULT_SOURCE -Iext -Iinclude
+FUZZ_LIB_SRC := $(filter-out ext/voxtelem.c,$(EXT_SRC)) build/contracts_embedded.c
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(EXT_HDR)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do t=$${f#build/fuzz/fuzz_}; \
+	  mkdir -p build/fuzz/corpus-$$t; echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+	    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E '^#|stat::|ERROR|SUMMARY|crash' | tail -8; \
+	  test $${PIPESTATUS[0]} -eq 0; \
+	done

@@ -187,7 +187,7 @@ size_t telem_utf8_count(const char *z, size_t n) {
 struct TelemArenaBlock {
   TelemArenaBlock *next; /* older block */
   size_t size;           /* usable bytes in data[] */
-  _Alignas(16) unsigned char data[];
+  unsigned char data[]; /* 8-byte aligned: sqlite3_malloc gives 8 */
 };
 
 #define ARENA_MIN_BLOCK 8192
