@@ -431,11 +431,19 @@ void telem_schema_set_free(TelemSchemaSet *set) {
 
 /* ---- compiling ----------------------------------------------------------- */
 
+typedef struct PendingDyn {
+  Kw *kw;             /* an OP_DYNREF keyword whose candidates are open */
+  const char *anchor; /* its anchor name (arena) */
+  uint32_t cap;       /* room in kw->u.dyn.cands */
+} PendingDyn;
+
 typedef struct Comp {
   TelemSchema *S;
   char **pzErr;
   int failed;
-  TelemBuf loc; /* schema location of the node being compiled */
+  TelemBuf loc;     /* schema location of the node being compiled */
+  PendingDyn *dyn;  /* dynamic references to finish (sqlite3 memory) */
+  int ndyn, dyncap;
 } Comp;
 
 static void *c_alloc(Comp *C, size_t n) {
@@ -748,9 +756,10 @@ static SNode *c_ref(Comp *C, const NodeInfo *ni, const TelemJson *v, char **anch
 }
 
 /* $dynamicRef: resolved statically like $ref; it is dynamic only when that
- * target declares a matching $dynamicAnchor.  Then the candidates are every
- * loaded resource declaring the anchor; at run time the outermost one in
- * the dynamic scope wins. */
+ * target declares a matching $dynamicAnchor.  Then its candidates are the
+ * resources declaring the anchor that evaluation can reach (those are the
+ * only ones that can be in the dynamic scope); c_dyn_finish adds them once
+ * the rest is compiled.  At run time the outermost one in scope wins. */
 static void c_dynref(Comp *C, Kw *k, const NodeInfo *ni, const TelemJson *v) {
   if (v->type != TJ_STRING) {
     c_err(C, "$dynamicRef must be a string");
@@ -776,17 +785,60 @@ static void c_dynref(Comp *C, Kw *k, const NodeInfo *ni, const TelemJson *v) {
   }
   k->u.dyn.cands = c_alloc(C, (n + 1) * sizeof(DynCand));
   if (!k->u.dyn.cands) return;
-  uint32_t i = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    Index *ix = pass == 0 ? &C->S->ix : (C->S->set ? &C->S->set->ix : NULL);
-    for (DynAnchor *da = ix ? ix->dyn : NULL; da && i < n; da = da->next) {
-      if (strcmp(da->name, anchor)) continue;
-      k->u.dyn.cands[i].res = da->res;
-      k->u.dyn.cands[i++].node = c_node(C, da->node, c_info(C, da->node));
+  if (C->ndyn == C->dyncap) {
+    int ncap = C->dyncap ? C->dyncap * 2 : 8;
+    PendingDyn *nd = sqlite3_realloc64(C->dyn, (size_t)ncap * sizeof *nd);
+    if (!nd) {
+      c_err(C, "out of memory");
+      return;
     }
+    C->dyn = nd;
+    C->dyncap = ncap;
   }
-  k->u.dyn.ncands = i;
+  C->dyn[C->ndyn].kw = k;
+  C->dyn[C->ndyn].anchor = anchor;
+  C->dyn[C->ndyn++].cap = n;
   C->S->has_dyn = 1;
+}
+
+/* Adds to every pending $dynamicRef the candidates whose resource some
+ * compiled node belongs to, until nothing changes.  Returns 0 or -1. */
+static int c_dyn_finish(Comp *C) {
+  int changed = 1;
+  while (changed && !C->failed) {
+    changed = 0;
+    ScMap reached;
+    memset(&reached, 0, sizeof reached);
+    for (size_t i = 0; i < C->S->nodes.cap; i++) {
+      SNode *n = C->S->nodes.slots[i].val;
+      if (C->S->nodes.slots[i].key && n->res && sc_map_put(&reached, &n->res, sizeof n->res, n)) {
+        sc_map_free(&reached);
+        c_err(C, "out of memory");
+        return -1;
+      }
+    }
+    for (int d = 0; d < C->ndyn && !C->failed; d++) {
+      PendingDyn *p = &C->dyn[d];
+      for (int pass = 0; pass < 2; pass++) {
+        Index *ix = pass == 0 ? &C->S->ix : (C->S->set ? &C->S->set->ix : NULL);
+        for (DynAnchor *da = ix ? ix->dyn : NULL; da; da = da->next) {
+          if (strcmp(da->name, p->anchor) || !sc_map_get(&reached, &da->res, sizeof da->res))
+            continue;
+          int have = 0;
+          for (uint32_t c = 0; c < p->kw->u.dyn.ncands; c++)
+            if (p->kw->u.dyn.cands[c].res == da->res) have = 1;
+          if (have || p->kw->u.dyn.ncands >= p->cap) continue;
+          SNode *sn = c_node(C, da->node, c_info(C, da->node));
+          if (!sn) break;
+          p->kw->u.dyn.cands[p->kw->u.dyn.ncands].res = da->res;
+          p->kw->u.dyn.cands[p->kw->u.dyn.ncands++].node = sn;
+          changed = 1;
+        }
+      }
+    }
+    sc_map_free(&reached);
+  }
+  return C->failed ? -1 : 0;
 }
 
 static SNode **c_list(Comp *C, const TelemJson *v, const NodeInfo *ni, const char *kw,
@@ -1110,7 +1162,9 @@ static TelemSchema *schema_finish(TelemSchema *S, const TelemJson *root, char **
   telem_buf_init(&C.loc);
   telem_buf_puts(&C.loc, "");
   S->root = c_node(&C, root, NULL);
+  if (S->root && c_dyn_finish(&C)) S->root = NULL;
   telem_buf_free(&C.loc);
+  sqlite3_free(C.dyn);
   if (!S->root || c_cycles(&C, S->root, 0)) goto fail;
   /* every node reachable at run time is compiled now; check them all */
   for (size_t i = 0; i < S->nodes.cap; i++)

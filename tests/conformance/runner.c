@@ -7,7 +7,8 @@
  * Reads ${VOXTELEM_CONFORMANCE:-../shared/conformance}:
  *   json-schema-test-suite/tests/{draft7,draft2020-12}/ (the *.json files; required
  *     tests only: the top level, not optional/), with remotes/ registered
- *     under http://localhost:1234/; the draft of a suite is its folder's
+ *     under http://localhost:1234/ and the meta-schemas of contracts/meta/
+ *     under their own URIs (run from the repository root); the draft of a suite is its folder's
  *     (passed as the set's default draft).  Fails below 99% per draft.
  *   json-parsing-test-suite/test_parsing/: every y_ file must parse, every
  *     n_ file must be rejected, i_ files must not crash.  Any miss fails.
@@ -110,6 +111,24 @@ static void add_remotes(TelemSchemaSet *set, const char *dir, const char *rel) {
   closedir(d);
 }
 
+/* Registers the project's meta-schemas (contracts/meta/, named by their
+ * own "$id"s), as the SQL functions do through the contracts registry. */
+static void add_meta(TelemSchemaSet *set, const char *dir) {
+  int n;
+  char **files = list_dir(dir, ".json", &n);
+  for (int i = 0; i < n; i++) {
+    char path[4096], *err = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    char *text = slurp(path, &len);
+    if (text && telem_schema_set_add(set, NULL, text, len, &err) && verbose)
+      printf("  meta-schema %s not loaded: %s\n", files[i], err);
+    sqlite3_free(err);
+    free(text);
+  }
+  free_list(files, n);
+}
+
 static char *write_json(const TelemJson *v) {
   TelemBuf b;
   telem_buf_init(&b);
@@ -123,6 +142,7 @@ static int run_schema_suite(const char *root, const char *draft_dir, int draft) 
   snprintf(remotes, sizeof remotes, "%s/json-schema-test-suite/remotes", root);
   TelemSchemaSet *set = telem_schema_set_new(draft);
   add_remotes(set, remotes, "");
+  add_meta(set, "contracts/meta");
   int nfiles;
   char **files = list_dir(dir, ".json", &nfiles);
   if (!nfiles) {
