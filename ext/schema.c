@@ -706,6 +706,7 @@ static const TelemJson *c_resolve(Comp *C, const NodeInfo *ni, const char *ref,
           tok[k++] = p[i];
         }
       }
+      tok[k] = 0;
       if (t->type == TJ_OBJECT) {
         t = telem_json_get(t, tok, k);
       } else if (t->type == TJ_ARRAY) {
