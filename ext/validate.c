@@ -137,9 +137,10 @@ static TelemSchema *schema_by_name(TelemConn *c, const char *name, char **pzErr)
       char *uri = sqlite3_mprintf(CONTRACT_URI_BASE "%s", k->path);
       char *cerr = NULL;
       s = uri ? telem_schema_compile_uri(sc->set, uri, &cerr) : NULL;
-      if (!s)
-        err = sqlite3_mprintf("schema \"%s\": %s", name,
-                              cerr ? cerr : sc->set_err ? sc->set_err : "out of memory");
+      /* a contract that failed to load says why, not just "not loaded" */
+      const char *why = cerr ? cerr : "out of memory";
+      if (!s && sc->set_err && cerr && strstr(cerr, "no loaded schema")) why = sc->set_err;
+      if (!s) err = sqlite3_mprintf("schema \"%s\": %s", name, why);
       sqlite3_free(cerr);
       sqlite3_free(uri);
     }
@@ -151,7 +152,13 @@ static TelemSchema *schema_by_name(TelemConn *c, const char *name, char **pzErr)
   } else {
     err = sqlite3_mprintf("unknown schema id \"%s\" (not a json-schema contract)", name);
   }
-  /* Remember failures too, so a bad id errors quickly on every row. */
+  /* Remember failures too, so a bad id errors quickly on every row; but do
+   * not let names from a column grow the cache without bound. */
+  if (!s && sc->n >= 256) {
+    telem_set_err(pzErr, "%s", err ? err : "out of memory");
+    sqlite3_free(err);
+    return NULL;
+  }
   if (sc->n == sc->cap) {
     int ncap = sc->cap ? sc->cap * 2 : 8;
     CacheEnt *ne = sqlite3_realloc64(sc->ents, (size_t)ncap * sizeof *ne);
