@@ -277,8 +277,11 @@ static uint64_t mulmod(uint64_t a, uint64_t b, uint64_t m) {
 int sc_dec_multiple_of(const ScDec *v, const ScDec *m) {
   if (v->nd == 0) return 1;
   if (m->nd == 0) return 0;
-  int64_t e = v->q < m->q ? v->q : m->q;
-  int64_t mz = m->q - e; /* zeros after the divisor's digits */
+  /* v/m = Dv / (Dm * 10^(qm-qv)) when qv < qm: an integer only if 10 divides
+   * Dv, which has no trailing zeros.  So v needs at most m's decimals. */
+  if (v->q < m->q) return 0;
+  int64_t e = m->q;
+  int64_t mz = 0; /* zeros after the divisor's digits */
   if ((int64_t)m->nd + mz <= 18) {
     uint64_t B = 0;
     for (size_t k = 0; k < m->nd; k++) B = B * 10 + (uint64_t)(m->d[k] - '0');

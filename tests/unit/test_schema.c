@@ -75,6 +75,12 @@ static void test_numbers(void **state) {
   assert_int_equal(check(s, "19.99"), 1);
   assert_int_equal(check(s, "1e10"), 1);
   assert_int_equal(check(s, "0.075"), 0);
+  assert_int_equal(check(s, "1e-1000000000"), 0);
+  assert_int_equal(check(s, "1e400"), 1);
+  telem_schema_free(s);
+  s = compile(NULL, "{\"multipleOf\":1234567890123456789012345e-5}"); /* 25 digits */
+  assert_int_equal(check(s, "0"), 1);
+  assert_int_equal(check(s, "1e-3"), 0);
   telem_schema_free(s);
   s = compile(NULL, "{\"const\":100,\"enum\":[1e2, \"x\"]}");
   assert_int_equal(check(s, "100.0"), 1);
