@@ -861,15 +861,48 @@ static SNode *c_one(Comp *C, const TelemJson *v, const NodeInfo *ni, const char 
   return c_sub(C, v, ni, kw, strlen(kw), -1, NULL, 0);
 }
 
+#define VOCAB_VALIDATION "https://json-schema.org/draft/2020-12/vocab/validation"
+
+/* 1 when the resource of ni declares (by "$schema") a loaded meta-schema
+ * whose "$vocabulary" leaves out the validation vocabulary: then type,
+ * enum, bounds, required, ... are annotations for it (2020-12 8.1.2). */
+static int c_no_validation(Comp *C, const NodeInfo *ni) {
+  if (ni->draft == TELEM_DRAFT_7) return 0;
+  const TelemJson *sch = jget(ni->res, "$schema");
+  if (!sch || sch->type != TJ_STRING) return 0;
+  char *u = sqlite3_mprintf("%.*s", (int)sch->n, sch->s);
+  if (!u) return 0;
+  char *hash = strchr(u, '#');
+  if (hash) *hash = 0;
+  const TelemJson *meta = c_lookup(C, 0, u);
+  sqlite3_free(u);
+  const TelemJson *vocab = jget(meta, "$vocabulary");
+  if (!vocab || vocab->type != TJ_OBJECT) return 0;
+  return telem_json_get(vocab, VOCAB_VALIDATION, sizeof VOCAB_VALIDATION - 1) == NULL;
+}
+
+static const TelemJson *c_kw(const TelemJson *j, const char *nm, int noval) {
+  static const char *const validation[] = {
+      "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+      "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+      "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties",
+      "required", "dependentRequired"};
+  if (noval)
+    for (size_t i = 0; i < sizeof validation / sizeof validation[0]; i++)
+      if (!strcmp(nm, validation[i])) return NULL;
+  return jget(j, nm);
+}
+
 /* Fills the keywords of object schema j into n. */
 static void c_object(Comp *C, SNode *n, const TelemJson *j, const NodeInfo *ni) {
   int d7 = ni->draft == TELEM_DRAFT_7;
+  int noval = c_no_validation(C, ni);
   Kw *kw = c_alloc(C, (j->n + 1) * sizeof *kw);
   if (!kw) return;
   n->kw = kw;
   uint32_t nk = 0;
   const TelemJson *v;
-#define KW(nm) ((v = jget(j, nm)) != NULL)
+#define KW(nm) ((v = c_kw(j, nm, noval)) != NULL)
 #define ADD(opc, nm) (kw[nk].op = (opc), kw[nk].name = (nm), &kw[nk++])
   if (d7 && KW("$ref")) { /* draft-07: $ref replaces its siblings */
     Kw *k = ADD(OP_REF, "$ref");
