@@ -6,6 +6,7 @@
 #include "schema_int.h"
 #include "voxtelem.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -282,6 +283,48 @@ static void test_unique_items_large(void **state) {
   telem_schema_free(s);
 }
 
+/* ---- one schema, several threads ------------------------------------------ */
+
+typedef struct ThreadArg {
+  TelemSchema *s;
+  int wrong; /* answers that differ from the expected ones */
+} ThreadArg;
+
+static void *thread_main(void *p) {
+  ThreadArg *a = p;
+  for (int i = 0; i < 2000; i++) {
+    char doc[128];
+    snprintf(doc, sizeof doc, "{\"id\":\"k%d\",\"n\":%d,\"tags\":[\"a\",\"b%d\"]}", i, i % 7, i);
+    int want = (i % 7) != 6; /* n <= 5 */
+    if (telem_schema_validate(a->s, doc, strlen(doc), NULL) != want) a->wrong++;
+    TelemSchemaErrors *e = telem_schema_validate_errors(a->s, doc, strlen(doc), NULL);
+    if (!e || (telem_schema_errors_count(e) == 0) != want) a->wrong++;
+    telem_schema_errors_free(e);
+  }
+  return NULL;
+}
+
+/* The schema's scratch is taken with an atomic flag; a thread that finds it
+ * busy builds its own.  Answers must not mix. */
+static void test_threads(void **state) {
+  (void)state;
+  TelemSchema *s = compile(NULL, "{\"properties\":{\"id\":{\"pattern\":\"^k[0-9]+$\"},"
+                                 "\"n\":{\"maximum\":5},\"tags\":{\"uniqueItems\":true}},"
+                                 "\"unevaluatedProperties\":false}");
+  pthread_t t[4];
+  ThreadArg args[4];
+  for (int i = 0; i < 4; i++) {
+    args[i].s = s;
+    args[i].wrong = 0;
+    assert_int_equal(pthread_create(&t[i], NULL, thread_main, &args[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(args[i].wrong, 0);
+  }
+  telem_schema_free(s);
+}
+
 /* ---- allocation failures ------------------------------------------------- */
 
 static int fail_after = -1; /* allocations left before failing; -1 never */
@@ -339,7 +382,8 @@ int main(void) {
       cmocka_unit_test(test_decimal_helpers), cmocka_unit_test(test_uri_resolve),
       cmocka_unit_test(test_errors),         cmocka_unit_test(test_set_and_refs),
       cmocka_unit_test(test_dynamic_ref),    cmocka_unit_test(test_limits),
-      cmocka_unit_test(test_unique_items_large), cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_unique_items_large), cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_alloc_failure),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
