@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
 PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 sqlite-utils clang
+            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -36,7 +36,7 @@ SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
 BENCHES := $(sort $(wildcard bench/*.sh))
 
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
-        check-asan check-valgrind
+        check-asan check-valgrind check-drift
 .DELETE_ON_ERROR:
 
 all: voxtelem.so
@@ -148,6 +148,10 @@ shtest: voxtelem.so
 	  if VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/$$(basename $$t).log 2>&1; \
 	  then echo "ok   $$t"; else echo "FAIL $$t"; tail -30 build/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
+
+# Code, contracts and docs must agree (tools/check_drift.py says what differs).
+check-drift: voxtelem.so
+	@/usr/bin/python3 tools/check_drift.py --root . --so ./voxtelem.so
 
 # Only the entry point may be exported from the .so.
 exports: voxtelem.so
