@@ -17,6 +17,10 @@ DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev lib
             libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
+# The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).
+VOXTELEM_CONFORMANCE ?= $(abspath ../shared/conformance)
+export VOXTELEM_CONFORMANCE
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers

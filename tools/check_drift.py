@@ -38,6 +38,19 @@ class Report:
     def __init__(self):
         self.failed = []
 
+    def run(self, name, check, *args):
+        """Runs one guard; returns its extra result (if any)."""
+        try:
+            out = check(*args)
+        except Missing as e:
+            self.guard(name, [str(e)])
+            return None
+        if isinstance(out, tuple):
+            self.guard(name, out[0])
+            return out[1]
+        self.guard(name, out)
+        return None
+
     def guard(self, name, problems):
         if problems:
             self.failed.append(name)
@@ -59,6 +72,18 @@ def connect(so):
 def read(path):
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+class Missing(Exception):
+    pass
+
+
+def read_doc(root, rel):
+    """A file the guards compare against; a missing one is a drift problem."""
+    try:
+        return read(os.path.join(root, rel))
+    except OSError as e:
+        raise Missing(f"{rel} cannot be read: {e.strerror}")
 
 
 def md_table_rows(text, first_header):
@@ -103,7 +128,7 @@ def accepted_arg_counts(db, name):
 
 def check_catalog(db, root):
     problems = []
-    catalog = yaml.safe_load(read(os.path.join(root, "contracts/operations/catalog.yaml")))
+    catalog = yaml.safe_load(read_doc(root, "contracts/operations/catalog.yaml")) or {}
     funcs = {f["name"]: f for f in catalog.get("functions", [])}
     mods = {m["name"]: m for m in catalog.get("virtual_tables", [])}
     reg_funcs = {}
@@ -202,7 +227,7 @@ def check_schemas(db, root):
 
 def check_taxonomy(db, root):
     problems = []
-    doc = read(os.path.join(root, "docs/architecture/taxonomy.md"))
+    doc = read_doc(root, "docs/architecture/taxonomy.md")
     rows = md_table_rows(doc, "metric_type")
     documented = {r[0]: r for r in rows}
     contract = {}
@@ -231,7 +256,7 @@ def check_retention(db, root):
                             "coalesce(cascade_from, ''), coalesce(rationale, '') FROM telem_retention").fetchall()
     except sqlite3.Error as e:
         return [f"telem_retention does not answer: {e}"]
-    doc = read(os.path.join(root, "docs/architecture/retention-and-sensitivity.md"))
+    doc = read_doc(root, "docs/architecture/retention-and-sensitivity.md")
     rows = {r[0]: r for r in md_table_rows(doc, "table")}
     fields = ["table", "kind", "days", "time column", "cascade from", "rationale"]
     seen = set()
@@ -262,7 +287,7 @@ def check_retention(db, root):
 
 def check_sqldocs(root, catalog):
     problems = []
-    doc = read(os.path.join(root, "docs/reference/sql.md"))
+    doc = read_doc(root, "docs/reference/sql.md")
     headings = {m.group(1).strip() for m in re.finditer(r"^##\s+(.+)$", doc, re.M)}
     for entry in catalog.get("functions", []) + catalog.get("virtual_tables", []):
         name = entry["name"]
@@ -283,13 +308,12 @@ def main():
     args = ap.parse_args()
     rep = Report()
     db = connect(os.path.abspath(args.so))
-    problems, catalog = check_catalog(db, args.root)
-    rep.guard("catalog", problems)
-    rep.guard("index", check_index(db, args.root))
-    rep.guard("schemas", check_schemas(db, args.root))
-    rep.guard("taxonomy", check_taxonomy(db, args.root))
-    rep.guard("retention", check_retention(db, args.root))
-    rep.guard("sqldocs", check_sqldocs(args.root, catalog))
+    catalog = rep.run("catalog", check_catalog, db, args.root) or {}
+    rep.run("index", check_index, db, args.root)
+    rep.run("schemas", check_schemas, db, args.root)
+    rep.run("taxonomy", check_taxonomy, db, args.root)
+    rep.run("retention", check_retention, db, args.root)
+    rep.run("sqldocs", check_sqldocs, args.root, catalog)
     if rep.failed:
         print(f"check-drift: {len(rep.failed)} guard(s) failed: {', '.join(rep.failed)}")
         return 1
