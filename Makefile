@@ -197,9 +197,12 @@ bench: voxtelem.so
 
 # ---- install ----------------------------------------------------------------
 
-install: voxtelem.so
+# The .so exports only its entry point; C programs that use the engines
+# directly (include/voxtelem.h) link the static library libvoxtelem.a.
+install: voxtelem.so build/lib/libtelem.a
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
+	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(PREFIX)/lib/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxtelem.pc
