@@ -14,8 +14,12 @@ PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
 PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 sqlite-utils clang
+            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
+
+# The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).
+VOXTELEM_CONFORMANCE ?= $(abspath ../shared/conformance)
+export VOXTELEM_CONFORMANCE
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -36,7 +40,7 @@ SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
 BENCHES := $(sort $(wildcard bench/*.sh))
 
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
-        check-asan check-valgrind conformance
+        check-asan check-valgrind check-drift conformance
 .DELETE_ON_ERROR:
 
 all: voxtelem.so
@@ -157,6 +161,10 @@ shtest: voxtelem.so
 	  then echo "ok   $$t"; else echo "FAIL $$t"; tail -30 build/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
 
+# Code, contracts and docs must agree (tools/check_drift.py says what differs).
+check-drift: voxtelem.so
+	@/usr/bin/python3 tools/check_drift.py --root . --so ./voxtelem.so
+
 # Only the entry point may be exported from the .so.
 exports: voxtelem.so
 	@syms=$$(nm -D --defined-only voxtelem.so | awk '$$2 ~ /^[TDBR]$$/ {print $$3}' | sort); \
@@ -197,9 +205,12 @@ bench: voxtelem.so
 
 # ---- install ----------------------------------------------------------------
 
-install: voxtelem.so
+# The .so exports only its entry point; C programs that use the engines
+# directly (include/voxtelem.h) link the static library libvoxtelem.a.
+install: voxtelem.so build/lib/libtelem.a
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
+	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(PREFIX)/lib/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxtelem.pc
