@@ -188,7 +188,7 @@ typedef struct TelemSchemaErrors {
 static char *arena_strndup(TelemArena *a, const char *s, size_t n) {
   char *p = telem_arena_alloc(a, n + 1);
   if (!p) return NULL;
-  memcpy(p, s, n);
+  if (n) memcpy(p, s, n);
   p[n] = 0;
   return p;
 }
@@ -584,6 +584,7 @@ static void c_pattern_ecma(const char *s, size_t n, TelemBuf *out) {
 
 static Pat *c_pattern(Comp *C, const TelemJson *v, const char *kw) {
   TelemSchema *S = C->S;
+  if (C->failed) return NULL;
   if (v->type != TJ_STRING) {
     c_err(C, "%s must be a string", kw);
     return NULL;
@@ -1021,7 +1022,7 @@ static void c_object(Comp *C, SNode *n, const TelemJson *j, const NodeInfo *ni) 
       k->u.props = p;
       if (p && pr) {
         if (pr->type != TJ_OBJECT) c_err(C, "properties must be an object");
-        p->props = c_alloc(C, (pr->n + 1) * sizeof *p->props);
+        else p->props = c_alloc(C, (pr->n + 1) * sizeof *p->props);
         if (p->props)
           for (const TelemJson *c = pr->child; c; c = c->next) {
             PropEnt *e = &p->props[p->nprops++];
@@ -1034,7 +1035,7 @@ static void c_object(Comp *C, SNode *n, const TelemJson *j, const NodeInfo *ni) 
         if (pp->type != TJ_OBJECT) c_err(C, "patternProperties must be an object");
         p->pats = c_alloc(C, (pp->n + 1) * sizeof *p->pats);
         p->pnodes = c_alloc(C, (pp->n + 1) * sizeof *p->pnodes);
-        if (p->pats && p->pnodes)
+        if (p->pats && p->pnodes && pp->type == TJ_OBJECT)
           for (const TelemJson *c = pp->child; c; c = c->next) {
             TelemJson key;
             memset(&key, 0, sizeof key);

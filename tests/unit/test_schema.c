@@ -238,6 +238,13 @@ static void test_limits(void **state) {
   err = compile_error("{\"pattern\":\"(\"}");
   assert_non_null(strstr(err, "does not compile"));
   sqlite3_free(err);
+  /* found by fuzz_schema: keyword values of the wrong JSON type */
+  err = compile_error("{\"patternProperties\":[\"a\"],\"additionalProperties\":false}");
+  assert_non_null(strstr(err, "patternProperties must be an object"));
+  sqlite3_free(err);
+  err = compile_error("{\"properties\":[{}],\"required\":{\"a\":1}}");
+  assert_non_null(strstr(err, "must be"));
+  sqlite3_free(err);
   err = compile_error("{\"type\":7}");
   assert_non_null(strstr(err, "type must be"));
   sqlite3_free(err);
