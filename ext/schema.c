@@ -444,6 +444,7 @@ typedef struct Comp {
   TelemBuf loc;     /* schema location of the node being compiled */
   PendingDyn *dyn;  /* dynamic references to finish (sqlite3 memory) */
   int ndyn, dyncap;
+  int depth;        /* nested c_node calls: bounds the C stack */
 } Comp;
 
 static void *c_alloc(Comp *C, size_t n) {
@@ -1096,6 +1097,12 @@ static SNode *c_node(Comp *C, const TelemJson *j, const NodeInfo *fallback) {
     c_err(C, "schema is not inside a loaded document");
     return NULL;
   }
+  /* A chain of $refs to ever new subschemas recurses here once per link:
+   * bound it like evaluation, so no schema text can exhaust the stack. */
+  if (C->depth >= SC_MAX_DEPTH) {
+    c_err(C, "subschemas and $refs nest deeper than %d levels", SC_MAX_DEPTH);
+    return NULL;
+  }
   n = c_alloc(C, sizeof *n);
   if (!n) return NULL;
   n->kind = SN_OBJ;
@@ -1105,7 +1112,9 @@ static SNode *c_node(Comp *C, const TelemJson *j, const NodeInfo *fallback) {
     c_err(C, "out of memory");
     return NULL;
   }
+  C->depth++;
   c_object(C, n, j, ni);
+  C->depth--;
   return C->failed ? NULL : n;
 }
 

@@ -238,6 +238,17 @@ static void test_limits(void **state) {
   err = compile_error("{\"pattern\":\"(\"}");
   assert_non_null(strstr(err, "does not compile"));
   sqlite3_free(err);
+  /* a chain of 5000 $refs: an error, not a stack overflow */
+  TelemBuf b;
+  telem_buf_init(&b);
+  telem_buf_puts(&b, "{\"$ref\":\"#/$defs/d0\",\"$defs\":{");
+  for (int i = 0; i < 5000; i++)
+    telem_buf_printf(&b, "%s\"d%d\":{\"items\":{\"$ref\":\"#/$defs/d%d\"}}", i ? "," : "", i, i + 1);
+  telem_buf_puts(&b, ",\"d5000\":true}}");
+  err = compile_error(b.p);
+  assert_non_null(strstr(err, "nest deeper than"));
+  sqlite3_free(err);
+  telem_buf_free(&b);
   /* found by fuzz_schema: keyword values of the wrong JSON type */
   err = compile_error("{\"patternProperties\":[\"a\"],\"additionalProperties\":false}");
   assert_non_null(strstr(err, "patternProperties must be an object"));
