@@ -238,12 +238,11 @@ static int subschema_kind(const char *k, size_t n, int draft) {
 #undef K
 }
 
-static int ix_put_str(Index *ix, ScMap *m, const char *uri, const void *val, char **pzErr) {
+static int ix_put_str(ScMap *m, const char *uri, const void *val, char **pzErr) {
   if (sc_map_put(m, uri, strlen(uri), (void *)val)) {
     telem_set_err(pzErr, "out of memory");
     return -1;
   }
-  (void)ix;
   return 0;
 }
 
@@ -289,7 +288,7 @@ static int ix_walk(Index *ix, const TelemJson *j, const char *base, const TelemJ
       const char *frag = hash ? hash + 1 : "";
       if (idz[0] != '#') {
         char *nb = arena_strndup(&ix->arena, abs, strlen(abs));
-        if (!nb || ix_put_str(ix, &ix->resources, nb, j, pzErr)) {
+        if (!nb || ix_put_str(&ix->resources, nb, j, pzErr)) {
           sqlite3_free(abs);
           goto oom;
         }
@@ -298,7 +297,7 @@ static int ix_walk(Index *ix, const TelemJson *j, const char *base, const TelemJ
       }
       if (draft == TELEM_DRAFT_7 && *frag) {
         char *a = sqlite3_mprintf("%s#%s", base, frag);
-        int rc = a ? ix_put_str(ix, &ix->anchors, a, j, pzErr) : -1;
+        int rc = a ? ix_put_str(&ix->anchors, a, j, pzErr) : -1;
         sqlite3_free(a);
         if (rc) {
           sqlite3_free(abs);
@@ -313,7 +312,7 @@ static int ix_walk(Index *ix, const TelemJson *j, const char *base, const TelemJ
         const TelemJson *an = jget(j, kws[k]);
         if (!an || an->type != TJ_STRING) continue;
         char *a = sqlite3_mprintf("%s#%.*s", base, (int)an->n, an->s);
-        int rc = a ? ix_put_str(ix, &ix->anchors, a, j, pzErr) : -1;
+        int rc = a ? ix_put_str(&ix->anchors, a, j, pzErr) : -1;
         sqlite3_free(a);
         if (rc) goto oom;
         if (k == 1) {
@@ -394,7 +393,7 @@ static const TelemJson *ix_add(Index *ix, const char *uri, const char *text, siz
   if (hash) *hash = 0;
   char *base = arena_strndup(&ix->arena, u, strlen(u));
   sqlite3_free(u);
-  if (!base || ix_put_str(ix, &ix->resources, base, root, pzErr)) {
+  if (!base || ix_put_str(&ix->resources, base, root, pzErr)) {
     telem_set_err(pzErr, "out of memory");
     return NULL;
   }
