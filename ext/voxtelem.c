@@ -20,6 +20,7 @@ static const struct {
     {"contracts", telem_register_contracts},
     {"retention", telem_register_retention},
     {"prune", telem_register_prune},
+    {"validate", telem_register_validate},
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
