@@ -48,12 +48,20 @@
  * committed before the caller commits.  Called from a writing statement,
  * apply refuses (it could neither commit nor keep the promise).
  *
+ * Batches: with an index on the time column and no cascade children, a
+ * batch is a slice of the index, (previous key, k] with k the n-th key
+ * after the previous batch (see apply_table); otherwise the batch's rowids
+ * are collected first so children and parent see the same rows.
+ *
  * Schedule (autocommit mode): batches adapt to ~20 ms of lock time unless
- * batch_rows is given; after each commit the pruner checks PRAGMA
- * data_version.  While other connections are writing it sleeps 15 ms after
- * every batch, else it sleeps 30 ms after every 100 ms of lock time, so a
- * writer whose busy handler backs off (1, 2, 5, 10, 15, 20, 25, 25, ... ms)
- * always finds the lock free within about 130 ms.
+ * batch_rows is given.  After each commit: if another connection committed
+ * meanwhile (PRAGMA data_version), sleep 15 ms after every batch for the
+ * next second; else if another process has the database open (F_GETLK on
+ * the SHARED range, see apply_others_present), sleep 30 ms after every
+ * 100 ms of lock time, so a writer whose busy handler backs off (1, 2, 5,
+ * 10, 15, 20, 25, 25, ... ms) finds the lock free within about 130 ms; else
+ * do not sleep, and defer WAL checkpoints to the end of the run.  The
+ * trade-off is written down in docs/architecture/retention-and-sensitivity.md.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
 #include "internal.h"
