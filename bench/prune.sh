@@ -21,7 +21,7 @@ CUT='2025-01-01 00:00:00'
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-# 1. The base database: one row every 63 s from 2024-01-01, so about half
+# 1. The base database: rows spread evenly over 2024-01-01 .. 2025-12-31, so about half
 #    (the 366 days of 2024) is older than the cutoff.
 half=$((ROWS / 2))
 "$SQLITE3" "$T/base.db" <<SQL >/dev/null
@@ -38,29 +38,38 @@ SELECT 'sess-' || (n % 977), 'bench.metric', n * 0.5,
 FROM i;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
-for x in a b c; do cp "$T/base.db" "$T/$x.db"; done
 eligible=$("$SQLITE3" "$T/base.db" "SELECT count(*) FROM research_metrics WHERE julianday(created_at) < julianday('$CUT')")
 
 secs() { sed -n 's/^Run Time: real \([0-9.]*\).*/\1/p' | tail -n 1; }
+fresh() { rm -f "$T/$1" "$T/$1-wal" "$T/$1-shm"; cp "$T/base.db" "$T/$1"; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 
-# 2. Baseline: one DELETE.
-ta=$("$SQLITE3" "$T/a.db" <<SQL | secs
+# 2./3. Baseline (one DELETE) and telem_prune_apply with no other connection,
+# interleaved twice on fresh copies; the faster run of each counts (the
+# machine is shared).
+ta=999; tb=999
+for round in 1 2; do
+  fresh a.db
+  t=$("$SQLITE3" "$T/a.db" <<SQL | secs
 PRAGMA synchronous=NORMAL;
 .timer on
 DELETE FROM research_metrics WHERE created_at < '$CUT';
 SQL
 )
-left_a=$("$SQLITE3" "$T/a.db" "SELECT count(*) FROM research_metrics")
-
-# 3. telem_prune_apply, no other connection.
-tb=$("$SQLITE3" -cmd ".load $SO" "$T/b.db" <<SQL | secs
+  ta=$(min "$ta" "$t")
+  fresh b.db
+  t=$("$SQLITE3" -cmd ".load $SO" "$T/b.db" <<SQL | secs
 PRAGMA synchronous=NORMAL;
 .timer on
 SELECT telem_prune_apply('research_metrics', NULL, '$NOW');
 SQL
 )
+  tb=$(min "$tb" "$t")
+done
+left_a=$("$SQLITE3" "$T/a.db" "SELECT count(*) FROM research_metrics")
 left_b=$("$SQLITE3" "$T/b.db" "SELECT count(*) FROM research_metrics")
 batches=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
+fresh c.db
 
 # 4. telem_prune_apply with a writer inserting every 5 ms (busy_timeout 10 s).
 cat > "$T/writer.py" <<'PY'
@@ -103,7 +112,7 @@ read -r wn wmax wp99 < "$T/writer.out"
 ratio=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", b / a }')
 rate=$(awk -v b="$tb" -v n="$eligible" 'BEGIN { printf "%.0f", n / b }')
 echo "prune: $ROWS rows, $eligible eligible, WAL, synchronous=NORMAL"
-echo "prune: single DELETE          ${ta}s  (rows left $left_a)"
-echo "prune: telem_prune_apply      ${tb}s  (rows left $left_b, $batches batches, $rate rows/s)"
+echo "prune: single DELETE          ${ta}s  (best of 2; rows left $left_a)"
+echo "prune: telem_prune_apply      ${tb}s  (best of 2; rows left $left_b, $batches batches, $rate rows/s)"
 echo "prune: ratio apply/DELETE     ${ratio}x   (target <= 1.5x)"
 echo "prune: with a 5 ms writer     ${tc}s  prune; writer: $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms   (target max <= 250 ms)"
