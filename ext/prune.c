@@ -130,6 +130,7 @@ typedef struct PlanRow {
   sqlite3_int64 eligible;      /* rows that would go now */
   sqlite3_int64 cascade;       /* parents: child rows that go with them */
   int indexed;                 /* parents: an index starts with time_column */
+  sqlite3_int64 deleted;       /* apply: rows deleted from this table */
 } PlanRow;
 
 typedef struct Plan {
@@ -1094,7 +1095,7 @@ static int apply_log(Applier *a, sqlite3_int64 run_id, const PlanRow *r, sqlite3
  * enough) are passed over, never scanned twice.  Otherwise the batch's
  * rowids are collected first (as JSON for json_each) so that children and
  * parent see exactly the same rows. */
-static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *pBatches,
+static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatches,
                        sqlite3_int64 *pRows, sqlite3_int64 *pCascaded) {
   const PlanRow *r = &p->rows[pi];
   const char *t = r->rule->table_name, *col = r->rule->time_column;
@@ -1109,6 +1110,8 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
   sqlite3_stmt *st[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
   char *sql_ids = NULL;
   char **child_sql = NULL;
+  int *child_row = NULL; /* plan row of each child statement */
+  sqlite3_int64 *child_got = NULL; /* this batch's rows per child statement */
   sqlite3_value *lastk = NULL; /* upper key of the previous batch; owned */
   int rc = SQLITE_OK;
   if (keyed) {
@@ -1141,13 +1144,16 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
   } else {
     if (nchild) {
       child_sql = sqlite3_malloc64(sizeof(char *) * (size_t)nchild);
-      if (!child_sql) goto oom;
+      child_row = sqlite3_malloc64(sizeof(int) * (size_t)nchild);
+      child_got = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)nchild);
+      if (!child_sql || !child_row || !child_got) goto oom;
       memset(child_sql, 0, sizeof(char *) * (size_t)nchild);
     }
     int k = 0;
     for (int j = 0; j < p->n && nchild; j++) {
       const PlanRow *c = &p->rows[j];
       if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
+      child_row[k] = j;
       child_sql[k] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" "
                                      "WHERE rowid IN (SELECT value FROM json_each(?1)))",
                                      c->rule->table_name, c->fk_cols, c->pk_cols, t);
@@ -1161,7 +1167,7 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
   for (;;) {
     double t0 = prune_ms_now();
     if ((rc = apply_begin(a)) != SQLITE_OK) break;
-    sqlite3_int64 got = 0;
+    sqlite3_int64 got = 0, cas = 0;
     int last = 0;
     if (keyed) {
       sqlite3_stmt **S = &st[lastk ? 3 : 0];
@@ -1195,11 +1201,9 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
         break;
       }
       got = sqlite3_changes64(a->db);
-      *pRows += got;
     } else {
       char *ids = NULL;
       int n = apply_collect(a, r, batch, &ids);
-      sqlite3_int64 cas = 0;
       if (n >= 0 && n < batch) last = 1;
       for (int k = 0; k < nchild && n > 0; k++) {
         sqlite3_int64 m = apply_run(a, child_sql[k], ids);
@@ -1207,6 +1211,7 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
           n = -1;
           break;
         }
+        child_got[k] = m;
         cas += m;
       }
       if (n > 0) {
@@ -1219,13 +1224,17 @@ static int apply_table(Applier *a, const Plan *p, int pi, int fixed_batch, int *
         apply_rollback(a);
         break;
       }
-      *pRows += got;
-      *pCascaded += cas;
+      if (n == 0)
+        for (int k = 0; k < nchild; k++) child_got[k] = 0;
     }
     if ((rc = apply_commit(a)) != SQLITE_OK) {
       apply_rollback(a);
       break;
     }
+    /* Counted once committed (inside the caller's transaction: once released). */
+    *pRows += got;
+    *pCascaded += cas;
+    for (int k = 0; k < nchild && !keyed; k++) p->rows[child_row[k]].deleted += child_got[k];
     (*pBatches)++;
     double ms = prune_ms_now() - t0;
     if (last) break;
@@ -1248,6 +1257,8 @@ out:
   sqlite3_free(sql_ids);
   for (int k = 0; child_sql && k < nchild; k++) sqlite3_free(child_sql[k]);
   sqlite3_free(child_sql);
+  sqlite3_free(child_row);
+  sqlite3_free(child_got);
   return rc;
 oom:
   if (!a->err) telem_set_err(&a->err, "out of memory");
@@ -1346,7 +1357,16 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     const char *status = rc != SQLITE_OK ? "error" : prune_status_names[r->status];
     char *keep_err = a.err; /* the log write must not hide the first error */
     a.err = NULL;
-    int lrc = apply_log(&a, run_id, r, rows, cascaded, batches, prune_ms_now() - t0, status);
+    double ms = prune_ms_now() - t0;
+    int lrc = apply_log(&a, run_id, r, rows, cascaded, batches, ms, status);
+    /* One row per cascade child too: its own rows (sum rows_deleted over a
+     * run for the total; cascaded_rows on the parent repeats the children's). */
+    for (int j = 0; lrc == SQLITE_OK && j < p->n; j++) {
+      PlanRow *cr = &p->rows[j];
+      if (cr->rule->kind != TELEM_RK_CASCADE || cr->parent != i) continue;
+      const char *cs = rc != SQLITE_OK ? "error" : prune_status_names[cr->status];
+      lrc = apply_log(&a, run_id, cr, cr->deleted, 0, batches, ms, cs);
+    }
     if (keep_err) {
       sqlite3_free(a.err);
       a.err = keep_err;
