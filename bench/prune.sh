@@ -10,6 +10,7 @@
 #   C: B again while a second process inserts a row every 5 ms under
 #      busy_timeout; the longest single insert is the writer's wait
 #      (target <= 250 ms).
+#   D: C, but the writer only starts 150 ms into the prune.
 # Environment: VOXTELEM_SO (default ./voxtelem.so), SQLITE3 (default
 # sqlite3), BENCH_ROWS (default 1000000).  Prints figures; asserts nothing.
 set -eu
@@ -109,6 +110,24 @@ touch "$T/stop"
 wait $wpid
 read -r wn wmax wp99 < "$T/writer.out"
 
+# 5. The same with a writer that only starts 150 ms into the prune (the
+#    prune began alone: no pauses, checkpoints deferred).
+fresh d.db
+rm -f "$T/stop"
+(sleep 0.15; python3 "$T/writer.py" "$T/d.db" "$T/stop" "$T/writer2.out") &
+wpid=$!
+td=$("$SQLITE3" -cmd ".load $SO" "$T/d.db" <<SQL | secs
+PRAGMA synchronous=NORMAL;
+PRAGMA busy_timeout=10000;
+.timer on
+SELECT telem_prune_apply('research_metrics', NULL, '$NOW');
+SQL
+)
+sleep 0.3
+touch "$T/stop"
+wait $wpid
+read -r wn2 wmax2 wp992 < "$T/writer2.out"
+
 ratio=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", b / a }')
 rate=$(awk -v b="$tb" -v n="$eligible" 'BEGIN { printf "%.0f", n / b }')
 echo "prune: $ROWS rows, $eligible eligible, WAL, synchronous=NORMAL"
@@ -116,3 +135,4 @@ echo "prune: single DELETE          ${ta}s  (best of 2; rows left $left_a)"
 echo "prune: telem_prune_apply      ${tb}s  (best of 2; rows left $left_b, $batches batches, $rate rows/s)"
 echo "prune: ratio apply/DELETE     ${ratio}x   (target <= 1.5x)"
 echo "prune: with a 5 ms writer     ${tc}s  prune; writer: $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms   (target max <= 250 ms)"
+echo "prune: writer joining at 150 ms ${td}s  prune; writer: $wn2 inserts, max wait ${wmax2} ms, p99 ${wp992} ms   (target max <= 250 ms)"

@@ -87,7 +87,7 @@
 #define PRUNE_PAUSE_MS 30           /* uncontended pause */
 #define PRUNE_CONTENDED_PAUSE_MS 15 /* pause after every batch while others write */
 #define PRUNE_CONTENDED_HOLD_MS 1000.0 /* stay polite this long after seeing a writer */
-#define PRUNE_WAL_PAGES 65536      /* alone: WAL pages before a checkpoint (256 MiB at 4 KiB) */
+#define PRUNE_WAL_PAGES 32768      /* alone: WAL pages before a checkpoint (128 MiB at 4 KiB) */
 #define PRUNE_BEGIN_RETRY_MS 10000  /* own retries of BEGIN IMMEDIATE on SQLITE_BUSY */
 
 /* Plan statuses.  Only PS_OK rows are ever deleted from. */
@@ -985,7 +985,10 @@ static void apply_yield(Applier *a, double ms) {
     a->contended_until = now + PRUNE_CONTENDED_HOLD_MS;
   }
   a->work_ms += ms;
-  if (now < a->contended_until || apply_others_present(a)) apply_ckpt_restore(a, 0);
+  /* Someone showed up: checkpoint the deferred WAL now, so that their first
+   * commit does not (a passive checkpoint already running makes theirs a
+   * no-op). */
+  if (now < a->contended_until || apply_others_present(a)) apply_ckpt_restore(a, 1);
   if (now < a->contended_until) {
     prune_sleep_ms(PRUNE_CONTENDED_PAUSE_MS);
     a->work_ms = 0;
