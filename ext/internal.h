@@ -22,6 +22,8 @@
  * directly and define TELEM_NO_EXT. */
 #ifdef TELEM_NO_EXT
 #include <sqlite3.h>
+#define SQLITE_EXTENSION_INIT1
+#define SQLITE_EXTENSION_INIT2(v) (void)(v)
 #else
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT3
@@ -116,7 +118,8 @@ typedef enum TelemJsonType {
 
 #define TJ_F_INTEGRAL 0x01 /* number: no fraction or exponent in the text */
 #define TJ_F_NEGATIVE 0x02 /* number: leading '-' */
-#define TJ_F_DECODED 0x04  /* string/key: escapes were decoded into the arena */
+#define TJ_F_DECODED 0x04  /* string: escapes were decoded into the arena */
+#define TJ_F_KEY_DECODED 0x08 /* member key: escapes were decoded into the arena */
 
 /* One value of a parsed document.  Every pointer points into the input text
  * or the arena the document was parsed into; nothing is owned.
@@ -152,6 +155,8 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
 const TelemJson *telem_json_get(const TelemJson *o, const char *key, size_t klen);
 /* Appends v as compact JSON (strings re-escaped minimally). */
 void telem_json_write(TelemBuf *b, const TelemJson *v);
+/* Compares two JSON number literals exactly (no rounding): <0, 0, >0. */
+int telem_json_number_cmp(const char *a, size_t an, const char *b, size_t bn);
 /* 1 when a and b are equal as JSON values (numbers by value, objects
  * regardless of member order). */
 int telem_json_equal(const TelemJson *a, const TelemJson *b);
@@ -229,6 +234,10 @@ int telem_class_rank(const char *z);
 json_t *telem_yaml_parse(const char *name, const char *text, size_t n, char **pzErr);
 /* The 1-based source line of mapping v (0 when unknown). */
 int telem_yaml_line(json_t *v);
+/* Every mapping holds its line under this hidden key: loaders iterating an
+ * object's members must skip it (telem_yaml_meta_key). */
+#define TELEM_YAML_LINE_KEY "\x01line"
+#define telem_yaml_meta_key(k) ((k)[0] == '\x01')
 
 /* ---- per-connection state (conn.c) -------------------------------------- */
 

@@ -1,0 +1,199 @@
+# voxtelem -- SQLite extension that governs telemetry tables from SQL.
+#
+#   make            build ./voxtelem.so
+#   make deps       install the Debian packages the build and tests need
+#   make demo       build, then run the demo on the embedded contracts
+#   make test       unit tests, SQL golden tests, shell tests, conformance, drift guards
+#   make check      the tests again under ASan+UBSan, and the SQL tests under valgrind
+#   make bench      benchmarks (ratios against baselines measured in the same run)
+#   make install PREFIX=/usr/local
+
+CC ?= cc
+PREFIX ?= /usr/local
+SQLITE3 ?= sqlite3
+PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
+DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
+            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 sqlite-utils clang
+VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -fPIC -fvisibility=hidden $(WARN) -Iext -Iinclude
+OPT ?= -O2 -g
+CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+EXT_SRC := $(sort $(wildcard ext/*.c))
+EXT_HDR := ext/internal.h include/voxtelem.h
+CONTRACT_FILES := $(shell find contracts -type f ! -name '.*' 2>/dev/null | sort)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/%)
+ASAN_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
+SQL_TESTS := $(sort $(wildcard tests/sql/*.sql))
+SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
+BENCHES := $(sort $(wildcard bench/*.sh))
+
+.PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
+        check-asan check-valgrind
+.DELETE_ON_ERROR:
+
+all: voxtelem.so
+
+# ---- build ------------------------------------------------------------------
+
+build/embed: tools/embed.c
+	@mkdir -p build
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+build/contracts_embedded.c: build/embed $(CONTRACT_FILES)
+	build/embed contracts $@
+
+build/so/%.o: ext/%.c $(EXT_HDR)
+	@mkdir -p build/so
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+build/so/contracts_embedded.o: build/contracts_embedded.c
+	@mkdir -p build/so
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+SO_OBJ := $(EXT_SRC:ext/%.c=build/so/%.o) build/so/contracts_embedded.o
+
+voxtelem.so: $(SO_OBJ)
+	$(CC) -shared -o $@ $(SO_OBJ) $(PKG_LIBS) -Wl,--no-undefined -lm
+
+# The same sources for the unit tests, linked with libsqlite3 directly.
+build/lib/%.o: ext/%.c $(EXT_HDR)
+	@mkdir -p build/lib
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -c -o $@ $<
+
+build/lib/contracts_embedded.o: build/contracts_embedded.c
+	@mkdir -p build/lib
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -c -o $@ $<
+
+LIB_OBJ := $(EXT_SRC:ext/%.c=build/lib/%.o) build/lib/contracts_embedded.o
+build/lib/libtelem.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+build/test_%: tests/unit/test_%.c tests/unit/unit.h build/lib/libtelem.a
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lcmocka -lm
+
+# Sanitizer builds: the same objects with ASan+UBSan.
+build/asan/lib/%.o: ext/%.c $(EXT_HDR)
+	@mkdir -p build/asan/lib
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -c -o $@ $<
+build/asan/lib/contracts_embedded.o: build/contracts_embedded.c
+	@mkdir -p build/asan/lib
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -c -o $@ $<
+ASAN_LIB_OBJ := $(EXT_SRC:ext/%.c=build/asan/lib/%.o) build/asan/lib/contracts_embedded.o
+build/asan/libtelem.a: $(ASAN_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $(ASAN_LIB_OBJ)
+build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h build/asan/libtelem.a
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lcmocka -lm
+
+build/asan/so/%.o: ext/%.c $(EXT_HDR)
+	@mkdir -p build/asan/so
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -c -o $@ $<
+build/asan/so/contracts_embedded.o: build/contracts_embedded.c
+	@mkdir -p build/asan/so
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -c -o $@ $<
+ASAN_SO_OBJ := $(EXT_SRC:ext/%.c=build/asan/so/%.o) build/asan/so/contracts_embedded.o
+build/asan/voxtelem.so: $(ASAN_SO_OBJ)
+	$(CC) -shared $(SAN) -o $@ $(ASAN_SO_OBJ) $(PKG_LIBS) -lm
+
+# ---- dependencies -----------------------------------------------------------
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "deps: all installed"; fi
+
+# ---- demo -------------------------------------------------------------------
+
+demo: voxtelem.so
+	@rm -f build/demo.db
+	@mkdir -p build
+	$(SQLITE3) -batch build/demo.db < sql/demo.sql
+
+# ---- tests ------------------------------------------------------------------
+
+test: all unit sqltest shtest exports
+	@echo "make test: all passed"
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# SQL golden tests: stderr merged, the shell's error prefix normalised, exit
+# status ignored (errors are part of the expected output).
+SQL_NORMALISE := sed -E 's/^(Parse|Runtime) error near line [0-9]+: /Error: /; s/^Error: near line [0-9]+: /Error: /'
+SQL_RUN = $(SQLITE3) -batch -cmd '.load $(1)' :memory: < $(2) 2>&1 | $(SQL_NORMALISE)
+
+sqltest: voxtelem.so
+	@mkdir -p build/sqlout; fail=0; for t in $(SQL_TESTS); do \
+	  out=build/sqlout/$$(basename $$t .sql).out; \
+	  $(call SQL_RUN,./voxtelem,$$t) > $$out; \
+	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   $$t"; \
+	  else echo "FAIL $$t"; cat $$out.diff; fail=1; fi; \
+	done; exit $$fail
+
+shtest: voxtelem.so
+	@fail=0; for t in $(SH_TESTS); do \
+	  if VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/$$(basename $$t).log 2>&1; \
+	  then echo "ok   $$t"; else echo "FAIL $$t"; tail -30 build/$$(basename $$t).log; fail=1; fi; \
+	done; exit $$fail
+
+# Only the entry point may be exported from the .so.
+exports: voxtelem.so
+	@syms=$$(nm -D --defined-only voxtelem.so | awk '$$2 ~ /^[TDBR]$$/ {print $$3}' | sort); \
+	if [ "$$syms" != "sqlite3_voxtelem_init" ]; then echo "unexpected exports: $$syms"; exit 1; fi; \
+	echo "ok   exports: sqlite3_voxtelem_init only"
+
+# ---- sanitizers and valgrind -----------------------------------------------
+
+check: check-asan check-valgrind
+	@echo "make check: clean"
+
+ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
+check-asan: $(ASAN_BIN) build/asan/voxtelem.so
+	@set -e; for t in $(ASAN_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+	@mkdir -p build/asan/sqlout; fail=0; for t in $(SQL_TESTS); do \
+	  out=build/asan/sqlout/$$(basename $$t .sql).out; \
+	  LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
+	    $(SQLITE3) -batch -cmd '.load ./build/asan/voxtelem' :memory: < $$t 2>&1 | $(SQL_NORMALISE) > $$out; \
+	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   asan $$t"; \
+	  else echo "FAIL asan $$t"; head -60 $$out.diff; fail=1; fi; \
+	done; exit $$fail
+
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=all \
+            --errors-for-leak-kinds=all --suppressions=tests/valgrind.supp
+check-valgrind: voxtelem.so
+	@mkdir -p build/vg; fail=0; for t in $(SQL_TESTS); do \
+	  out=build/vg/$$(basename $$t .sql).out; \
+	  $(VALGRIND) --log-file=build/vg/$$(basename $$t .sql).vg \
+	    $(SQLITE3) -batch -cmd '.load ./voxtelem' :memory: < $$t > /dev/null 2>&1; \
+	  if [ -s build/vg/$$(basename $$t .sql).vg ]; then echo "FAIL valgrind $$t"; \
+	    head -80 build/vg/$$(basename $$t .sql).vg; fail=1; else echo "ok   valgrind $$t"; fi; \
+	done; exit $$fail
+
+# ---- bench ------------------------------------------------------------------
+
+bench: voxtelem.so
+	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
+
+# ---- install ----------------------------------------------------------------
+
+install: voxtelem.so
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
+	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxtelem.pc
+
+clean:
+	rm -rf build voxtelem.so

@@ -1,0 +1,239 @@
+/*
+ * util.c -- small helpers shared by every feature: the growable TelemBuf,
+ * error formatting, UTF-8 checks and the per-row arena.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* ---- TelemBuf ------------------------------------------------------------ */
+
+void telem_buf_init(TelemBuf *b) { memset(b, 0, sizeof(*b)); }
+
+void telem_buf_free(TelemBuf *b) {
+  sqlite3_free(b->p);
+  memset(b, 0, sizeof(*b));
+}
+
+int telem_buf_reserve(TelemBuf *b, size_t extra) {
+  if (b->oom) return 1;
+  if (b->len + extra < b->cap) return 0; /* keeps room for the NUL */
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap <= b->len + extra) {
+    if (cap > ((size_t)1 << 40)) { b->oom = 1; return 1; }
+    cap *= 2;
+  }
+  char *p = sqlite3_realloc64(b->p, cap);
+  if (!p) { b->oom = 1; return 1; }
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+void telem_buf_append(TelemBuf *b, const void *p, size_t n) {
+  if (telem_buf_reserve(b, n)) return;
+  if (n) memcpy(b->p + b->len, p, n);
+  b->len += n;
+  b->p[b->len] = 0;
+}
+
+void telem_buf_puts(TelemBuf *b, const char *z) { telem_buf_append(b, z, strlen(z)); }
+
+void telem_buf_putc(TelemBuf *b, char c) {
+  if (telem_buf_reserve(b, 1)) return;
+  b->p[b->len++] = c;
+  b->p[b->len] = 0;
+}
+
+void telem_buf_printf(TelemBuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *z = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  if (!z) { b->oom = 1; return; }
+  telem_buf_puts(b, z);
+  sqlite3_free(z);
+}
+
+void telem_buf_json_string(TelemBuf *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  if (telem_buf_reserve(b, n + 2)) return;
+  telem_buf_putc(b, '"');
+  size_t run = 0; /* start of the pending run of bytes copied verbatim */
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+    telem_buf_append(b, s + run, i - run);
+    run = i + 1;
+    char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+    switch (ch) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\r': esc[1] = 'r'; break;
+      case '\t': esc[1] = 't'; break;
+      case '\b': esc[1] = 'b'; break;
+      case '\f': esc[1] = 'f'; break;
+      default:
+        esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+        esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
+        telem_buf_append(b, esc, 6);
+        continue;
+    }
+    telem_buf_append(b, esc, 2);
+  }
+  telem_buf_append(b, s + run, n - run);
+  telem_buf_putc(b, '"');
+}
+
+void telem_buf_pointer_token(TelemBuf *b, const char *s, size_t n) {
+  telem_buf_putc(b, '/');
+  size_t run = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '~' && s[i] != '/') continue;
+    telem_buf_append(b, s + run, i - run);
+    telem_buf_append(b, s[i] == '~' ? "~0" : "~1", 2);
+    run = i + 1;
+  }
+  telem_buf_append(b, s + run, n - run);
+}
+
+char *telem_buf_take(TelemBuf *b) {
+  if (b->oom) { telem_buf_free(b); return NULL; }
+  if (!b->p && telem_buf_reserve(b, 0)) return NULL;
+  b->p[b->len] = 0;
+  char *p = b->p;
+  memset(b, 0, sizeof(*b));
+  return p;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  char *full = msg ? sqlite3_mprintf("%s: %s", fn, msg) : NULL;
+  if (full) sqlite3_result_error(ctx, full, -1);
+  else sqlite3_result_error_nomem(ctx);
+  sqlite3_free(full);
+  sqlite3_free(msg);
+}
+
+void telem_set_err(char **pzErr, const char *fmt, ...) {
+  if (!pzErr) return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  sqlite3_free(*pzErr);
+  *pzErr = msg;
+}
+
+void telem_vtab_errorf(sqlite3_vtab *vtab, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  sqlite3_free(vtab->zErrMsg);
+  vtab->zErrMsg = msg;
+}
+
+/* ---- UTF-8 --------------------------------------------------------------- */
+
+int telem_utf8_valid(const char *z, size_t n) {
+  const unsigned char *s = (const unsigned char *)z;
+  size_t i = 0;
+  while (i < n) {
+    /* Fast path over ASCII, eight bytes at a time. */
+    while (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    unsigned char c = s[i];
+    if (c < 0x80) { i++; continue; }
+    size_t need;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
+    else return 0;
+    if (n - i <= need) return 0;
+    for (size_t k = 1; k <= need; k++) {
+      unsigned char cc = s[i + k];
+      if ((cc & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+    if (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+    i += need + 1;
+  }
+  return 1;
+}
+
+size_t telem_utf8_count(const char *z, size_t n) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++)
+    if (((unsigned char)z[i] & 0xC0) != 0x80) count++;
+  return count;
+}
+
+/* ---- arena --------------------------------------------------------------- */
+
+struct TelemArenaBlock {
+  TelemArenaBlock *next; /* older block */
+  size_t size;           /* usable bytes in data[] */
+  _Alignas(16) unsigned char data[];
+};
+
+#define ARENA_MIN_BLOCK 8192
+#define ARENA_KEEP_MAX (4u << 20)
+
+void telem_arena_init(TelemArena *a) { memset(a, 0, sizeof(*a)); }
+
+void *telem_arena_alloc(TelemArena *a, size_t n) {
+  n = (n + 7) & ~(size_t)7;
+  if (!a->head || a->head->size - a->used < n) {
+    size_t size = a->head ? a->head->size * 2 : ARENA_MIN_BLOCK;
+    while (size < n) size *= 2;
+    TelemArenaBlock *b = sqlite3_malloc64(sizeof(*b) + size);
+    if (!b) return NULL;
+    b->next = a->head;
+    b->size = size;
+    a->head = b;
+    a->used = 0;
+  }
+  void *p = a->head->data + a->used;
+  a->used += n;
+  return p;
+}
+
+void telem_arena_reset(TelemArena *a) {
+  /* Keep only the newest (largest) block so steady-state scans never malloc. */
+  if (!a->head) return;
+  TelemArenaBlock *b = a->head->next;
+  while (b) {
+    TelemArenaBlock *next = b->next;
+    sqlite3_free(b);
+    b = next;
+  }
+  a->head->next = NULL;
+  a->used = 0;
+  /* ...but do not hold on to the memory of one huge row for the rest of
+   * the connection's life. */
+  if (a->head->size > ARENA_KEEP_MAX) {
+    sqlite3_free(a->head);
+    a->head = NULL;
+  }
+}
+
+void telem_arena_free(TelemArena *a) {
+  telem_arena_reset(a);
+  sqlite3_free(a->head);
+  a->head = NULL;
+  a->used = 0;
+}

@@ -1,0 +1,271 @@
+/* test_registry.c -- YAML loading and the contracts registry, good and broken. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *INDEX =
+    "contracts:\n"
+    "  - id: telemetry.taxonomy\n"
+    "    path: telemetry/taxonomy.yaml\n"
+    "    kind: taxonomy\n"
+    "    owner: t\n"
+    "    description: d\n"
+    "    enforced_by: e\n"
+    "  - id: db.columns\n"
+    "    path: db/cols.yaml\n"
+    "    kind: column-sensitivity\n"
+    "    owner: t\n"
+    "    description: d\n"
+    "    enforced_by: e\n"
+    "  - id: ev\n"
+    "    path: ev.schema.json\n"
+    "    kind: json-schema\n"
+    "    owner: t\n"
+    "    description: d\n"
+    "    enforced_by: e\n";
+
+static const char *TAXONOMY =
+    "metric_types:\n"
+    "  - metric_type: a.b\n"
+    "    family: f\n"
+    "    sensitivity: S1\n"
+    "    plane: UsageTelemetry\n"
+    "    transmission: local_only\n"
+    "    session_prefix: \"x:\"\n"
+    "    schema: ev\n"
+    "    owner: o\n"
+    "    description: d\n";
+
+static const char *COLS = "tables:\n  t:\n    c: S2\n    d: S0\n";
+static const char *SCHEMA = "{\"type\": \"object\"}";
+
+static char *load_err(const char *index, const char *taxonomy, const char *cols,
+                      const char *schema) {
+  const char *pairs[] = {"index.yaml", index, "telemetry/taxonomy.yaml", taxonomy,
+                         "db/cols.yaml", cols, "ev.schema.json", schema, NULL, NULL};
+  char *err = NULL;
+  TelemRegistry *r = unit_registry(&err, pairs);
+  if (r) {
+    telem_registry_unref(r);
+    sqlite3_free(err);
+    return NULL;
+  }
+  assert_non_null(err);
+  return err;
+}
+
+static void assert_load_fails(const char *index, const char *taxonomy, const char *cols,
+                              const char *schema, const char *expected) {
+  char *err = load_err(index, taxonomy, cols, schema);
+  if (!err) fail_msg("expected failure \"%s\", but it loaded", expected);
+  if (!strstr(err, expected)) fail_msg("expected \"%s\" in \"%s\"", expected, err);
+  sqlite3_free(err);
+}
+
+static char *replace(const char *s, const char *from, const char *to) {
+  const char *at = strstr(s, from);
+  assert_non_null(at);
+  size_t n = strlen(s) - strlen(from) + strlen(to) + 1;
+  char *out = malloc(n);
+  snprintf(out, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+  return out;
+}
+
+static void test_good_registry(void **state) {
+  (void)state;
+  const char *pairs[] = {"index.yaml", INDEX, "telemetry/taxonomy.yaml", TAXONOMY,
+                         "db/cols.yaml", COLS, "ev.schema.json", SCHEMA, NULL, NULL};
+  char *err = NULL;
+  TelemRegistry *r = unit_registry(&err, pairs);
+  assert_non_null(r);
+  assert_int_equal(r->n_contracts, 3);
+  assert_int_equal(r->n_taxonomy, 1);
+  assert_string_equal(telem_registry_metric(r, "a.b")->schema_id, "ev");
+  assert_string_equal(telem_registry_metric(r, "a.b")->session_prefix, "x:");
+  assert_null(telem_registry_metric(r, "nope"));
+  assert_string_equal(telem_registry_column_class(r, "t", "c"), "S2");
+  assert_null(telem_registry_column_class(r, "t", "zz"));
+  assert_string_equal(telem_registry_file_by_id(r, "ev")->data, SCHEMA);
+  assert_non_null(telem_registry_file_by_kind(r, "taxonomy"));
+  assert_null(telem_registry_file_by_kind(r, "retention-policy"));
+  telem_registry_unref(r);
+}
+
+static void test_embedded_registry_loads(void **state) {
+  (void)state;
+  char *err = NULL;
+  TelemRegistry *r = telem_registry_embedded(&err);
+  if (!r) fail_msg("embedded contracts do not load: %s", err);
+  assert_string_equal(r->source, "embedded");
+  assert_true(r->n_taxonomy >= 28);
+  assert_string_equal(telem_registry_metric(r, "memory_hybrid_fusion")->sensitivity, "S2");
+  assert_string_equal(telem_registry_column_class(r, "ci_completion_run", "repository_id"), "S2");
+  assert_string_equal(telem_registry_column_class(r, "ci_completion_detector_snapshot", "detector_id"), "S1");
+  telem_registry_unref(r);
+}
+
+static void test_broken_index(void **state) {
+  (void)state;
+  char *s;
+  assert_load_fails("contracts: [", TAXONOMY, COLS, SCHEMA, "index.yaml:2:1: did not find expected node content");
+  s = replace(INDEX, "id: ev", "id: Ev_Bad");
+  assert_load_fails(s, TAXONOMY, COLS, SCHEMA, "index.yaml:14: id \"Ev_Bad\" does not match");
+  free(s);
+  s = replace(INDEX, "id: ev", "id: db.columns");
+  assert_load_fails(s, TAXONOMY, COLS, SCHEMA, "index.yaml:14: duplicate id \"db.columns\"");
+  free(s);
+  s = replace(INDEX, "kind: json-schema", "kind: spreadsheet");
+  assert_load_fails(s, TAXONOMY, COLS, SCHEMA, "unknown kind \"spreadsheet\"");
+  free(s);
+  s = replace(INDEX, "path: ev.schema.json", "path: nothere.json");
+  assert_load_fails(s, TAXONOMY, COLS, SCHEMA, "index.yaml:14: missing file \"nothere.json\"");
+  free(s);
+  s = replace(INDEX, "path: ev.schema.json", "path: ../../etc/passwd");
+  assert_load_fails(s, TAXONOMY, COLS, SCHEMA, "must be relative");
+  free(s);
+  s = replace(INDEX, "    owner: t\n    description: d\n    enforced_by: e\n  - id: ev",
+              "    description: d\n    enforced_by: e\n  - id: ev");
+  assert_load_fails(s, TAXONOMY, COLS, SCHEMA, "missing field \"owner\"");
+  free(s);
+  s = replace(INDEX, "    owner: t\n", "    owner: t\n    colour: red\n");
+  assert_load_fails(s, TAXONOMY, COLS, SCHEMA, "unknown field \"colour\"");
+  free(s);
+}
+
+static void test_broken_contract_files(void **state) {
+  (void)state;
+  char *s;
+  assert_load_fails(INDEX, "metric_types:\n  - metric_type: [\n", COLS, SCHEMA,
+                    "telemetry/taxonomy.yaml:");
+  s = replace(TAXONOMY, "sensitivity: S1", "sensitivity: S9");
+  assert_load_fails(INDEX, s, COLS, SCHEMA, "telemetry/taxonomy.yaml:2: sensitivity \"S9\"");
+  free(s);
+  s = replace(TAXONOMY, "schema: ev", "schema: db.columns");
+  assert_load_fails(INDEX, s, COLS, SCHEMA, "is not a json-schema contract");
+  free(s);
+  s = replace(TAXONOMY, "plane: UsageTelemetry", "plane: Somewhere");
+  assert_load_fails(INDEX, s, COLS, SCHEMA, "unknown plane");
+  free(s);
+  s = replace(TAXONOMY, "metric_type: a.b", "metric_type: \"a b\"");
+  assert_load_fails(INDEX, s, COLS, SCHEMA, "must be 1..128 of");
+  free(s);
+  assert_load_fails(INDEX, TAXONOMY, "tables:\n  t:\n    c: secret\n", SCHEMA, "db/cols.yaml:3: class of t.c");
+  assert_load_fails(INDEX, TAXONOMY, COLS, "{\"type\": ", "ev.schema.json:1:");
+  assert_load_fails(INDEX, TAXONOMY, COLS, "[1]", "must be an object or a boolean");
+}
+
+static void test_yaml_hostile_input(void **state) {
+  (void)state;
+  char *err = NULL;
+  /* Alias bomb: each level doubles. */
+  const char *bomb =
+      "a: &a [x, x, x, x, x, x, x, x, x]\n"
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+      "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+      "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+      "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+  assert_null(telem_yaml_parse("bomb.yaml", bomb, strlen(bomb), &err));
+  assert_non_null(strstr(err, "bomb.yaml:"));
+  assert_true(strstr(err, "aliases expand too far") || strstr(err, "too many aliases"));
+  sqlite3_free(err);
+  err = NULL;
+  const char *bad_utf8 = "a: \"\xff\xfe\"\n";
+  assert_null(telem_yaml_parse("u.yaml", bad_utf8, strlen(bad_utf8), &err));
+  assert_non_null(strstr(err, "u.yaml:"));
+  sqlite3_free(err);
+  err = NULL;
+  assert_null(telem_yaml_parse("e.yaml", "", 0, &err));
+  assert_non_null(strstr(err, "empty document"));
+  sqlite3_free(err);
+  err = NULL;
+  assert_null(telem_yaml_parse("d.yaml", "a: 1\na: 2\n", 10, &err));
+  assert_non_null(strstr(err, "d.yaml:2:"));
+  assert_non_null(strstr(err, "duplicate key"));
+  sqlite3_free(err);
+  err = NULL;
+  char deep[300];
+  memset(deep, '[', 200);
+  deep[200] = 0;
+  assert_null(telem_yaml_parse("deep.yaml", deep, 200, &err));
+  assert_non_null(strstr(err, "nesting too deep"));
+  sqlite3_free(err);
+  err = NULL;
+  assert_null(telem_yaml_parse("m.yaml", "a: 1\n---\nb: 2\n", 14, &err));
+  assert_non_null(strstr(err, "more than one document"));
+  sqlite3_free(err);
+}
+
+static void test_yaml_values_and_lines(void **state) {
+  (void)state;
+  char *err = NULL;
+  const char *doc = "x: 1\ny: ~\nz: 'null'\nlist:\n  - &anchor {k: v}\n  - *anchor\n";
+  json_t *v = telem_yaml_parse("v.yaml", doc, strlen(doc), &err);
+  assert_non_null(v);
+  assert_string_equal(json_string_value(json_object_get(v, "x")), "1");
+  assert_true(json_is_null(json_object_get(v, "y")));
+  assert_string_equal(json_string_value(json_object_get(v, "z")), "null");
+  json_t *list = json_object_get(v, "list");
+  assert_int_equal(json_array_size(list), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "k")), "v");
+  assert_int_equal(telem_yaml_line(json_array_get(list, 0)), 5);
+  json_decref(v);
+}
+
+static void test_load_dir_and_broken_dir(void **state) {
+  (void)state;
+  char dir[] = "/tmp/voxtelem-regXXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[512];
+  snprintf(path, sizeof(path), "%s/telemetry", dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof(path), "%s/db", dir);
+  mkdir(path, 0700);
+  const char *files[][2] = {{"index.yaml", INDEX}, {"telemetry/taxonomy.yaml", TAXONOMY},
+                            {"db/cols.yaml", COLS}, {"ev.schema.json", SCHEMA}};
+  for (int i = 0; i < 4; i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i][0]);
+    FILE *f = fopen(path, "w");
+    fputs(files[i][1], f);
+    fclose(f);
+  }
+  char *err = NULL;
+  TelemRegistry *r = telem_registry_load_dir(dir, &err);
+  assert_non_null(r);
+  assert_string_equal(r->source, dir);
+  telem_registry_unref(r);
+  snprintf(path, sizeof(path), "%s/db/cols.yaml", dir);
+  unlink(path);
+  assert_null(telem_registry_load_dir(dir, &err));
+  assert_non_null(strstr(err, "index.yaml:8: missing or unreadable file \"db/cols.yaml\""));
+  sqlite3_free(err);
+  err = NULL;
+  for (int i = 0; i < 4; i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i][0]);
+    unlink(path);
+  }
+  assert_null(telem_registry_load_dir(dir, &err));
+  assert_non_null(strstr(err, "index.yaml: missing file"));
+  sqlite3_free(err);
+  snprintf(path, sizeof(path), "%s/telemetry", dir);
+  rmdir(path);
+  snprintf(path, sizeof(path), "%s/db", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_good_registry),
+      cmocka_unit_test(test_embedded_registry_loads),
+      cmocka_unit_test(test_broken_index),
+      cmocka_unit_test(test_broken_contract_files),
+      cmocka_unit_test(test_yaml_hostile_input),
+      cmocka_unit_test(test_yaml_values_and_lines),
+      cmocka_unit_test(test_load_dir_and_broken_dir),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
