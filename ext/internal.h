@@ -310,6 +310,32 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
 int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n,
                             int *cls, char **pzErr);
 
+/* ---- redaction cache (redact.c, classify.c) ----------------------------- */
+
+/* One taxonomy entry in telem_classify's hash table. */
+typedef struct TelemClassEntry {
+  const char *name; /* metric_type, borrowed from the registry; NULL = empty slot */
+  uint32_t len;
+  uint32_t hash;
+  int cls;          /* 0..3 */
+} TelemClassEntry;
+
+/* What reg->ext[TELEM_EXT_REDACT] holds: built lazily, once per registry
+ * (so once per connection and contracts source), freed with the registry. */
+typedef struct TelemRedactCache {
+  int rules_built;          /* the rules were tried */
+  TelemRedactor *rules;     /* compiled rules, NULL when they failed; owned */
+  char *rules_err;          /* why rules is NULL; owned */
+  TelemClassEntry *tax;     /* open addressing, tax_mask + 1 slots; owned */
+  uint32_t tax_mask;
+} TelemRedactCache;
+
+/* The cache of reg, created on first use; NULL on OOM. */
+TelemRedactCache *telem_redact_cache(TelemRegistry *reg);
+/* The compiled redaction rules of reg (borrowed: valid while reg is), or
+ * NULL with *pzErr set ("<path>: rule ..." or "no redaction-rules contract"). */
+TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr);
+
 /* ---- feature registration (one per ext/<feature>.c) --------------------- */
 
 typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);

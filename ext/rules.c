@@ -1022,11 +1022,12 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     return W_OK;
   }
   if (k > 1) qsort(r->spans, k, sizeof(Span), span_cmp);
-  /* Build the scrubbed text in tmp2 when json (it must be escaped as a
-   * whole), else straight into the output. */
+  /* Build the scrubbed text in `piece` when json (it is escaped as a
+   * whole), else straight into the output; nothing when there is no output
+   * (telem_redactions). */
   TelemBuf piece;
   telem_buf_init(&piece);
-  TelemBuf *dst = json ? &piece : o;
+  TelemBuf *dst = o ? (json ? &piece : o) : NULL;
   size_t pos = 0;
   int rc = W_OK;
   for (size_t i = 0; i < k;) {
@@ -1115,7 +1116,6 @@ static int value_nonempty(const TelemJson *v) {
 }
 
 static void path_push_key(Run *run, const char *k, size_t n) {
-  telem_buf_putc(&run->path, '/');
   telem_buf_pointer_token(&run->path, k, n);
 }
 

@@ -18,6 +18,8 @@ static const struct {
 } features[] = {
     {"version", telem_register_version},
     {"contracts", telem_register_contracts},
+    {"redact", telem_register_redact},
+    {"classify", telem_register_classify},
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
