@@ -972,8 +972,12 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
           }
         }
       }
+      /* Continue after the match -- or, for a group rule, at its span, so
+       * "credentials: password: x" finds the second name=value inside the
+       * first one's value. */
       start = m1 > m0 ? m1 : m0 + 1;
-      if (start < m0 + 1) start = m0 + 1;
+      if (R->group && ov[2 * R->group] != PCRE2_UNSET && ov[2 * R->group] > m0)
+        start = ov[2 * R->group];
     }
   }
   return W_OK;
