@@ -98,6 +98,8 @@ typedef struct Rule {
   int nlits;
   uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
   int has_need;
+  uint8_t need_slot[N_SLOTS]; /* the slots with a need, for the gate */
+  int n_need;
   uint32_t any_mask;   /* slots of which at least one must occur */
   KeyPat *xkeys;       /* except_keys; owned */
   int nxkeys;
@@ -606,6 +608,8 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
   }
   json_t *xk = json_object_get(o, "except_keys");
   if (xk && load_keypats(L, where, "except_keys", xk, &R->xkeys, &R->nxkeys)) goto done;
+  for (int s = 1; s < N_SLOTS; s++)
+    if (R->need[s]) R->need_slot[R->n_need++] = (uint8_t)s;
   rc = 0;
 done:
   sqlite3_free(where);
@@ -690,8 +694,7 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   memset(r, 0, sizeof(*r));
   L.r = r;
   telem_buf_init(&r->tmp);
-  r->nslots = 2;
-  for (int c = '0'; c <= '9'; c++) r->slot[c] = 1;
+  r->nslots = 2; /* slot 1 (digits) is counted without the table */
 
   doc = telem_yaml_parse("redaction-rules.yaml", text, n, &yerr);
   if (!doc) {
@@ -857,25 +860,29 @@ typedef struct Sig {
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
+/* One pass over the string: digits, tracked bytes, byte-pair bloom.  The
+ * common case (an untracked byte) touches no counter in memory, so the loop
+ * has no store-to-load chain through a hot counter. */
 static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
   memset(g, 0, sizeof(*g));
   unsigned prev = 0;
+  uint32_t digits = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned c = s[i];
-    g->cnt[r->slot[c]]++;
+    digits += (c - '0') < 10u;
+    if (r->slot[c]) g->cnt[r->slot[c]]++;
     unsigned l = lower_tab[c];
     unsigned h = bg_hash(prev, l);
     g->bloom[h >> 6] |= 1ull << (h & 63);
     prev = l;
   }
+  g->cnt[1] = digits;
 }
 
 static int rule_gate(const Rule *R, const Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
-  if (R->has_need) {
-    for (int k = 1; k < N_SLOTS; k++)
-      if (g->cnt[k] < R->need[k]) return 0;
-  }
+  for (int k = 0; k < R->n_need; k++)
+    if (g->cnt[R->need_slot[k]] < R->need[R->need_slot[k]]) return 0;
   if (R->any_mask) {
     int any = 0;
     for (int k = 1; k < N_SLOTS && !any; k++)
