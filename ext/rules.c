@@ -17,10 +17,11 @@
  * Speed.  A typical row is ~400 bytes of JSON with a dozen short strings, so
  * the cost of one PCRE2 call per rule per string would dominate.  Each
  * string gets one pass that counts a few tracked bytes (digits, '@', ':',
- * ...) and sets a 1024-bit bloom filter of its lower-cased byte pairs; a rule
- * runs its pattern only when its gates pass (minimum length, minimum
- * digits/chars, one of its literal prefilters present -- the bloom rejects
- * most literals without a memmem).  Key rules are decided once per distinct
+ * ...) and looks each lower-cased byte pair up in two tables that say which
+ * rules have a literal starting / ending with that pair; a rule runs its
+ * pattern only when its gates pass (minimum length, minimum digits/chars,
+ * one of its literal prefilters present -- the pair tables reject almost
+ * every string without a memmem).  Key rules are decided once per distinct
  * key through a small direct-mapped cache and applied during the JSON walk,
  * so they never cost a regex.  Output is written straight into a TelemBuf;
  * strings without matches are copied from the input as they were written.
@@ -63,6 +64,7 @@ enum { CHECK_NONE, CHECK_LUHN };
 #define KC_KEYMAX 40        /* longer keys are not cached */
 #define NORM_STACK 256      /* keys normalised on the stack up to this size */
 #define SUBJ_PAD 64         /* zero bytes after a subject given to PCRE2 */
+#define BG_SIZE 2048        /* byte-pair hash buckets of the literal prefilter */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
 static const char *const class_names[] = {"S0", "S1", "S2", "S3"};
@@ -77,8 +79,6 @@ typedef struct Lit {
   char *s;         /* literal (lower-cased when ci); owned */
   size_t n;        /* bytes */
   int ci;          /* case-insensitive */
-  uint16_t bg[3];  /* bloom positions of some of its byte pairs */
-  int nbg;         /* entries in bg */
 } Lit;
 
 typedef struct Rule {
@@ -148,6 +148,9 @@ struct TelemRedactor {
   char *subj;           /* scratch: the subject, padded (see find_spans); owned */
   size_t subj_cap;
   KeyCacheEnt *kcache;  /* KC_SIZE entries; owned */
+  uint64_t bgm1[BG_SIZE]; /* byte-pair bucket -> rules with a literal starting so */
+  uint64_t bgm2[BG_SIZE]; /* byte-pair bucket -> rules with a literal ending so */
+  uint64_t lit_always;  /* rules with a one-byte literal (always candidates) */
 };
 
 static unsigned char lower_tab[256];
@@ -159,7 +162,7 @@ static void lower_init(void) {
   lower_tab_ready = 1;
 }
 
-static inline unsigned bg_hash(unsigned a, unsigned b) { return (a * 31u + b) & 1023u; }
+static inline unsigned bg_hash(unsigned a, unsigned b) { return ((a << 5) ^ (a >> 3) ^ b) & (BG_SIZE - 1); }
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -393,14 +396,15 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
     t->ci = ci;
     if (ci)
       for (size_t j = 0; j < t->n; j++) t->s[j] = (char)lower_tab[(unsigned char)t->s[j]];
-    /* Byte pairs: first, middle and last. */
+    /* The rule becomes a candidate for a string that has the literal's
+     * first and its last byte pair (lower-cased, hashed). */
+    uint64_t bit = 1ull << (R - L->r->rules);
     if (t->n >= 2) {
-      size_t pos[3] = {1, t->n / 2, t->n - 1};
-      for (int k = 0; k < 3; k++) {
-        if (pos[k] < 1) continue;
-        t->bg[t->nbg++] = (uint16_t)bg_hash(lower_tab[(unsigned char)t->s[pos[k] - 1]],
-                                            lower_tab[(unsigned char)t->s[pos[k]]]);
-      }
+      const unsigned char *u = (const unsigned char *)t->s;
+      L->r->bgm1[bg_hash(lower_tab[u[0]], lower_tab[u[1]])] |= bit;
+      L->r->bgm2[bg_hash(lower_tab[u[t->n - 2]], lower_tab[u[t->n - 1]])] |= bit;
+    } else {
+      L->r->lit_always |= bit;
     }
   }
   return 0;
@@ -860,31 +864,37 @@ static int record(Run *run, int rule, int action) {
 }
 
 typedef struct Sig {
-  uint64_t bloom[16];     /* byte pairs, lower-cased */
+  uint64_t lits;          /* rules whose literal prefilter may pass */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
-/* One pass over the string: digits, tracked bytes, byte-pair bloom.  The
- * common case (an untracked byte) touches no counter in memory, so the loop
- * has no store-to-load chain through a hot counter. */
+/* One pass over the string: digits, tracked bytes, and the rules whose
+ * literals' first and last byte pairs both occur (two table lookups OR-ed
+ * into registers).  The common case (an untracked byte) touches no counter
+ * in memory, so the loop has no store-to-load chain. */
 static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
   memset(g, 0, sizeof(*g));
   unsigned prev = 0;
   uint32_t digits = 0;
+  uint64_t m1 = 0, m2 = 0;
+  const uint64_t *t1 = r->bgm1, *t2 = r->bgm2;
   for (size_t i = 0; i < n; i++) {
     unsigned c = s[i];
     digits += (c - '0') < 10u;
     if (r->slot[c]) g->cnt[r->slot[c]]++;
     unsigned l = lower_tab[c];
     unsigned h = bg_hash(prev, l);
-    g->bloom[h >> 6] |= 1ull << (h & 63);
+    m1 |= t1[h];
+    m2 |= t2[h];
     prev = l;
   }
   g->cnt[1] = digits;
+  g->lits = (m1 & m2) | r->lit_always;
 }
 
-static int rule_gate(const Rule *R, const Sig *g, const char *s, size_t n) {
+static int rule_gate(const Rule *R, uint64_t bit, const Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
+  if (R->nlits && !(g->lits & bit)) return 0;
   for (int k = 0; k < R->n_need; k++)
     if (g->cnt[R->need_slot[k]] < R->need[R->need_slot[k]]) return 0;
   if (R->any_mask) {
@@ -896,10 +906,6 @@ static int rule_gate(const Rule *R, const Sig *g, const char *s, size_t n) {
   if (R->nlits) {
     for (int i = 0; i < R->nlits; i++) {
       const Lit *t = &R->lits[i];
-      int ok = 1;
-      for (int j = 0; j < t->nbg && ok; j++)
-        if (!(g->bloom[t->bg[j] >> 6] & (1ull << (t->bg[j] & 63)))) ok = 0;
-      if (!ok) continue;
       if (t->ci ? ci_contains(s, n, t->s, t->n) : mem_find(s, n, t->s, t->n) != NULL) return 1;
     }
     return 0;
@@ -958,7 +964,7 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
     const Rule *R = &r->rules[i];
     if (skip & (1ull << i)) continue;
     if (!run->act && R->cls <= run->cls) continue;
-    if (!rule_gate(R, &g, s, n)) continue;
+    if (!rule_gate(R, 1ull << i, &g, s, n)) continue;
     if (!subj) {
       /* PCRE2's JIT scans with wide loads that may read a little past the
        * subject's end (harmless, within the page) -- into uninitialised
