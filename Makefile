@@ -8,13 +8,18 @@
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make install PREFIX=/usr/local
 
+SHELL := /bin/bash
 CC ?= cc
 PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
 PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 sqlite-utils clang
+            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
+
+# The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).
+VOXTELEM_CONFORMANCE ?= $(abspath ../shared/conformance)
+export VOXTELEM_CONFORMANCE
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -35,7 +40,7 @@ SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
 BENCHES := $(sort $(wildcard bench/*.sh))
 
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
-        check-asan check-valgrind
+        check-asan check-valgrind check-drift
 .DELETE_ON_ERROR:
 
 all: voxtelem.so
@@ -148,6 +153,10 @@ shtest: voxtelem.so
 	  then echo "ok   $$t"; else echo "FAIL $$t"; tail -30 build/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
 
+# Code, contracts and docs must agree (tools/check_drift.py says what differs).
+check-drift: voxtelem.so
+	@/usr/bin/python3 tools/check_drift.py --root . --so ./voxtelem.so
+
 # Only the entry point may be exported from the .so.
 exports: voxtelem.so
 	@syms=$$(nm -D --defined-only voxtelem.so | awk '$$2 ~ /^[TDBR]$$/ {print $$3}' | sort); \
@@ -188,12 +197,42 @@ bench: voxtelem.so
 
 # ---- install ----------------------------------------------------------------
 
-install: voxtelem.so
+# The .so exports only its entry point; C programs that use the engines
+# directly (include/voxtelem.h) link the static library libvoxtelem.a.
+install: voxtelem.so build/lib/libtelem.a
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
+	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(PREFIX)/lib/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxtelem.pc
 
 clean:
 	rm -rf build voxtelem.so
+
+# ---- fuzzing (libFuzzer, clang) ---------------------------------------------
+# make fuzz FUZZ_SECONDS=N runs every target in tests/fuzz/ for N seconds from
+# its seed corpus (tests/fuzz/corpus/<target>/); new inputs go to build/fuzz/.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -DTELEM_NO_EXT -std=c11 -D_DEFAULT_SOURCE -Iext -Iinclude
+FUZZ_LIB_SRC := $(filter-out ext/voxtelem.c,$(EXT_SRC)) build/contracts_embedded.c
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(EXT_HDR)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do t=$${f#build/fuzz/fuzz_}; \
+	  mkdir -p build/fuzz/corpus-$$t; echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+	    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E '^#|stat::|ERROR|SUMMARY|crash' | tail -8; \
+	  test $${PIPESTATUS[0]} -eq 0; \
+	done

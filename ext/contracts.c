@@ -18,7 +18,7 @@
 /* ---- telem_use_contracts(dir) ------------------------------------------ */
 
 static void use_contracts_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
+  if (!telem_check_argc(ctx, "telem_use_contracts", argc, 1, 1)) return;
   TelemConn *c = sqlite3_user_data(ctx);
   char *err = NULL;
   TelemRegistry *r;
@@ -53,7 +53,7 @@ static void use_contracts_func(sqlite3_context *ctx, int argc, sqlite3_value **a
 /* ---- telem_column_class(table, column) ---------------------------------- */
 
 static void column_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
+  if (!telem_check_argc(ctx, "telem_column_class", argc, 2, 2)) return;
   TelemConn *c = sqlite3_user_data(ctx);
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
     return;
@@ -250,10 +250,10 @@ int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr) {
   (void)pzErr;
   int rc;
   /* Reads files named by its argument: never from triggers or views. */
-  if ((rc = telem_create_function(db, c, "telem_use_contracts", 1, SQLITE_DIRECTONLY,
+  if ((rc = telem_create_function(db, c, "telem_use_contracts", -1, SQLITE_DIRECTONLY,
                                   use_contracts_func)) != SQLITE_OK)
     return rc;
-  if ((rc = telem_create_function(db, c, "telem_column_class", 2,
+  if ((rc = telem_create_function(db, c, "telem_column_class", -1,
                                   SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, column_class_func)) !=
       SQLITE_OK)
     return rc;

@@ -76,6 +76,10 @@ char *telem_buf_take(TelemBuf *b);
 /* Sets "<fn>: <message>" as the result error of ctx. */
 void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* SQL functions are registered with nArg -1 so that a wrong argument count
+ * gets an error that starts with the function's name (SQLite's own message
+ * does not).  Returns 1 when min <= argc <= max, else sets the error. */
+int telem_check_argc(sqlite3_context *ctx, const char *fn, int argc, int min, int max);
 /* Replaces *pzErr (sqlite3 memory) with a formatted message. */
 void telem_set_err(char **pzErr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets a vtab's zErrMsg, freeing the old one. */

@@ -547,12 +547,18 @@ int telem_json_equal(const TelemJson *a, const TelemJson *b) {
       return 1;
     }
     case TJ_OBJECT: {
-      if (a->n != b->n) return 0;
+      /* With duplicate keys the last member wins, as in telem_json_get, so
+       * compare the effective members only. */
+      size_t na = 0, nb = 0;
       for (const TelemJson *x = a->child; x; x = x->next) {
+        if (telem_json_get(a, x->key, x->key_len) != x) continue;
+        na++;
         const TelemJson *y = telem_json_get(b, x->key, x->key_len);
         if (!y || !telem_json_equal(x, y)) return 0;
       }
-      return 1;
+      for (const TelemJson *y = b->child; y; y = y->next)
+        if (telem_json_get(b, y->key, y->key_len) == y) nb++;
+      return na == nb;
     }
   }
   return 0;

@@ -561,7 +561,15 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   char *err = NULL;
   size_t len = 0;
   char *index = read_file(dir, "index.yaml", &len, pzErr);
-  if (!index) return NULL;
+  if (!index) {
+    /* Name the directory: nothing of it could be read. */
+    if (pzErr) {
+      char *msg = sqlite3_mprintf("%s/%s", dir, *pzErr ? *pzErr : "index.yaml: unreadable");
+      sqlite3_free(*pzErr);
+      *pzErr = msg;
+    }
+    return NULL;
+  }
   doc = telem_yaml_parse("index.yaml", index, len, &err);
   if (!doc) {
     telem_set_err(pzErr, "%s", err ? err : "index.yaml: out of memory");

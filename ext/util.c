@@ -187,7 +187,7 @@ size_t telem_utf8_count(const char *z, size_t n) {
 struct TelemArenaBlock {
   TelemArenaBlock *next; /* older block */
   size_t size;           /* usable bytes in data[] */
-  _Alignas(16) unsigned char data[];
+  unsigned char data[]; /* 8-byte aligned: sqlite3_malloc gives 8 */
 };
 
 #define ARENA_MIN_BLOCK 8192
@@ -236,4 +236,13 @@ void telem_arena_free(TelemArena *a) {
   sqlite3_free(a->head);
   a->head = NULL;
   a->used = 0;
+}
+
+int telem_check_argc(sqlite3_context *ctx, const char *fn, int argc, int min, int max) {
+  if (argc >= min && argc <= max) return 1;
+  if (min == max)
+    telem_result_errorf(ctx, fn, "expected %d argument%s, got %d", min, min == 1 ? "" : "s", argc);
+  else
+    telem_result_errorf(ctx, fn, "expected %d to %d arguments, got %d", min, max, argc);
+  return 0;
 }

@@ -15,8 +15,8 @@
 #include <yaml.h>
 
 static void version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
   (void)argv;
+  if (!telem_check_argc(ctx, "telem_version", argc, 0, 0)) return;
   char pcre[64] = "";
   pcre2_config(PCRE2_CONFIG_VERSION, pcre);
   unsigned xx = XXH_versionNumber();
@@ -33,5 +33,5 @@ static void version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr) {
   (void)pzErr;
-  return telem_create_function(db, c, "telem_version", 0, SQLITE_INNOCUOUS, version_func);
+  return telem_create_function(db, c, "telem_version", -1, SQLITE_INNOCUOUS, version_func);
 }

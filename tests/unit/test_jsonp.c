@@ -95,6 +95,11 @@ static void test_number_compare_is_exact(void **state) {
   TelemJson *z = parse(&a, "{\"c\":null,\"a\":[1.0,{\"b\":3}]}");
   assert_true(telem_json_equal(x, y));
   assert_false(telem_json_equal(x, z));
+  /* Duplicate keys: the last member wins (regression: fuzz_json crash). */
+  TelemJson *d1 = parse(&a, "{\"k\":\"rust\",\"k\":12.5}");
+  TelemJson *d2 = parse(&a, "{\"k\":12.5}");
+  assert_true(telem_json_equal(d1, d2));
+  assert_true(telem_json_equal(d2, d1));
   telem_arena_free(&a);
 }
 

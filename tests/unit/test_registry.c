@@ -248,7 +248,8 @@ static void test_load_dir_and_broken_dir(void **state) {
     unlink(path);
   }
   assert_null(telem_registry_load_dir(dir, &err));
-  assert_non_null(strstr(err, "index.yaml: missing file"));
+  assert_non_null(strstr(err, "/index.yaml: missing file"));
+  assert_non_null(strstr(err, dir));
   sqlite3_free(err);
   snprintf(path, sizeof(path), "%s/telemetry", dir);
   rmdir(path);
