@@ -227,6 +227,23 @@ static int ci_contains(const char *s, size_t n, const char *p, size_t m) {
   return 0;
 }
 
+/* Output fast paths: append without a call when there is room (the buffer
+ * keeps one spare byte for the NUL that telem_buf_take writes); otherwise
+ * the TelemBuf routines grow it or set oom. */
+static inline void out_append(TelemBuf *b, const char *p, size_t n) {
+  if (b->len + n < b->cap) {
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+  } else {
+    telem_buf_append(b, p, n);
+  }
+}
+
+static inline void out_putc(TelemBuf *b, char c) {
+  if (b->len + 1 < b->cap) b->p[b->len++] = c;
+  else telem_buf_putc(b, c);
+}
+
 /* ---- rule file loading ------------------------------------------------- */
 
 static void rule_clear(Rule *R) {
@@ -1028,7 +1045,7 @@ static int put_replacement(Run *run, TelemBuf *o, int rule, int act, const char 
     if (t->oom) return run_oom(run);
     telem_buf_printf(o, "xxh3:%016llx", (unsigned long long)XXH3_64bits(t->p, t->len));
   } else {
-    telem_buf_append(o, R->repl, R->repl_len);
+    out_append(o, R->repl, R->repl_len);
   }
   return W_OK;
 }
@@ -1049,9 +1066,9 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
   r->nspans = k;
   if (k == 0) {
     if (!o) return W_OK;
-    if (raw) telem_buf_append(o, raw, raw_n);
+    if (raw) out_append(o, raw, raw_n);
     else if (json) telem_buf_json_string(o, s, n);
-    else telem_buf_append(o, s, n);
+    else out_append(o, s, n);
     return W_OK;
   }
   if (k > 1) qsort(r->spans, k, sizeof(Span), span_cmp);
@@ -1075,14 +1092,14 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     int act = run->act[rule];
     if ((rc = record(run, rule, act))) goto done;
     if (dst) {
-      telem_buf_append(dst, s + pos, a - pos);
+      out_append(dst, s + pos, a - pos);
       if ((rc = put_replacement(run, dst, rule, act, s + a, b - a))) goto done;
     }
     pos = b;
     i = j;
   }
   if (dst) {
-    telem_buf_append(dst, s + pos, n - pos);
+    out_append(dst, s + pos, n - pos);
     if (json) telem_buf_json_string(o, piece.p ? piece.p : "", piece.len);
     if (piece.oom || o->oom) rc = run_oom(run);
   }
@@ -1158,7 +1175,7 @@ static int walk_object(Run *run, const TelemJson *v) {
   TelemRedactor *r = run->r;
   TelemBuf *o = run->out;
   int first = 1, rc;
-  if (o) telem_buf_putc(o, '{');
+  if (o) out_putc(o, '{');
   for (const TelemJson *m = v->child; m; m = m->next) {
     KeyInfo ki;
     if ((rc = key_info(run, m->key, m->key_len, &ki))) return rc;
@@ -1179,7 +1196,7 @@ static int walk_object(Run *run, const TelemJson *v) {
       run->path.len = mark;
       continue;
     }
-    if (o && !first) telem_buf_putc(o, ',');
+    if (o && !first) out_putc(o, ',');
     first = 0;
     /* The key itself may hold personal data ({"alice@example.com": 3}). */
     if (m->key_len >= r->minlen) {
@@ -1189,13 +1206,13 @@ static int walk_object(Run *run, const TelemJson *v) {
     } else if (o) {
       telem_buf_json_string(o, m->key, m->key_len);
     }
-    if (o) telem_buf_putc(o, ':');
+    if (o) out_putc(o, ':');
     if (act == TELEM_RACT_REPLACE) {
       if ((rc = record(run, ki.rule, act))) return rc;
       if (o) {
-        telem_buf_putc(o, '"');
-        telem_buf_append(o, r->rules[ki.rule].repl, r->rules[ki.rule].repl_len);
-        telem_buf_putc(o, '"');
+        out_putc(o, '"');
+        out_append(o, r->rules[ki.rule].repl, r->rules[ki.rule].repl_len);
+        out_putc(o, '"');
       }
     } else if (act == TELEM_RACT_HASH) {
       if ((rc = record(run, ki.rule, act))) return rc;
@@ -1211,7 +1228,7 @@ static int walk_object(Run *run, const TelemJson *v) {
     }
     run->path.len = mark;
   }
-  if (o) telem_buf_putc(o, '}');
+  if (o) out_putc(o, '}');
   return W_OK;
 }
 
@@ -1221,13 +1238,13 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
   int rc;
   switch (v->type) {
     case TJ_NULL:
-      if (o) telem_buf_append(o, "null", 4);
+      if (o) out_append(o, "null", 4);
       return W_OK;
     case TJ_FALSE:
-      if (o) telem_buf_append(o, "false", 5);
+      if (o) out_append(o, "false", 5);
       return W_OK;
     case TJ_TRUE:
-      if (o) telem_buf_append(o, "true", 4);
+      if (o) out_append(o, "true", 4);
       return W_OK;
     case TJ_NUMBER:
       /* Integer literals can be card numbers. */
@@ -1238,7 +1255,7 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
           return emit_scrubbed(run, v->s, v->n, 1, NULL, 0);
         }
       }
-      if (o) telem_buf_append(o, v->s, v->n);
+      if (o) out_append(o, v->s, v->n);
       return W_OK;
     case TJ_STRING:
       if (v->n >= r->minlen) {
@@ -1246,19 +1263,19 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
         if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
         return emit_scrubbed(run, v->s, v->n, 1, run->in + v->src_off, v->src_len);
       }
-      if (o) telem_buf_append(o, run->in + v->src_off, v->src_len);
+      if (o) out_append(o, run->in + v->src_off, v->src_len);
       return W_OK;
     case TJ_ARRAY: {
-      if (o) telem_buf_putc(o, '[');
+      if (o) out_putc(o, '[');
       uint32_t i = 0;
       for (const TelemJson *e = v->child; e; e = e->next, i++) {
-        if (o && i) telem_buf_putc(o, ',');
+        if (o && i) out_putc(o, ',');
         size_t mark = run->path.len;
         if (run->log) telem_buf_printf(&run->path, "/%u", i);
         if ((rc = walk(run, e, skip))) return rc;
         run->path.len = mark;
       }
-      if (o) telem_buf_putc(o, ']');
+      if (o) out_putc(o, ']');
       return W_OK;
     }
     case TJ_OBJECT: return walk_object(run, v);
