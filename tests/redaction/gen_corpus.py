@@ -427,5 +427,65 @@ for i in range(120):
         add("json", "benign", json.dumps(obj), [],
             ["password", "min12", obj["metric_type"], obj["version"], obj["uuid"], "2fa"])
 
+# ---- hand-written hard cases: other shapes of the same secrets, and
+# look-alikes from real logs ---------------------------------------------------
+
+HARD_PLANTED = [
+    ("text", "kv-secret", "> X-Api-Key: {v}\n> Accept: */*", lambda: rs(ALNUM, 32)),
+    ("text", "authorization-header", "Authorization: Basic {v}", lambda: rs(B64, 24) + "=="),
+    ("text", "kv-secret", "GET https://api.example.com/v1/items?limit=10&api_key={v}&page=2",
+     lambda: rs(ALNUM, 24), ["https://api.example.com/v1/items?limit=10&api_key=", "&page=2"]),
+    ("text", "kv-secret", '{{"user": "svc", "password": "{v}", "retries": 3', lambda: rs(ALNUM, 14)),
+    ("text", "slack-token", "token rotated: xoxe.{v}", lambda: "xoxp-1-" + rs(ALNUM, 40)),
+    ("json", "email", '{{"Reviewer": "{v}", "count": 1}}', lambda: email().upper()),
+    ("json", "email", '{{"{v}": {{"commits": 12}}}}', email),
+    ("text", "ipv4", "listening on {v}:8080 (pid 4242)", ipv4, [":8080 (pid 4242)"]),
+    ("text", "ipv6", "peer ::ffff:{v} closed the stream", ipv4),
+    ("json", "ipv6", '{{"addr": "[{v}]:443"}}', lambda: "2001:db8:85a3::8a2e:370:" + rs(HEX, 4)),
+    ("text", "github-token", "git clone https://x-access-token:{v}@github.com/acme/api.git",
+     lambda: "ghs_" + rs(ALNUM, 36), ["@github.com/acme/api.git"]),
+    ("json", "secret-key", '{{"headers": {{"Cookie": "{v}"}}}}', lambda: "sid=" + rs(ALNUM, 24)),
+    ("json", "secret-key", '{{"config": {{"smtp": {{"auth_password": "{v}"}}}}}}', lambda: rs(ALNUM, 12)),
+    ("text", "home-user", "Traceback: File \"/Users/{v}/Library/Python/3.11/site.py\", line 3", user),
+    ("json", "home-user", '{{"cwd": "C:\\\\Users\\\\{v}\\\\source\\\\repos"}}', user),
+    ("text", "payment-card", "amex 3782 822463 10005 declined", lambda: "3782 822463 10005"),
+]
+for kind, typ, tmpl, gen, *keep in HARD_PLANTED:
+    for _ in range(3):
+        v = gen()
+        add(kind, "hard-" + typ, tmpl.format(v=v), [(typ, v)], keep[0] if keep else [])
+
+HARD_BENIGN = [
+    "std::chrono::steady_clock::now() took 12ms",
+    "iface eth0 mac 00:1a:2b:3c:4d:5e up",
+    "stage finished after 01:02:03.500",
+    "runtime 4.0.30319.42000 detected",
+    "sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7",
+    "ticket JIRA-1234 moved to done",
+    "price 12.50 USD, qty 3",
+    "/usr/local/bin/python3.11 -m pytest",
+    "~/.config/tool/settings.json",
+    "see RFC 1918 for 10/8",
+    "ETag: W/\"5e15153d-120f\"",
+    "Content-Type: application/json; charset=utf-8",
+    "ulimit -n 1048576",
+    "epoch 1764080878 (ms 1764080878123)",
+    "tokens_used=1500 max_tokens=4096",
+    "password reset requested (no password stored)",
+    "api_key rotation policy: 90 days",
+    "wrote 4096 bytes to build/cache/index.bin",
+    "model claude-3-5-sonnet-20241022 via route tier-2",
+    "sk-learn pipeline v1.4.2",
+    "see https://docs.example.com/users/guide",
+    "Set HOME=/home for containers",
+    "image ghcr.io/acme/api:1.2.3",
+    "checksum 5d41402abc4b2a76b9719d911017c592",
+]
+for t in HARD_BENIGN:
+    add("text", "hard-benign", t, [], [t])
+    add("json", "hard-benign", json.dumps({"msg": t, "metric_type": "telemetry.error"}), [],
+        [t if '"' not in t else t.split('"')[0]])
+
 for c in cases:
     print(json.dumps(c, sort_keys=True))
