@@ -24,10 +24,15 @@
 
 #include <string.h>
 
+/* O(1) hash: the length and three bytes, mixed.  Metric types are short
+ * and few; collisions only cost a memcmp. */
 static uint32_t classify_hash(const unsigned char *s, size_t n) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
-  return h;
+  if (n == 0) return 0;
+  uint32_t h = (uint32_t)n * 0x9E3779B1u;
+  h ^= (uint32_t)s[0] | (uint32_t)s[n / 2] << 8 | (uint32_t)s[n - 1] << 16 |
+       (uint32_t)s[n > 4 ? n - 4 : 0] << 24;
+  h *= 0x85EBCA77u;
+  return h ^ (h >> 15);
 }
 
 /* Builds rc->tax from the registry's taxonomy.  0, or -1 on OOM. */

@@ -162,7 +162,7 @@ static void lower_init(void) {
   lower_tab_ready = 1;
 }
 
-static inline unsigned bg_hash(unsigned a, unsigned b) { return ((a << 5) ^ (a >> 3) ^ b) & (BG_SIZE - 1); }
+static inline unsigned bg_hash(unsigned a, unsigned b) { return ((a & 31u) << 6) | (b & 63u); }
 
 /* ---- small helpers ------------------------------------------------------- */
 
