@@ -151,6 +151,9 @@ struct TelemRedactor {
   uint64_t bgm1[BG_SIZE]; /* byte-pair bucket -> rules with a literal starting so */
   uint64_t bgm2[BG_SIZE]; /* byte-pair bucket -> rules with a literal ending so */
   uint64_t lit_always;  /* rules with a one-byte literal (always candidates) */
+  uint64_t value_mask;  /* all value rules */
+  uint64_t lit_mask;    /* value rules with a literal prefilter */
+  uint64_t above[4];    /* value rules whose class is above 0..3 (classify) */
 };
 
 static unsigned char lower_tab[256];
@@ -772,6 +775,12 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
     if (r->rules[i].minlen < r->minlen) r->minlen = r->rules[i].minlen;
   }
   r->nvalue = (int)nv;
+  for (int i = 0; i < r->nvalue; i++) {
+    r->value_mask |= 1ull << i;
+    if (r->rules[i].nlits) r->lit_mask |= 1ull << i;
+    for (int c = 0; c < 4; c++)
+      if (r->rules[i].cls > c) r->above[c] |= 1ull << i;
+  }
   for (size_t i = 0; i < nk; i++) {
     r->nrules++;
     if (load_rule(&L, json_array_get(kr, i), RULE_KEY, (int)i, &r->rules[nv + i])) goto fail;
@@ -909,9 +918,10 @@ static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n
   g->lits = (m1 & m2) | r->lit_always;
 }
 
-static int rule_gate(const Rule *R, uint64_t bit, const Sig *g, const char *s, size_t n) {
+/* The gates of rule R other than the literal byte pairs (find_spans has
+ * already dropped rules whose pairs are missing). */
+static int rule_gate(const Rule *R, const Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
-  if (R->nlits && !(g->lits & bit)) return 0;
   for (int k = 0; k < R->n_need; k++)
     if (g->cnt[R->need_slot[k]] < R->need[R->need_slot[k]]) return 0;
   if (R->any_mask) {
@@ -977,11 +987,17 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
   Sig g;
   sig_compute(r, (const unsigned char *)s, n, &g);
   const char *subj = NULL;
-  for (int i = 0; i < r->nvalue; i++) {
+  /* Candidates: rules without literals, and those whose literals' byte
+   * pairs occur; minus the rules the member key skips and, when
+   * classifying, the rules that cannot raise the class. */
+  uint64_t cand = ((r->value_mask & ~r->lit_mask) | (g.lits & r->lit_mask)) & ~skip;
+  if (!run->act) cand &= r->above[run->cls];
+  while (cand) {
+    int i = __builtin_ctzll(cand);
+    cand &= cand - 1;
     const Rule *R = &r->rules[i];
-    if (skip & (1ull << i)) continue;
     if (!run->act && R->cls <= run->cls) continue;
-    if (!rule_gate(R, 1ull << i, &g, s, n)) continue;
+    if (!rule_gate(R, &g, s, n)) continue;
     if (!subj) {
       /* PCRE2's JIT scans with wide loads that may read a little past the
        * subject's end (harmless, within the page) -- into uninitialised
@@ -1199,12 +1215,16 @@ static int walk_object(Run *run, const TelemJson *v) {
     if (o && !first) out_putc(o, ',');
     first = 0;
     /* The key itself may hold personal data ({"alice@example.com": 3}). */
+    /* A key without escapes points into the input just after its quote,
+     * so the raw "key" can be copied as written. */
+    const char *raw_key = (m->flags & TJ_F_KEY_DECODED) ? NULL : m->key - 1;
     if (m->key_len >= r->minlen) {
       if ((rc = find_spans(run, m->key, m->key_len, 0))) return rc;
-      if ((rc = emit_scrubbed(run, m->key, m->key_len, 1, NULL, 0))) return rc;
+      if ((rc = emit_scrubbed(run, m->key, m->key_len, 1, raw_key, m->key_len + 2))) return rc;
       if (!run->act && run->cls >= 3) return W_STOP;
     } else if (o) {
-      telem_buf_json_string(o, m->key, m->key_len);
+      if (raw_key) out_append(o, raw_key, m->key_len + 2);
+      else telem_buf_json_string(o, m->key, m->key_len);
     }
     if (o) out_putc(o, ':');
     if (act == TELEM_RACT_REPLACE) {
