@@ -99,6 +99,7 @@ typedef struct Rule {
   int nlits;
   uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
   int has_need;
+  uint32_t min_digit_run; /* digits in one run ([0-9] with single ' '/'-' between) */
   uint8_t need_slot[N_SLOTS]; /* the slots with a need, for the gate */
   int n_need;
   uint32_t any_mask;   /* slots of which at least one must occur */
@@ -432,7 +433,7 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
 
 static const char *const value_fields[] = {
     "id", "class", "action", "pattern", "group", "check", "prefilter", "prefilter_ci",
-    "min_chars", "any_chars", "min_digits", "except_keys", "description", NULL};
+    "min_chars", "any_chars", "min_digits", "min_digit_run", "except_keys", "description", NULL};
 static const char *const key_fields[] = {"id", "class", "action", "keys", "except",
                                          "description", NULL};
 
@@ -633,6 +634,11 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
     }
     R->need[1] = d;
     R->has_need = 1;
+  }
+  const char *mr = json_string_value(json_object_get(o, "min_digit_run"));
+  if (json_object_get(o, "min_digit_run") && (!mr || parse_uint(mr, 1u << 20, &R->min_digit_run))) {
+    load_err(L, "%s: min_digit_run must be a number", where);
+    goto done;
   }
   json_t *xk = json_object_get(o, "except_keys");
   if (xk && load_keypats(L, where, "except_keys", xk, &R->xkeys, &R->nxkeys)) goto done;
@@ -891,6 +897,7 @@ static int record(Run *run, int rule, int action) {
 
 typedef struct Sig {
   uint64_t lits;          /* rules whose literal prefilter may pass */
+  int64_t digit_run;      /* longest digit run (min_digit_run), -1 until needed */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
@@ -916,11 +923,27 @@ static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n
   }
   g->cnt[1] = digits;
   g->lits = (m1 & m2) | r->lit_always;
+  g->digit_run = -1;
 }
 
 /* The gates of rule R other than the literal byte pairs (find_spans has
  * already dropped rules whose pairs are missing). */
-static int rule_gate(const Rule *R, const Sig *g, const char *s, size_t n) {
+/* Digits in the longest run of digits where one ' ' or '-' may separate two
+ * digits ("4111 1111-1111 1111" is one run of 16). */
+static int64_t digit_run(const char *s, size_t n) {
+  int64_t best = 0, cur = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= '0' && c <= '9') {
+      if (++cur > best) best = cur;
+    } else if (!((c == ' ' || c == '-') && cur > 0 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9')) {
+      cur = 0;
+    }
+  }
+  return best;
+}
+
+static int rule_gate(const Rule *R, Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
   for (int k = 0; k < R->n_need; k++)
     if (g->cnt[R->need_slot[k]] < R->need[R->need_slot[k]]) return 0;
@@ -929,6 +952,10 @@ static int rule_gate(const Rule *R, const Sig *g, const char *s, size_t n) {
     for (int k = 1; k < N_SLOTS && !any; k++)
       if ((R->any_mask & (1u << k)) && g->cnt[k]) any = 1;
     if (!any) return 0;
+  }
+  if (R->min_digit_run) {
+    if (g->digit_run < 0) g->digit_run = digit_run(s, n);
+    if (g->digit_run < (int64_t)R->min_digit_run) return 0;
   }
   if (R->nlits) {
     for (int i = 0; i < R->nlits; i++) {
