@@ -40,7 +40,7 @@ SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
 BENCHES := $(sort $(wildcard bench/*.sh))
 
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
-        check-asan check-valgrind check-drift
+        check-asan check-valgrind check-drift conformance
 .DELETE_ON_ERROR:
 
 all: voxtelem.so
@@ -128,11 +128,19 @@ demo: voxtelem.so
 
 # ---- tests ------------------------------------------------------------------
 
-test: all unit sqltest shtest exports
+test: all unit sqltest shtest exports conformance
 	@echo "make test: all passed"
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# JSON Schema test suite (draft7, draft2020-12; >= 99% each) and the RFC 8259
+# parsing suite, read from $(VOXTELEM_CONFORMANCE) (default ../shared/conformance).
+build/conformance: tests/conformance/runner.c build/lib/libtelem.a
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lm
+
+conformance: build/conformance
+	build/conformance
 
 # SQL golden tests: stderr merged, the shell's error prefix normalised, exit
 # status ignored (errors are part of the expected output).

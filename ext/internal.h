@@ -165,6 +165,15 @@ int telem_json_number_cmp(const char *a, size_t an, const char *b, size_t bn);
  * regardless of member order). */
 int telem_json_equal(const TelemJson *a, const TelemJson *b);
 
+/* ---- JSON Schema engine (schema.c; public API in include/voxtelem.h) ----- */
+
+typedef struct TelemSchema TelemSchema;
+typedef struct TelemSchemaErrors TelemSchemaErrors;
+/* Validates an already parsed instance: 1, 0, or -1 with *pzErr. */
+int telem_schema_validate_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
+/* Collects the failing leaves for a parsed instance (NULL + *pzErr on error). */
+TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
+
 /* ---- contracts registry (registry.c) ------------------------------------ */
 
 typedef struct TelemContract {
@@ -346,6 +355,7 @@ typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);
 
 int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_validate(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_redact(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_classify(sqlite3 *db, TelemConn *c, char **pzErr);
 

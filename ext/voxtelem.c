@@ -18,6 +18,7 @@ static const struct {
 } features[] = {
     {"version", telem_register_version},
     {"contracts", telem_register_contracts},
+    {"validate", telem_register_validate},
     {"redact", telem_register_redact},
     {"classify", telem_register_classify},
 };

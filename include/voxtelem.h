@@ -26,6 +26,71 @@ struct sqlite3_api_routines;
 int sqlite3_voxtelem_init(struct sqlite3 *db, char **pzErrMsg,
                           const struct sqlite3_api_routines *pApi);
 
+
+/* ---- JSON Schema engine (ext/schema.c) ---------------------------------
+ *
+ * Draft-07 and 2020-12 (by "$schema"; the set's default draft when a
+ * document has none).  References resolve only against documents added to
+ * the set, never the network.  Strings returned through pzErr are allocated
+ * with sqlite3_malloc: release them with sqlite3_free.
+ *
+ *   TelemSchemaSet *set = telem_schema_set_new(TELEM_DRAFT_2020_12);
+ *   telem_schema_set_add(set, "https://example.com/defs.json", defs, n, &err);
+ *   TelemSchema *s = telem_schema_compile(set, text, strlen(text), &err);
+ *   int ok = telem_schema_validate(s, json, len, &err);   // 1, 0, -1 error
+ *   telem_schema_free(s);
+ *   telem_schema_set_free(set);
+ */
+typedef struct TelemSchemaSet TelemSchemaSet;       /* loaded documents (the resolver) */
+typedef struct TelemSchema TelemSchema;             /* one compiled, immutable schema */
+typedef struct TelemSchemaErrors TelemSchemaErrors; /* the failures of one validation */
+
+#define TELEM_DRAFT_7 7
+#define TELEM_DRAFT_2020_12 2020
+
+/* One failing leaf of a validation. */
+typedef struct TelemSchemaError {
+  const char *instance_path; /* JSON Pointer into the instance ("" = root) */
+  const char *schema_path;   /* JSON Pointer of the keyword, through $refs */
+  const char *keyword;       /* "type", "required", ... */
+  const char *message;       /* words; never contains instance values */
+} TelemSchemaError;
+
+/* A new, empty set whose documents default to draft (TELEM_DRAFT_7 or
+ * TELEM_DRAFT_2020_12; 0 means 2020-12).  NULL on OOM. */
+TelemSchemaSet *telem_schema_set_new(int default_draft);
+/* Adds a schema document retrievable as uri (may be NULL when the document
+ * has an absolute "$id"; both name it).  Returns 0, or -1 with *pzErr. Do
+ * not add to a set while another thread compiles against it. */
+int telem_schema_set_add(TelemSchemaSet *set, const char *uri, const char *text, size_t n,
+                         char **pzErr);
+/* Releases the caller's reference; compiled schemas keep the set alive. */
+void telem_schema_set_free(TelemSchemaSet *set);
+
+/* Compiles schema text (resolving references against set, which may be
+ * NULL).  Every $ref is resolved and every pattern compiled now.  Returns
+ * NULL with *pzErr on an invalid schema, an unresolvable reference or a
+ * $ref cycle that consumes no input. */
+TelemSchema *telem_schema_compile(TelemSchemaSet *set, const char *text, size_t n,
+                                  char **pzErr);
+/* Compiles the document of set known as uri (e.g. a contract's "$id"). */
+TelemSchema *telem_schema_compile_uri(TelemSchemaSet *set, const char *uri, char **pzErr);
+void telem_schema_free(TelemSchema *s);
+
+/* Validates the JSON text json[0..n).  Returns 1 valid, 0 invalid (also
+ * for malformed JSON or invalid UTF-8), -1 with *pzErr when validation
+ * could not finish (a pattern hit its backtracking limit, recursion too
+ * deep, out of memory).  Safe to call from several threads on one schema. */
+int telem_schema_validate(TelemSchema *s, const char *json, size_t n, char **pzErr);
+/* Like telem_schema_validate but collects every failing leaf.  Returns the
+ * list (empty when valid; one "json" entry when the text is not JSON), or
+ * NULL with *pzErr.  Free it with telem_schema_errors_free. */
+TelemSchemaErrors *telem_schema_validate_errors(TelemSchema *s, const char *json, size_t n,
+                                                char **pzErr);
+int telem_schema_errors_count(const TelemSchemaErrors *e);
+/* Error i (0-based), or NULL when out of range; owned by e. */
+const TelemSchemaError *telem_schema_errors_get(const TelemSchemaErrors *e, int i);
+void telem_schema_errors_free(TelemSchemaErrors *e);
 /* ---- redactor ----------------------------------------------------------
  * The engine behind telem_redact, usable without a database (link
  * libtelem.a; inside the loaded .so these symbols are not exported).

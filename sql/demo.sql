@@ -39,3 +39,18 @@ GROUP BY m.metric_type ORDER BY t.sensitivity, m.metric_type;
 SELECT p.name AS column_name,
        telem_column_class('ci_completion_finding', p.name) AS class
 FROM pragma_table_info('ci_completion_finding') p;
+
+.print ''
+.print '== validation: every stored payload against its metric type contract (telem_metric_problem)'
+SELECT m.metric_type, t.schema_id, count(*) AS rows,
+       sum(telem_metric_problem(m.session_id, m.metric_type, m.metric_value, m.metadata_json) IS NULL) AS valid
+FROM research_metrics m JOIN telem_taxonomy t USING (metric_type)
+WHERE t.schema_id IS NOT NULL GROUP BY m.metric_type ORDER BY m.metric_type;
+
+.print ''
+.print '== guard triggers (sql/guards.sql) refuse a row that breaks its contract'
+.read sql/guards.sql
+SELECT telem_metric_problem('syntaxk:repo-1', 'syntax_k_event', 1.0, '{"event":"parse","language":"rust"}')
+       AS "an INSERT of this row fails with";
+SELECT instance_path, keyword, message
+FROM telem_validate_errors('{"event":"compile","language":"Rust!","duration_ms":-1}', 'syntax-k-event');

@@ -1,0 +1,165 @@
+-- telem_validate, telem_validate_errors, telem_assert_valid,
+-- telem_metric_problem, telem_assert_metric and sql/guards.sql.
+.headers off
+.mode list
+
+.print '== telem_validate by registry id'
+SELECT telem_validate('{"event":"parse","language":"rust","duration_ms":3}', 'syntax-k-event');
+SELECT telem_validate('{"event":"parse","language":"rust","duration_ms":3,"extra":1}', 'syntax-k-event');
+SELECT telem_validate('{"run_id":"r1","repository_id":"repo","status":"passed","started_at":"2024-05-01T10:00:00Z"}', 'ci-completion-run');
+SELECT telem_validate('{"repository_id":"repo","fingerprint":"0123456789abcdef","reason":"noise","created_at":"2024-05-01 10:00:00","expires_at":null}', 'ci-completion-suppression');
+SELECT telem_validate('1', 'https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json');
+
+.print '== inline schemas, numbers'
+SELECT telem_validate('1.0', '{"type":"integer"}');
+SELECT telem_validate('1.5', '{"type":"integer"}');
+SELECT telem_validate('18446744073709551616', '{"maximum":18446744073709551615}');
+SELECT telem_validate('18446744073709551615', '{"maximum":18446744073709551615}');
+SELECT telem_validate('0.07', '{"multipleOf":0.01}');
+SELECT telem_validate('0.075', '{"multipleOf":0.01}');
+SELECT telem_validate('19.99', '{"multipleOf":0.01}');
+SELECT telem_validate('1e308', '{"multipleOf":0.123456789}');
+SELECT telem_validate('[1, 1.0]', '{"uniqueItems":true}');
+SELECT telem_validate('"h€llo"', '{"maxLength":5,"minLength":5}');
+SELECT telem_validate('{"a":1}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json#/properties/k"}');
+
+.print '== NULL in, NULL out; non-text and malformed input is 0'
+SELECT quote(telem_validate(NULL, '{}')), quote(telem_validate('1', NULL));
+SELECT telem_validate(42, '{}'), telem_validate(x'7b7d', '{}'), telem_validate(1.5, '{}');
+SELECT telem_validate('{"a":', '{}'), telem_validate('', '{}'), telem_validate('[1,]', '{}');
+SELECT telem_validate(CAST(x'7b7d00' AS TEXT), '{}');
+SELECT telem_validate('"a' || char(0) || 'b"', '{}');
+SELECT telem_validate(CAST(x'22ff22' AS TEXT), '{}');
+SELECT telem_validate(CAST(x'22eda08022' AS TEXT), '{}');
+
+.print '== bad input: deep nesting, huge strings'
+SELECT telem_validate(printf('%.*c', 100000, '[') || printf('%.*c', 100000, ']'), '{}');
+SELECT telem_validate(printf('%.*c', 900, '[') || printf('%.*c', 900, ']'), '{"items":{"$ref":"#"}}');
+SELECT keyword, message FROM telem_validate_errors(printf('%.*c', 100000, '['), '{}');
+CREATE TEMP TABLE big AS SELECT '"' || replace(hex(zeroblob(25000000)), '0', 'a') || '"' AS j;
+SELECT length(j) FROM big;
+SELECT telem_validate(j, '{"type":"string"}'), telem_validate(j, '{"maxLength":10}'),
+       telem_validate(j, '{"pattern":"^a+$"}'), telem_validate(j, '{"minLength":50000000}')
+FROM big;
+DROP TABLE big;
+
+.print '== schema errors'
+SELECT telem_validate('1', 'no-such-schema');
+SELECT telem_validate('1', 'telemetry.taxonomy');
+SELECT telem_validate('1', '{"type":');
+SELECT telem_validate('1', '{"type":"integr"}');
+SELECT telem_validate('1', '{"minLength":-1}');
+SELECT telem_validate('1', '{"pattern":"(unclosed"}');
+SELECT telem_validate('1', '{"$ref":"https://example.com/elsewhere.json"}');
+SELECT telem_validate('1', '{"$ref":"#/$defs/missing"}');
+SELECT telem_validate('1', '{"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}');
+SELECT telem_validate('1', '{"$ref":"#"}');
+SELECT telem_validate('1', '[]');
+SELECT telem_validate('1', 5);
+
+.print '== catastrophic backtracking stops at the PCRE2 limit'
+SELECT telem_validate('"' || printf('%.*c', 40, 'a') || '!"', '{"pattern":"^(a|a)+$"}');
+SELECT telem_validate('"' || printf('%.*c', 40, 'a') || '!"', '{"pattern":"^(a+)+$"}');
+
+.print '== wrong argument counts'
+SELECT telem_validate('1');
+SELECT telem_validate('1', '{}', 3);
+SELECT telem_metric_problem('a', 'b', 1);
+SELECT telem_assert_metric();
+SELECT * FROM telem_validate_errors('1');
+SELECT * FROM telem_validate_errors;
+
+.print '== telem_validate_errors'
+.headers on
+SELECT * FROM telem_validate_errors('{"event":"parsex","language":"Rust","duration_ms":-3,"k":1.5,"x":1}', 'syntax-k-event');
+SELECT * FROM telem_validate_errors('{"trace_id":"00","span_id":"0123456789abcdef","context_id":"c","phase":"compacted","tokens_after":5,"junk":true}', 'context-lifecycle-tracing');
+SELECT * FROM telem_validate_errors('[1,"x",{"a":[]}]', '{"prefixItems":[{"type":"integer"}],"items":{"type":"object","properties":{"a":{"minItems":1}}}}');
+SELECT * FROM telem_validate_errors('3', '{"anyOf":[{"type":"string"},{"minimum":5}]}');
+SELECT * FROM telem_validate_errors('3', '{"oneOf":[{"type":"integer"},{"minimum":1}]}');
+SELECT * FROM telem_validate_errors('3', '{"not":{"type":"integer"}}');
+SELECT * FROM telem_validate_errors('{"a/b~c":1}', '{"properties":{"a/b~c":false}}');
+SELECT * FROM telem_validate_errors('{"a":1}', '{"unevaluatedProperties":false}');
+SELECT * FROM telem_validate_errors('{"event":"parse","language":"rust","duration_ms":3}', 'syntax-k-event');
+SELECT * FROM telem_validate_errors('{"a":', '{}');
+SELECT * FROM telem_validate_errors(42, '{}');
+SELECT count(*) FROM telem_validate_errors(NULL, '{}');
+SELECT * FROM telem_validate_errors('1', 'no-such-schema');
+SELECT * FROM telem_validate_errors('"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"', '{"pattern":"^(a|a)+$"}');
+.headers off
+
+.print '== telem_assert_valid'
+SELECT telem_assert_valid('{"event":"parse","language":"rust","duration_ms":3}', 'syntax-k-event');
+SELECT telem_assert_valid('{"event":"parse","language":"rust"}', 'syntax-k-event');
+SELECT telem_assert_valid('[1]', '{"items":{"type":"string"}}');
+SELECT telem_assert_valid('nope', '{}');
+
+.print '== telem_metric_problem'
+SELECT quote(telem_metric_problem('s1', 'syntax_k_event', 1.5, '{"event":"parse","language":"rust","duration_ms":3}'));
+SELECT quote(telem_metric_problem('s1', 'benchmark_event', NULL, NULL));
+SELECT quote(telem_metric_problem('s1', 'not.in.taxonomy', 2, '{"anything":[1,2]}'));
+SELECT telem_metric_problem(NULL, 'x', NULL, NULL);
+SELECT telem_metric_problem('', 'x', NULL, NULL);
+SELECT telem_metric_problem(7, 'x', NULL, NULL);
+SELECT telem_metric_problem(CAST(x'ff' AS TEXT), 'x', NULL, NULL);
+SELECT telem_metric_problem(CAST(x'610062' AS TEXT), 'x', NULL, NULL);
+SELECT telem_metric_problem('s', CAST(x'610062' AS TEXT), NULL, NULL);
+SELECT telem_metric_problem('s', 'x', NULL, CAST(x'7b7d00' AS TEXT));
+SELECT telem_metric_problem(printf('%.*c', 513, 's'), 'x', NULL, NULL);
+SELECT quote(telem_metric_problem(printf('%.*c', 512, 's'), 'x', NULL, NULL));
+SELECT quote(telem_metric_problem(replace(printf('%.*c', 512, 's'), 's', 'é'), 'x', NULL, NULL));
+SELECT telem_metric_problem('s', NULL, NULL, NULL);
+SELECT telem_metric_problem('s', '', NULL, NULL);
+SELECT telem_metric_problem('s', 'has space', NULL, NULL);
+SELECT telem_metric_problem('s', printf('%.*c', 129, 'm'), NULL, NULL);
+SELECT telem_metric_problem('s', 'x', 'one', NULL);
+SELECT telem_metric_problem('s', 'x', x'01', NULL);
+SELECT telem_metric_problem('s', 'x', 1e999, NULL);
+SELECT telem_metric_problem('s', 'x', NULL, 42);
+SELECT telem_metric_problem('s', 'x', NULL, '{"a":');
+SELECT telem_metric_problem('s', 'x', NULL, '"' || printf('%.*c', 262144, 'x') || '"');
+SELECT telem_metric_problem('s', 'syntax_k_event', NULL, '{"event":"parse","language":"rust","duration_ms":"3"}');
+SELECT telem_metric_problem('s', 'orch.hitl.interrupt', NULL, '{}');
+SELECT telem_assert_metric('s1', 'syntax_k_event', 1.5, '{"event":"parse","language":"rust","duration_ms":3}');
+SELECT telem_assert_metric('s1', 'bad type!', 1.5, NULL);
+
+.print '== guards'
+.read sql/schema/research_metrics.sql
+.read sql/schema/ci_completion.sql
+.read sql/guards.sql
+INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
+VALUES ('bench:1', 'syntax_k_event', 12.5, '{"event":"parse","language":"rust","duration_ms":12.5}', '2024-05-01 10:00:00');
+INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
+VALUES ('', 'syntax_k_event', 1, NULL, '2024-05-01 10:00:00');
+INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
+VALUES ('bench:1', 'syntax_k_event', 1, '{"event":"parse","language":"/home/alice/x.rs","duration_ms":1}', '2024-05-01 10:00:00');
+INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
+VALUES ('bench:1', 'benchmark_event', 1, NULL, 'yesterday');
+UPDATE research_metrics SET metric_type = 'no spaces allowed' WHERE id = 1;
+UPDATE research_metrics SET metric_value = 99 WHERE id = 1;
+SELECT id, session_id, metric_type, metric_value FROM research_metrics;
+INSERT INTO ci_completion_run(run_id, repository_id, branch, commit_sha, status, started_at)
+VALUES ('run-1', 'repo-a', 'main', 'abcdef1', 'passed', '2024-05-01T10:00:00Z');
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at)
+VALUES ('run-2', 'repo-a', 'exploded', '2024-05-01T10:00:00Z');
+UPDATE ci_completion_run SET finished_at = 'soon' WHERE run_id = 'run-1';
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, file_path, line, fingerprint, created_at)
+VALUES ('run-1', 'secrets', 'high', 'src/main.rs', 10, '0123456789abcdef', '2024-05-01 10:00:01');
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, file_path, line, fingerprint, created_at)
+VALUES ('run-1', 'secrets', 'high', '/etc/passwd', 10, '0123456789abcdef', '2024-05-01 10:00:01');
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, line, fingerprint, created_at)
+VALUES ('run-1', 'secrets', 'high', 0, '0123456789abcdef', '2024-05-01 10:00:01');
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at)
+VALUES ('run-1', 'secrets', 1, '2024-05-01 10:00:02');
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at)
+VALUES ('run-1', 'secrets', -1, '2024-05-01 10:00:02');
+INSERT INTO ci_completion_suppression(repository_id, fingerprint, reason, created_at)
+VALUES ('repo-a', '0123456789abcdef', 'false positive', '2024-05-01 10:00:03');
+INSERT INTO ci_completion_suppression(repository_id, fingerprint, reason, created_at)
+VALUES ('repo-a', 'XYZ', 'false positive', '2024-05-01 10:00:03');
+UPDATE ci_completion_suppression SET reason = '' WHERE id = 1;
+SELECT (SELECT count(*) FROM ci_completion_run), (SELECT count(*) FROM ci_completion_finding),
+       (SELECT count(*) FROM ci_completion_detector_snapshot), (SELECT count(*) FROM ci_completion_suppression);
+
+.print '== one compile per statement: 20,000 rows against an inline schema'
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+SELECT sum(telem_validate(printf('{"n":%d}', i), '{"properties":{"n":{"type":"integer","maximum":10000}}}')) FROM n;
