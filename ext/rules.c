@@ -926,8 +926,6 @@ static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n
   g->digit_run = -1;
 }
 
-/* The gates of rule R other than the literal byte pairs (find_spans has
- * already dropped rules whose pairs are missing). */
 /* Digits in the longest run of digits where one ' ' or '-' may separate two
  * digits ("4111 1111-1111 1111" is one run of 16). */
 static int64_t digit_run(const char *s, size_t n) {
@@ -943,6 +941,9 @@ static int64_t digit_run(const char *s, size_t n) {
   return best;
 }
 
+/* The gates of rule R other than the literal byte pairs (find_spans has
+ * already dropped rules whose pairs are missing): 1 when its pattern must
+ * run on s[0..n). */
 static int rule_gate(const Rule *R, Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
   for (int k = 0; k < R->n_need; k++)
