@@ -1024,7 +1024,7 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
     int i = __builtin_ctzll(cand);
     cand &= cand - 1;
     const Rule *R = &r->rules[i];
-    if (!run->act && R->cls <= run->cls) continue;
+    if (run->act ? run->act[i] == TELEM_RACT_KEEP : R->cls <= run->cls) continue;
     if (!rule_gate(R, &g, s, n)) continue;
     if (!subj) {
       /* PCRE2's JIT scans with wide loads that may read a little past the
