@@ -455,6 +455,80 @@ static void test_bad_rule_files(void **state) {
       "rule \"e\": action \"omit\" is only for key rules");
 }
 
+static int has(const char *s, size_t n, const char *needle) {
+  size_t m = strlen(needle);
+  for (size_t i = 0; i + m <= n; i++)
+    if (memcmp(s + i, needle, m) == 0) return 1;
+  return 0;
+}
+
+/* Property test over generated inputs: JSON in gives parseable JSON out
+ * (every profile), text never errors, and the planted token never survives. */
+static void test_generated(void **state) {
+  (void)state;
+  static const char *const frags[] = {
+      "bob@example.com", "10.0.0.1", "::1", "4111 1111 1111 1111", "password=", "hunter2",
+      "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "/home/jdoe/", "\\u00e9", "\\\"", "\\n",
+      "@", ":", ".", "-", " ", "a", "Z", "7", "eyJ", "sk-", "AKIA", "://", "=", "\xc3\xa9",
+  };
+  static const char *const keys[] = {"a", "password", "prompt", "path", "api-key", "n", "x_y"};
+  /* Each member's string ends with one of these after a space. */
+  static const char *const planted[] = {
+      "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "AKIAQWERTYUIOPASDFGH", "carol@example.org",
+      "sk-ant-api03-abcdefghijklmnopqrstuvwxyz", "xoxb-123456789012-abcdefghij",
+      "5500 0000 0000 0004", "192.168.77.5"};
+#define NPLANTED (sizeof(planted) / sizeof(planted[0]))
+  uint32_t seed = 12345;
+  TelemArena a, a2;
+  TelemBuf out, txt;
+  char *err = NULL;
+  telem_arena_init(&a);
+  telem_arena_init(&a2);
+  telem_buf_init(&out);
+  telem_buf_init(&txt);
+  for (int iter = 0; iter < 3000; iter++) {
+    txt.len = 0;
+    telem_buf_putc(&txt, '{');
+    int members = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+    for (int m = 0; m < members; m++) {
+      if (m) telem_buf_putc(&txt, ',');
+      seed = seed * 1103515245u + 12345u;
+      telem_buf_printf(&txt, "\"%s%d\":\"", keys[(seed >> 16) % 7], m);
+      int nf = 1 + (int)((seed >> 8) % 6);
+      for (int f = 0; f < nf; f++) {
+        seed = seed * 1103515245u + 12345u;
+        telem_buf_puts(&txt, frags[(seed >> 16) % (sizeof(frags) / sizeof(frags[0]))]);
+      }
+      telem_buf_putc(&txt, ' ');
+      telem_buf_puts(&txt, planted[(seed >> 4) % NPLANTED]);
+      telem_buf_putc(&txt, '"');
+    }
+    telem_buf_putc(&txt, '}');
+    assert_false(txt.oom);
+    telem_arena_reset(&a);
+    int is_json = telem_json_parse(&a, txt.p, txt.len, NULL) != NULL;
+    for (int p = 0; p < 4; p++) {
+      telem_arena_reset(&a);
+      out.len = 0;
+      int rc = telem_redactor_run(shipped, p, &a, txt.p, txt.len, &out, NULL, &err);
+      if (rc) fprintf(stderr, "%s on %.*s\n", err, (int)txt.len, txt.p);
+      assert_int_equal(rc, 0);
+      telem_arena_reset(&a2);
+      if (is_json) assert_non_null(telem_json_parse(&a2, out.p, out.len, NULL));
+      for (size_t k = 0; k < NPLANTED; k++) {
+        if (has(out.p, out.len, planted[k]))
+          fprintf(stderr, "leak of %s (profile %d):\n  in:  %.*s\n  out: %.*s\n", planted[k], p,
+                  (int)txt.len, txt.p, (int)out.len, out.p);
+        assert_false(has(out.p, out.len, planted[k]));
+      }
+    }
+  }
+  telem_buf_free(&out);
+  telem_buf_free(&txt);
+  telem_arena_free(&a);
+  telem_arena_free(&a2);
+}
+
 static void test_alloc_failure(void **state) {
   (void)state;
   /* Every sqlite3_malloc in building and running a small redactor fails in
@@ -517,7 +591,7 @@ int main(void) {
       cmocka_unit_test(test_log),            cmocka_unit_test(test_classify),
       cmocka_unit_test(test_hostile),        cmocka_unit_test(test_fail_closed),
       cmocka_unit_test(test_custom_rules),   cmocka_unit_test(test_bad_rule_files),
-      cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_generated),      cmocka_unit_test(test_alloc_failure),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
