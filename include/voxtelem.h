@@ -91,6 +91,7 @@ int telem_schema_errors_count(const TelemSchemaErrors *e);
 /* Error i (0-based), or NULL when out of range; owned by e. */
 const TelemSchemaError *telem_schema_errors_get(const TelemSchemaErrors *e, int i);
 void telem_schema_errors_free(TelemSchemaErrors *e);
+
 /* ---- redactor ----------------------------------------------------------
  * The engine behind telem_redact, usable without a database (link
  * libtelem.a; inside the loaded .so these symbols are not exported).
