@@ -529,6 +529,37 @@ static void test_generated(void **state) {
   telem_arena_free(&a2);
 }
 
+/* The SQL layer's cache: one compile per registry; a bad file is remembered. */
+static void test_registry_cache(void **state) {
+  (void)state;
+  char *err = NULL;
+  TelemRegistry *g = telem_registry_embedded(&err);
+  assert_non_null(g);
+  TelemRedactor *r1 = telem_redact_rules(g, &err);
+  assert_non_null(r1);
+  assert_ptr_equal(telem_redact_rules(g, &err), r1);
+  assert_ptr_equal(((TelemRedactCache *)g->ext[TELEM_EXT_REDACT])->rules, r1);
+  telem_registry_unref(g); /* frees the cache through ext_free */
+
+  static const char *const files[] = {
+      "index.yaml",
+      "contracts:\n  - id: rules\n    path: r.yaml\n    kind: redaction-rules\n"
+      "    owner: o\n    description: d\n    enforced_by: e\n",
+      "r.yaml", "value_patterns:\n  - id: x\n    class: S1\n    action: zap\n    pattern: a\n"
+                "profiles:\n  default: {}\n",
+      NULL};
+  g = unit_registry(&err, files);
+  if (!g) fprintf(stderr, "%s\n", err);
+  assert_non_null(g);
+  for (int i = 0; i < 2; i++) {
+    assert_null(telem_redact_rules(g, &err));
+    assert_string_equal(err, "r.yaml: rule \"x\" (line 2): unknown action \"zap\" (expected replace, hash or keep)");
+    sqlite3_free(err);
+    err = NULL;
+  }
+  telem_registry_unref(g);
+}
+
 static void test_alloc_failure(void **state) {
   (void)state;
   /* Every sqlite3_malloc in building and running a small redactor fails in
@@ -591,7 +622,8 @@ int main(void) {
       cmocka_unit_test(test_log),            cmocka_unit_test(test_classify),
       cmocka_unit_test(test_hostile),        cmocka_unit_test(test_fail_closed),
       cmocka_unit_test(test_custom_rules),   cmocka_unit_test(test_bad_rule_files),
-      cmocka_unit_test(test_generated),      cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_generated),      cmocka_unit_test(test_registry_cache),
+      cmocka_unit_test(test_alloc_failure),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
