@@ -115,6 +115,7 @@ typedef struct Rule {
 typedef struct Profile {
   char *name;       /* owned */
   uint8_t *action;  /* per rule: TELEM_RACT_*; owned */
+  int needs_json;   /* a key rule hashes or omits: malformed JSON is an error */
 } Profile;
 
 typedef struct Span {
@@ -708,6 +709,10 @@ static int load_profiles(Loader *L, json_t *pr) {
       P->action[ri] = (uint8_t)a;
     }
   }
+  for (int p = 0; p < r->nprofiles; p++)
+    for (int i = r->nvalue; i < r->nrules; i++)
+      if (r->profiles[p].action[i] == TELEM_RACT_HASH || r->profiles[p].action[i] == TELEM_RACT_OMIT)
+        r->profiles[p].needs_json = 1;
   if (telem_redactor_profile_index(r, "default") < 0) {
     load_err(L, "profiles: no \"default\" profile");
     return -1;
@@ -1331,26 +1336,93 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
   }
 }
 
-/* Parses text as JSON into arena a.  Returns the root, or NULL with *is_err
- * set when the failure must not fall back to text (1: out of memory, 2:
- * nesting deeper than TELEM_JSON_MAX_DEPTH), with the message in *pzErr. */
-static const TelemJson *parse_or_text(TelemArena *a, const char *text, size_t n, int *is_err,
-                                      char **pzErr) {
-  TelemJsonError je = {0};
-  *is_err = 0;
-  if (n > UINT32_MAX) return NULL;
-  const TelemJson *root = telem_json_parse(a, text, n, &je);
-  if (root) return root;
-  if (je.what && strcmp(je.what, "out of memory") == 0) {
-    *is_err = 1;
-    telem_set_err(pzErr, "out of memory");
-  } else if (je.what && strcmp(je.what, "nesting too deep") == 0) {
-    /* Deliberately not scrubbed as text: text patterns cannot see the key
-     * rules, and a 1000-deep document is hostile, not a log line. */
-    *is_err = 2;
-    telem_set_err(pzErr, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
+/* Copies s[0..n) to d (room for 3n bytes) with every ill-formed UTF-8
+ * sequence (bad lead or continuation byte, overlong, surrogate, > U+10FFFF,
+ * truncated) replaced by U+FFFD, one per offending byte.  Returns the
+ * length written. */
+static size_t utf8_repair(const unsigned char *s, size_t n, unsigned char *d) {
+  size_t i = 0, j = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    if (c < 0x80) {
+      d[j++] = (unsigned char)c;
+      i++;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0, min = 0;
+    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
+    int ok = len && i + len <= n;
+    for (size_t k = 1; ok && k < len; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) ok = 0;
+      else cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = 0;
+    if (ok) {
+      memcpy(d + j, s + i, len);
+      j += len;
+      i += len;
+    } else {
+      d[j++] = 0xEF, d[j++] = 0xBF, d[j++] = 0xBD;
+      i++;
+    }
   }
-  return NULL;
+  return j;
+}
+
+/* How parse_json ended. */
+enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP };
+
+/* Parses text[0..n) as JSON into arena a.  JSON whose fault is invalid
+ * UTF-8 is repaired (utf8_repair) and parsed again, so its key rules still
+ * apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
+ * into it) and *ptext / *pn point at it.  Returns PJ_JSON with *root,
+ * PJ_TEXT (not JSON: *je says why), PJ_OOM, or PJ_DEEP (nesting deeper
+ * than TELEM_JSON_MAX_DEPTH: deliberately not scrubbed as text, because
+ * text patterns cannot apply the key rules and such a document is hostile,
+ * not a log line). */
+static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const TelemJson **root,
+                      char **fixed, TelemJsonError *je) {
+  *fixed = NULL;
+  memset(je, 0, sizeof(*je));
+  *root = NULL;
+  if (*pn > UINT32_MAX / 3) return PJ_TEXT;
+  if ((*root = telem_json_parse(a, *ptext, *pn, je))) return PJ_JSON;
+  if (je->what && strcmp(je->what, "out of memory") == 0) return PJ_OOM;
+  if (je->what && strcmp(je->what, "nesting too deep") == 0) return PJ_DEEP;
+  if (!je->what || strcmp(je->what, "invalid UTF-8") != 0) return PJ_TEXT;
+  unsigned char *d = sqlite3_malloc64(*pn * 3 + 1);
+  if (!d) return PJ_OOM;
+  size_t dn = utf8_repair((const unsigned char *)*ptext, *pn, d);
+  TelemJsonError e2 = {0};
+  telem_arena_reset(a);
+  if ((*root = telem_json_parse(a, (const char *)d, dn, &e2))) {
+    *fixed = (char *)d;
+    *ptext = *fixed;
+    *pn = dn;
+    return PJ_JSON;
+  }
+  sqlite3_free(d); /* repaired and still not JSON: scrub the original as text */
+  if (e2.what && strcmp(e2.what, "out of memory") == 0) return PJ_OOM;
+  if (e2.what && strcmp(e2.what, "nesting too deep") == 0) return PJ_DEEP;
+  return PJ_TEXT;
+}
+
+static int parse_fail_msg(int pj, char **pzErr) {
+  if (pj == PJ_DEEP) telem_set_err(pzErr, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
+  else telem_set_err(pzErr, "out of memory");
+  return -1;
+}
+
+/* 1 when the first non-blank byte of text opens a JSON object or array. */
+static int looks_like_json(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') continue;
+    return s[i] == '{' || s[i] == '[';
+  }
+  return 0;
 }
 
 int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char *text, size_t n,
@@ -1359,16 +1431,28 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
     telem_set_err(pzErr, "unknown profile");
     return -1;
   }
+  const Profile *P = &r->profiles[profile];
+  const TelemJson *root;
+  char *fixed;
+  TelemJsonError je;
+  int pj = parse_json(a, &text, &n, &root, &fixed, &je);
+  if (pj == PJ_OOM || pj == PJ_DEEP) return parse_fail_msg(pj, pzErr);
+  if (pj == PJ_TEXT && P->needs_json && looks_like_json(text, n)) {
+    /* Fail closed: this profile hashes or drops members by key, which text
+     * patterns cannot do; scrubbing malformed JSON as text would keep the
+     * content the caller asked to remove. */
+    telem_set_err(pzErr, "profile \"%s\" needs well-formed JSON: %s at byte %llu", P->name,
+                  je.what ? je.what : "invalid JSON", (unsigned long long)je.offset);
+    return -1;
+  }
   Run run = {0};
   run.r = r;
-  run.act = r->profiles[profile].action;
+  run.act = P->action;
   run.out = out;
   run.log = log;
   run.in = text;
   telem_buf_init(&run.path);
-  int is_err = 0, rc;
-  const TelemJson *root = parse_or_text(a, text, n, &is_err, pzErr);
-  if (is_err) return -1;
+  int rc;
   if (out) telem_buf_reserve(out, n + 64);
   if (root) {
     rc = walk(&run, root, 0);
@@ -1378,6 +1462,7 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   }
   if (!rc && (run.path.oom || (out && out->oom))) rc = run_oom(&run);
   telem_buf_free(&run.path);
+  sqlite3_free(fixed);
   if (rc) {
     telem_set_err(pzErr, "%s", run.err ? run.err : "out of memory");
     sqlite3_free(run.err);
@@ -1388,29 +1473,26 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
 
 int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n, int *cls,
                             char **pzErr) {
+  if (*cls >= 3) return 0;
+  const TelemJson *root;
+  char *fixed;
+  TelemJsonError je;
+  int pj = parse_json(a, &text, &n, &root, &fixed, &je);
+  if (pj == PJ_OOM) return parse_fail_msg(pj, pzErr);
+  if (pj != PJ_JSON) {
+    /* Free text, or hostile JSON, in a payload: we cannot tell what it
+     * holds, so it is content (fail closed). */
+    *cls = 3;
+    return 0;
+  }
   Run run = {0};
   run.r = r;
   run.cls = *cls;
   run.in = text;
   telem_buf_init(&run.path);
-  if (*cls >= 3) return 0;
-  int is_err = 0;
-  char *perr = NULL;
-  const TelemJson *root = parse_or_text(a, text, n, &is_err, &perr);
-  if (is_err == 1) {
-    telem_set_err(pzErr, "%s", perr);
-    sqlite3_free(perr);
-    return -1;
-  }
-  sqlite3_free(perr);
-  if (!root) {
-    /* Free text (or hostile JSON) in a payload: we cannot tell what it
-     * holds, so it is content (fail closed). */
-    *cls = 3;
-    return 0;
-  }
   int rc = walk(&run, root, 0);
   telem_buf_free(&run.path);
+  sqlite3_free(fixed);
   if (rc == W_ERR) {
     telem_set_err(pzErr, "%s", run.err ? run.err : "out of memory");
     sqlite3_free(run.err);

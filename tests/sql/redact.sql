@@ -38,6 +38,12 @@ SELECT telem_redact('GET / HTTP/1.1' || char(10) || 'Authorization: Bearer eyJhb
 SELECT telem_redact('postgres://app:s3cr3tpw@db.internal:5432/app');
 SELECT telem_redact('the word password is fine; so is bearer authentication');
 SELECT telem_redact('{"truncated": "bob@example.com"');
+-- malformed JSON under a profile that hashes or drops members: an error
+-- (scrubbing it as text would keep the content the profile removes)
+SELECT telem_redact('{"prompt": "truncated', 'omit');
+SELECT telem_redact('  [{"prompt": 1,}]', 'strict');
+SELECT * FROM telem_redactions('{"prompt": "truncated', 'hash');
+SELECT telem_redact('plain text is fine', 'strict');
 SELECT telem_redact(NULL), telem_redact(NULL, 'strict');
 SELECT typeof(telem_redact(x'7b7d'));
 
@@ -75,8 +81,12 @@ SELECT * FROM telem_redactions(replace(printf('%.*c', 100000, 'x'), 'x', '{"a":'
 SELECT telem_classify('benchmark_event', printf('%.*c', 100000, '['));
 -- 1000 deep is fine
 SELECT length(telem_redact(printf('%.*c', 999, '[') || '"bob@example.com"' || printf('%.*c', 999, ']')));
--- invalid UTF-8 is not JSON: scrubbed as text in byte mode, bytes passed through
+-- JSON whose fault is invalid UTF-8 is repaired (U+FFFD) and redacted as JSON
 SELECT hex(telem_redact(CAST(x'7b2261223a22ff227d' AS TEXT)));
+SELECT telem_redact(CAST(x'7b2270726f6d7074223a2268ff222c2270617373776f7264223a2278227d' AS TEXT), 'omit');
+SELECT * FROM telem_redactions(CAST(x'7b2270617373776f7264223a2278ff227d' AS TEXT));
+SELECT telem_classify('benchmark_event', CAST(x'7b2270617468223a2261ff227d' AS TEXT));
+-- other invalid UTF-8 is text: scrubbed in byte mode, bytes passed through
 SELECT hex(telem_redact(CAST(x'ff20626f62406578616d706c652e636f6d20fe' AS TEXT)));
 SELECT hex(telem_redact(CAST(x'c3' AS TEXT)));
 -- NUL bytes: in JSON only as \u0000; raw NULs make text

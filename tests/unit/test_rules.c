@@ -191,8 +191,21 @@ static void test_text(void **state) {
   expect(NULL, "card 4111-1111-1111-1111 and 4111-1111-1111-1112",
          "card [REDACTED:payment-card] and 4111-1111-1111-1112");
   expect(NULL, "", "");
-  /* invalid UTF-8 is not JSON: scrubbed as text, bytes passed through */
-  expect(NULL, "{\"a\":\"\xff bob@example.com\"}", "{\"a\":\"\xff [REDACTED:email]\"}");
+  /* JSON whose fault is invalid UTF-8 is repaired (U+FFFD) and stays JSON */
+  expect(NULL, "{\"a\" : \"\xff bob@example.com\",\"prompt\":\"\xc3\"}",
+         "{\"a\":\"\xef\xbf\xbd [REDACTED:email]\",\"prompt\":\"\xef\xbf\xbd\"}");
+  expect("omit", "{\"a\":1,\"prompt\":\"\xed\xa0\x80\"}", "{\"a\":1}");
+  /* other invalid UTF-8 is text: scrubbed in byte mode, bytes passed through */
+  expect(NULL, "\xff bob@example.com \xc0\xaf", "\xff [REDACTED:email] \xc0\xaf");
+  expect(NULL, "{\"a\":\xff}", "{\"a\":\xff}");
+  /* malformed JSON is text, except under a profile that hashes or drops */
+  expect(NULL, "{\"prompt\":\"x", "{\"prompt\":\"x");
+  expect("strict", "plain words", "plain words");
+  char *o2 = (char *)1, *e2 = NULL;
+  assert_int_equal(telem_redactor_redact(shipped, "omit", "{\"prompt\":\"x", 12, &o2, NULL, &e2), -1);
+  assert_null(o2);
+  assert_string_equal(e2, "profile \"omit\" needs well-formed JSON: unterminated string at byte 12");
+  sqlite3_free(e2);
   /* spans widen to whole UTF-8 sequences */
   expect(NULL, "password=\xc3\xa9t\xc3\xa9", "password=[REDACTED:kv-secret]");
   /* an unterminated PEM block is redacted to the end */
