@@ -858,12 +858,17 @@ typedef struct Run {
   TelemBuf *out;        /* output, or NULL */
   TelemRedactLog *log;  /* actions, or NULL */
   TelemBuf path;        /* JSON Pointer of the current value (only with log) */
-  const char *in;       /* the input text (raw copies of unchanged strings) */
+  const char *in;       /* the text being walked (raw copies of unchanged strings) */
+  TelemArena *arena;    /* where embedded JSON strings are parsed */
+  int embed;            /* embedded-JSON levels entered (walk_embedded) */
+  long changes;         /* actions taken so far (replace, hash, omit) */
   int cls;              /* highest class seen (classify) */
   char *err;            /* first error; sqlite3 memory */
 } Run;
 
-enum { W_OK = 0, W_ERR = 1, W_STOP = 2 };
+enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
+
+#define MAX_EMBED 4 /* JSON-in-a-string levels looked into */
 
 static int run_err(Run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run_err(Run *run, const char *fmt, ...) {
@@ -882,6 +887,7 @@ static int run_oom(Run *run) { return run_err(run, "out of memory"); }
 /* Records one action at the current path. */
 static int record(Run *run, int rule, int action) {
   TelemRedactLog *log = run->log;
+  run->changes++;
   if (!log) return W_OK;
   if (log->n == log->cap) {
     int nc = log->cap ? log->cap * 2 : 16;
@@ -1285,6 +1291,44 @@ static int walk_object(Run *run, const TelemJson *v) {
   return W_OK;
 }
 
+static int looks_like_json(const char *s, size_t n);
+
+/* A string value that holds a JSON object or array ("arguments_json":
+ * "{\"api_key\":...}") is parsed and walked like the document, so key rules
+ * apply inside it; paths continue into it (/request/api_key).  When anything
+ * inside was acted on, the string becomes the compact redacted document,
+ * else it is copied as written.  Returns W_NOTJSON when v does not parse,
+ * and the caller scrubs it as a string. */
+static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
+  TelemJsonError je = {0};
+  const TelemJson *inner = telem_json_parse(run->arena, v->s, v->n, &je);
+  if (!inner) {
+    if (je.what && strcmp(je.what, "out of memory") == 0) return run_oom(run);
+    if (je.what && strcmp(je.what, "nesting too deep") == 0)
+      return run_err(run, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
+    return W_NOTJSON;
+  }
+  TelemBuf *outer = run->out;
+  const char *outer_in = run->in;
+  long before = run->changes;
+  TelemBuf inner_out;
+  telem_buf_init(&inner_out);
+  run->out = outer ? &inner_out : NULL;
+  run->in = v->s;
+  run->embed++;
+  int rc = walk(run, inner, skip);
+  run->embed--;
+  run->out = outer;
+  run->in = outer_in;
+  if (!rc && outer) {
+    if (inner_out.oom) rc = run_oom(run);
+    else if (run->changes != before) telem_buf_json_string(outer, inner_out.p, inner_out.len);
+    else out_append(outer, outer_in + v->src_off, v->src_len);
+  }
+  telem_buf_free(&inner_out);
+  return rc;
+}
+
 static int walk(Run *run, const TelemJson *v, uint64_t skip) {
   TelemRedactor *r = run->r;
   TelemBuf *o = run->out;
@@ -1311,6 +1355,10 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
       if (o) out_append(o, v->s, v->n);
       return W_OK;
     case TJ_STRING:
+      if (run->embed < MAX_EMBED && v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
+        rc = walk_embedded(run, v, skip);
+        if (rc != W_NOTJSON) return rc;
+      }
       if (v->n >= r->minlen) {
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
         if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
@@ -1451,6 +1499,7 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   run.out = out;
   run.log = log;
   run.in = text;
+  run.arena = a;
   telem_buf_init(&run.path);
   int rc;
   if (out) telem_buf_reserve(out, n + 64);
@@ -1489,6 +1538,7 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   run.r = r;
   run.cls = *cls;
   run.in = text;
+  run.arena = a;
   telem_buf_init(&run.path);
   int rc = walk(&run, root, 0);
   telem_buf_free(&run.path);

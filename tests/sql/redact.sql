@@ -19,6 +19,10 @@ SELECT telem_redact('{"esc":"line\nbreak \"q\" \u00e9 bob@example.com"}');
 -- must survive
 SELECT telem_redact('{"id":"550e8400-e29b-41d4-a716-446655440000","commit":"0123456789abcdef0123456789abcdef01234567","ts":"2026-11-25T14:27:58.123Z","version":"1.2.3.4","file":"src/main.rs","metric_type":"orch.circuit_breaker.trip","session_id":"bench:repo-42","n":"4111111111111112","field":"password","ms":1764080878123}');
 
+-- JSON inside a string is walked too (key rules apply; paths continue into it)
+SELECT telem_redact('{"request":"{\"api_key\":\"k\",\"q\":\"hi\"}","note":"[1, 2]"}');
+SELECT * FROM telem_redactions('{"request":"{\"api_key\":\"k\",\"prompt\":\"hi\"}"}', 'strict');
+
 -- ---- profiles ----------------------------------------------------------------
 SELECT telem_redact('{"prompt":"hi there","path":"src/a.rs","password":"x"}', 'default');
 SELECT telem_redact('{"prompt":"hi there","path":"src/a.rs","password":"x"}', 'hash');

@@ -151,6 +151,23 @@ static void test_json_default(void **state) {
   expect(NULL, "  42 ", "42");
 }
 
+static void test_embedded_json(void **state) {
+  (void)state;
+  /* JSON inside a string is walked: key rules apply in it */
+  expect(NULL, "{\"req\":\"{\\\"api_key\\\":\\\"k\\\",\\\"n\\\":1}\"}",
+         "{\"req\":\"{\\\"api_key\\\":\\\"[REDACTED:secret-key]\\\",\\\"n\\\":1}\"}");
+  /* nothing acted on inside: the string is copied as written */
+  expect(NULL, "{\"note\":\"[1, 2]\",\"log\":\"[INFO] x\"}", "{\"note\":\"[1, 2]\",\"log\":\"[INFO] x\"}");
+  expect("omit", "[\"{\\\"prompt\\\":\\\"p\\\",\\\"a\\\":1}\"]", "[\"{\\\"a\\\":1}\"]");
+  assert_int_equal(classify("{\"x\":\"{\\\"prompt\\\":\\\"p\\\"}\"}", 0), 3);
+  assert_int_equal(classify("{\"x\":\"{\\\"a\\\":1}\"}", 0), 0);
+  /* bounded: five levels of strings in strings stop being looked into */
+  const char *deep = "[\"[\\\"[\\\\\\\"[\\\\\\\\\\\\\\\"x\\\\\\\\\\\\\\\"]\\\\\\\"]\\\"]\"]";
+  char *out = red(NULL, deep);
+  assert_string_equal(out, deep);
+  sqlite3_free(out);
+}
+
 static void test_profiles(void **state) {
   (void)state;
   const char *in = "{\"prompt\":\"hi\",\"path\":\"src/a.rs\",\"password\":\"x\",\"n\":1}";
@@ -632,6 +649,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shipped_rules),  cmocka_unit_test(test_json_default),
       cmocka_unit_test(test_profiles),       cmocka_unit_test(test_text),
+      cmocka_unit_test(test_embedded_json),
       cmocka_unit_test(test_log),            cmocka_unit_test(test_classify),
       cmocka_unit_test(test_hostile),        cmocka_unit_test(test_fail_closed),
       cmocka_unit_test(test_custom_rules),   cmocka_unit_test(test_bad_rule_files),
