@@ -76,6 +76,10 @@ static int classify_lookup(const TelemRedactCache *rc, const unsigned char *s, s
 /* telem_classify(metric_type [, payload]): NULL metric_type gives NULL;
  * a NULL payload is no payload. */
 static void classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (argc < 1 || argc > 2) {
+    telem_check_argc(ctx, "telem_classify", argc, 1, 2);
+    return;
+  }
   TelemConn *c = sqlite3_user_data(ctx);
   TelemRegistry *reg = c->reg;
   TelemRedactCache *rc = reg->ext[TELEM_EXT_REDACT];
@@ -121,8 +125,7 @@ static void classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 int telem_register_classify(sqlite3 *db, TelemConn *c, char **pzErr) {
   /* A pure function of its arguments and the connection's contracts. */
   const int flags = SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
-  int rc = telem_create_function(db, c, "telem_classify", 1, flags, classify_func);
-  if (rc == SQLITE_OK) rc = telem_create_function(db, c, "telem_classify", 2, flags, classify_func);
+  int rc = telem_create_function(db, c, "telem_classify", -1, flags, classify_func);
   if (rc != SQLITE_OK) telem_set_err(pzErr, "%s", sqlite3_errmsg(db));
   return rc;
 }

@@ -94,6 +94,7 @@ static int redact_profile(sqlite3_context *ctx, const char *fn, TelemRedactor *r
 static void redact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   TelemConn *c = sqlite3_user_data(ctx);
   char *err = NULL;
+  if (!telem_check_argc(ctx, "telem_redact", argc, 1, 2)) return;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
   TelemRedactor *r = telem_redact_rules(c->reg, &err);
   if (!r) {
@@ -351,8 +352,7 @@ static const sqlite3_module rdx_module = {
 int telem_register_redact(sqlite3 *db, TelemConn *c, char **pzErr) {
   /* Pure functions of their arguments and the connection's contracts. */
   const int flags = SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
-  int rc = telem_create_function(db, c, "telem_redact", 1, flags, redact_func);
-  if (rc == SQLITE_OK) rc = telem_create_function(db, c, "telem_redact", 2, flags, redact_func);
+  int rc = telem_create_function(db, c, "telem_redact", -1, flags, redact_func);
   if (rc == SQLITE_OK) rc = telem_create_module(db, c, "telem_redactions", &rdx_module);
   if (rc != SQLITE_OK) telem_set_err(pzErr, "%s", sqlite3_errmsg(db));
   return rc;

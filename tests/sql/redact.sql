@@ -49,6 +49,8 @@ SELECT telem_redact('  [{"prompt": 1,}]', 'strict');
 SELECT * FROM telem_redactions('{"prompt": "truncated', 'hash');
 SELECT telem_redact('plain text is fine', 'strict');
 SELECT telem_redact(NULL), telem_redact(NULL, 'strict');
+SELECT telem_redact();
+SELECT telem_redact('a', 'default', 3);
 SELECT typeof(telem_redact(x'7b7d'));
 
 -- ---- telem_redactions ----------------------------------------------------------
@@ -64,6 +66,9 @@ SELECT * FROM telem_redactions;
 SELECT telem_classify('benchmark_event'), telem_classify('syntax_k_event'), telem_classify('memory_hybrid_fusion');
 SELECT telem_classify('no.such.type'), telem_classify(''), telem_classify(NULL);
 SELECT telem_classify('benchmark_event', NULL);
+SELECT telem_classify();
+SELECT telem_classify('a', 'b', 'c');
+SELECT * FROM telem_redactions('a', 'default', 'x');
 SELECT telem_classify('benchmark_event', '{"duration_ms":3,"ok":true}');
 SELECT telem_classify('benchmark_event', '{"rel_file":"src/a.rs"}');
 SELECT telem_classify('benchmark_event', '{"branch":"main"}');
