@@ -37,6 +37,7 @@ SQLITE_EXTENSION_INIT3
 /* ---- limits ------------------------------------------------------------ */
 
 #define TELEM_JSON_MAX_DEPTH 1000            /* same bound as SQLite's json_valid() */
+#define TELEM_JSON_MAX_VALUES (1u << 22)     /* values in one document (~230 MB of nodes) */
 #define TELEM_MAX_CONTRACT_FILE (4u << 20)   /* 4 MiB: a contract file larger is refused */
 #define TELEM_MAX_POLICY_BYTES (1u << 20)    /* 1 MiB of retention-policy YAML */
 #define TELEM_MAX_PATTERN_BYTES 4096         /* one PCRE2 pattern in a contract */
@@ -150,7 +151,8 @@ typedef struct TelemJsonError {
 } TelemJsonError;
 
 /* Parses text[0..n) strictly per RFC 8259 (UTF-8 checked, no trailing
- * garbage beyond whitespace, depth <= TELEM_JSON_MAX_DEPTH) into arena a.
+ * garbage beyond whitespace, depth <= TELEM_JSON_MAX_DEPTH, at most
+ * TELEM_JSON_MAX_VALUES values) into arena a.
  * Returns the root, or NULL with *err filled (err may be NULL).  The tree
  * lives until the arena is reset and may point into text. */
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err);
