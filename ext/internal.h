@@ -37,6 +37,7 @@ SQLITE_EXTENSION_INIT3
 /* ---- limits ------------------------------------------------------------ */
 
 #define TELEM_JSON_MAX_DEPTH 1000            /* same bound as SQLite's json_valid() */
+#define TELEM_JSON_MAX_VALUES (1u << 22)     /* values in one document (~230 MB of nodes) */
 #define TELEM_MAX_CONTRACT_FILE (4u << 20)   /* 4 MiB: a contract file larger is refused */
 #define TELEM_MAX_POLICY_BYTES (1u << 20)    /* 1 MiB of retention-policy YAML */
 #define TELEM_MAX_PATTERN_BYTES 4096         /* one PCRE2 pattern in a contract */
@@ -150,7 +151,8 @@ typedef struct TelemJsonError {
 } TelemJsonError;
 
 /* Parses text[0..n) strictly per RFC 8259 (UTF-8 checked, no trailing
- * garbage beyond whitespace, depth <= TELEM_JSON_MAX_DEPTH) into arena a.
+ * garbage beyond whitespace, depth <= TELEM_JSON_MAX_DEPTH, at most
+ * TELEM_JSON_MAX_VALUES values) into arena a.
  * Returns the root, or NULL with *err filled (err may be NULL).  The tree
  * lives until the arena is reset and may point into text. */
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err);
@@ -275,6 +277,80 @@ int telem_create_function(sqlite3 *db, TelemConn *c, const char *name, int nArg,
 /* Registers a module with c as client data (ref taken). */
 int telem_create_module(sqlite3 *db, TelemConn *c, const char *name, const sqlite3_module *m);
 
+/* ---- redaction engine (rules.c) ----------------------------------------- */
+
+/* Actions of a rule (also the index into the names "keep", "replace", ...). */
+enum { TELEM_RACT_KEEP, TELEM_RACT_REPLACE, TELEM_RACT_HASH, TELEM_RACT_OMIT };
+
+typedef struct TelemRedactor TelemRedactor;
+
+/* One action taken (telem_redactions): never the value. */
+typedef struct TelemRedactEntry {
+  char *path; /* JSON Pointer of the value ("" for the whole text); owned */
+  int rule;   /* rule index: telem_redactor_rule_id() */
+  int action; /* TELEM_RACT_* */
+  int cls;    /* the rule's class, 0..3 */
+} TelemRedactEntry;
+
+typedef struct TelemRedactLog {
+  TelemRedactEntry *v; /* owned */
+  int n, cap;
+} TelemRedactLog;
+
+void telem_redact_log_init(TelemRedactLog *log);
+void telem_redact_log_clear(TelemRedactLog *log); /* frees the entries; reusable */
+
+/* Builds a redactor from the YAML rules text (see redaction-rules.yaml).
+ * Returns NULL and sets *pzErr ("rule \"email\" (line 9): ...") on a bad
+ * file.  Free with telem_redactor_free.  Not for use by two threads at once. */
+TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr);
+void telem_redactor_free(TelemRedactor *r);
+void telem_redactor_free_cb(void *p); /* void(void*) destructor for caches */
+/* Index of profile `name`, or -1. */
+int telem_redactor_profile_index(const TelemRedactor *r, const char *name);
+int telem_redactor_rule_count(const TelemRedactor *r);
+const char *telem_redactor_rule_id(const TelemRedactor *r, int rule);
+int telem_redactor_rule_class(const TelemRedactor *r, int rule);
+const char *telem_redact_action_name(int action);
+/* "S0".."S3" for 0..3, NULL otherwise (static strings). */
+const char *telem_class_name(int cls);
+/* Redacts text[0..n) with profile index `profile`: JSON (parsed into arena
+ * a) gives compact JSON, other text is scrubbed as text.  Appends to out
+ * (when not NULL) and records actions in log (when not NULL).  Returns 0, or
+ * -1 with *pzErr set; on error out holds nothing usable (fail closed). */
+int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char *text, size_t n,
+                       TelemBuf *out, TelemRedactLog *log, char **pzErr);
+/* Raises *cls (0..3, in/out) by what text[0..n) holds: key rules and value
+ * patterns by their class; text that is not JSON is 3.  0 or -1 + *pzErr. */
+int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n,
+                            int *cls, char **pzErr);
+
+/* ---- redaction cache (redact.c, classify.c) ----------------------------- */
+
+/* One taxonomy entry in telem_classify's hash table. */
+typedef struct TelemClassEntry {
+  const char *name; /* metric_type, borrowed from the registry; NULL = empty slot */
+  uint32_t len;
+  uint32_t hash;
+  int cls;          /* 0..3 */
+} TelemClassEntry;
+
+/* What reg->ext[TELEM_EXT_REDACT] holds: built lazily, once per registry
+ * (so once per connection and contracts source), freed with the registry. */
+typedef struct TelemRedactCache {
+  int rules_built;          /* the rules were tried */
+  TelemRedactor *rules;     /* compiled rules, NULL when they failed; owned */
+  char *rules_err;          /* why rules is NULL; owned */
+  TelemClassEntry *tax;     /* open addressing, tax_mask + 1 slots; owned */
+  uint32_t tax_mask;
+} TelemRedactCache;
+
+/* The cache of reg, created on first use; NULL on OOM. */
+TelemRedactCache *telem_redact_cache(TelemRegistry *reg);
+/* The compiled redaction rules of reg (borrowed: valid while reg is), or
+ * NULL with *pzErr set ("<path>: rule ..." or "no redaction-rules contract"). */
+TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr);
+
 /* ---- feature registration (one per ext/<feature>.c) --------------------- */
 
 typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);
@@ -282,6 +358,8 @@ typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_validate(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_redact(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_classify(sqlite3 *db, TelemConn *c, char **pzErr);
 
 
 /* ---- retention policy (policy.c; public API in include/voxtelem.h) ------ */

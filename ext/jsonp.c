@@ -26,6 +26,7 @@ typedef struct JsonParser {
   size_t n;               /* input length */
   size_t i;               /* cursor */
   int depth;
+  size_t values;          /* nodes allocated so far */
   const char *err;        /* first error, static text */
   size_t err_at;
 } JsonParser;
@@ -49,6 +50,12 @@ static void skip_ws(JsonParser *p) {
 }
 
 static TelemJson *new_node(JsonParser *p, int type) {
+  /* Each value costs a node of arena memory: a hostile document of millions
+   * of tiny values must not grow the arena without bound. */
+  if (++p->values > TELEM_JSON_MAX_VALUES) {
+    parse_fail(p, "too many values");
+    return NULL;
+  }
   TelemJson *v = telem_arena_alloc(p->arena, sizeof(*v));
   if (!v) {
     parse_fail(p, "out of memory");
@@ -385,7 +392,7 @@ static TelemJson *parse_value(JsonParser *p) {
 }
 
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err) {
-  JsonParser p = {a, (const unsigned char *)text, n, 0, 0, NULL, 0};
+  JsonParser p = {a, (const unsigned char *)text, n, 0, 0, 0, NULL, 0};
   TelemJson *root = NULL;
   if (n > UINT32_MAX) {
     parse_fail(&p, "input too large");

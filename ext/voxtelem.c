@@ -21,6 +21,8 @@ static const struct {
     {"retention", telem_register_retention},
     {"prune", telem_register_prune},
     {"validate", telem_register_validate},
+    {"redact", telem_register_redact},
+    {"classify", telem_register_classify},
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,

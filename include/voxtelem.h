@@ -152,6 +152,25 @@ int telem_schema_errors_count(const TelemSchemaErrors *e);
 const TelemSchemaError *telem_schema_errors_get(const TelemSchemaErrors *e, int i);
 void telem_schema_errors_free(TelemSchemaErrors *e);
 
+/* ---- redactor ----------------------------------------------------------
+ * The engine behind telem_redact, usable without a database (link
+ * libtelem.a; inside the loaded .so these symbols are not exported).
+ * Strings returned are sqlite3_malloc'd: free them with sqlite3_free(). */
+
+typedef struct TelemRedactor TelemRedactor;
+
+/* Builds a redactor from redaction-rules YAML text.  NULL + *errmsg on a
+ * bad rule file (the message names the rule and line). */
+TelemRedactor *telem_redactor_new(const char *rules_yaml, size_t n, char **errmsg);
+/* Redacts in[0..n) with the named profile (NULL = "default"): JSON gives
+ * compact JSON with structure and key order kept, other text is scrubbed
+ * as text.  Returns 0 with *out (NUL-terminated, *out_len bytes), or -1
+ * with *errmsg; never returns unredacted input on error.  A redactor must
+ * not be used by two threads at once. */
+int telem_redactor_redact(TelemRedactor *r, const char *profile, const char *in, size_t n,
+                          char **out, size_t *out_len, char **errmsg);
+void telem_redactor_free(TelemRedactor *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,3 +54,4 @@ SELECT telem_metric_problem('syntaxk:repo-1', 'syntax_k_event', 1.0, '{"event":"
        AS "an INSERT of this row fails with";
 SELECT instance_path, keyword, message
 FROM telem_validate_errors('{"event":"compile","language":"Rust!","duration_ms":-1}', 'syntax-k-event');
+.read sql/demo_redact.sql

@@ -75,6 +75,28 @@ static void test_depth_limit(void **state) {
   telem_arena_free(&a);
 }
 
+static void test_value_limit(void **state) {
+  (void)state;
+  TelemArena a;
+  telem_arena_init(&a);
+  /* [0,0,...] with one value more than the limit (the array counts too). */
+  size_t n = TELEM_JSON_MAX_VALUES;
+  char *z = malloc(2 * n + 2);
+  z[0] = '[';
+  for (size_t i = 0; i < n; i++) {
+    z[1 + 2 * i] = '0';
+    z[2 + 2 * i] = i + 1 < n ? ',' : ']';
+  }
+  TelemJsonError err;
+  assert_null(telem_json_parse(&a, z, 2 * n + 1, &err));
+  assert_string_equal(err.what, "too many values");
+  telem_arena_reset(&a);
+  z[2 * (n - 1)] = ']'; /* one value fewer: exactly at the limit */
+  assert_non_null(telem_json_parse(&a, z, 2 * n - 1, &err));
+  free(z);
+  telem_arena_free(&a);
+}
+
 static void test_number_compare_is_exact(void **state) {
   (void)state;
 #define CMP(x, y) telem_json_number_cmp(x, strlen(x), y, strlen(y))
@@ -176,6 +198,7 @@ int main(void) {
       cmocka_unit_test(test_scalars_and_containers),
       cmocka_unit_test(test_errors_have_positions),
       cmocka_unit_test(test_depth_limit),
+      cmocka_unit_test(test_value_limit),
       cmocka_unit_test(test_number_compare_is_exact),
       cmocka_unit_test(test_arena_reuse_is_flat),
       cmocka_unit_test(test_rfc8259_suite),

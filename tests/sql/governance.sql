@@ -1,0 +1,15 @@
+-- sql/governance.sql: telem_governance_summary counts stored rows per
+-- effective class and metric type.
+.mode list
+.read sql/schema/research_metrics.sql
+.read sql/governance.sql
+INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at) VALUES
+  ('bench:repo-1', 'benchmark_event', 1, '{"duration_ms":3}', '2026-11-01 10:00:00'),
+  ('bench:repo-1', 'benchmark_event', 2, NULL, '2026-11-02 10:00:00'),
+  ('bench:repo-1', 'benchmark_event', 3, '{"rel_file":"src/a.rs"}', '2026-11-03 10:00:00'),
+  ('bench:repo-1', 'benchmark_event', 4, '{"note":"ping bob@example.com"}', '2026-11-04 10:00:00'),
+  ('mcp:tool-1', 'socrates_surface', NULL, '{"tool":"search","arguments_json":{"q":"x"}}', '2026-11-05T10:00:00Z'),
+  ('mcp:tool-1', 'socrates_surface', NULL, '{"tool":"search","latency_ms":4}', '2026-11-06T10:00:00Z'),
+  ('x:1', 'not.in.taxonomy', NULL, NULL, '2026-11-07 10:00:00');
+SELECT * FROM telem_governance_summary;
+SELECT effective_class, sum(rows) FROM telem_governance_summary GROUP BY 1 ORDER BY 1;
