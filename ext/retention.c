@@ -441,9 +441,9 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   int at = -1;
   sqlite3_stmt *st = NULL;
 
-  rc = ret_db_ensure(v->db, v->c, &err);
-  if (rc != SQLITE_OK) goto done;
-  p = ret_db_policy(v->db, &err);
+  /* Validate against the active policy first (the file's rowids are the
+   * ones the seed will use), so a bad first write creates nothing. */
+  p = telem_policy_active(v->db, v->c, NULL, &err);
   if (!p) {
     rc = SQLITE_ERROR;
     goto done;
@@ -500,7 +500,9 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     rc = SQLITE_ERROR;
     goto done;
   }
-  /* Valid: write the one change through. */
+  /* Valid: create (and seed) the table if needed, then write the change. */
+  rc = ret_db_ensure(v->db, v->c, &err);
+  if (rc != SQLITE_OK) goto done;
   if (argc == 1) {
     rc = sqlite3_prepare_v2(v->db, "DELETE FROM main." RET_TABLE " WHERE rowid=?1", -1, &st,
                             NULL);

@@ -11,6 +11,12 @@
 SELECT table_name, kind, quote(days), quote(time_column), quote(cascade_from), length(rationale) > 20, source
 FROM telem_retention;
 SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy';
+-- a bad first write, even inside a transaction, creates nothing
+BEGIN;
+INSERT INTO telem_retention(table_name, kind) VALUES ('t', 'manual');
+SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy';
+COMMIT;
+SELECT DISTINCT source FROM telem_retention;
 
 -- 2. Mixed timestamp forms, seconds either side of the cutoff (now 2026-01-01T00:00:00Z, 365 days)
 INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES
