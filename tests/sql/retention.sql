@@ -76,6 +76,36 @@ PRAGMA foreign_key_check;
 SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
 SELECT run_id, table_name, rows_deleted, cascaded_rows FROM telem_prune_log WHERE run_id = 2 ORDER BY id;
 
+-- 4b. Property check: thousands of instants around the cutoff in five forms
+-- (space, T+Z, fractional both ways, +02:00 offset); keyed batches of 500
+-- delete exactly the rows julianday() says are older.
+CREATE TABLE ts_check(id INTEGER PRIMARY KEY, at TEXT);
+CREATE INDEX ts_check_at ON ts_check(at);
+CREATE TEMP TABLE ts_base AS
+  WITH RECURSIVE s(k) AS (SELECT -800 UNION ALL SELECT k + 1 FROM s WHERE k < 800)
+  SELECT julianday('2025-01-01 00:00:00') + k * 317.0 / 86400 AS jd FROM s
+  UNION ALL
+  SELECT julianday('2025-01-01 00:00:00') + k * 0.25 / 86400 FROM
+    (WITH RECURSIVE t(k) AS (SELECT -40 UNION ALL SELECT k + 1 FROM t WHERE k < 40) SELECT k FROM t);
+INSERT INTO ts_check(at)
+  SELECT strftime('%Y-%m-%d %H:%M:%S', jd) FROM ts_base
+  UNION ALL SELECT strftime('%Y-%m-%dT%H:%M:%SZ', jd) FROM ts_base
+  UNION ALL SELECT strftime('%Y-%m-%d %H:%M:%f', jd) FROM ts_base
+  UNION ALL SELECT strftime('%Y-%m-%dT%H:%M:%fZ', jd) FROM ts_base
+  UNION ALL SELECT strftime('%Y-%m-%dT%H:%M:%f', jd, '+2 hours') || '+02:00' FROM ts_base;
+CREATE TEMP TABLE ts_truth AS SELECT id, julianday(at) < julianday('2025-01-01T00:00:00Z') AS old FROM ts_check;
+SELECT count(*), sum(old) FROM ts_truth;
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale)
+  VALUES ('ts_check', 'days', 365, 'at', 'property check');
+SELECT eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name = 'ts_check';
+SELECT telem_prune_apply('ts_check', 500, '2026-01-01T00:00:00Z');
+SELECT count(*) FROM ts_truth WHERE old = 1 AND id IN (SELECT id FROM ts_check);
+SELECT count(*) FROM ts_truth WHERE old = 0 AND id NOT IN (SELECT id FROM ts_check);
+SELECT batches > 10 FROM telem_prune_log WHERE table_name = 'ts_check';
+DELETE FROM telem_retention WHERE table_name = 'ts_check';
+DROP TABLE ts_check;
+DROP TABLE telem_retention_policy;
+
 -- 5. Apply with foreign keys OFF: children are still deleted first, no orphans
 PRAGMA foreign_keys = OFF;
 INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
