@@ -3,7 +3,8 @@
  * the happy path and export round trip, every kind of bad policy (each
  * error names the table and the field), hostile input (SQL in a table name,
  * a YAML alias bomb, 5 MB, non-UTF-8, NUL bytes, empty text), the rule
- * editing API, and allocation failures.
+ * editing API, allocation failures, and telem_policy_import() on files
+ * (missing, empty, a directory, 5 MB, good) through an in-memory database.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../../ext/internal.h"
@@ -368,6 +370,80 @@ static void test_oom(void **state) {
   assert_true(parsed);
 }
 
+
+/* ---- files through telem_policy_import (ext/retention.c) ---------------- */
+
+/* Runs one-value SQL on db; returns the text result or the error message
+ * (sqlite3 memory). */
+static char *sql1(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  char *out = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    out = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+  else
+    out = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return out;
+}
+
+/* Writes n bytes of text to a new temporary file; returns its path (static). */
+static const char *tmp_file(const char *text, size_t n) {
+  static char path[64];
+  snprintf(path, sizeof path, "/tmp/test_policy_XXXXXX");
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = write(fd, text + done, n - done);
+    assert_true(w > 0);
+    done += (size_t)w;
+  }
+  close(fd);
+  return path;
+}
+
+static void expect_sql(sqlite3 *db, const char *sql, const char *want) {
+  char *got = sql1(db, sql);
+  if (!got || !strstr(got, want)) fail_msg("%s\n  got:  %s\n  want: %s", sql, got, want);
+  sqlite3_free(got);
+}
+
+static void test_import_files(void **state) {
+  (void)state;
+  sqlite3 *db = NULL;
+  char *err = NULL;
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  if (sqlite3_voxtelem_init(db, &err, NULL) != SQLITE_OK) fail_msg("%s", err);
+  expect_sql(db, "SELECT telem_policy_import('/nonexistent-dir/policy.yaml')",
+             "telem_policy_import: cannot open /nonexistent-dir/policy.yaml: No such file");
+  expect_sql(db, "SELECT telem_policy_import('/tmp')", "telem_policy_import: cannot read /tmp: is a directory");
+  const char *path = tmp_file("", 0);
+  char *q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  expect_sql(db, q, "policy is empty");
+  sqlite3_free(q);
+  unlink(path);
+  size_t big = 5u << 20;
+  char *text = malloc(big);
+  assert_non_null(text);
+  memset(text, '#', big);
+  path = tmp_file(text, big);
+  free(text);
+  q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  expect_sql(db, q, "policy is 5242880 bytes, larger than the 1048576 byte limit");
+  sqlite3_free(q);
+  unlink(path);
+  /* nothing was written by the failures */
+  expect_sql(db, "SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy'", "0");
+  path = tmp_file(good, strlen(good));
+  q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  expect_sql(db, q, "7");
+  sqlite3_free(q);
+  unlink(path);
+  expect_sql(db, "SELECT group_concat(DISTINCT source) FROM telem_retention", "database");
+  expect_sql(db, "SELECT telem_policy_import(telem_policy_yaml())", "7");
+  sqlite3_close(db);
+}
+
 int main(void) {
   static const sqlite3_mem_methods mm = {fm_malloc, fm_free,  fm_realloc, fm_size,
                                          fm_roundup, fm_init, fm_shutdown, NULL};
@@ -381,7 +457,7 @@ int main(void) {
       cmocka_unit_test(test_structure),    cmocka_unit_test(test_alias_bomb),
       cmocka_unit_test(test_too_big),      cmocka_unit_test(test_not_utf8),
       cmocka_unit_test(test_empty),        cmocka_unit_test(test_edit_api),
-      cmocka_unit_test(test_oom),
+      cmocka_unit_test(test_oom),          cmocka_unit_test(test_import_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
