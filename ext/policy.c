@@ -462,11 +462,8 @@ telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, c
     policy_err(pzErr, name, NULL, "tables", "must be a mapping of table name to rule");
     goto fail;
   }
-  if (json_object_size(tables) == 0 ||
-      (json_object_size(tables) == 1 && json_object_get(tables, TELEM_YAML_LINE_KEY))) {
-    policy_err(pzErr, name, NULL, "tables", "no rules");
-    goto fail;
-  }
+  /* "tables: {}" is a valid, empty policy (nothing is pruned): it is what
+   * telem_policy_yaml() exports once every rule was deleted. */
   p = telem_policy_new();
   if (!p) goto oom;
   const char *tname;

@@ -232,6 +232,18 @@ SELECT count(*) FROM (SELECT table_name, kind, days, time_column, cascade_from, 
 SELECT telem_policy_yaml() = telem_policy_yaml();
 SELECT substr(telem_policy_yaml(), 1, instr(telem_policy_yaml(), '  audit_log:') - 1) LIKE '#%tables:%';
 
+-- an empty policy round-trips too (and prunes nothing)
+SAVEPOINT empty_policy;
+DELETE FROM telem_retention WHERE kind = 'cascade';
+DELETE FROM telem_retention;
+SELECT telem_policy_yaml() LIKE '%tables: {}%';
+SELECT telem_policy_import(telem_policy_yaml());
+SELECT count(*) FROM telem_retention;
+SELECT count(*) FROM telem_prune_plan;
+ROLLBACK TO empty_policy;
+RELEASE empty_policy;
+SELECT count(*) FROM telem_retention;
+
 -- 10. Bad imports: an error naming the problem, the previous policy untouched
 CREATE TEMP TABLE yaml_before AS SELECT telem_policy_yaml() AS y;
 SELECT telem_policy_import('tables:' || char(10) || '  t:' || char(10) || '    kind: forever' || char(10) || '    rationale: r' || char(10));
