@@ -47,8 +47,9 @@
  * check with sqlite3_next_stmt).  So every batch is durable on its own and a
  * SIGKILL loses at most the batch in flight.  Inside the caller's own
  * transaction each batch is a SAVEPOINT instead: atomic, but nothing is
- * committed before the caller commits.  Called from a writing statement,
- * apply refuses (it could neither commit nor keep the promise).
+ * committed before the caller commits.  Called from a writing statement
+ * (INSERT ... SELECT telem_prune_apply()), apply refuses: SQLite allows
+ * neither COMMIT nor SAVEPOINT there.
  *
  * Batches: with an index on the time column and no cascade children, a
  * batch is a slice of the index, (previous key, k] with k the n-th key
@@ -1301,10 +1302,10 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     now = (const char *)sqlite3_value_text(argv[2]);
   }
   a.own_txn = sqlite3_get_autocommit(db);
-  if (a.own_txn && telem_db_writer_busy(db)) {
+  /* From a writing statement neither COMMIT nor SAVEPOINT is allowed. */
+  if (telem_db_writer_busy(db)) {
     telem_result_errorf(ctx, "telem_prune_apply",
-                        "cannot commit batches from inside a writing statement; call it from a "
-                        "plain SELECT or inside BEGIN ... COMMIT");
+                        "cannot run inside a writing statement; call it from a plain SELECT");
     return;
   }
   p = plan_build(db, c, now, 0, &err);

@@ -658,9 +658,8 @@ static void ret_import_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   p = telem_policy_parse(name, text, n, &err);
   if (!p) goto fail;
-  if (sqlite3_get_autocommit(db) && telem_db_writer_busy(db)) {
-    telem_set_err(&err, "cannot commit from inside a writing statement; call it from a plain "
-                        "SELECT or inside BEGIN ... COMMIT");
+  if (telem_db_writer_busy(db)) { /* SAVEPOINT and COMMIT are refused there */
+    telem_set_err(&err, "cannot run inside a writing statement; call it from a plain SELECT");
     goto fail;
   }
   /* One SAVEPOINT: the old rules go and the new ones come in together, or

@@ -131,6 +131,10 @@ SELECT count(*) FROM research_metrics WHERE metric_type = 'p_old';
 -- not from inside a writing statement, not from a trigger
 CREATE TABLE sink(n);
 INSERT INTO sink SELECT telem_prune_apply();
+BEGIN;
+INSERT INTO sink SELECT telem_prune_apply();
+INSERT INTO sink SELECT telem_policy_import('contracts/db/retention-policy.yaml');
+COMMIT;
 CREATE TRIGGER sink_prune AFTER INSERT ON sink BEGIN SELECT telem_prune_apply(); END;
 INSERT INTO sink VALUES (1);
 DROP TRIGGER sink_prune;
