@@ -945,7 +945,8 @@ static void apply_presence_init(Applier *a) {
  * one checkpoint of the whole WAL, as a single DELETE would have, instead
  * of an fsync-heavy checkpoint every wal_autocheckpoint pages (1000).  The
  * connection's setting is restored as soon as someone else shows up, and
- * at the end.  (It replaces a custom sqlite3_wal_hook for the duration.) */
+ * at the end.  A connection with automatic checkpoints off, or with its own
+ * sqlite3_wal_hook (PRAGMA wal_autocheckpoint then reads 0), is left alone. */
 static void apply_ckpt_defer(Applier *a) {
   if (!a->own_txn || a->ckpt_saved >= 0 || a->alone_always) return;
   sqlite3_stmt *st = NULL;
