@@ -128,7 +128,7 @@ demo: voxtelem.so
 
 # ---- tests ------------------------------------------------------------------
 
-test: all unit sqltest shtest exports conformance
+test: all unit sqltest shtest exports conformance check-drift
 	@echo "make test: all passed"
 
 unit: $(UNIT_BIN)
