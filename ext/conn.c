@@ -30,7 +30,7 @@ TelemConn *telem_conn_new(sqlite3 *db, char **pzErr) {
   if (dir && dir[0]) {
     c->reg = telem_registry_load_dir(dir, &err);
     if (!c->reg) {
-      telem_set_err(pzErr, "voxtelem: VOXTELEM_CONTRACTS=%s: %s", dir, err ? err : "out of memory");
+      telem_set_err(pzErr, "voxtelem: VOXTELEM_CONTRACTS=%.200s: %s", dir, err ? err : "out of memory");
       sqlite3_free(err);
       sqlite3_free(c);
       return NULL;

@@ -81,6 +81,16 @@ void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, 
  * gets an error that starts with the function's name (SQLite's own message
  * does not).  Returns 1 when min <= argc <= max, else sets the error. */
 int telem_check_argc(sqlite3_context *ctx, const char *fn, int argc, int min, int max);
+/* Table-valued functions declare TELEM_TVF_EXTRA_COLUMNS after their real
+ * HIDDEN arguments, so that a call with too many arguments reaches
+ * xBestIndex instead of failing with SQLite's own message, which does not
+ * start with the function's name.  telem_tvf_too_many_args() returns 1
+ * (with the vtab error set) when a call used them. */
+#define TELEM_TVF_EXTRA_COLUMNS \
+  ", extra_arg1 HIDDEN, extra_arg2 HIDDEN, extra_arg3 HIDDEN, extra_arg4 HIDDEN"
+#define TELEM_TVF_EXTRA_COUNT 4
+int telem_tvf_too_many_args(sqlite3_vtab *vtab, const sqlite3_index_info *info, const char *fn,
+                            int first_extra_col, int max_args);
 /* Replaces *pzErr (sqlite3 memory) with a formatted message. */
 void telem_set_err(char **pzErr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets a vtab's zErrMsg, freeing the old one. */

@@ -617,6 +617,7 @@ fail:
 #define PLAN_COL_STATUS 7
 #define PLAN_COL_SQL 8
 #define PLAN_COL_NOW 9 /* HIDDEN argument */
+#define PLAN_COL_EXTRA 10 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
 
 /* idxNum bit 1: the `now` argument is given (argv[0]). */
 #define PLAN_IDX_NOW 1
@@ -642,7 +643,7 @@ static int plan_connect(sqlite3 *db, void *pAux, int argc, const char *const *ar
                                 "CREATE TABLE x(table_name TEXT, kind TEXT, time_column TEXT, "
                                 "days INTEGER, cutoff TEXT, eligible_rows INTEGER, "
                                 "cascade_rows INTEGER, status TEXT, delete_sql TEXT, "
-                                "now HIDDEN)");
+                                "now HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")");
   if (rc != SQLITE_OK) {
     telem_set_err(pzErr, "telem_prune_plan: %s", sqlite3_errmsg(db));
     return rc;
@@ -668,8 +669,9 @@ static int plan_disconnect(sqlite3_vtab *pVtab) {
 /* xBestIndex: an equality constraint on `now` becomes argv[0]
  * (PLAN_IDX_NOW); an unusable one is SQLITE_CONSTRAINT. */
 static int plan_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
-  (void)pVtab;
   int now_ix = -1, unusable = 0;
+  if (telem_tvf_too_many_args(pVtab, info, "telem_prune_plan", PLAN_COL_EXTRA, 1))
+    return SQLITE_ERROR;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *cn = &info->aConstraint[i];
     if (cn->iColumn != PLAN_COL_NOW) continue;

@@ -135,13 +135,15 @@ static void redact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 /* Declared schema; the HIDDEN columns are the arguments. */
 #define RDX_SCHEMA \
-  "CREATE TABLE x(path TEXT, rule TEXT, action TEXT, class TEXT, text HIDDEN, profile HIDDEN)"
+  "CREATE TABLE x(path TEXT, rule TEXT, action TEXT, class TEXT, text HIDDEN, profile HIDDEN" \
+  TELEM_TVF_EXTRA_COLUMNS ")"
 #define RDX_COL_PATH 0
 #define RDX_COL_RULE 1
 #define RDX_COL_ACTION 2
 #define RDX_COL_CLASS 3
 #define RDX_COL_TEXT 4
 #define RDX_COL_PROFILE 5
+#define RDX_COL_EXTRA 6 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
 
 /* idxNum bits (xBestIndex -> xFilter): the arguments present, in argv order. */
 #define RDX_IDX_TEXT 1
@@ -188,6 +190,8 @@ static int rdx_disconnect(sqlite3_vtab *vtab) {
  * constraints on the HIDDEN columns, passed in that order. */
 static int rdx_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   int text = -1, profile = -1, text_unusable = 0;
+  if (telem_tvf_too_many_args(vtab, info, "telem_redactions", RDX_COL_EXTRA, 2))
+    return SQLITE_ERROR;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *k = &info->aConstraint[i];
     if (k->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;

@@ -564,7 +564,7 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   if (!index) {
     /* Name the directory: nothing of it could be read. */
     if (pzErr) {
-      char *msg = sqlite3_mprintf("%s/%s", dir, *pzErr ? *pzErr : "index.yaml: unreadable");
+      char *msg = sqlite3_mprintf("%.200s/%s", dir, *pzErr ? *pzErr : "index.yaml: unreadable");
       sqlite3_free(*pzErr);
       *pzErr = msg;
     }

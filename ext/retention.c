@@ -576,19 +576,19 @@ static const sqlite3_module ret_module = {
 static char *ret_read_file(const char *path, size_t *pn, char **pzErr) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    telem_set_err(pzErr, "cannot open %s: %s", path, strerror(errno));
+    telem_set_err(pzErr, "cannot open %.200s: %s", path, strerror(errno));
     return NULL;
   }
   struct stat sb;
   if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
     fclose(f);
-    telem_set_err(pzErr, "cannot read %s: is a directory", path);
+    telem_set_err(pzErr, "cannot read %.200s: is a directory", path);
     return NULL;
   }
   if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
       (unsigned long long)sb.st_size > TELEM_MAX_POLICY_BYTES) {
     fclose(f);
-    telem_set_err(pzErr, "%s: policy is %llu bytes, larger than the %u byte limit", path,
+    telem_set_err(pzErr, "%.200s: policy is %llu bytes, larger than the %u byte limit", path,
                   (unsigned long long)sb.st_size, (unsigned)TELEM_MAX_POLICY_BYTES);
     return NULL;
   }
@@ -604,12 +604,12 @@ static char *ret_read_file(const char *path, size_t *pn, char **pzErr) {
   fclose(f);
   if (bad) {
     sqlite3_free(buf);
-    telem_set_err(pzErr, "cannot read %s", path);
+    telem_set_err(pzErr, "cannot read %.200s", path);
     return NULL;
   }
   if (n > TELEM_MAX_POLICY_BYTES) { /* a pipe or a file that grew */
     sqlite3_free(buf);
-    telem_set_err(pzErr, "%s: policy is larger than the %u byte limit", path,
+    telem_set_err(pzErr, "%.200s: policy is larger than the %u byte limit", path,
                   (unsigned)TELEM_MAX_POLICY_BYTES);
     return NULL;
   }
@@ -637,6 +637,10 @@ static void ret_import_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   TelemPolicy *p = NULL;
   int in_sp = 0;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return; /* NULL in, NULL out */
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    telem_result_errorf(ctx, "telem_policy_import", "argument 1: expected a file path or YAML text");
+    return;
+  }
   const char *arg = (const char *)sqlite3_value_text(argv[0]);
   size_t alen = (size_t)sqlite3_value_bytes(argv[0]);
   if (!arg) {

@@ -246,3 +246,17 @@ int telem_check_argc(sqlite3_context *ctx, const char *fn, int argc, int min, in
     telem_result_errorf(ctx, fn, "expected %d to %d arguments, got %d", min, max, argc);
   return 0;
 }
+
+int telem_tvf_too_many_args(sqlite3_vtab *vtab, const sqlite3_index_info *info, const char *fn,
+                            int first_extra_col, int max_args) {
+  int last = -1;
+  for (int i = 0; i < info->nConstraint; i++) {
+    int col = info->aConstraint[i].iColumn;
+    if (col >= first_extra_col && col < first_extra_col + TELEM_TVF_EXTRA_COUNT && col > last)
+      last = col;
+  }
+  if (last < 0) return 0;
+  telem_vtab_errorf(vtab, "%s: expected at most %d argument%s, got %d", fn, max_args,
+                    max_args == 1 ? "" : "s", max_args + last - first_extra_col + 1);
+  return 1;
+}

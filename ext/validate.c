@@ -411,13 +411,14 @@ static void assert_metric_func(sqlite3_context *ctx, int argc, sqlite3_value **a
 /* Declared schema; the arguments are HIDDEN columns. */
 #define VE_SCHEMA                                                                        \
   "CREATE TABLE x(instance_path TEXT, schema_path TEXT, keyword TEXT, message TEXT, "   \
-  "json HIDDEN, schema HIDDEN)"
+  "json HIDDEN, schema HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")"
 #define VE_COL_INSTANCE_PATH 0
 #define VE_COL_SCHEMA_PATH 1
 #define VE_COL_KEYWORD 2
 #define VE_COL_MESSAGE 3
 #define VE_COL_JSON 4
 #define VE_COL_SCHEMA 5
+#define VE_COL_EXTRA 6 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
 
 /* idxNum bits: 1 = json constrained (argv[0]), 2 = schema constrained
  * (argv[1] when json is present, else argv[0]).  Both are required. */
@@ -463,6 +464,8 @@ static int ve_disconnect(sqlite3_vtab *pVtab) {
 
 static int ve_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
   int json_i = -1, schema_i = -1, unusable = 0;
+  if (telem_tvf_too_many_args(pVtab, info, "telem_validate_errors", VE_COL_EXTRA, 2))
+    return SQLITE_ERROR;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *k = &info->aConstraint[i];
     if (k->iColumn != VE_COL_JSON && k->iColumn != VE_COL_SCHEMA) continue;
