@@ -177,8 +177,12 @@ check: check-asan check-valgrind
 	@echo "make check: clean"
 
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
-check-asan: $(ASAN_BIN) build/asan/voxtelem.so
+build/asan/conformance: tests/conformance/runner.c build/asan/libtelem.a
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lm
+
+check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 	@set -e; for t in $(ASAN_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+	@echo "== build/asan/conformance"; ASAN_OPTIONS=detect_leaks=1 build/asan/conformance
 	@mkdir -p build/asan/sqlout; fail=0; for t in $(SQL_TESTS); do \
 	  out=build/asan/sqlout/$$(basename $$t .sql).out; \
 	  LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
