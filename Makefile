@@ -4,7 +4,9 @@
 #   make deps       install the Debian packages the build and tests need
 #   make demo       build, then run the demo on the embedded contracts
 #   make test       unit tests, SQL golden tests, shell tests, conformance, drift guards
-#   make check      the tests again under ASan+UBSan, and the SQL tests under valgrind
+#   make check      the tests again under ASan+UBSan, the SQL tests under valgrind,
+#                   and a 30-second smoke run of every fuzz target
+#   make fuzz FUZZ_SECONDS=N   every fuzz target for N seconds
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make install PREFIX=/usr/local
 
@@ -14,7 +16,7 @@ PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
 PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang
+            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
 # The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).
@@ -173,8 +175,13 @@ exports: voxtelem.so
 
 # ---- sanitizers and valgrind -----------------------------------------------
 
-check: check-asan check-valgrind
+check: check-asan check-valgrind fuzz-smoke
 	@echo "make check: clean"
+
+# A short run of every fuzz target from its seed corpus (make fuzz for long runs).
+SMOKE_SECONDS ?= 30
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(SMOKE_SECONDS)
 
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 build/asan/conformance: tests/conformance/runner.c build/asan/libtelem.a
@@ -237,7 +244,7 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(EXT_HDR)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-smoke
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)
