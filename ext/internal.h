@@ -394,18 +394,18 @@ typedef struct TelemPolicyRule {
   int64_t rowid;      /* row in telem_retention_policy (0: from a file) */
 } TelemPolicyRule;
 
-struct telem_policy {
+struct TelemPolicy {
   TelemPolicyRule *rules; /* sorted by table_name, case-insensitively; owned */
   int n, cap;
 };
-typedef struct telem_policy TelemPolicy;
+typedef struct TelemPolicy TelemPolicy; /* also in voxtelem.h (C11 allows both) */
 
 int telem_policy_kind(const char *name);      /* TELEM_RK_* or 0 */
 const char *telem_policy_kind_name(int kind); /* static text or NULL */
-struct telem_policy_rule_info;
+struct TelemPolicyRuleInfo;
 int telem_policy_ident_ok(const char *z);     /* ^[A-Za-z_][A-Za-z0-9_]{0,127}$, not sqlite_* */
 /* telem_policy_add() that also records the rule's rowid. */
-int telem_policy_add_rowid(TelemPolicy *p, const struct telem_policy_rule_info *r, int64_t rowid,
+int telem_policy_add_rowid(TelemPolicy *p, const struct TelemPolicyRuleInfo *r, int64_t rowid,
                            char **pzErr);
 
 /* retention.c: the active policy of the connection (database table

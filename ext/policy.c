@@ -143,22 +143,22 @@ static void policy_rule_clear(TelemPolicyRule *r) {
   memset(r, 0, sizeof *r);
 }
 
-telem_policy *telem_policy_new(void) {
-  telem_policy *p = sqlite3_malloc64(sizeof *p);
+TelemPolicy *telem_policy_new(void) {
+  TelemPolicy *p = sqlite3_malloc64(sizeof *p);
   if (p) memset(p, 0, sizeof *p);
   return p;
 }
 
-void telem_policy_free(telem_policy *p) {
+void telem_policy_free(TelemPolicy *p) {
   if (!p) return;
   for (int i = 0; i < p->n; i++) policy_rule_clear(&p->rules[i]);
   sqlite3_free(p->rules);
   sqlite3_free(p);
 }
 
-int telem_policy_count(const telem_policy *p) { return p ? p->n : 0; }
+int telem_policy_count(const TelemPolicy *p) { return p ? p->n : 0; }
 
-int telem_policy_rule(const telem_policy *p, int i, telem_policy_rule_info *out) {
+int telem_policy_rule(const TelemPolicy *p, int i, TelemPolicyRuleInfo *out) {
   if (!p || i < 0 || i >= p->n || !out) return -1;
   const TelemPolicyRule *r = &p->rules[i];
   out->table_name = r->table_name;
@@ -170,7 +170,7 @@ int telem_policy_rule(const telem_policy *p, int i, telem_policy_rule_info *out)
   return 0;
 }
 
-int telem_policy_find(const telem_policy *p, const char *table) {
+int telem_policy_find(const TelemPolicy *p, const char *table) {
   if (!p || !table) return -1;
   for (int i = 0; i < p->n; i++)
     if (sqlite3_stricmp(p->rules[i].table_name, table) == 0) return i;
@@ -179,7 +179,7 @@ int telem_policy_find(const telem_policy *p, const char *table) {
 
 /* Validates the fields of one rule on their own (no cross-rule checks).
  * `where` prefixes messages (may be NULL).  Returns 0, or -1 with *pzErr. */
-static int policy_rule_check(const telem_policy_rule_info *r, const char *where, char **pzErr) {
+static int policy_rule_check(const TelemPolicyRuleInfo *r, const char *where, char **pzErr) {
   const char *t = r->table_name;
   if (!t || !*t) {
     policy_err(pzErr, where, NULL, "table_name", "is required");
@@ -268,13 +268,13 @@ static int policy_rule_check(const telem_policy_rule_info *r, const char *where,
   return 0;
 }
 
-int telem_policy_rule_check(const telem_policy_rule_info *r, char **pzErr) {
+int telem_policy_rule_check(const TelemPolicyRuleInfo *r, char **pzErr) {
   return policy_rule_check(r, NULL, pzErr);
 }
 
 /* Inserts a copy of r keeping the rules sorted; `rowid` is stored as is.
  * Returns 0, -1 on a bad rule or duplicate (with *pzErr), -2 on OOM. */
-static int policy_insert(telem_policy *p, const telem_policy_rule_info *r, int64_t rowid,
+static int policy_insert(TelemPolicy *p, const TelemPolicyRuleInfo *r, int64_t rowid,
                          const char *where, char **pzErr) {
   if (policy_rule_check(r, where, pzErr)) return -1;
   if (telem_policy_find(p, r->table_name) >= 0) {
@@ -314,24 +314,24 @@ static int policy_insert(telem_policy *p, const telem_policy_rule_info *r, int64
   return 0;
 }
 
-int telem_policy_add(telem_policy *p, const telem_policy_rule_info *r, char **pzErr) {
+int telem_policy_add(TelemPolicy *p, const TelemPolicyRuleInfo *r, char **pzErr) {
   if (!p || !r) return -1;
   return policy_insert(p, r, 0, NULL, pzErr);
 }
 
-int telem_policy_add_rowid(telem_policy *p, const telem_policy_rule_info *r, int64_t rowid,
+int telem_policy_add_rowid(TelemPolicy *p, const TelemPolicyRuleInfo *r, int64_t rowid,
                            char **pzErr) {
   return policy_insert(p, r, rowid, NULL, pzErr);
 }
 
-void telem_policy_remove(telem_policy *p, int i) {
+void telem_policy_remove(TelemPolicy *p, int i) {
   if (!p || i < 0 || i >= p->n) return;
   policy_rule_clear(&p->rules[i]);
   memmove(&p->rules[i], &p->rules[i + 1], (size_t)(p->n - i - 1) * sizeof p->rules[0]);
   p->n--;
 }
 
-int telem_policy_check(const telem_policy *p, char **pzErr) {
+int telem_policy_check(const TelemPolicy *p, char **pzErr) {
   if (!p) return -1;
   for (int i = 0; i < p->n; i++) {
     const TelemPolicyRule *r = &p->rules[i];
@@ -383,8 +383,8 @@ static int64_t policy_days_value(json_t *v) {
   return neg ? -n : n;
 }
 
-telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, char **pzErr) {
-  telem_policy *p = NULL;
+TelemPolicy *telem_policy_parse(const char *name, const char *text, size_t n, char **pzErr) {
+  TelemPolicy *p = NULL;
   json_t *root = NULL;
   char *yerr = NULL;
   if (!name) name = "policy";
@@ -493,7 +493,7 @@ telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, c
         goto fail;
       }
     }
-    telem_policy_rule_info info;
+    TelemPolicyRuleInfo info;
     memset(&info, 0, sizeof info);
     info.table_name = tname;
     static const char *const sfields[] = {"kind", "time_column", "cascade_from", "rationale"};
@@ -540,7 +540,7 @@ static void policy_yaml_string(TelemBuf *b, const char *s) {
   telem_buf_json_string(b, s, strlen(s));
 }
 
-char *telem_policy_to_yaml(const telem_policy *p) {
+char *telem_policy_to_yaml(const TelemPolicy *p) {
   if (!p) return NULL;
   TelemBuf b;
   telem_buf_init(&b);

@@ -49,7 +49,7 @@ static TelemPolicy *ret_policy_dup(const TelemPolicy *p) {
   TelemPolicy *q = telem_policy_new();
   if (!q) return NULL;
   for (int i = 0; i < p->n; i++) {
-    telem_policy_rule_info info;
+    TelemPolicyRuleInfo info;
     telem_policy_rule(p, i, &info);
     char *err = NULL;
     if (telem_policy_add_rowid(q, &info, p->rules[i].rowid, &err)) {
@@ -149,7 +149,7 @@ static TelemPolicy *ret_db_policy(sqlite3 *db, char **pzErr) {
     goto fail;
   }
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    telem_policy_rule_info info;
+    TelemPolicyRuleInfo info;
     memset(&info, 0, sizeof info);
     sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
     info.table_name = (const char *)sqlite3_column_text(st, 1);
@@ -465,7 +465,7 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       rc = SQLITE_ERROR;
       goto done;
     }
-    telem_policy_rule_info info;
+    TelemPolicyRuleInfo info;
     memset(&info, 0, sizeof info);
     info.table_name = ret_text(argv[2 + RET_COL_TABLE]);
     info.kind = ret_text(argv[2 + RET_COL_KIND]);

@@ -33,10 +33,10 @@ int sqlite3_voxtelem_init(struct sqlite3 *db, char **pzErrMsg,
  * one rule per table, kept sorted by table name.  No database is involved.
  *
  *     char *err = NULL;
- *     telem_policy *p = telem_policy_parse("policy.yaml", text, len, &err);
+ *     TelemPolicy *p = telem_policy_parse("policy.yaml", text, len, &err);
  *     if (!p) { fprintf(stderr, "%s\n", err); sqlite3_free(err); return; }
  *     for (int i = 0; i < telem_policy_count(p); i++) {
- *       telem_policy_rule_info r;
+ *       TelemPolicyRuleInfo r;
  *       telem_policy_rule(p, i, &r);   // r.table_name, r.kind, r.days, ...
  *     }
  *     char *yaml = telem_policy_to_yaml(p);   // parse(yaml) gives the same rules
@@ -47,46 +47,46 @@ int sqlite3_voxtelem_init(struct sqlite3 *db, char **pzErrMsg,
  * them with sqlite3_free.  Messages name the table and the field, e.g.
  * `policy.yaml:4: table "research_metrics": days: must be a positive integer`.
  */
-typedef struct telem_policy telem_policy;
+typedef struct TelemPolicy TelemPolicy;
 
 #define TELEM_POLICY_NO_DAYS (-0x7fffffffffffffffLL - 1) /* days absent */
 
 /* One rule as seen through the API; pointers are owned by the policy and
  * live until it is changed or freed. */
-typedef struct telem_policy_rule_info {
+typedef struct TelemPolicyRuleInfo {
   const char *table_name;   /* identifier */
   const char *kind;         /* days, ms_days, expires_lt_now, keep_forever, manual, cascade */
   long long days;           /* TELEM_POLICY_NO_DAYS unless kind is days / ms_days */
   const char *time_column;  /* NULL when absent */
   const char *cascade_from; /* parent table of a cascade rule, else NULL */
   const char *rationale;    /* why the data is kept that long */
-} telem_policy_rule_info;
+} TelemPolicyRuleInfo;
 
 /* Parses and validates YAML text[0..n).  `name` (a file name, may be NULL)
  * prefixes error messages.  Returns a new policy, or NULL with *pzErr set
  * (also for input larger than 1 MiB, non-UTF-8 bytes, empty input, YAML
  * alias bombs, unknown kinds or fields, bad identifiers). */
-telem_policy *telem_policy_parse(const char *name, const char *text, size_t n, char **pzErr);
+TelemPolicy *telem_policy_parse(const char *name, const char *text, size_t n, char **pzErr);
 /* An empty policy (NULL on OOM). */
-telem_policy *telem_policy_new(void);
-void telem_policy_free(telem_policy *p);
-int telem_policy_count(const telem_policy *p);
+TelemPolicy *telem_policy_new(void);
+void telem_policy_free(TelemPolicy *p);
+int telem_policy_count(const TelemPolicy *p);
 /* Fills *out with rule i; returns 0, or -1 when i is out of range. */
-int telem_policy_rule(const telem_policy *p, int i, telem_policy_rule_info *out);
+int telem_policy_rule(const TelemPolicy *p, int i, TelemPolicyRuleInfo *out);
 /* Index of the rule for `table` (case-insensitive), or -1. */
-int telem_policy_find(const telem_policy *p, const char *table);
+int telem_policy_find(const TelemPolicy *p, const char *table);
 /* Validates one rule's fields; 0 or -1 with *pzErr. */
-int telem_policy_rule_check(const telem_policy_rule_info *r, char **pzErr);
+int telem_policy_rule_check(const TelemPolicyRuleInfo *r, char **pzErr);
 /* Validates r and adds a copy; 0, -1 (invalid or duplicate, *pzErr set) or
  * -2 (out of memory). */
-int telem_policy_add(telem_policy *p, const telem_policy_rule_info *r, char **pzErr);
+int telem_policy_add(TelemPolicy *p, const TelemPolicyRuleInfo *r, char **pzErr);
 /* Removes rule i (no-op when out of range). */
-void telem_policy_remove(telem_policy *p, int i);
+void telem_policy_remove(TelemPolicy *p, int i);
 /* Cross-rule checks: every cascade names a parent in the policy that is
  * not itself a cascade.  0 or -1 with *pzErr. */
-int telem_policy_check(const telem_policy *p, char **pzErr);
+int telem_policy_check(const TelemPolicy *p, char **pzErr);
 /* The policy as YAML in the contracts format (NULL on OOM). */
-char *telem_policy_to_yaml(const telem_policy *p);
+char *telem_policy_to_yaml(const TelemPolicy *p);
 /* ---- JSON Schema engine (ext/schema.c) ---------------------------------
  *
  * Draft-07 and 2020-12 (by "$schema"; the set's default draft when a

@@ -19,7 +19,7 @@ static int same_str(const char *a, const char *b) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *err = NULL;
-  telem_policy *p = telem_policy_parse("fuzz.yaml", (const char *)data, size, &err);
+  TelemPolicy *p = telem_policy_parse("fuzz.yaml", (const char *)data, size, &err);
   if (!p) {
     if (!err) abort(); /* a failure always says why (or is out of memory) */
     sqlite3_free(err);
@@ -27,11 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   char *y = telem_policy_to_yaml(p);
   if (!y) abort();
-  telem_policy *q = telem_policy_parse("export", y, strlen(y), &err);
+  TelemPolicy *q = telem_policy_parse("export", y, strlen(y), &err);
   if (!q) abort(); /* the export must import */
   if (telem_policy_count(p) != telem_policy_count(q)) abort();
   for (int i = 0; i < telem_policy_count(p); i++) {
-    telem_policy_rule_info a, b;
+    TelemPolicyRuleInfo a, b;
     telem_policy_rule(p, i, &a);
     telem_policy_rule(q, i, &b);
     if (!same_str(a.table_name, b.table_name) || !same_str(a.kind, b.kind) || a.days != b.days ||

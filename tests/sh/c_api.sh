@@ -51,9 +51,9 @@ int main(void) {
 
   /* Retention policy: parse, iterate, export. */
   const char *yaml = "tables:\n  events:\n    kind: days\n    days: 30\n    time_column: created_at\n    rationale: a month\n";
-  telem_policy *p = telem_policy_parse("p.yaml", yaml, strlen(yaml), &err);
+  TelemPolicy *p = telem_policy_parse("p.yaml", yaml, strlen(yaml), &err);
   if (!p) { printf("policy: %s\n", err); return 1; }
-  telem_policy_rule_info ri;
+  TelemPolicyRuleInfo ri;
   telem_policy_rule(p, 0, &ri);
   printf("policy: %s %s %lld\n", ri.table_name, ri.kind, ri.days);
   telem_policy_free(p);

@@ -55,7 +55,7 @@ static const char good[] =
 /* Parses text; returns the error (sqlite3 memory) or NULL when it parsed. */
 static char *parse_err(const char *text, size_t n) {
   char *err = NULL;
-  telem_policy *p = telem_policy_parse("p.yaml", text, n, &err);
+  TelemPolicy *p = telem_policy_parse("p.yaml", text, n, &err);
   if (p) {
     telem_policy_free(p);
     sqlite3_free(err);
@@ -78,11 +78,11 @@ static void expect_bad(const char *text, const char *needle1, const char *needle
 static void test_good_policy(void **state) {
   (void)state;
   char *err = NULL;
-  telem_policy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
+  TelemPolicy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
   assert_null(err);
   assert_non_null(p);
   assert_int_equal(telem_policy_count(p), 7);
-  telem_policy_rule_info r;
+  TelemPolicyRuleInfo r;
   /* sorted by name */
   assert_int_equal(telem_policy_rule(p, 0, &r), 0);
   assert_string_equal(r.table_name, "audit_log");
@@ -108,15 +108,15 @@ static void test_good_policy(void **state) {
 static void test_round_trip(void **state) {
   (void)state;
   char *err = NULL;
-  telem_policy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
+  TelemPolicy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
   assert_non_null(p);
   char *y = telem_policy_to_yaml(p);
   assert_non_null(y);
-  telem_policy *q = telem_policy_parse("export", y, strlen(y), &err);
+  TelemPolicy *q = telem_policy_parse("export", y, strlen(y), &err);
   if (!q) fail_msg("%s\n%s", err, y);
   assert_int_equal(telem_policy_count(q), telem_policy_count(p));
   for (int i = 0; i < telem_policy_count(p); i++) {
-    telem_policy_rule_info a, b;
+    TelemPolicyRuleInfo a, b;
     telem_policy_rule(p, i, &a);
     telem_policy_rule(q, i, &b);
     assert_string_equal(a.table_name, b.table_name);
@@ -292,17 +292,17 @@ static void test_empty(void **state) {
 /* Building a policy rule by rule, as the telem_retention table does. */
 static void test_edit_api(void **state) {
   (void)state;
-  telem_policy *p = telem_policy_new();
+  TelemPolicy *p = telem_policy_new();
   assert_non_null(p);
   char *err = NULL;
-  telem_policy_rule_info r = {.table_name = "child", .kind = "cascade", .days = TELEM_POLICY_NO_DAYS,
+  TelemPolicyRuleInfo r = {.table_name = "child", .kind = "cascade", .days = TELEM_POLICY_NO_DAYS,
                               .cascade_from = "parent", .rationale = "r"};
   assert_int_equal(telem_policy_add(p, &r, &err), 0);
   assert_int_equal(telem_policy_check(p, &err), -1);
   assert_non_null(strstr(err, "parent table \"parent\" is not in the policy"));
   sqlite3_free(err);
   err = NULL;
-  telem_policy_rule_info pr = {.table_name = "parent", .kind = "days", .days = 7,
+  TelemPolicyRuleInfo pr = {.table_name = "parent", .kind = "days", .days = 7,
                                .time_column = "at", .rationale = "r"};
   assert_int_equal(telem_policy_add(p, &pr, &err), 0);
   assert_int_equal(telem_policy_check(p, &err), 0);
@@ -360,7 +360,7 @@ static void test_oom(void **state) {
   for (int k = 0; k < 2000 && !parsed; k++) {
     fail_after = k;
     char *err = NULL;
-    telem_policy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
+    TelemPolicy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
     char *y = p ? telem_policy_to_yaml(p) : NULL;
     fail_after = -1;
     if (p && y) parsed = 1;
