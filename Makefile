@@ -223,6 +223,9 @@ install: voxtelem.so build/lib/libtelem.a
 	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
 	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(PREFIX)/lib/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
+	install -d $(DESTDIR)$(PREFIX)/share/voxtelem/schema
+	install -m 0644 sql/prune.sql sql/guards.sql sql/governance.sql $(DESTDIR)$(PREFIX)/share/voxtelem/
+	install -m 0644 sql/schema/*.sql $(DESTDIR)$(PREFIX)/share/voxtelem/schema/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxtelem.pc
 

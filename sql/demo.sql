@@ -55,3 +55,21 @@ SELECT telem_metric_problem('syntaxk:repo-1', 'syntax_k_event', 1.0, '{"event":"
 SELECT instance_path, keyword, message
 FROM telem_validate_errors('{"event":"compile","language":"Rust!","duration_ms":-1}', 'syntax-k-event');
 .read sql/demo_redact.sql
+
+.print ''
+.print '== retention policy (telem_retention: the contracts file, until a database policy exists)'
+SELECT table_name, kind, days, time_column, cascade_from, source FROM telem_retention ORDER BY table_name;
+
+.print ''
+.print '== what the policy would delete now (telem_prune_plan)'
+SELECT table_name, kind, cutoff, eligible_rows, cascade_rows, status FROM telem_prune_plan ORDER BY table_name;
+
+.print ''
+.print '== prune it in short batches (telem_prune_apply), then the log of this run'
+SELECT telem_prune_apply() AS rows_deleted;
+SELECT table_name, kind, rows_deleted, cascaded_rows, batches, status FROM telem_prune_log ORDER BY id;
+SELECT 'research_metrics' AS table_name, count(*) AS rows_left FROM research_metrics
+UNION ALL SELECT 'ci_completion_run', count(*) FROM ci_completion_run
+UNION ALL SELECT 'ci_completion_finding', count(*) FROM ci_completion_finding
+UNION ALL SELECT 'ci_completion_suppression', count(*) FROM ci_completion_suppression;
+PRAGMA foreign_key_check;
