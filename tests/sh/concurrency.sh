@@ -10,7 +10,7 @@ PYTHON=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$PYTHON" - "$SO" "$tmp/app.db" <<'PY'
-import os, sqlite3, subprocess, sys, time
+import sqlite3, subprocess, sys, time
 so, path = sys.argv[1], sys.argv[2]
 ext = so[:-3] if so.endswith(".so") else so
 
@@ -35,9 +35,6 @@ db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHE
 db.execute("COMMIT")
 db.close()
 
-if os.environ.get("ROLE") is None:
-    pass
-
 writer = r'''
 import sqlite3, sys, time
 path, ext, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -54,8 +51,6 @@ for i in range(n):
                    "VALUES (?, 'syntax_k_event', ?, ?, strftime('%Y-%m-%d %H:%M:%S','now'))",
                    ("syntaxk:new-%d" % i, float(i), meta))
         ok += 1
-    except sqlite3.IntegrityError as e:
-        raise
     except sqlite3.OperationalError as e:
         if "telem_assert_metric:" in str(e) and bad:
             refused += 1
