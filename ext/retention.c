@@ -221,6 +221,17 @@ static const char ret_ddl[] =
     "  rationale TEXT NOT NULL -- why the data is kept that long\n"
     ")";
 
+/* Binds rule r to parameters ?2..?7 (table_name, kind, days, time_column,
+ * cascade_from, rationale) of an INSERT or UPDATE of the policy table. */
+static void ret_bind_rule(sqlite3_stmt *st, const TelemPolicyRule *r) {
+  sqlite3_bind_text(st, 2, r->table_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, telem_policy_kind_name(r->kind), -1, SQLITE_STATIC);
+  if (r->days != TELEM_POLICY_NO_DAYS) sqlite3_bind_int64(st, 4, r->days);
+  sqlite3_bind_text(st, 5, r->time_column, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, r->cascade_from, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, r->rationale, -1, SQLITE_STATIC);
+}
+
 /* Inserts rule r (with rowid when rowid > 0) into the database table.
  * Returns an SQLite code; on error *pzErr is set. */
 static int ret_db_insert(sqlite3 *db, const TelemPolicyRule *r, int64_t rowid,
@@ -233,12 +244,7 @@ static int ret_db_insert(sqlite3 *db, const TelemPolicyRule *r, int64_t rowid,
                               -1, &st, NULL);
   if (rc == SQLITE_OK) {
     if (rowid > 0) sqlite3_bind_int64(st, 1, rowid);
-    sqlite3_bind_text(st, 2, r->table_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, telem_policy_kind_name(r->kind), -1, SQLITE_STATIC);
-    if (r->days != TELEM_POLICY_NO_DAYS) sqlite3_bind_int64(st, 4, r->days);
-    sqlite3_bind_text(st, 5, r->time_column, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, r->cascade_from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, r->rationale, -1, SQLITE_STATIC);
+    ret_bind_rule(st, r);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
@@ -526,12 +532,7 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                               -1, &st, NULL);
       if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, old);
-        sqlite3_bind_text(st, 2, r->table_name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, telem_policy_kind_name(r->kind), -1, SQLITE_STATIC);
-        if (r->days != TELEM_POLICY_NO_DAYS) sqlite3_bind_int64(st, 4, r->days);
-        sqlite3_bind_text(st, 5, r->time_column, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, r->cascade_from, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, r->rationale, -1, SQLITE_STATIC);
+        ret_bind_rule(st, r);
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
       }
