@@ -239,13 +239,24 @@ FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+FUZZ_SAN := address,undefined
+FUZZ_FLAGS := -g -O1 -fno-sanitize-recover=undefined \
               -DTELEM_NO_EXT -std=c11 -D_DEFAULT_SOURCE -Iext -Iinclude
-FUZZ_LIB_SRC := $(filter-out ext/voxtelem.c,$(EXT_SRC)) build/contracts_embedded.c
+# The engines are compiled once with coverage instrumentation, then linked
+# into every target.
+FUZZ_OBJ := $(patsubst ext/%.c,build/fuzz/obj/%.o,$(filter-out ext/voxtelem.c,$(EXT_SRC))) \
+            build/fuzz/obj/contracts_embedded.o
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(EXT_HDR)
+build/fuzz/obj/%.o: ext/%.c $(EXT_HDR)
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS) -c -o $@ $<
+build/fuzz/obj/contracts_embedded.o: build/contracts_embedded.c
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(EXT_HDR)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm
 
 .PHONY: fuzz fuzz-build fuzz-smoke
 fuzz-build: $(FUZZ_BIN)
