@@ -1063,6 +1063,9 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
         pcre2_get_error_message(rc, msg, sizeof(msg));
         return run_err(run, "rule \"%s\": %s", R->id, (char *)msg);
       }
+      /* 0: a match whose groups did not all fit the match data; the
+       * first MAX_GROUP + 1 pairs (every group a rule may name) are set. */
+      if (rc == 0) rc = MAX_GROUP + 1;
       PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
       PCRE2_SIZE m0 = ov[0], m1 = ov[1];
       if ((uint32_t)rc > R->group && ov[2 * R->group] != PCRE2_UNSET) {
