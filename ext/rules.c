@@ -1296,6 +1296,15 @@ static int walk_object(Run *run, const TelemJson *v) {
 
 static int looks_like_json(const char *s, size_t n);
 
+/* 1 when the parser gave up on a size limit (the text may well be JSON):
+ * scrubbing it as text could not apply the key rules and could break the
+ * JSON escapes, so callers fail closed instead. */
+static int json_limit_hit(const TelemJsonError *je) {
+  return je->what && (strcmp(je->what, "too many values") == 0 ||
+                      strcmp(je->what, "string too long") == 0 ||
+                      strcmp(je->what, "input too large") == 0);
+}
+
 /* A string value that holds a JSON object or array ("arguments_json":
  * "{\"api_key\":...}") is parsed and walked like the document, so key rules
  * apply inside it; paths continue into it (/request/api_key).  When anything
@@ -1309,6 +1318,7 @@ static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
     if (je.what && strcmp(je.what, "out of memory") == 0) return run_oom(run);
     if (je.what && strcmp(je.what, "nesting too deep") == 0)
       return run_err(run, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
+    if (json_limit_hit(&je)) return run_err(run, "embedded JSON too large: %s", je.what);
     return W_NOTJSON;
   }
   TelemBuf *outer = run->out;
@@ -1424,26 +1434,28 @@ static size_t utf8_repair(const unsigned char *s, size_t n, unsigned char *d) {
 }
 
 /* How parse_json ended. */
-enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP };
+enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP, PJ_BIG };
 
 /* Parses text[0..n) as JSON into arena a.  JSON whose fault is invalid
  * UTF-8 is repaired (utf8_repair) and parsed again, so its key rules still
  * apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
  * into it) and *ptext / *pn point at it.  Returns PJ_JSON with *root,
- * PJ_TEXT (not JSON: *je says why), PJ_OOM, or PJ_DEEP (nesting deeper
+ * PJ_TEXT (not JSON: *je says why), PJ_OOM, PJ_DEEP (nesting deeper
  * than TELEM_JSON_MAX_DEPTH: deliberately not scrubbed as text, because
  * text patterns cannot apply the key rules and such a document is hostile,
- * not a log line). */
+ * not a log line), or PJ_BIG (text that opens like JSON and hit a parser
+ * size limit: not scrubbed as text for the same reason, *je says which). */
 static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const TelemJson **root,
                       char **fixed, TelemJsonError *je) {
   *fixed = NULL;
   memset(je, 0, sizeof(*je));
   *root = NULL;
-  if (*pn > UINT32_MAX / 3) return PJ_TEXT;
   if ((*root = telem_json_parse(a, *ptext, *pn, je))) return PJ_JSON;
   if (je->what && strcmp(je->what, "out of memory") == 0) return PJ_OOM;
   if (je->what && strcmp(je->what, "nesting too deep") == 0) return PJ_DEEP;
+  if (json_limit_hit(je) && looks_like_json(*ptext, *pn)) return PJ_BIG;
   if (!je->what || strcmp(je->what, "invalid UTF-8") != 0) return PJ_TEXT;
+  if (*pn > UINT32_MAX / 3) return PJ_TEXT;
   unsigned char *d = sqlite3_malloc64(*pn * 3 + 1);
   if (!d) return PJ_OOM;
   size_t dn = utf8_repair((const unsigned char *)*ptext, *pn, d);
@@ -1458,11 +1470,16 @@ static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const Telem
   sqlite3_free(d); /* repaired and still not JSON: scrub the original as text */
   if (e2.what && strcmp(e2.what, "out of memory") == 0) return PJ_OOM;
   if (e2.what && strcmp(e2.what, "nesting too deep") == 0) return PJ_DEEP;
+  if (json_limit_hit(&e2) && looks_like_json(*ptext, *pn)) {
+    *je = e2;
+    return PJ_BIG;
+  }
   return PJ_TEXT;
 }
 
-static int parse_fail_msg(int pj, char **pzErr) {
+static int parse_fail_msg(int pj, const TelemJsonError *je, char **pzErr) {
   if (pj == PJ_DEEP) telem_set_err(pzErr, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
+  else if (pj == PJ_BIG) telem_set_err(pzErr, "JSON too large: %s", je->what);
   else telem_set_err(pzErr, "out of memory");
   return -1;
 }
@@ -1487,7 +1504,7 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   char *fixed;
   TelemJsonError je;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
-  if (pj == PJ_OOM || pj == PJ_DEEP) return parse_fail_msg(pj, pzErr);
+  if (pj == PJ_OOM || pj == PJ_DEEP || pj == PJ_BIG) return parse_fail_msg(pj, &je, pzErr);
   if (pj == PJ_TEXT && P->needs_json && looks_like_json(text, n)) {
     /* Fail closed: this profile hashes or drops members by key, which text
      * patterns cannot do; scrubbing malformed JSON as text would keep the
@@ -1530,7 +1547,7 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   char *fixed;
   TelemJsonError je;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
-  if (pj == PJ_OOM) return parse_fail_msg(pj, pzErr);
+  if (pj == PJ_OOM) return parse_fail_msg(pj, &je, pzErr);
   if (pj != PJ_JSON) {
     /* Free text, or hostile JSON, in a payload: we cannot tell what it
      * holds, so it is content (fail closed). */

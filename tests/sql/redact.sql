@@ -90,6 +90,12 @@ SELECT * FROM telem_redactions(replace(printf('%.*c', 100000, 'x'), 'x', '{"a":'
 SELECT telem_classify('benchmark_event', printf('%.*c', 100000, '['));
 -- 1000 deep is fine
 SELECT length(telem_redact(printf('%.*c', 999, '[') || '"bob@example.com"' || printf('%.*c', 999, ']')));
+-- JSON with more values than the parser takes (4,194,304) is an error, not
+-- scrubbed as text (key rules would not apply; escapes could break)
+SELECT telem_redact('{"signing_key":"abc123xyz","a":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}');
+SELECT count(*) FROM telem_redactions('["x\nbob@example.com",' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]');
+SELECT telem_redact('{"a":"{\"signing_key\":\"abc123xyz\",\"a\":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}"}');
+SELECT telem_classify('benchmark_event', '[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]');
 -- JSON whose fault is invalid UTF-8 is repaired (U+FFFD) and redacted as JSON
 SELECT hex(telem_redact(CAST(x'7b2261223a22ff227d' AS TEXT)));
 SELECT telem_redact(CAST(x'7b2270726f6d7074223a2268ff222c2270617373776f7264223a2278227d' AS TEXT), 'omit');
