@@ -449,8 +449,8 @@ static int prune_children_check(sqlite3 *db, Plan *p, int i, int *unlisted, int 
  * pr, as one runnable statement (apply runs it in batches, children first). */
 static char *prune_delete_sql(const PlanRow *r, const PlanRow *pr) {
   if (!pr)
-    return sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s", r->rule->table_name, r->pred);
-  return sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" WHERE %s)",
+    return sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
+  return sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT %s FROM main.\"%w\" WHERE %s)",
                          r->rule->table_name, r->fk_cols, r->pk_cols, pr->rule->table_name,
                          pr->pred);
 }
@@ -574,9 +574,9 @@ static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_cou
     if (!with_counts) continue;
     char *sql;
     if (!pr)
-      sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\" WHERE %s", r->rule->table_name, r->pred);
+      sql = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
     else
-      sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" "
+      sql = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s IN (SELECT %s FROM main.\"%w\" "
                             "WHERE %s)",
                             r->rule->table_name, r->fk_cols, r->pk_cols, pr->rule->table_name,
                             pr->pred);
@@ -1031,7 +1031,7 @@ static sqlite3_int64 apply_run(Applier *a, const char *sql, const char *ids) {
 /* Collects up to `limit` rowids of rows matching pred as a JSON array in
  * *pIds (sqlite3 memory); returns how many, or -1 with a->err. */
 static int apply_collect(Applier *a, const PlanRow *r, int limit, char **pIds) {
-  char *sql = sqlite3_mprintf("SELECT rowid FROM \"%w\" WHERE %s LIMIT %d", r->rule->table_name,
+  char *sql = sqlite3_mprintf("SELECT rowid FROM main.\"%w\" WHERE %s LIMIT %d", r->rule->table_name,
                               r->pred, limit);
   sqlite3_stmt *st = NULL;
   TelemBuf b;
@@ -1129,13 +1129,13 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
                               : sqlite3_mprintf("%s", "");
       char *filt = r->filter ? sqlite3_mprintf(" AND %s", r->filter) : sqlite3_mprintf("%s", "");
       if (lower && filt) {
-        sql[f * 3 + 0] = sqlite3_mprintf("SELECT \"%w\" FROM \"%w\" WHERE %s\"%w\" < %s "
+        sql[f * 3 + 0] = sqlite3_mprintf("SELECT \"%w\" FROM main.\"%w\" WHERE %s\"%w\" < %s "
                                          "ORDER BY \"%w\" LIMIT 1 OFFSET ?1",
                                          col, t, lower, col, r->hi_lit, col);
         /* "<= ?1" is the only upper bound, so the index range ends at k. */
-        sql[f * 3 + 1] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s\"%w\" <= ?1%s", t, lower,
+        sql[f * 3 + 1] = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s\"%w\" <= ?1%s", t, lower,
                                          col, filt);
-        sql[f * 3 + 2] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s\"%w\" < %s%s", t, lower,
+        sql[f * 3 + 2] = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s\"%w\" < %s%s", t, lower,
                                          col, r->hi_lit, filt);
       }
       sqlite3_free(lower);
@@ -1161,12 +1161,12 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
       const PlanRow *c = &p->rows[j];
       if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
       child_row[k] = j;
-      child_sql[k] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" "
+      child_sql[k] = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT %s FROM main.\"%w\" "
                                      "WHERE rowid IN (SELECT value FROM json_each(?1)))",
                                      c->rule->table_name, c->fk_cols, c->pk_cols, t);
       if (!child_sql[k++]) goto oom;
     }
-    sql_ids = sqlite3_mprintf("DELETE FROM \"%w\" WHERE rowid IN (SELECT value FROM "
+    sql_ids = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE rowid IN (SELECT value FROM "
                               "json_each(?1))",
                               t);
     if (!sql_ids) goto oom;

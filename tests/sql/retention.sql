@@ -196,6 +196,24 @@ SELECT (SELECT count(*) FROM wrong_type), (SELECT count(*) FROM no_col), (SELECT
 SELECT table_name, rows_deleted, status FROM telem_prune_log WHERE run_id = (SELECT max(run_id) FROM telem_prune_log) ORDER BY id;
 -- a keep_forever table asked for by name: nothing deleted
 SELECT telem_prune_apply('audit_log', NULL, '2026-01-01T00:00:00Z');
+-- TEMP tables named like governed ones are not them: plan and apply use main's
+INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'shadowed', '2020-01-01 00:00:00');
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
+  ('r-shadow', 'repo', 'ok', '2020-01-01', '2020-01-01 00:00:00');
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
+  ('r-shadow', 'd', 'low', 's1', '2020-01-01');
+CREATE TEMP TABLE research_metrics(id INTEGER PRIMARY KEY, created_at TEXT);
+INSERT INTO temp.research_metrics(created_at) VALUES ('2019-01-01');
+CREATE TEMP TABLE ci_completion_finding(id INTEGER PRIMARY KEY, run_id TEXT);
+INSERT INTO temp.ci_completion_finding(run_id) VALUES ('r-shadow');
+SELECT table_name, eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z')
+WHERE table_name IN ('research_metrics', 'ci_completion_finding') ORDER BY 1;
+SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT count(*) FROM main.research_metrics WHERE metric_type = 'shadowed'),
+       (SELECT count(*) FROM main.ci_completion_finding WHERE run_id = 'r-shadow'),
+       (SELECT count(*) FROM temp.research_metrics), (SELECT count(*) FROM temp.ci_completion_finding);
+DROP TABLE temp.research_metrics;
+DROP TABLE temp.ci_completion_finding;
 
 -- 8. Writes through telem_retention: validated, persisted, transactional
 SELECT source, count(*) FROM telem_retention GROUP BY source;
