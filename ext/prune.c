@@ -131,6 +131,7 @@ typedef struct PlanRow {
   sqlite3_int64 eligible;      /* rows that would go now */
   sqlite3_int64 cascade;       /* parents: child rows that go with them */
   int indexed;                 /* parents: an index starts with time_column */
+  const char *rowid_name;      /* parents: "rowid", "_rowid_" or "oid", one no column shadows */
   sqlite3_int64 deleted;       /* apply: rows deleted from this table */
 } PlanRow;
 
@@ -273,6 +274,32 @@ static int prune_column_status(sqlite3 *db, const char *t, const char *col, int 
   }
   sqlite3_finalize(st);
   return rc;
+}
+
+/* Sets *out to the first of rowid, _rowid_ and oid that no column of
+ * table t is named (a column of that name hides the real rowid, and the
+ * batches would then select and delete by the column), or NULL when all
+ * three are taken.  Returns an SQLite code. */
+static int prune_rowid_name(sqlite3 *db, const char *t, const char **out) {
+  static const char *const names[] = {"rowid", "_rowid_", "oid"};
+  sqlite3_stmt *st = NULL;
+  *out = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT 1 FROM pragma_table_xinfo(?1, 'main') "
+                              "WHERE name=?2 COLLATE NOCASE",
+                              -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  for (int i = 0; i < 3 && !*out; i++) {
+    sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, names[i], -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) *out = names[i];
+    else if (rc != SQLITE_ROW) break;
+    rc = SQLITE_OK;
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* Fills the cutoff and predicate of a time-based row.  Returns an SQLite
@@ -522,6 +549,12 @@ static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_cou
                                   &r->status)) != SQLITE_OK)
       goto sqlerr;
     if (r->status != PS_OK) continue;
+    if ((rc = prune_rowid_name(db, r->rule->table_name, &r->rowid_name)) != SQLITE_OK)
+      goto sqlerr;
+    if (!r->rowid_name) {
+      r->status = PS_WITHOUT_ROWID; /* no name reaches the rowid: cannot batch */
+      continue;
+    }
     if ((rc = prune_time_pred(db, p->now, r)) != SQLITE_OK) goto sqlerr;
   }
   /* Pass 2: a cascade child may not have children of its own. */
@@ -1031,8 +1064,8 @@ static sqlite3_int64 apply_run(Applier *a, const char *sql, const char *ids) {
 /* Collects up to `limit` rowids of rows matching pred as a JSON array in
  * *pIds (sqlite3 memory); returns how many, or -1 with a->err. */
 static int apply_collect(Applier *a, const PlanRow *r, int limit, char **pIds) {
-  char *sql = sqlite3_mprintf("SELECT rowid FROM main.\"%w\" WHERE %s LIMIT %d", r->rule->table_name,
-                              r->pred, limit);
+  char *sql = sqlite3_mprintf("SELECT %s FROM main.\"%w\" WHERE %s LIMIT %d", r->rowid_name,
+                              r->rule->table_name, r->pred, limit);
   sqlite3_stmt *st = NULL;
   TelemBuf b;
   telem_buf_init(&b);
@@ -1162,13 +1195,13 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
       if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
       child_row[k] = j;
       child_sql[k] = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT %s FROM main.\"%w\" "
-                                     "WHERE rowid IN (SELECT value FROM json_each(?1)))",
-                                     c->rule->table_name, c->fk_cols, c->pk_cols, t);
+                                     "WHERE %s IN (SELECT value FROM json_each(?1)))",
+                                     c->rule->table_name, c->fk_cols, c->pk_cols, t, r->rowid_name);
       if (!child_sql[k++]) goto oom;
     }
-    sql_ids = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE rowid IN (SELECT value FROM "
+    sql_ids = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT value FROM "
                               "json_each(?1))",
-                              t);
+                              t, r->rowid_name);
     if (!sql_ids) goto oom;
   }
   for (;;) {

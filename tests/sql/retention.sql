@@ -214,6 +214,23 @@ SELECT (SELECT count(*) FROM main.research_metrics WHERE metric_type = 'shadowed
        (SELECT count(*) FROM temp.research_metrics), (SELECT count(*) FROM temp.ci_completion_finding);
 DROP TABLE temp.research_metrics;
 DROP TABLE temp.ci_completion_finding;
+-- a column named rowid hides the rowid: batches use _rowid_ (or oid), and a
+-- table whose columns take all three names is not pruned
+CREATE TABLE rid_a(id INTEGER PRIMARY KEY, rowid INTEGER, at TEXT);
+INSERT INTO rid_a(rowid, at) VALUES (7, '2020-01-01'), (7, '2030-01-01'), (8, '2030-01-01');
+CREATE TABLE rid_b(rowid INT, _rowid_ INT, oid INT, at TEXT);
+INSERT INTO rid_b VALUES (1, 1, 1, '2020-01-01');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('rid_a', 'days', 30, 'at', 'rowid column'), ('rid_b', 'days', 30, 'at', 'every rowid name taken');
+SELECT table_name, status, eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z')
+WHERE table_name LIKE 'rid_%' ORDER BY 1;
+SELECT telem_prune_apply('rid_a', NULL, '2026-01-01T00:00:00Z');
+SELECT telem_prune_apply('rid_b', NULL, '2026-01-01T00:00:00Z');
+SELECT group_concat(id || ':' || rowid || ':' || at, ' ') FROM (SELECT id, rowid, at FROM rid_a ORDER BY id);
+SELECT count(*) FROM rid_b;
+DELETE FROM telem_retention WHERE table_name IN ('rid_a', 'rid_b');
+DROP TABLE rid_a;
+DROP TABLE rid_b;
 
 -- 8. Writes through telem_retention: validated, persisted, transactional
 SELECT source, count(*) FROM telem_retention GROUP BY source;
