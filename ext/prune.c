@@ -124,8 +124,10 @@ typedef struct PlanRow {
   char *lo_lit;                /* SQL literal: lower bound of the range, or NULL; owned */
   char *hi_lit;                /* SQL literal: the range ends below it; owned */
   char *filter;                /* exact check on top of the range, or NULL; owned */
-  char *fk_cols;               /* cascade: quoted child columns "(a,b)"; owned */
-  char *pk_cols;               /* cascade: quoted parent columns "a,b"; owned */
+  char **fk_cols;              /* cascade: per foreign key to the parent, quoted child
+                                  columns "(a,b)"; owned */
+  char **pk_cols;              /* cascade: per foreign key, quoted parent columns "a,b"; owned */
+  int nfk;                     /* cascade: foreign keys to the parent */
   char *delete_sql;            /* shown in the plan; owned */
   int has_counts;              /* eligible/cascade computed */
   sqlite3_int64 eligible;      /* rows that would go now */
@@ -150,6 +152,10 @@ static void plan_free(Plan *p) {
     sqlite3_free(p->rows[i].lo_lit);
     sqlite3_free(p->rows[i].hi_lit);
     sqlite3_free(p->rows[i].filter);
+    for (int k = 0; k < p->rows[i].nfk; k++) {
+      sqlite3_free(p->rows[i].fk_cols[k]);
+      sqlite3_free(p->rows[i].pk_cols[k]);
+    }
     sqlite3_free(p->rows[i].fk_cols);
     sqlite3_free(p->rows[i].pk_cols);
     sqlite3_free(p->rows[i].delete_sql);
@@ -352,8 +358,11 @@ static int prune_time_pred(sqlite3 *db, const char *now, PlanRow *r) {
   return (r->cutoff && r->pred) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-/* For cascade row r (child of parent table `pt`): finds the foreign key and
- * fills fk_cols / pk_cols, or sets PS_MISSING_FK / PS_NOT_CASCADE. */
+/* For cascade row r (child of parent table `pt`): finds every foreign key
+ * of r to pt and fills fk_cols / pk_cols / nfk (one entry per key, so that
+ * rows referencing a parent through any of them go with it), or sets
+ * PS_MISSING_FK / PS_NOT_CASCADE (when any of them is not ON DELETE
+ * CASCADE). */
 static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
   const char *ct = r->rule->table_name;
   sqlite3_stmt *st = NULL;
@@ -365,13 +374,79 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, ct, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, pt, -1, SQLITE_STATIC);
-  TelemBuf fk, pk;
+  TelemBuf fk, pk, ppk;
   telem_buf_init(&fk);
   telem_buf_init(&pk);
-  int id = -1, n = 0, cascade = 1, to_null = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int this_id = sqlite3_column_int(st, 0);
-    if (id >= 0 && this_id != id) break; /* first foreign key to the parent only */
+  telem_buf_init(&ppk);
+  char **fks = NULL, **pks = NULL;
+  int nfk = 0;
+  int id = -1, n = 0, cascade = 1, to_null = 0, ppk_n = -1;
+  for (;;) {
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto out;
+    int this_id = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    if (id >= 0 && this_id != id) {
+      /* The foreign key `id` is complete: n columns in fk, pk. */
+      if (to_null) {
+        /* REFERENCES parent without columns: the parent's primary key. */
+        if (ppk_n < 0) {
+          sqlite3_stmt *q = NULL;
+          int qrc = sqlite3_prepare_v2(db,
+                                       "SELECT name FROM pragma_table_info(?1, 'main') "
+                                       "WHERE pk > 0 ORDER BY pk",
+                                       -1, &q, NULL);
+          if (qrc != SQLITE_OK) {
+            rc = qrc;
+            goto out;
+          }
+          sqlite3_bind_text(q, 1, pt, -1, SQLITE_STATIC);
+          ppk_n = 0;
+          while ((qrc = sqlite3_step(q)) == SQLITE_ROW) {
+            char *z = sqlite3_mprintf("%s\"%w\"", ppk_n ? "," : "", sqlite3_column_text(q, 0));
+            telem_buf_puts(&ppk, z ? z : "");
+            sqlite3_free(z);
+            ppk_n++;
+          }
+          sqlite3_finalize(q);
+          if (qrc != SQLITE_DONE) {
+            rc = qrc;
+            goto out;
+          }
+          telem_buf_putc(&ppk, 0);
+        }
+        if (ppk_n != n) {
+          r->status = PS_MISSING_FK; /* a mismatched foreign key is no usable key */
+          rc = SQLITE_OK;
+          goto out;
+        }
+      }
+      telem_buf_putc(&fk, 0);
+      telem_buf_putc(&pk, 0);
+      if (fk.oom || pk.oom || ppk.oom) {
+        rc = SQLITE_NOMEM;
+        goto out;
+      }
+      char **f2 = sqlite3_realloc64(fks, sizeof(char *) * (size_t)(nfk + 1));
+      if (f2) fks = f2;
+      char **p2 = f2 ? sqlite3_realloc64(pks, sizeof(char *) * (size_t)(nfk + 1)) : NULL;
+      if (p2) pks = p2;
+      if (!f2 || !p2) {
+        rc = SQLITE_NOMEM;
+        goto out;
+      }
+      fks[nfk] = sqlite3_mprintf("(%s)", fk.p);
+      pks[nfk] = sqlite3_mprintf("%s", to_null ? ppk.p : pk.p);
+      nfk++;
+      if (!fks[nfk - 1] || !pks[nfk - 1]) {
+        rc = SQLITE_NOMEM;
+        goto out;
+      }
+      fk.len = 0;
+      pk.len = 0;
+      n = 0;
+      to_null = 0;
+    }
+    if (rc != SQLITE_ROW) break;
     id = this_id;
     const char *from = (const char *)sqlite3_column_text(st, 1);
     const char *to = (const char *)sqlite3_column_text(st, 2);
@@ -389,11 +464,9 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
     }
     n++;
   }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto out;
+  if (rc != SQLITE_DONE) goto out;
   rc = SQLITE_OK;
-  if (n == 0) {
+  if (nfk == 0) {
     r->status = PS_MISSING_FK;
     goto out;
   }
@@ -401,48 +474,47 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
     r->status = PS_NOT_CASCADE;
     goto out;
   }
-  if (to_null) {
-    /* REFERENCES parent without columns: the parent's primary key. */
-    telem_buf_free(&pk);
-    telem_buf_init(&pk);
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0 "
-                            "ORDER BY pk",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) goto out;
-    sqlite3_bind_text(st, 1, pt, -1, SQLITE_STATIC);
-    int m = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      char *q = sqlite3_mprintf("%s\"%w\"", m ? "," : "", sqlite3_column_text(st, 0));
-      telem_buf_puts(&pk, q ? q : "");
-      sqlite3_free(q);
-      m++;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (rc != SQLITE_DONE) goto out;
-    rc = SQLITE_OK;
-    if (m != n) {
-      r->status = PS_MISSING_FK; /* a mismatched foreign key is no usable key */
-      goto out;
-    }
-  }
-  telem_buf_putc(&fk, 0);
-  telem_buf_putc(&pk, 0);
-  if (fk.oom || pk.oom) {
-    rc = SQLITE_NOMEM;
-    goto out;
-  }
-  r->fk_cols = sqlite3_mprintf("(%s)", fk.p);
-  r->pk_cols = sqlite3_mprintf("%s", pk.p);
-  if (!r->fk_cols || !r->pk_cols) rc = SQLITE_NOMEM;
+  r->fk_cols = fks;
+  r->pk_cols = pks;
+  r->nfk = nfk;
+  fks = pks = NULL;
+  nfk = 0;
 out:
   sqlite3_finalize(st);
+  for (int i = 0; i < nfk; i++) {
+    sqlite3_free(fks[i]);
+    sqlite3_free(pks[i]);
+  }
+  sqlite3_free(fks);
+  sqlite3_free(pks);
   telem_buf_free(&fk);
   telem_buf_free(&pk);
+  telem_buf_free(&ppk);
   return rc;
 }
 
+/* The rows of cascade row c that go with the rows of parent table `pt`
+ * matching `cond`: "(fk) IN (SELECT pk FROM main."pt" WHERE cond)", OR-ed
+ * over c's foreign keys to pt.  sqlite3 memory; NULL on OOM. */
+static char *prune_child_match(const PlanRow *c, const char *pt, const char *cond) {
+  TelemBuf b;
+  telem_buf_init(&b);
+  for (int i = 0; i < c->nfk; i++) {
+    char *q = sqlite3_mprintf("%s%s IN (SELECT %s FROM main.\"%w\" WHERE %s)", i ? " OR " : "",
+                              c->fk_cols[i], c->pk_cols[i], pt, cond);
+    if (!q) {
+      telem_buf_free(&b);
+      return NULL;
+    }
+    telem_buf_puts(&b, q);
+    sqlite3_free(q);
+  }
+  if (b.oom) {
+    telem_buf_free(&b);
+    return NULL;
+  }
+  return telem_buf_take(&b);
+}
 /* Sets *has to 1 when some table in main other than the policy's cascade
  * children of row i references table t through a foreign key; *child_bad
  * to 1 when such a listed child is not ok. */
@@ -477,9 +549,10 @@ static int prune_children_check(sqlite3 *db, Plan *p, int i, int *unlisted, int 
 static char *prune_delete_sql(const PlanRow *r, const PlanRow *pr) {
   if (!pr)
     return sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
-  return sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT %s FROM main.\"%w\" WHERE %s)",
-                         r->rule->table_name, r->fk_cols, r->pk_cols, pr->rule->table_name,
-                         pr->pred);
+  char *m = prune_child_match(r, pr->rule->table_name, pr->pred);
+  char *sql = m ? sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", r->rule->table_name, m) : NULL;
+  sqlite3_free(m);
+  return sql;
 }
 
 /* 1 when some index of table t starts with column col (0 when none, -1 on
@@ -608,11 +681,12 @@ static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_cou
     char *sql;
     if (!pr)
       sql = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
-    else
-      sql = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s IN (SELECT %s FROM main.\"%w\" "
-                            "WHERE %s)",
-                            r->rule->table_name, r->fk_cols, r->pk_cols, pr->rule->table_name,
-                            pr->pred);
+    else {
+      char *m = prune_child_match(r, pr->rule->table_name, pr->pred);
+      sql = m ? sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", r->rule->table_name, m)
+              : NULL;
+      sqlite3_free(m);
+    }
     if (!sql) goto oom;
     r->eligible = prune_count(db, sql, pzErr);
     sqlite3_free(sql);
@@ -1194,9 +1268,12 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
       const PlanRow *c = &p->rows[j];
       if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
       child_row[k] = j;
-      child_sql[k] = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT %s FROM main.\"%w\" "
-                                     "WHERE %s IN (SELECT value FROM json_each(?1)))",
-                                     c->rule->table_name, c->fk_cols, c->pk_cols, t, r->rowid_name);
+      char *cond = sqlite3_mprintf("%s IN (SELECT value FROM json_each(?1))", r->rowid_name);
+      char *m = cond ? prune_child_match(c, t, cond) : NULL;
+      child_sql[k] = m ? sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", c->rule->table_name, m)
+                       : NULL;
+      sqlite3_free(cond);
+      sqlite3_free(m);
       if (!child_sql[k++]) goto oom;
     }
     sql_ids = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT value FROM "

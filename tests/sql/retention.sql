@@ -231,6 +231,34 @@ SELECT count(*) FROM rid_b;
 DELETE FROM telem_retention WHERE table_name IN ('rid_a', 'rid_b');
 DROP TABLE rid_a;
 DROP TABLE rid_b;
+-- a child with two foreign keys to its parent goes with it through either
+-- (no orphans with foreign_keys off); every such key must be ON DELETE CASCADE
+PRAGMA foreign_keys = OFF;
+CREATE TABLE fk2_p(id INTEGER PRIMARY KEY, at TEXT);
+CREATE TABLE fk2_c(id INTEGER PRIMARY KEY, a INTEGER REFERENCES fk2_p(id) ON DELETE CASCADE,
+                   b INTEGER REFERENCES fk2_p ON DELETE CASCADE);
+INSERT INTO fk2_p VALUES (1, '2020-01-01'), (2, '2030-01-01');
+INSERT INTO fk2_c VALUES (1, 1, 2), (2, 2, 1), (3, 2, 2);
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('fk2_p', 'days', 30, 'at', 'two keys');
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
+  ('fk2_c', 'cascade', 'fk2_p', 'either key');
+SELECT table_name, status, eligible_rows, cascade_rows, delete_sql FROM telem_prune_plan('2026-01-01T00:00:00Z')
+WHERE table_name LIKE 'fk2_%' ORDER BY 1;
+SELECT telem_prune_apply('fk2_p', NULL, '2026-01-01T00:00:00Z');
+SELECT group_concat(id, ' ') FROM fk2_c;
+PRAGMA foreign_key_check(fk2_c);
+CREATE TABLE fk2_d(id INTEGER PRIMARY KEY, a INTEGER REFERENCES fk2_p(id) ON DELETE CASCADE,
+                   b INTEGER REFERENCES fk2_p(id) ON DELETE SET NULL);
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
+  ('fk2_d', 'cascade', 'fk2_p', 'one key sets null');
+SELECT table_name, status FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name LIKE 'fk2_%' ORDER BY 1;
+DELETE FROM telem_retention WHERE table_name IN ('fk2_c', 'fk2_d');
+DELETE FROM telem_retention WHERE table_name = 'fk2_p';
+DROP TABLE fk2_d;
+DROP TABLE fk2_c;
+DROP TABLE fk2_p;
+PRAGMA foreign_keys = ON;
 
 -- 8. Writes through telem_retention: validated, persisted, transactional
 SELECT source, count(*) FROM telem_retention GROUP BY source;
