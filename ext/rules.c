@@ -1000,6 +1000,17 @@ static int luhn_ok(const char *s, size_t n) {
   return sum % 10 == 0;
 }
 
+/* After a span s[a..b) failed the Luhn check: the end of the longest
+ * shorter span that passes, or a when none does.  A greedy card pattern
+ * also takes a short digit group after the number ("<card> 12/27"); a
+ * shorter match can only end before a space (the rule's pattern allows no
+ * '-', digit or letter after the number), so only those ends are tried. */
+static size_t luhn_shorter(const char *s, size_t a, size_t b) {
+  for (size_t e = b - 1; e > a + 1; e--)
+    if (s[e] == ' ' && s[e - 1] >= '0' && s[e - 1] <= '9' && luhn_ok(s + a, e - a)) return e;
+  return a;
+}
+
 static int add_span(Run *run, size_t a, size_t b, int rule) {
   TelemRedactor *r = run->r;
   if (r->nspans == r->cspans) {
@@ -1068,9 +1079,16 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
       if (rc == 0) rc = MAX_GROUP + 1;
       PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
       PCRE2_SIZE m0 = ov[0], m1 = ov[1];
+      PCRE2_SIZE next = m1 > m0 ? m1 : m0 + 1;
       if ((uint32_t)rc > R->group && ov[2 * R->group] != PCRE2_UNSET) {
         size_t a = ov[2 * R->group], b = ov[2 * R->group + 1];
-        if (b > a && (R->check != CHECK_LUHN || luhn_ok(s + a, b - a))) {
+        if (b > a && R->check == CHECK_LUHN && !luhn_ok(s + a, b - a)) {
+          /* Try the shorter spans at this start, then the next start (a
+           * digit group taken in front, "42 <card>", fails the same way). */
+          b = luhn_shorter(s, a, b);
+          next = b > a ? b : m0 + 1;
+        }
+        if (b > a) {
           /* Whole UTF-8 sequences only. */
           while (a > 0 && ((unsigned char)s[a] & 0xC0) == 0x80) a--;
           while (b < n && ((unsigned char)s[b] & 0xC0) == 0x80) b++;
@@ -1081,7 +1099,7 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
           }
         }
       }
-      start = m1 > m0 ? m1 : m0 + 1;
+      start = next;
     }
   }
   return W_OK;

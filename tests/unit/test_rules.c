@@ -391,6 +391,21 @@ static void test_many_groups(void **state) {
   telem_redactor_free(r);
 }
 
+/* A card number followed by a short digit group (an expiry date, a count)
+ * makes the greedy card pattern take that group too; the longer digit run
+ * fails Luhn, and the card itself must still be redacted. */
+static void test_card_then_digits(void **state) {
+  (void)state;
+  expect("default", "card 4111 1111 1111 1111 12/27 cvv 123",
+         "card [REDACTED:payment-card] 12/27 cvv 123");
+  expect("default", "{\"pay\":\"5555555555554444 09/28\"}",
+         "{\"pay\":\"[REDACTED:payment-card] 09/28\"}");
+  expect("default", "paid with 4111111111111111 2 times",
+         "paid with [REDACTED:payment-card] 2 times");
+  /* digits that fail Luhn at every length stay */
+  expect("default", "order 4111111111111112 2 items", "order 4111111111111112 2 items");
+}
+
 static void test_custom_rules(void **state) {
   (void)state;
   const char *yaml =
@@ -682,6 +697,7 @@ int main(void) {
       cmocka_unit_test(test_custom_rules),   cmocka_unit_test(test_bad_rule_files),
       cmocka_unit_test(test_generated),      cmocka_unit_test(test_registry_cache),
       cmocka_unit_test(test_alloc_failure),  cmocka_unit_test(test_many_groups),
+      cmocka_unit_test(test_card_then_digits),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
