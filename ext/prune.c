@@ -1343,6 +1343,9 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
       }
       if (n == 0)
         for (int k = 0; k < nchild; k++) child_got[k] = 0;
+      /* Not one collected row went (a BEFORE DELETE trigger kept them all):
+       * the next batch would collect the same rows forever. */
+      if (n > 0 && got == 0) last = 1;
     }
     if ((rc = apply_commit(a)) != SQLITE_OK) {
       apply_rollback(a);

@@ -259,6 +259,18 @@ DROP TABLE fk2_d;
 DROP TABLE fk2_c;
 DROP TABLE fk2_p;
 PRAGMA foreign_keys = ON;
+-- a trigger that keeps a whole batch of rows (RAISE(IGNORE)) stops the prune
+-- of that table instead of collecting the same rows forever
+CREATE TABLE held(id INTEGER PRIMARY KEY, at TEXT, hold INT);
+CREATE TRIGGER held_keep BEFORE DELETE ON held WHEN old.hold = 1 BEGIN SELECT RAISE(IGNORE); END;
+INSERT INTO held(at, hold) VALUES ('2020-01-01', 1), ('2020-01-02', 1), ('2020-01-03', 0), ('2020-01-04', 1);
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('held', 'days', 30, 'at', 'legal hold trigger');
+SELECT telem_prune_apply('held', 3, '2026-01-01T00:00:00Z');
+SELECT telem_prune_apply('held', 2, '2026-01-01T00:00:00Z');
+SELECT group_concat(id, ' ') FROM held;
+DELETE FROM telem_retention WHERE table_name = 'held';
+DROP TABLE held;
 
 -- 8. Writes through telem_retention: validated, persisted, transactional
 SELECT source, count(*) FROM telem_retention GROUP BY source;
