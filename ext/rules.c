@@ -1451,12 +1451,53 @@ static size_t utf8_repair(const unsigned char *s, size_t n, unsigned char *d) {
   return j;
 }
 
+static int hex4_value(const char *z, uint32_t *out) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned c = (unsigned char)z[i];
+    if (c >= '0' && c <= '9') c -= '0';
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') c = (c | 0x20) - 'a' + 10;
+    else return 0;
+    v = v << 4 | c;
+  }
+  *out = v;
+  return 1;
+}
+
+/* Rewrites, in place, every \u escape of a lone surrogate inside a JSON
+ * string of d[0..n) as \ufffd (same length): JSON producers that cut a
+ * string inside a surrogate pair write them, and the parser rejects them. */
+static void surrogate_repair(char *d, size_t n) {
+  int in_str = 0;
+  size_t i = 0;
+  while (i < n) {
+    char c = d[i];
+    if (!in_str || c != '\\') {
+      if (c == '"') in_str = !in_str;
+      i++;
+      continue;
+    }
+    uint32_t cp, lo;
+    if (i + 6 > n || d[i + 1] != 'u' || !hex4_value(d + i + 2, &cp)) {
+      i += 2; /* another escape (or a malformed one: the parser reports it) */
+      continue;
+    }
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= n && d[i + 6] == '\\' && d[i + 7] == 'u' &&
+        hex4_value(d + i + 8, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+      i += 12; /* a pair */
+      continue;
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF) memcpy(d + i + 2, "fffd", 4);
+    i += 6;
+  }
+}
+
 /* How parse_json ended. */
 enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP, PJ_BIG };
 
 /* Parses text[0..n) as JSON into arena a.  JSON whose fault is invalid
- * UTF-8 is repaired (utf8_repair) and parsed again, so its key rules still
- * apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
+ * UTF-8 or a lone surrogate escape is repaired (utf8_repair,
+ * surrogate_repair) and parsed again, so its key rules still apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
  * into it) and *ptext / *pn point at it.  Returns PJ_JSON with *root,
  * PJ_TEXT (not JSON: *je says why), PJ_OOM, PJ_DEEP (nesting deeper
  * than TELEM_JSON_MAX_DEPTH: deliberately not scrubbed as text, because
@@ -1472,11 +1513,14 @@ static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const Telem
   if (je->what && strcmp(je->what, "out of memory") == 0) return PJ_OOM;
   if (je->what && strcmp(je->what, "nesting too deep") == 0) return PJ_DEEP;
   if (json_limit_hit(je) && looks_like_json(*ptext, *pn)) return PJ_BIG;
-  if (!je->what || strcmp(je->what, "invalid UTF-8") != 0) return PJ_TEXT;
+  if (!je->what || (strcmp(je->what, "invalid UTF-8") != 0 &&
+                    strcmp(je->what, "lone surrogate in \\u escape") != 0))
+    return PJ_TEXT;
   if (*pn > UINT32_MAX / 3) return PJ_TEXT;
   unsigned char *d = sqlite3_malloc64(*pn * 3 + 1);
   if (!d) return PJ_OOM;
   size_t dn = utf8_repair((const unsigned char *)*ptext, *pn, d);
+  surrogate_repair((char *)d, dn);
   TelemJsonError e2 = {0};
   telem_arena_reset(a);
   if ((*root = telem_json_parse(a, (const char *)d, dn, &e2))) {
