@@ -358,10 +358,44 @@ static int prune_time_pred(sqlite3 *db, const char *now, PlanRow *r) {
   return (r->cutoff && r->pred) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+/* *ok = 1 when columns `cols` (a JSON array of n names) of table pt are a
+ * key SQLite accepts as the parent of a foreign key: its INTEGER PRIMARY
+ * KEY, or the columns of a UNIQUE index.  Otherwise the foreign key is a
+ * "foreign key mismatch", and deleting children by value would also take
+ * the children of parent rows that stay.  Returns an SQLite code. */
+static int prune_parent_key_ok(sqlite3 *db, const char *pt, const char *cols, int n, int *ok) {
+  sqlite3_stmt *st = NULL;
+  *ok = 0;
+  int rc = sqlite3_prepare_v2(
+      db,
+      "SELECT 1 FROM pragma_table_info(?1, 'main') AS ti "
+      "WHERE ?3 = 1 AND ti.pk = 1 AND upper(ti.type) = 'INTEGER' "
+      "AND ti.name = json_extract(?2, '$[0]') COLLATE NOCASE "
+      "AND (SELECT count(*) FROM pragma_table_info(?1, 'main') WHERE pk > 0) = 1 "
+      "UNION ALL "
+      "SELECT 1 FROM pragma_index_list(?1, 'main') AS il "
+      "WHERE il.\"unique\" = 1 AND il.partial = 0 "
+      "AND (SELECT count(*) FROM pragma_index_info(il.name, 'main')) = ?3 "
+      "AND (SELECT count(*) FROM pragma_index_info(il.name, 'main') AS ii, json_each(?2) AS j "
+      "WHERE ii.name = j.value COLLATE NOCASE) = ?3 "
+      "LIMIT 1",
+      -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, pt, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, cols, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, n);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *ok = 1;
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+  sqlite3_finalize(st);
+  return rc;
+}
+
 /* For cascade row r (child of parent table `pt`): finds every foreign key
  * of r to pt and fills fk_cols / pk_cols / nfk (one entry per key, so that
  * rows referencing a parent through any of them go with it), or sets
- * PS_MISSING_FK / PS_NOT_CASCADE (when any of them is not ON DELETE
+ * PS_MISSING_FK (no key, or one whose parent columns are not a key of
+ * the parent) / PS_NOT_CASCADE (when any of them is not ON DELETE
  * CASCADE). */
 static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
   const char *ct = r->rule->table_name;
@@ -374,10 +408,11 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, ct, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, pt, -1, SQLITE_STATIC);
-  TelemBuf fk, pk, ppk;
+  TelemBuf fk, pk, ppk, pkj;
   telem_buf_init(&fk);
   telem_buf_init(&pk);
   telem_buf_init(&ppk);
+  telem_buf_init(&pkj); /* the parent columns of the current key, as a JSON array */
   char **fks = NULL, **pks = NULL;
   int nfk = 0;
   int id = -1, n = 0, cascade = 1, to_null = 0, ppk_n = -1;
@@ -419,6 +454,24 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
           rc = SQLITE_OK;
           goto out;
         }
+      } else {
+        int key_ok = 0;
+        telem_buf_putc(&pkj, ']');
+        telem_buf_putc(&pkj, 0);
+        if (pkj.oom) {
+          rc = SQLITE_NOMEM;
+          goto out;
+        }
+        int krc = prune_parent_key_ok(db, pt, pkj.p, n, &key_ok);
+        if (krc != SQLITE_OK) {
+          rc = krc;
+          goto out;
+        }
+        if (!key_ok) {
+          r->status = PS_MISSING_FK; /* a mismatched foreign key is no usable key */
+          rc = SQLITE_OK;
+          goto out;
+        }
       }
       telem_buf_putc(&fk, 0);
       telem_buf_putc(&pk, 0);
@@ -443,6 +496,7 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
       }
       fk.len = 0;
       pk.len = 0;
+      pkj.len = 0;
       n = 0;
       to_null = 0;
     }
@@ -461,6 +515,8 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
       q = sqlite3_mprintf("%s\"%w\"", n ? "," : "", to);
       telem_buf_puts(&pk, q ? q : "");
       sqlite3_free(q);
+      telem_buf_putc(&pkj, n ? ',' : '[');
+      telem_buf_json_string(&pkj, to, strlen(to));
     }
     n++;
   }
@@ -490,6 +546,7 @@ out:
   telem_buf_free(&fk);
   telem_buf_free(&pk);
   telem_buf_free(&ppk);
+  telem_buf_free(&pkj);
   return rc;
 }
 

@@ -258,6 +258,31 @@ DELETE FROM telem_retention WHERE table_name = 'fk2_p';
 DROP TABLE fk2_d;
 DROP TABLE fk2_c;
 DROP TABLE fk2_p;
+-- a foreign key whose parent columns are no key of the parent (a "foreign key
+-- mismatch") is no usable key: deleting children by value would take the
+-- children of parent rows that stay; a UNIQUE or composite key is fine
+CREATE TABLE fkm_p(id INTEGER PRIMARY KEY, k TEXT, at TEXT);
+CREATE TABLE fkm_c(id INTEGER PRIMARY KEY, k TEXT REFERENCES fkm_p(k) ON DELETE CASCADE);
+INSERT INTO fkm_p VALUES (1, 'x', '2020-01-01'), (2, 'x', '2030-01-01');
+INSERT INTO fkm_c VALUES (1, 'x');
+CREATE TABLE fku_p(id INTEGER PRIMARY KEY, a TEXT, b TEXT, at TEXT, UNIQUE(b, a));
+CREATE TABLE fku_c(id INTEGER PRIMARY KEY, a TEXT, b TEXT,
+                   FOREIGN KEY(a, b) REFERENCES fku_p(a, b) ON DELETE CASCADE);
+INSERT INTO fku_p VALUES (1, 'x', 'y', '2020-01-01'), (2, 'x', 'z', '2030-01-01');
+INSERT INTO fku_c VALUES (1, 'x', 'y'), (2, 'x', 'z');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('fkm_p', 'days', 30, 'at', 'mismatched key'), ('fku_p', 'days', 30, 'at', 'unique pair');
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
+  ('fkm_c', 'cascade', 'fkm_p', 'by a non-key column'), ('fku_c', 'cascade', 'fku_p', 'by a unique pair');
+SELECT table_name, status FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name GLOB 'fk[mu]_*' ORDER BY 1;
+SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT group_concat(id, ' ') FROM fkm_c), (SELECT group_concat(id, ' ') FROM fku_c);
+DELETE FROM telem_retention WHERE table_name IN ('fkm_c', 'fku_c');
+DELETE FROM telem_retention WHERE table_name IN ('fkm_p', 'fku_p');
+DROP TABLE fkm_c;
+DROP TABLE fkm_p;
+DROP TABLE fku_c;
+DROP TABLE fku_p;
 PRAGMA foreign_keys = ON;
 -- a trigger that keeps a whole batch of rows (RAISE(IGNORE)) stops the prune
 -- of that table instead of collecting the same rows forever
