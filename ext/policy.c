@@ -535,9 +535,37 @@ fail:
 }
 
 /* Appends s as a YAML double-quoted scalar (JSON string syntax is a subset
- * of YAML's double-quoted style, so telem_buf_json_string is exact). */
+ * of YAML's double-quoted style, so telem_buf_json_string is exact) --
+ * except that YAML reads U+0085, U+2028 and U+2029 as line breaks, which a
+ * double-quoted scalar folds: those are written as the escapes \N, \L, \P. */
 static void policy_yaml_string(TelemBuf *b, const char *s) {
-  telem_buf_json_string(b, s, strlen(s));
+  TelemBuf t;
+  telem_buf_init(&t);
+  telem_buf_json_string(&t, s, strlen(s));
+  if (t.oom) {
+    b->oom = 1;
+    telem_buf_free(&t);
+    return;
+  }
+  const unsigned char *z = (const unsigned char *)t.p;
+  size_t i = 0, from = 0;
+  while (i < t.len) {
+    const char *esc = NULL;
+    size_t w = 0;
+    if (z[i] == 0xC2 && i + 1 < t.len && z[i + 1] == 0x85) esc = "\\N", w = 2;
+    else if (z[i] == 0xE2 && i + 2 < t.len && z[i + 1] == 0x80 && z[i + 2] == 0xA8) esc = "\\L", w = 3;
+    else if (z[i] == 0xE2 && i + 2 < t.len && z[i + 1] == 0x80 && z[i + 2] == 0xA9) esc = "\\P", w = 3;
+    if (!esc) {
+      i++;
+      continue;
+    }
+    telem_buf_append(b, t.p + from, i - from);
+    telem_buf_puts(b, esc);
+    i += w;
+    from = i;
+  }
+  telem_buf_append(b, t.p + from, t.len - from);
+  telem_buf_free(&t);
 }
 
 /* Appends identifier z (already validated: letters, digits, _) plain, or
