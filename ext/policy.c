@@ -569,6 +569,15 @@ static void policy_yaml_string(TelemBuf *b, const char *s) {
   telem_buf_putc(b, '"');
 }
 
+/* Appends identifier z (already validated: letters, digits, _) plain, or
+ * double-quoted when a plain scalar would read back as null. */
+static void policy_yaml_name(TelemBuf *b, const char *z) {
+  if (strcmp(z, "null") == 0 || strcmp(z, "Null") == 0 || strcmp(z, "NULL") == 0)
+    policy_yaml_string(b, z);
+  else
+    telem_buf_puts(b, z);
+}
+
 char *telem_policy_to_yaml(const TelemPolicy *p) {
   if (!p) return NULL;
   TelemBuf b;
@@ -579,12 +588,21 @@ char *telem_policy_to_yaml(const TelemPolicy *p) {
   telem_buf_puts(&b, p->n ? "tables:\n" : "tables: {}\n");
   for (int i = 0; i < p->n; i++) {
     const TelemPolicyRule *r = &p->rules[i];
-    telem_buf_printf(&b, "  %s:\n    kind: %s\n", r->table_name,
-                     telem_policy_kind_name(r->kind));
+    telem_buf_puts(&b, "  ");
+    policy_yaml_name(&b, r->table_name);
+    telem_buf_printf(&b, ":\n    kind: %s\n", telem_policy_kind_name(r->kind));
     if (r->days != TELEM_POLICY_NO_DAYS)
       telem_buf_printf(&b, "    days: %lld\n", (long long)r->days);
-    if (r->time_column) telem_buf_printf(&b, "    time_column: %s\n", r->time_column);
-    if (r->cascade_from) telem_buf_printf(&b, "    cascade_from: %s\n", r->cascade_from);
+    if (r->time_column) {
+      telem_buf_puts(&b, "    time_column: ");
+      policy_yaml_name(&b, r->time_column);
+      telem_buf_putc(&b, '\n');
+    }
+    if (r->cascade_from) {
+      telem_buf_puts(&b, "    cascade_from: ");
+      policy_yaml_name(&b, r->cascade_from);
+      telem_buf_putc(&b, '\n');
+    }
     telem_buf_puts(&b, "    rationale: ");
     policy_yaml_string(&b, r->rationale);
     telem_buf_putc(&b, '\n');

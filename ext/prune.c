@@ -124,13 +124,16 @@ typedef struct PlanRow {
   char *lo_lit;                /* SQL literal: lower bound of the range, or NULL; owned */
   char *hi_lit;                /* SQL literal: the range ends below it; owned */
   char *filter;                /* exact check on top of the range, or NULL; owned */
-  char *fk_cols;               /* cascade: quoted child columns "(a,b)"; owned */
-  char *pk_cols;               /* cascade: quoted parent columns "a,b"; owned */
+  char **fk_cols;              /* cascade: per foreign key to the parent, quoted child
+                                  columns "(a,b)"; owned */
+  char **pk_cols;              /* cascade: per foreign key, quoted parent columns "a,b"; owned */
+  int nfk;                     /* cascade: foreign keys to the parent */
   char *delete_sql;            /* shown in the plan; owned */
   int has_counts;              /* eligible/cascade computed */
   sqlite3_int64 eligible;      /* rows that would go now */
   sqlite3_int64 cascade;       /* parents: child rows that go with them */
   int indexed;                 /* parents: an index starts with time_column */
+  const char *rowid_name;      /* parents: "rowid", "_rowid_" or "oid", one no column shadows */
   sqlite3_int64 deleted;       /* apply: rows deleted from this table */
 } PlanRow;
 
@@ -149,6 +152,10 @@ static void plan_free(Plan *p) {
     sqlite3_free(p->rows[i].lo_lit);
     sqlite3_free(p->rows[i].hi_lit);
     sqlite3_free(p->rows[i].filter);
+    for (int k = 0; k < p->rows[i].nfk; k++) {
+      sqlite3_free(p->rows[i].fk_cols[k]);
+      sqlite3_free(p->rows[i].pk_cols[k]);
+    }
     sqlite3_free(p->rows[i].fk_cols);
     sqlite3_free(p->rows[i].pk_cols);
     sqlite3_free(p->rows[i].delete_sql);
@@ -275,6 +282,32 @@ static int prune_column_status(sqlite3 *db, const char *t, const char *col, int 
   return rc;
 }
 
+/* Sets *out to the first of rowid, _rowid_ and oid that no column of
+ * table t is named (a column of that name hides the real rowid, and the
+ * batches would then select and delete by the column), or NULL when all
+ * three are taken.  Returns an SQLite code. */
+static int prune_rowid_name(sqlite3 *db, const char *t, const char **out) {
+  static const char *const names[] = {"rowid", "_rowid_", "oid"};
+  sqlite3_stmt *st = NULL;
+  *out = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT 1 FROM pragma_table_xinfo(?1, 'main') "
+                              "WHERE name=?2 COLLATE NOCASE",
+                              -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  for (int i = 0; i < 3 && !*out; i++) {
+    sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, names[i], -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) *out = names[i];
+    else if (rc != SQLITE_ROW) break;
+    rc = SQLITE_OK;
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Fills the cutoff and predicate of a time-based row.  Returns an SQLite
  * code; a cutoff outside the date range sets PS_BAD_CUTOFF. */
 static int prune_time_pred(sqlite3 *db, const char *now, PlanRow *r) {
@@ -325,8 +358,45 @@ static int prune_time_pred(sqlite3 *db, const char *now, PlanRow *r) {
   return (r->cutoff && r->pred) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-/* For cascade row r (child of parent table `pt`): finds the foreign key and
- * fills fk_cols / pk_cols, or sets PS_MISSING_FK / PS_NOT_CASCADE. */
+/* *ok = 1 when columns `cols` (a JSON array of n names) of table pt are a
+ * key SQLite accepts as the parent of a foreign key: its INTEGER PRIMARY
+ * KEY, or the columns of a UNIQUE index.  Otherwise the foreign key is a
+ * "foreign key mismatch", and deleting children by value would also take
+ * the children of parent rows that stay.  Returns an SQLite code. */
+static int prune_parent_key_ok(sqlite3 *db, const char *pt, const char *cols, int n, int *ok) {
+  sqlite3_stmt *st = NULL;
+  *ok = 0;
+  int rc = sqlite3_prepare_v2(
+      db,
+      "SELECT 1 FROM pragma_table_info(?1, 'main') AS ti "
+      "WHERE ?3 = 1 AND ti.pk = 1 AND upper(ti.type) = 'INTEGER' "
+      "AND ti.name = json_extract(?2, '$[0]') COLLATE NOCASE "
+      "AND (SELECT count(*) FROM pragma_table_info(?1, 'main') WHERE pk > 0) = 1 "
+      "UNION ALL "
+      "SELECT 1 FROM pragma_index_list(?1, 'main') AS il "
+      "WHERE il.\"unique\" = 1 AND il.partial = 0 "
+      "AND (SELECT count(*) FROM pragma_index_info(il.name, 'main')) = ?3 "
+      "AND (SELECT count(*) FROM pragma_index_info(il.name, 'main') AS ii, json_each(?2) AS j "
+      "WHERE ii.name = j.value COLLATE NOCASE) = ?3 "
+      "LIMIT 1",
+      -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, pt, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, cols, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, n);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *ok = 1;
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* For cascade row r (child of parent table `pt`): finds every foreign key
+ * of r to pt and fills fk_cols / pk_cols / nfk (one entry per key, so that
+ * rows referencing a parent through any of them go with it), or sets
+ * PS_MISSING_FK (no key, or one whose parent columns are not a key of
+ * the parent) / PS_NOT_CASCADE (when any of them is not ON DELETE
+ * CASCADE). */
 static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
   const char *ct = r->rule->table_name;
   sqlite3_stmt *st = NULL;
@@ -338,13 +408,99 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, ct, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, pt, -1, SQLITE_STATIC);
-  TelemBuf fk, pk;
+  TelemBuf fk, pk, ppk, pkj;
   telem_buf_init(&fk);
   telem_buf_init(&pk);
-  int id = -1, n = 0, cascade = 1, to_null = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int this_id = sqlite3_column_int(st, 0);
-    if (id >= 0 && this_id != id) break; /* first foreign key to the parent only */
+  telem_buf_init(&ppk);
+  telem_buf_init(&pkj); /* the parent columns of the current key, as a JSON array */
+  char **fks = NULL, **pks = NULL;
+  int nfk = 0;
+  int id = -1, n = 0, cascade = 1, to_null = 0, ppk_n = -1;
+  for (;;) {
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto out;
+    int this_id = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    if (id >= 0 && this_id != id) {
+      /* The foreign key `id` is complete: n columns in fk, pk. */
+      if (to_null) {
+        /* REFERENCES parent without columns: the parent's primary key. */
+        if (ppk_n < 0) {
+          sqlite3_stmt *q = NULL;
+          int qrc = sqlite3_prepare_v2(db,
+                                       "SELECT name FROM pragma_table_info(?1, 'main') "
+                                       "WHERE pk > 0 ORDER BY pk",
+                                       -1, &q, NULL);
+          if (qrc != SQLITE_OK) {
+            rc = qrc;
+            goto out;
+          }
+          sqlite3_bind_text(q, 1, pt, -1, SQLITE_STATIC);
+          ppk_n = 0;
+          while ((qrc = sqlite3_step(q)) == SQLITE_ROW) {
+            char *z = sqlite3_mprintf("%s\"%w\"", ppk_n ? "," : "", sqlite3_column_text(q, 0));
+            telem_buf_puts(&ppk, z ? z : "");
+            sqlite3_free(z);
+            ppk_n++;
+          }
+          sqlite3_finalize(q);
+          if (qrc != SQLITE_DONE) {
+            rc = qrc;
+            goto out;
+          }
+          telem_buf_putc(&ppk, 0);
+        }
+        if (ppk_n != n) {
+          r->status = PS_MISSING_FK; /* a mismatched foreign key is no usable key */
+          rc = SQLITE_OK;
+          goto out;
+        }
+      } else {
+        int key_ok = 0;
+        telem_buf_putc(&pkj, ']');
+        telem_buf_putc(&pkj, 0);
+        if (pkj.oom) {
+          rc = SQLITE_NOMEM;
+          goto out;
+        }
+        int krc = prune_parent_key_ok(db, pt, pkj.p, n, &key_ok);
+        if (krc != SQLITE_OK) {
+          rc = krc;
+          goto out;
+        }
+        if (!key_ok) {
+          r->status = PS_MISSING_FK; /* a mismatched foreign key is no usable key */
+          rc = SQLITE_OK;
+          goto out;
+        }
+      }
+      telem_buf_putc(&fk, 0);
+      telem_buf_putc(&pk, 0);
+      if (fk.oom || pk.oom || ppk.oom) {
+        rc = SQLITE_NOMEM;
+        goto out;
+      }
+      char **f2 = sqlite3_realloc64(fks, sizeof(char *) * (size_t)(nfk + 1));
+      if (f2) fks = f2;
+      char **p2 = f2 ? sqlite3_realloc64(pks, sizeof(char *) * (size_t)(nfk + 1)) : NULL;
+      if (p2) pks = p2;
+      if (!f2 || !p2) {
+        rc = SQLITE_NOMEM;
+        goto out;
+      }
+      fks[nfk] = sqlite3_mprintf("(%s)", fk.p);
+      pks[nfk] = sqlite3_mprintf("%s", to_null ? ppk.p : pk.p);
+      nfk++;
+      if (!fks[nfk - 1] || !pks[nfk - 1]) {
+        rc = SQLITE_NOMEM;
+        goto out;
+      }
+      fk.len = 0;
+      pk.len = 0;
+      pkj.len = 0;
+      n = 0;
+      to_null = 0;
+    }
+    if (rc != SQLITE_ROW) break;
     id = this_id;
     const char *from = (const char *)sqlite3_column_text(st, 1);
     const char *to = (const char *)sqlite3_column_text(st, 2);
@@ -359,14 +515,14 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
       q = sqlite3_mprintf("%s\"%w\"", n ? "," : "", to);
       telem_buf_puts(&pk, q ? q : "");
       sqlite3_free(q);
+      telem_buf_putc(&pkj, n ? ',' : '[');
+      telem_buf_json_string(&pkj, to, strlen(to));
     }
     n++;
   }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) goto out;
+  if (rc != SQLITE_DONE) goto out;
   rc = SQLITE_OK;
-  if (n == 0) {
+  if (nfk == 0) {
     r->status = PS_MISSING_FK;
     goto out;
   }
@@ -374,46 +530,47 @@ static int prune_fk(sqlite3 *db, PlanRow *r, const char *pt) {
     r->status = PS_NOT_CASCADE;
     goto out;
   }
-  if (to_null) {
-    /* REFERENCES parent without columns: the parent's primary key. */
-    telem_buf_free(&pk);
-    telem_buf_init(&pk);
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT name FROM pragma_table_info(?1, 'main') WHERE pk > 0 "
-                            "ORDER BY pk",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) goto out;
-    sqlite3_bind_text(st, 1, pt, -1, SQLITE_STATIC);
-    int m = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      char *q = sqlite3_mprintf("%s\"%w\"", m ? "," : "", sqlite3_column_text(st, 0));
-      telem_buf_puts(&pk, q ? q : "");
-      sqlite3_free(q);
-      m++;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (rc != SQLITE_DONE) goto out;
-    rc = SQLITE_OK;
-    if (m != n) {
-      r->status = PS_MISSING_FK; /* a mismatched foreign key is no usable key */
-      goto out;
-    }
-  }
-  telem_buf_putc(&fk, 0);
-  telem_buf_putc(&pk, 0);
-  if (fk.oom || pk.oom) {
-    rc = SQLITE_NOMEM;
-    goto out;
-  }
-  r->fk_cols = sqlite3_mprintf("(%s)", fk.p);
-  r->pk_cols = sqlite3_mprintf("%s", pk.p);
-  if (!r->fk_cols || !r->pk_cols) rc = SQLITE_NOMEM;
+  r->fk_cols = fks;
+  r->pk_cols = pks;
+  r->nfk = nfk;
+  fks = pks = NULL;
+  nfk = 0;
 out:
   sqlite3_finalize(st);
+  for (int i = 0; i < nfk; i++) {
+    sqlite3_free(fks[i]);
+    sqlite3_free(pks[i]);
+  }
+  sqlite3_free(fks);
+  sqlite3_free(pks);
   telem_buf_free(&fk);
   telem_buf_free(&pk);
+  telem_buf_free(&ppk);
+  telem_buf_free(&pkj);
   return rc;
+}
+
+/* The rows of cascade row c that go with the rows of parent table `pt`
+ * matching `cond`: "(fk) IN (SELECT pk FROM main."pt" WHERE cond)", OR-ed
+ * over c's foreign keys to pt.  sqlite3 memory; NULL on OOM. */
+static char *prune_child_match(const PlanRow *c, const char *pt, const char *cond) {
+  TelemBuf b;
+  telem_buf_init(&b);
+  for (int i = 0; i < c->nfk; i++) {
+    char *q = sqlite3_mprintf("%s%s IN (SELECT %s FROM main.\"%w\" WHERE %s)", i ? " OR " : "",
+                              c->fk_cols[i], c->pk_cols[i], pt, cond);
+    if (!q) {
+      telem_buf_free(&b);
+      return NULL;
+    }
+    telem_buf_puts(&b, q);
+    sqlite3_free(q);
+  }
+  if (b.oom) {
+    telem_buf_free(&b);
+    return NULL;
+  }
+  return telem_buf_take(&b);
 }
 
 /* Sets *unlisted to 1 when some table in main other than the policy's cascade
@@ -449,10 +606,11 @@ static int prune_children_check(sqlite3 *db, Plan *p, int i, int *unlisted, int 
  * pr, as one runnable statement (apply runs it in batches, children first). */
 static char *prune_delete_sql(const PlanRow *r, const PlanRow *pr) {
   if (!pr)
-    return sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s", r->rule->table_name, r->pred);
-  return sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" WHERE %s)",
-                         r->rule->table_name, r->fk_cols, r->pk_cols, pr->rule->table_name,
-                         pr->pred);
+    return sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
+  char *m = prune_child_match(r, pr->rule->table_name, pr->pred);
+  char *sql = m ? sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", r->rule->table_name, m) : NULL;
+  sqlite3_free(m);
+  return sql;
 }
 
 /* 1 when some index of table t starts with column col (0 when none, -1 on
@@ -522,6 +680,12 @@ static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_cou
                                   &r->status)) != SQLITE_OK)
       goto sqlerr;
     if (r->status != PS_OK) continue;
+    if ((rc = prune_rowid_name(db, r->rule->table_name, &r->rowid_name)) != SQLITE_OK)
+      goto sqlerr;
+    if (!r->rowid_name) {
+      r->status = PS_WITHOUT_ROWID; /* no name reaches the rowid: cannot batch */
+      continue;
+    }
     if ((rc = prune_time_pred(db, p->now, r)) != SQLITE_OK) goto sqlerr;
   }
   /* Pass 2: a cascade child may not have children of its own. */
@@ -574,12 +738,13 @@ static Plan *plan_build(sqlite3 *db, TelemConn *c, const char *now, int with_cou
     if (!with_counts) continue;
     char *sql;
     if (!pr)
-      sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\" WHERE %s", r->rule->table_name, r->pred);
-    else
-      sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" "
-                            "WHERE %s)",
-                            r->rule->table_name, r->fk_cols, r->pk_cols, pr->rule->table_name,
-                            pr->pred);
+      sql = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
+    else {
+      char *m = prune_child_match(r, pr->rule->table_name, pr->pred);
+      sql = m ? sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", r->rule->table_name, m)
+              : NULL;
+      sqlite3_free(m);
+    }
     if (!sql) goto oom;
     r->eligible = prune_count(db, sql, pzErr);
     sqlite3_free(sql);
@@ -1031,8 +1196,8 @@ static sqlite3_int64 apply_run(Applier *a, const char *sql, const char *ids) {
 /* Collects up to `limit` rowids of rows matching pred as a JSON array in
  * *pIds (sqlite3 memory); returns how many, or -1 with a->err. */
 static int apply_collect(Applier *a, const PlanRow *r, int limit, char **pIds) {
-  char *sql = sqlite3_mprintf("SELECT rowid FROM \"%w\" WHERE %s LIMIT %d", r->rule->table_name,
-                              r->pred, limit);
+  char *sql = sqlite3_mprintf("SELECT %s FROM main.\"%w\" WHERE %s LIMIT %d", r->rowid_name,
+                              r->rule->table_name, r->pred, limit);
   sqlite3_stmt *st = NULL;
   TelemBuf b;
   telem_buf_init(&b);
@@ -1129,13 +1294,13 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
                               : sqlite3_mprintf("%s", "");
       char *filt = r->filter ? sqlite3_mprintf(" AND %s", r->filter) : sqlite3_mprintf("%s", "");
       if (lower && filt) {
-        sql[f * 3 + 0] = sqlite3_mprintf("SELECT \"%w\" FROM \"%w\" WHERE %s\"%w\" < %s "
+        sql[f * 3 + 0] = sqlite3_mprintf("SELECT \"%w\" FROM main.\"%w\" WHERE %s\"%w\" < %s "
                                          "ORDER BY \"%w\" LIMIT 1 OFFSET ?1",
                                          col, t, lower, col, r->hi_lit, col);
         /* "<= ?1" is the only upper bound, so the index range ends at k. */
-        sql[f * 3 + 1] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s\"%w\" <= ?1%s", t, lower,
+        sql[f * 3 + 1] = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s\"%w\" <= ?1%s", t, lower,
                                          col, filt);
-        sql[f * 3 + 2] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s\"%w\" < %s%s", t, lower,
+        sql[f * 3 + 2] = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s\"%w\" < %s%s", t, lower,
                                          col, r->hi_lit, filt);
       }
       sqlite3_free(lower);
@@ -1161,14 +1326,17 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
       const PlanRow *c = &p->rows[j];
       if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
       child_row[k] = j;
-      child_sql[k] = sqlite3_mprintf("DELETE FROM \"%w\" WHERE %s IN (SELECT %s FROM \"%w\" "
-                                     "WHERE rowid IN (SELECT value FROM json_each(?1)))",
-                                     c->rule->table_name, c->fk_cols, c->pk_cols, t);
+      char *cond = sqlite3_mprintf("%s IN (SELECT value FROM json_each(?1))", r->rowid_name);
+      char *m = cond ? prune_child_match(c, t, cond) : NULL;
+      child_sql[k] = m ? sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", c->rule->table_name, m)
+                       : NULL;
+      sqlite3_free(cond);
+      sqlite3_free(m);
       if (!child_sql[k++]) goto oom;
     }
-    sql_ids = sqlite3_mprintf("DELETE FROM \"%w\" WHERE rowid IN (SELECT value FROM "
+    sql_ids = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s IN (SELECT value FROM "
                               "json_each(?1))",
-                              t);
+                              t, r->rowid_name);
     if (!sql_ids) goto oom;
   }
   for (;;) {
@@ -1233,6 +1401,9 @@ static int apply_table(Applier *a, Plan *p, int pi, int fixed_batch, int *pBatch
       }
       if (n == 0)
         for (int k = 0; k < nchild; k++) child_got[k] = 0;
+      /* Not one collected row went (a BEFORE DELETE trigger kept them all):
+       * the next batch would collect the same rows forever. */
+      if (n > 0 && got == 0) last = 1;
     }
     if ((rc = apply_commit(a)) != SQLITE_OK) {
       apply_rollback(a);

@@ -1000,6 +1000,17 @@ static int luhn_ok(const char *s, size_t n) {
   return sum % 10 == 0;
 }
 
+/* After a span s[a..b) failed the Luhn check: the end of the longest
+ * shorter span that passes, or a when none does.  A greedy card pattern
+ * also takes a short digit group after the number ("<card> 12/27"); a
+ * shorter match can only end before a space (the rule's pattern allows no
+ * '-', digit or letter after the number), so only those ends are tried. */
+static size_t luhn_shorter(const char *s, size_t a, size_t b) {
+  for (size_t e = b - 1; e > a + 1; e--)
+    if (s[e] == ' ' && s[e - 1] >= '0' && s[e - 1] <= '9' && luhn_ok(s + a, e - a)) return e;
+  return a;
+}
+
 static int add_span(Run *run, size_t a, size_t b, int rule) {
   TelemRedactor *r = run->r;
   if (r->nspans == r->cspans) {
@@ -1063,11 +1074,21 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
         pcre2_get_error_message(rc, msg, sizeof(msg));
         return run_err(run, "rule \"%s\": %s", R->id, (char *)msg);
       }
+      /* 0: a match whose groups did not all fit the match data; the
+       * first MAX_GROUP + 1 pairs (every group a rule may name) are set. */
+      if (rc == 0) rc = MAX_GROUP + 1;
       PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
       PCRE2_SIZE m0 = ov[0], m1 = ov[1];
+      PCRE2_SIZE next = m1 > m0 ? m1 : m0 + 1;
       if ((uint32_t)rc > R->group && ov[2 * R->group] != PCRE2_UNSET) {
         size_t a = ov[2 * R->group], b = ov[2 * R->group + 1];
-        if (b > a && (R->check != CHECK_LUHN || luhn_ok(s + a, b - a))) {
+        if (b > a && R->check == CHECK_LUHN && !luhn_ok(s + a, b - a)) {
+          /* Try the shorter spans at this start, then the next start (a
+           * digit group taken in front, "42 <card>", fails the same way). */
+          b = luhn_shorter(s, a, b);
+          next = b > a ? b : m0 + 1;
+        }
+        if (b > a) {
           /* Whole UTF-8 sequences only. */
           while (a > 0 && ((unsigned char)s[a] & 0xC0) == 0x80) a--;
           while (b < n && ((unsigned char)s[b] & 0xC0) == 0x80) b++;
@@ -1078,7 +1099,7 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
           }
         }
       }
-      start = m1 > m0 ? m1 : m0 + 1;
+      start = next;
     }
   }
   return W_OK;
@@ -1293,6 +1314,15 @@ static int walk_object(Run *run, const TelemJson *v) {
 
 static int looks_like_json(const char *s, size_t n);
 
+/* 1 when the parser gave up on a size limit (the text may well be JSON):
+ * scrubbing it as text could not apply the key rules and could break the
+ * JSON escapes, so callers fail closed instead. */
+static int json_limit_hit(const TelemJsonError *je) {
+  return je->what && (strcmp(je->what, "too many values") == 0 ||
+                      strcmp(je->what, "string too long") == 0 ||
+                      strcmp(je->what, "input too large") == 0);
+}
+
 /* A string value that holds a JSON object or array ("arguments_json":
  * "{\"api_key\":...}") is parsed and walked like the document, so key rules
  * apply inside it; paths continue into it (/request/api_key).  When anything
@@ -1306,6 +1336,7 @@ static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
     if (je.what && strcmp(je.what, "out of memory") == 0) return run_oom(run);
     if (je.what && strcmp(je.what, "nesting too deep") == 0)
       return run_err(run, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
+    if (json_limit_hit(&je)) return run_err(run, "embedded JSON too large: %s", je.what);
     return W_NOTJSON;
   }
   TelemBuf *outer = run->out;
@@ -1420,30 +1451,76 @@ static size_t utf8_repair(const unsigned char *s, size_t n, unsigned char *d) {
   return j;
 }
 
+static int hex4_value(const char *z, uint32_t *out) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned c = (unsigned char)z[i];
+    if (c >= '0' && c <= '9') c -= '0';
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') c = (c | 0x20) - 'a' + 10;
+    else return 0;
+    v = v << 4 | c;
+  }
+  *out = v;
+  return 1;
+}
+
+/* Rewrites, in place, every \u escape of a lone surrogate inside a JSON
+ * string of d[0..n) as \ufffd (same length): JSON producers that cut a
+ * string inside a surrogate pair write them, and the parser rejects them. */
+static void surrogate_repair(char *d, size_t n) {
+  int in_str = 0;
+  size_t i = 0;
+  while (i < n) {
+    char c = d[i];
+    if (!in_str || c != '\\') {
+      if (c == '"') in_str = !in_str;
+      i++;
+      continue;
+    }
+    uint32_t cp, lo;
+    if (i + 6 > n || d[i + 1] != 'u' || !hex4_value(d + i + 2, &cp)) {
+      i += 2; /* another escape (or a malformed one: the parser reports it) */
+      continue;
+    }
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= n && d[i + 6] == '\\' && d[i + 7] == 'u' &&
+        hex4_value(d + i + 8, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+      i += 12; /* a pair */
+      continue;
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF) memcpy(d + i + 2, "fffd", 4);
+    i += 6;
+  }
+}
+
 /* How parse_json ended. */
-enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP };
+enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP, PJ_BIG };
 
 /* Parses text[0..n) as JSON into arena a.  JSON whose fault is invalid
- * UTF-8 is repaired (utf8_repair) and parsed again, so its key rules still
- * apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
+ * UTF-8 or a lone surrogate escape is repaired (utf8_repair,
+ * surrogate_repair) and parsed again, so its key rules still apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
  * into it) and *ptext / *pn point at it.  Returns PJ_JSON with *root,
- * PJ_TEXT (not JSON: *je says why), PJ_OOM, or PJ_DEEP (nesting deeper
+ * PJ_TEXT (not JSON: *je says why), PJ_OOM, PJ_DEEP (nesting deeper
  * than TELEM_JSON_MAX_DEPTH: deliberately not scrubbed as text, because
  * text patterns cannot apply the key rules and such a document is hostile,
- * not a log line). */
+ * not a log line), or PJ_BIG (text that opens like JSON and hit a parser
+ * size limit: not scrubbed as text for the same reason, *je says which). */
 static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const TelemJson **root,
                       char **fixed, TelemJsonError *je) {
   *fixed = NULL;
   memset(je, 0, sizeof(*je));
   *root = NULL;
-  if (*pn > UINT32_MAX / 3) return PJ_TEXT;
   if ((*root = telem_json_parse(a, *ptext, *pn, je))) return PJ_JSON;
   if (je->what && strcmp(je->what, "out of memory") == 0) return PJ_OOM;
   if (je->what && strcmp(je->what, "nesting too deep") == 0) return PJ_DEEP;
-  if (!je->what || strcmp(je->what, "invalid UTF-8") != 0) return PJ_TEXT;
+  if (json_limit_hit(je) && looks_like_json(*ptext, *pn)) return PJ_BIG;
+  if (!je->what || (strcmp(je->what, "invalid UTF-8") != 0 &&
+                    strcmp(je->what, "lone surrogate in \\u escape") != 0))
+    return PJ_TEXT;
+  if (*pn > UINT32_MAX / 3) return PJ_TEXT;
   unsigned char *d = sqlite3_malloc64(*pn * 3 + 1);
   if (!d) return PJ_OOM;
   size_t dn = utf8_repair((const unsigned char *)*ptext, *pn, d);
+  surrogate_repair((char *)d, dn);
   TelemJsonError e2 = {0};
   telem_arena_reset(a);
   if ((*root = telem_json_parse(a, (const char *)d, dn, &e2))) {
@@ -1455,11 +1532,16 @@ static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const Telem
   sqlite3_free(d); /* repaired and still not JSON: scrub the original as text */
   if (e2.what && strcmp(e2.what, "out of memory") == 0) return PJ_OOM;
   if (e2.what && strcmp(e2.what, "nesting too deep") == 0) return PJ_DEEP;
+  if (json_limit_hit(&e2) && looks_like_json(*ptext, *pn)) {
+    *je = e2;
+    return PJ_BIG;
+  }
   return PJ_TEXT;
 }
 
-static int parse_fail_msg(int pj, char **pzErr) {
+static int parse_fail_msg(int pj, const TelemJsonError *je, char **pzErr) {
   if (pj == PJ_DEEP) telem_set_err(pzErr, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
+  else if (pj == PJ_BIG) telem_set_err(pzErr, "JSON too large: %s", je->what);
   else telem_set_err(pzErr, "out of memory");
   return -1;
 }
@@ -1484,7 +1566,7 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   char *fixed;
   TelemJsonError je;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
-  if (pj == PJ_OOM || pj == PJ_DEEP) return parse_fail_msg(pj, pzErr);
+  if (pj == PJ_OOM || pj == PJ_DEEP || pj == PJ_BIG) return parse_fail_msg(pj, &je, pzErr);
   if (pj == PJ_TEXT && P->needs_json && looks_like_json(text, n)) {
     /* Fail closed: this profile hashes or drops members by key, which text
      * patterns cannot do; scrubbing malformed JSON as text would keep the
@@ -1527,7 +1609,7 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   char *fixed;
   TelemJsonError je;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
-  if (pj == PJ_OOM) return parse_fail_msg(pj, pzErr);
+  if (pj == PJ_OOM) return parse_fail_msg(pj, &je, pzErr);
   if (pj != PJ_JSON) {
     /* Free text, or hostile JSON, in a payload: we cannot tell what it
      * holds, so it is content (fail closed). */

@@ -90,11 +90,23 @@ SELECT * FROM telem_redactions(replace(printf('%.*c', 100000, 'x'), 'x', '{"a":'
 SELECT telem_classify('benchmark_event', printf('%.*c', 100000, '['));
 -- 1000 deep is fine
 SELECT length(telem_redact(printf('%.*c', 999, '[') || '"bob@example.com"' || printf('%.*c', 999, ']')));
+-- JSON with more values than the parser takes (4,194,304) is an error, not
+-- scrubbed as text (key rules would not apply; escapes could break)
+SELECT telem_redact('{"signing_key":"abc123xyz","a":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}');
+SELECT count(*) FROM telem_redactions('["x\nbob@example.com",' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]');
+SELECT telem_redact('{"a":"{\"signing_key\":\"abc123xyz\",\"a\":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}"}');
+SELECT telem_classify('benchmark_event', '[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]');
 -- JSON whose fault is invalid UTF-8 is repaired (U+FFFD) and redacted as JSON
 SELECT hex(telem_redact(CAST(x'7b2261223a22ff227d' AS TEXT)));
 SELECT telem_redact(CAST(x'7b2270726f6d7074223a2268ff222c2270617373776f7264223a2278227d' AS TEXT), 'omit');
 SELECT * FROM telem_redactions(CAST(x'7b2270617373776f7264223a2278ff227d' AS TEXT));
 SELECT telem_classify('benchmark_event', CAST(x'7b2270617468223a2261ff227d' AS TEXT));
+-- so is JSON whose fault is a lone surrogate escape (a string cut inside a
+-- pair): each becomes \ufffd; escaped backslashes and real pairs stay
+SELECT telem_redact('{"signing_key":"abc123xyz","name":"emoji \ud83d","b":"\udc00 \\ud800 \ud83d\ude00"}');
+SELECT telem_redact('{"prompt":"hi \ud83d","password":"x"}', 'hash');
+SELECT * FROM telem_redactions('{"signing_key":"abc123xyz","name":"\ud83d"}');
+SELECT telem_classify('benchmark_event', '{"name":"emoji \ud83d"}');
 -- other invalid UTF-8 is text: scrubbed in byte mode, bytes passed through
 SELECT hex(telem_redact(CAST(x'ff20626f62406578616d706c652e636f6d20fe' AS TEXT)));
 SELECT hex(telem_redact(CAST(x'c3' AS TEXT)));

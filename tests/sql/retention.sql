@@ -196,6 +196,106 @@ SELECT (SELECT count(*) FROM wrong_type), (SELECT count(*) FROM no_col), (SELECT
 SELECT table_name, rows_deleted, status FROM telem_prune_log WHERE run_id = (SELECT max(run_id) FROM telem_prune_log) ORDER BY id;
 -- a keep_forever table asked for by name: nothing deleted
 SELECT telem_prune_apply('audit_log', NULL, '2026-01-01T00:00:00Z');
+-- TEMP tables named like governed ones are not them: plan and apply use main's
+INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'shadowed', '2020-01-01 00:00:00');
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
+  ('r-shadow', 'repo', 'ok', '2020-01-01', '2020-01-01 00:00:00');
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
+  ('r-shadow', 'd', 'low', 's1', '2020-01-01');
+CREATE TEMP TABLE research_metrics(id INTEGER PRIMARY KEY, created_at TEXT);
+INSERT INTO temp.research_metrics(created_at) VALUES ('2019-01-01');
+CREATE TEMP TABLE ci_completion_finding(id INTEGER PRIMARY KEY, run_id TEXT);
+INSERT INTO temp.ci_completion_finding(run_id) VALUES ('r-shadow');
+SELECT table_name, eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z')
+WHERE table_name IN ('research_metrics', 'ci_completion_finding') ORDER BY 1;
+SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT count(*) FROM main.research_metrics WHERE metric_type = 'shadowed'),
+       (SELECT count(*) FROM main.ci_completion_finding WHERE run_id = 'r-shadow'),
+       (SELECT count(*) FROM temp.research_metrics), (SELECT count(*) FROM temp.ci_completion_finding);
+DROP TABLE temp.research_metrics;
+DROP TABLE temp.ci_completion_finding;
+-- a column named rowid hides the rowid: batches use _rowid_ (or oid), and a
+-- table whose columns take all three names is not pruned
+CREATE TABLE rid_a(id INTEGER PRIMARY KEY, rowid INTEGER, at TEXT);
+INSERT INTO rid_a(rowid, at) VALUES (7, '2020-01-01'), (7, '2030-01-01'), (8, '2030-01-01');
+CREATE TABLE rid_b(rowid INT, _rowid_ INT, oid INT, at TEXT);
+INSERT INTO rid_b VALUES (1, 1, 1, '2020-01-01');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('rid_a', 'days', 30, 'at', 'rowid column'), ('rid_b', 'days', 30, 'at', 'every rowid name taken');
+SELECT table_name, status, eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z')
+WHERE table_name LIKE 'rid_%' ORDER BY 1;
+SELECT telem_prune_apply('rid_a', NULL, '2026-01-01T00:00:00Z');
+SELECT telem_prune_apply('rid_b', NULL, '2026-01-01T00:00:00Z');
+SELECT group_concat(id || ':' || rowid || ':' || at, ' ') FROM (SELECT id, rowid, at FROM rid_a ORDER BY id);
+SELECT count(*) FROM rid_b;
+DELETE FROM telem_retention WHERE table_name IN ('rid_a', 'rid_b');
+DROP TABLE rid_a;
+DROP TABLE rid_b;
+-- a child with two foreign keys to its parent goes with it through either
+-- (no orphans with foreign_keys off); every such key must be ON DELETE CASCADE
+PRAGMA foreign_keys = OFF;
+CREATE TABLE fk2_p(id INTEGER PRIMARY KEY, at TEXT);
+CREATE TABLE fk2_c(id INTEGER PRIMARY KEY, a INTEGER REFERENCES fk2_p(id) ON DELETE CASCADE,
+                   b INTEGER REFERENCES fk2_p ON DELETE CASCADE);
+INSERT INTO fk2_p VALUES (1, '2020-01-01'), (2, '2030-01-01');
+INSERT INTO fk2_c VALUES (1, 1, 2), (2, 2, 1), (3, 2, 2);
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('fk2_p', 'days', 30, 'at', 'two keys');
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
+  ('fk2_c', 'cascade', 'fk2_p', 'either key');
+SELECT table_name, status, eligible_rows, cascade_rows, delete_sql FROM telem_prune_plan('2026-01-01T00:00:00Z')
+WHERE table_name LIKE 'fk2_%' ORDER BY 1;
+SELECT telem_prune_apply('fk2_p', NULL, '2026-01-01T00:00:00Z');
+SELECT group_concat(id, ' ') FROM fk2_c;
+PRAGMA foreign_key_check(fk2_c);
+CREATE TABLE fk2_d(id INTEGER PRIMARY KEY, a INTEGER REFERENCES fk2_p(id) ON DELETE CASCADE,
+                   b INTEGER REFERENCES fk2_p(id) ON DELETE SET NULL);
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
+  ('fk2_d', 'cascade', 'fk2_p', 'one key sets null');
+SELECT table_name, status FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name LIKE 'fk2_%' ORDER BY 1;
+DELETE FROM telem_retention WHERE table_name IN ('fk2_c', 'fk2_d');
+DELETE FROM telem_retention WHERE table_name = 'fk2_p';
+DROP TABLE fk2_d;
+DROP TABLE fk2_c;
+DROP TABLE fk2_p;
+-- a foreign key whose parent columns are no key of the parent (a "foreign key
+-- mismatch") is no usable key: deleting children by value would take the
+-- children of parent rows that stay; a UNIQUE or composite key is fine
+CREATE TABLE fkm_p(id INTEGER PRIMARY KEY, k TEXT, at TEXT);
+CREATE TABLE fkm_c(id INTEGER PRIMARY KEY, k TEXT REFERENCES fkm_p(k) ON DELETE CASCADE);
+INSERT INTO fkm_p VALUES (1, 'x', '2020-01-01'), (2, 'x', '2030-01-01');
+INSERT INTO fkm_c VALUES (1, 'x');
+CREATE TABLE fku_p(id INTEGER PRIMARY KEY, a TEXT, b TEXT, at TEXT, UNIQUE(b, a));
+CREATE TABLE fku_c(id INTEGER PRIMARY KEY, a TEXT, b TEXT,
+                   FOREIGN KEY(a, b) REFERENCES fku_p(a, b) ON DELETE CASCADE);
+INSERT INTO fku_p VALUES (1, 'x', 'y', '2020-01-01'), (2, 'x', 'z', '2030-01-01');
+INSERT INTO fku_c VALUES (1, 'x', 'y'), (2, 'x', 'z');
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('fkm_p', 'days', 30, 'at', 'mismatched key'), ('fku_p', 'days', 30, 'at', 'unique pair');
+INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
+  ('fkm_c', 'cascade', 'fkm_p', 'by a non-key column'), ('fku_c', 'cascade', 'fku_p', 'by a unique pair');
+SELECT table_name, status FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name GLOB 'fk[mu]_*' ORDER BY 1;
+SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT group_concat(id, ' ') FROM fkm_c), (SELECT group_concat(id, ' ') FROM fku_c);
+DELETE FROM telem_retention WHERE table_name IN ('fkm_c', 'fku_c');
+DELETE FROM telem_retention WHERE table_name IN ('fkm_p', 'fku_p');
+DROP TABLE fkm_c;
+DROP TABLE fkm_p;
+DROP TABLE fku_c;
+DROP TABLE fku_p;
+PRAGMA foreign_keys = ON;
+-- a trigger that keeps a whole batch of rows (RAISE(IGNORE)) stops the prune
+-- of that table instead of collecting the same rows forever
+CREATE TABLE held(id INTEGER PRIMARY KEY, at TEXT, hold INT);
+CREATE TRIGGER held_keep BEFORE DELETE ON held WHEN old.hold = 1 BEGIN SELECT RAISE(IGNORE); END;
+INSERT INTO held(at, hold) VALUES ('2020-01-01', 1), ('2020-01-02', 1), ('2020-01-03', 0), ('2020-01-04', 1);
+INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
+  ('held', 'days', 30, 'at', 'legal hold trigger');
+SELECT telem_prune_apply('held', 3, '2026-01-01T00:00:00Z');
+SELECT telem_prune_apply('held', 2, '2026-01-01T00:00:00Z');
+SELECT group_concat(id, ' ') FROM held;
+DELETE FROM telem_retention WHERE table_name = 'held';
+DROP TABLE held;
 
 -- 8. Writes through telem_retention: validated, persisted, transactional
 SELECT source, count(*) FROM telem_retention GROUP BY source;

@@ -136,6 +136,67 @@ static void test_round_trip(void **state) {
   telem_policy_free(q);
 }
 
+/* Names YAML reads as null (null, Null, NULL) are valid identifiers: the
+ * export must quote them so that parse(export(p)) keeps them. */
+static void test_round_trip_null_names(void **state) {
+  (void)state;
+  static const char y0[] =
+      "tables:\n"
+      "  \"NULL\":\n"
+      "    kind: days\n"
+      "    days: 30\n"
+      "    time_column: \"null\"\n"
+      "    rationale: a table named NULL\n"
+      "  child:\n"
+      "    kind: cascade\n"
+      "    cascade_from: \"Null\"\n"
+      "    rationale: goes with it\n";
+  char *err = NULL;
+  TelemPolicy *p = telem_policy_parse("p.yaml", y0, strlen(y0), &err);
+  if (!p) fail_msg("%s", err);
+  char *y = telem_policy_to_yaml(p);
+  assert_non_null(y);
+  TelemPolicy *q = telem_policy_parse("export", y, strlen(y), &err);
+  if (!q) fail_msg("%s\n%s", err, y);
+  assert_int_equal(telem_policy_count(q), 2);
+  TelemPolicyRuleInfo a, b;
+  telem_policy_rule(q, 0, &a);
+  telem_policy_rule(q, 1, &b);
+  assert_string_equal(a.table_name, "child");
+  assert_string_equal(a.cascade_from, "Null");
+  assert_string_equal(b.table_name, "NULL");
+  assert_string_equal(b.time_column, "null");
+  sqlite3_free(y);
+  telem_policy_free(p);
+  telem_policy_free(q);
+}
+
+/* A rationale holding characters YAML reads as line breaks inside a
+ * double-quoted scalar (U+0085, U+2028, U+2029) survives the round trip. */
+static void test_round_trip_line_breaks(void **state) {
+  (void)state;
+  static const char y0[] =
+      "tables:\n"
+      "  t:\n"
+      "    kind: manual\n"
+      "    rationale: \"a\\Nb\\Lc\\Pd \\u0085 e\"\n";
+  char *err = NULL;
+  TelemPolicy *p = telem_policy_parse("p.yaml", y0, strlen(y0), &err);
+  if (!p) fail_msg("%s", err);
+  TelemPolicyRuleInfo a, b;
+  telem_policy_rule(p, 0, &a);
+  assert_string_equal(a.rationale, "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d \xc2\x85 e");
+  char *y = telem_policy_to_yaml(p);
+  assert_non_null(y);
+  TelemPolicy *q = telem_policy_parse("export", y, strlen(y), &err);
+  if (!q) fail_msg("%s\n%s", err, y);
+  telem_policy_rule(q, 0, &b);
+  assert_string_equal(a.rationale, b.rationale);
+  sqlite3_free(y);
+  telem_policy_free(p);
+  telem_policy_free(q);
+}
+
 static void test_unknown_kind(void **state) {
   (void)state;
   expect_bad("tables:\n  t:\n    kind: weekly\n    rationale: r\n", "table \"t\": kind: unknown kind",
@@ -487,6 +548,8 @@ int main(void) {
       cmocka_unit_test(test_too_big),      cmocka_unit_test(test_not_utf8),
       cmocka_unit_test(test_empty),        cmocka_unit_test(test_edit_api),
       cmocka_unit_test(test_oom),          cmocka_unit_test(test_import_files),
+      cmocka_unit_test(test_round_trip_null_names),
+      cmocka_unit_test(test_round_trip_line_breaks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

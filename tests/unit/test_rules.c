@@ -364,6 +364,48 @@ static void test_fail_closed(void **state) {
   telem_redactor_free(r);
 }
 
+/* A pattern with more capture groups than the match data holds: PCRE2
+ * returns 0 (ovector too small), which is still a match and must be
+ * redacted, not skipped. */
+static void test_many_groups(void **state) {
+  (void)state;
+  const char *yaml =
+      "value_patterns:\n"
+      "  - id: many\n"
+      "    class: S3\n"
+      "    action: replace\n"
+      "    pattern: '(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)(l)-[0-9]+'\n"
+      "  - id: ninth\n"
+      "    class: S3\n"
+      "    action: replace\n"
+      "    group: 9\n"
+      "    pattern: 'x(m)(n)(o)(p)(q)(r)(s)(t)([0-9]+)(u)(v)(w)'\n" PROFILES;
+  char *err = NULL, *out = NULL;
+  TelemRedactor *r = telem_redactor_new(yaml, strlen(yaml), &err);
+  if (!r) fprintf(stderr, "%s\n", err);
+  assert_non_null(r);
+  const char *in = "{\"a\":\"id abcdefghijkl-42 end\",\"b\":\"xmnopqrst777uvw\"}";
+  assert_int_equal(telem_redactor_redact(r, NULL, in, strlen(in), &out, NULL, &err), 0);
+  assert_string_equal(out, "{\"a\":\"id [REDACTED:many] end\",\"b\":\"xmnopqrst[REDACTED:ninth]uvw\"}");
+  sqlite3_free(out);
+  telem_redactor_free(r);
+}
+
+/* A card number followed by a short digit group (an expiry date, a count)
+ * makes the greedy card pattern take that group too; the longer digit run
+ * fails Luhn, and the card itself must still be redacted. */
+static void test_card_then_digits(void **state) {
+  (void)state;
+  expect("default", "card 4111 1111 1111 1111 12/27 cvv 123",
+         "card [REDACTED:payment-card] 12/27 cvv 123");
+  expect("default", "{\"pay\":\"5555555555554444 09/28\"}",
+         "{\"pay\":\"[REDACTED:payment-card] 09/28\"}");
+  expect("default", "paid with 4111111111111111 2 times",
+         "paid with [REDACTED:payment-card] 2 times");
+  /* digits that fail Luhn at every length stay */
+  expect("default", "order 4111111111111112 2 items", "order 4111111111111112 2 items");
+}
+
 static void test_custom_rules(void **state) {
   (void)state;
   const char *yaml =
@@ -654,7 +696,8 @@ int main(void) {
       cmocka_unit_test(test_hostile),        cmocka_unit_test(test_fail_closed),
       cmocka_unit_test(test_custom_rules),   cmocka_unit_test(test_bad_rule_files),
       cmocka_unit_test(test_generated),      cmocka_unit_test(test_registry_cache),
-      cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_alloc_failure),  cmocka_unit_test(test_many_groups),
+      cmocka_unit_test(test_card_then_digits),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
