@@ -1626,9 +1626,18 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   telem_buf_free(&run.path);
   sqlite3_free(fixed);
   if (rc == W_ERR) {
-    telem_set_err(pzErr, "%s", run.err ? run.err : "out of memory");
+    if (!run.err || strcmp(run.err, "out of memory") == 0) {
+      telem_set_err(pzErr, "out of memory");
+      sqlite3_free(run.err);
+      return -1;
+    }
+    /* Part of the payload could not be read (embedded JSON too deep or too
+     * large, a pattern at its match limit): like free text, it may hold
+     * anything, so it is content -- and one such row does not abort a
+     * governance query. */
     sqlite3_free(run.err);
-    return -1;
+    *cls = 3;
+    return 0;
   }
   *cls = run.cls;
   return 0;

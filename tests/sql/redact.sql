@@ -131,3 +131,7 @@ SELECT telem_redact('postgres://app:s3cr3tpw@db.internal:5432/app mailto:bob@exa
 SELECT telem_redact('{"k":"bob@example.com","prompt":"p"}', 'hash') = telem_redact('{"k":"bob@example.com","prompt":"p"}', 'hash');
 -- output is always valid JSON for JSON input
 SELECT json_valid(telem_redact('{"a":"4111 1111 1111 1111","b":{"c":["::1","fe80::1%eth0"]}}'));
+-- telem_classify never fails on data: embedded JSON too deep to read is S3
+-- (regression: it was an error that aborted a whole governance query)
+SELECT telem_classify('benchmark_event', json_object('args', printf('%.*c', 2000, '[') || printf('%.*c', 2000, ']')));
+SELECT telem_classify('benchmark_event', json_object('n', 1));
