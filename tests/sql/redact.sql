@@ -135,3 +135,8 @@ SELECT json_valid(telem_redact('{"a":"4111 1111 1111 1111","b":{"c":["::1","fe80
 -- (regression: it was an error that aborted a whole governance query)
 SELECT telem_classify('benchmark_event', json_object('args', printf('%.*c', 2000, '[') || printf('%.*c', 2000, ']')));
 SELECT telem_classify('benchmark_event', json_object('n', 1));
+-- JSON-looking text that does not parse is scrubbed as text: name=value and
+-- "name": "value" secrets are still found for the key-rule names
+SELECT telem_redact('{"signing_key":"abc123xyz",}');
+SELECT telem_redact('{"encryption_key": "abc123xyz"');
+SELECT telem_redact('the signing key rotation is due');
