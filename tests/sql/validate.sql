@@ -163,3 +163,10 @@ SELECT (SELECT count(*) FROM ci_completion_run), (SELECT count(*) FROM ci_comple
 .print '== one compile per statement: 20,000 rows against an inline schema'
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
 SELECT sum(telem_validate(printf('{"n":%d}', i), '{"properties":{"n":{"type":"integer","maximum":10000}}}')) FROM n;
+
+.print '== telem_validate_errors: an inline schema cached on the table follows telem_use_contracts'
+SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
+SELECT telem_use_contracts('tests/data/redaction-contracts/no-rules');
+SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
+SELECT telem_use_contracts(NULL) > 0;
+SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
