@@ -1473,6 +1473,52 @@ static int v_match(VCtx *V, const Pat *p, const char *s, size_t n, int decoded) 
   return 0;
 }
 
+typedef struct KeyIdx { uint64_t h; uint32_t i; const TelemJson *m; } KeyIdx;
+
+static int keyidx_cmp(const void *a, const void *b) {
+  const KeyIdx *x = a, *y = b;
+  if (x->h != y->h) return x->h < y->h ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static uint64_t key_hash(const TelemJson *m) {
+  uint64_t k = 1469598103934665603ull;
+  for (uint32_t i = 0; i < m->key_len; i++) k = (k ^ (unsigned char)m->key[i]) * 1099511628211ull;
+  return k;
+}
+
+/* Sets dead[i] for each member i of object j that a later member with the
+ * same key overrides (telem_json_get: the last one wins).  dead has j->n
+ * bytes.  Returns 0, or -1 on OOM (fatal set). */
+static int v_dead_members(VCtx *V, const TelemJson *j, uint8_t *dead) {
+  memset(dead, 0, j->n);
+  if (j->n <= 16) {
+    uint32_t i = 0;
+    for (const TelemJson *c = j->child; c; c = c->next, i++)
+      for (const TelemJson *d = c->next; d && !dead[i]; d = d->next)
+        if (d->key_len == c->key_len && !memcmp(d->key, c->key, c->key_len)) dead[i] = 1;
+    return 0;
+  }
+  KeyIdx *ki = telem_arena_alloc(&V->sc->arena, (size_t)j->n * sizeof *ki);
+  if (!ki) {
+    v_fatal(V, "out of memory");
+    return -1;
+  }
+  uint32_t n = 0;
+  for (const TelemJson *c = j->child; c; c = c->next, n++) {
+    ki[n].h = key_hash(c);
+    ki[n].i = n;
+    ki[n].m = c;
+  }
+  qsort(ki, n, sizeof *ki, keyidx_cmp);
+  for (uint32_t a = 0; a < n; a++)
+    for (uint32_t b = a + 1; b < n && ki[b].h == ki[a].h && !dead[ki[a].i]; b++)
+      if (ki[b].m->key_len == ki[a].m->key_len &&
+          !memcmp(ki[b].m->key, ki[a].m->key, ki[a].m->key_len))
+        dead[ki[a].i] = 1; /* ki[b] comes later in the object */
+  return 0;
+}
+
 /* Hash of a JSON value, equal for values telem_json_equal calls equal. */
 static uint64_t v_hash(VCtx *V, const TelemJson *j) {
   uint64_t h = 0x9e3779b97f4a7c15ull * (j->type + 1);
@@ -1492,12 +1538,16 @@ static uint64_t v_hash(VCtx *V, const TelemJson *j) {
       for (const TelemJson *c = j->child; c; c = c->next) h = (h * 31) ^ v_hash(V, c);
       return h;
     case TJ_OBJECT: {
-      uint64_t sum = 0;
-      for (const TelemJson *c = j->child; c; c = c->next) {
-        uint64_t k = 1469598103934665603ull;
-        for (uint32_t i = 0; i < c->key_len; i++) k = (k ^ (unsigned char)c->key[i]) * 1099511628211ull;
-        sum += k * (v_hash(V, c) | 1);
+      /* Only the members telem_json_equal compares: skip overridden ones. */
+      uint8_t *dead = j->n ? telem_arena_alloc(&V->sc->arena, j->n) : NULL;
+      if (j->n && (!dead || v_dead_members(V, j, dead))) {
+        v_fatal(V, "out of memory");
+        return h;
       }
+      uint64_t sum = 0;
+      uint32_t i = 0;
+      for (const TelemJson *c = j->child; c; c = c->next, i++)
+        if (!dead[i]) sum += key_hash(c) * (v_hash(V, c) | 1);
       return h ^ sum;
     }
     default: return h;

@@ -298,6 +298,30 @@ static void test_unique_items_large(void **state) {
   telem_buf_puts(&b, ",{\"v\":[7],\"k\":7.0}]");
   assert_int_equal(check(s, b.p), 0);
   telem_buf_free(&b);
+  /* Objects equal under "the last duplicate key wins" (telem_json_equal)
+   * are duplicates on the hashed path (> 16 items) as on the small one. */
+  const char *dup_small = "[{\"a\":1,\"a\":2},{\"a\":2}]";
+  assert_int_equal(check(s, dup_small), 0);
+  telem_buf_init(&b);
+  telem_buf_puts(&b, "[{\"a\":1,\"a\":2},{\"a\":2}");
+  for (int i = 0; i < 20; i++) telem_buf_printf(&b, ",%d", i);
+  telem_buf_puts(&b, "]");
+  assert_int_equal(check(s, b.p), 0);
+  telem_buf_free(&b);
+  /* ...also with many members, in another order */
+  telem_buf_init(&b);
+  telem_buf_puts(&b, "[{");
+  for (int i = 0; i < 40; i++) telem_buf_printf(&b, "\"k%d\":%d,", i, i);
+  telem_buf_puts(&b, "\"k3\":\"x\"},{");
+  for (int i = 39; i >= 0; i--) {
+    if (i == 3) telem_buf_puts(&b, "\"k3\":\"x\"");
+    else telem_buf_printf(&b, "\"k%d\":%d", i, i);
+    telem_buf_puts(&b, i ? "," : "}");
+  }
+  for (int i = 0; i < 20; i++) telem_buf_printf(&b, ",%d", i);
+  telem_buf_puts(&b, "]");
+  assert_int_equal(check(s, b.p), 0);
+  telem_buf_free(&b);
   telem_schema_free(s);
 }
 
