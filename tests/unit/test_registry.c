@@ -220,6 +220,18 @@ static void test_yaml_hostile_input(void **state) {
   assert_null(telem_yaml_parse("m.yaml", "a: 1\n---\nb: 2\n", 14, &err));
   assert_non_null(strstr(err, "more than one document"));
   sqlite3_free(err);
+  err = NULL;
+  /* An escaped NUL would silently cut the value (or key) short for every
+   * loader that reads it as a C string: refused. */
+  const char *nul_value = "a: \"x\\0y\"\n";
+  assert_null(telem_yaml_parse("n.yaml", nul_value, strlen(nul_value), &err));
+  assert_non_null(strstr(err, "n.yaml:1:4: scalar holds a NUL byte"));
+  sqlite3_free(err);
+  err = NULL;
+  const char *nul_key = "\"k\\0z\": 1\n";
+  assert_null(telem_yaml_parse("n.yaml", nul_key, strlen(nul_key), &err));
+  assert_non_null(strstr(err, "n.yaml:1:1: scalar holds a NUL byte"));
+  sqlite3_free(err);
 }
 
 static void test_yaml_values_and_lines(void **state) {
