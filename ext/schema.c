@@ -1243,12 +1243,30 @@ TelemSchema *telem_schema_compile_uri(TelemSchemaSet *set, const char *uri, char
     return NULL;
   }
   char *hash = strchr(u, '#');
+  int has_frag = hash && hash[1];
   if (hash) *hash = 0;
   const TelemJson *root = sc_map_get(&set->ix.resources, u, strlen(u));
   sqlite3_free(u);
   if (!root) {
     telem_set_err(pzErr, "no loaded schema has the URI \"%s\"", uri);
     return NULL;
+  }
+  if (has_frag) {
+    /* A JSON Pointer or an anchor names a subschema: resolve it like a
+     * $ref (dropping it would validate against the whole document). */
+    TelemBuf ref;
+    telem_buf_init(&ref);
+    telem_buf_puts(&ref, "{\"$ref\":");
+    telem_buf_json_string(&ref, uri, strlen(uri));
+    telem_buf_putc(&ref, '}');
+    if (ref.oom) {
+      telem_buf_free(&ref);
+      telem_set_err(pzErr, "out of memory");
+      return NULL;
+    }
+    TelemSchema *S = telem_schema_compile(set, ref.p, ref.len, pzErr);
+    telem_buf_free(&ref);
+    return S;
   }
   TelemSchema *S = schema_new(set);
   if (!S) {

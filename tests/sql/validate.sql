@@ -170,3 +170,8 @@ SELECT telem_use_contracts('tests/data/redaction-contracts/no-rules');
 SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
 SELECT telem_use_contracts(NULL) > 0;
 SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
+
+.print '== a contract URI with a fragment names that subschema'
+SELECT telem_validate('"bogus"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/properties/status');
+SELECT telem_validate('"passed"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/properties/status');
+SELECT telem_validate('"passed"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/no/such/place');

@@ -203,6 +203,24 @@ static void test_set_and_refs(void **state) {
   assert_non_null(strstr(err, "no loaded schema"));
   sqlite3_free(err);
   err = NULL;
+  /* a fragment names a subschema: it is resolved, never dropped */
+  s = telem_schema_compile_uri(set, "https://example.com/defs.json#/$defs/id", &err);
+  if (!s) fail_msg("compile_uri with a fragment: %s", err);
+  assert_int_equal(check(s, "\"abc\""), 1);
+  assert_int_equal(check(s, "\"ABC\""), 0);
+  telem_schema_free(s);
+  assert_null(telem_schema_compile_uri(set, "https://example.com/defs.json#/$defs/nope", &err));
+  assert_non_null(strstr(err, "no such location"));
+  sqlite3_free(err);
+  err = NULL;
+  assert_null(telem_schema_compile_uri(set, "https://example.com/defs.json#nope", &err));
+  assert_non_null(strstr(err, "no such anchor"));
+  sqlite3_free(err);
+  err = NULL;
+  s = telem_schema_compile_uri(set, "https://example.com/defs.json#", &err);
+  assert_non_null(s);
+  assert_int_equal(check(s, "1"), 1);
+  telem_schema_free(s);
   /* the compiled schema keeps the set alive */
   s = compile(set, "{\"$ref\":\"https://example.com/defs.json#top\"}");
   telem_schema_set_free(set);
