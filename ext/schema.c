@@ -501,10 +501,19 @@ static SNode *c_sub(Comp *C, const TelemJson *j, const NodeInfo *parent, const c
 }
 
 static int c_count(Comp *C, const TelemJson *v, const char *kw, uint64_t *out) {
-  char buf[32];
+  char buf[32], *big = NULL;
   ScDec d;
-  if (v->type != TJ_NUMBER || sc_dec_parse(v->s, v->n, buf, sizeof buf, &d) || d.neg ||
-      !sc_dec_is_integer(&d)) {
+  /* A literal with more digits than buf (2.000...0, 1000...0) is still an
+   * integer: parse it again into the arena. */
+  int bad = v->type != TJ_NUMBER;
+  if (!bad && sc_dec_parse(v->s, v->n, buf, sizeof buf, &d)) {
+    if (!(big = telem_arena_alloc(&C->S->ix.arena, v->n + 1))) {
+      c_err(C, "out of memory");
+      return -1;
+    }
+    sc_dec_parse(v->s, v->n, big, v->n + 1, &d);
+  }
+  if (bad || d.neg || !sc_dec_is_integer(&d)) {
     c_err(C, "%s must be a non-negative integer", kw);
     return -1;
   }

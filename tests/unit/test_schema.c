@@ -93,6 +93,14 @@ static void test_numbers(void **state) {
   assert_int_equal(check(s, "0.10000000000000000001"), 1);
   assert_int_equal(check(s, "1"), 0);
   telem_schema_free(s);
+  /* count keywords take any integer-valued number, however it is written */
+  s = compile(NULL, "{\"maxLength\":2.000000000000000000000000000000000000000}");
+  assert_int_equal(check(s, "\"ab\""), 1);
+  assert_int_equal(check(s, "\"abc\""), 0);
+  telem_schema_free(s);
+  s = compile(NULL, "{\"minItems\":100000000000000000000000000000000000000000}");
+  assert_int_equal(check(s, "[1]"), 0);
+  telem_schema_free(s);
 }
 
 static void test_decimal_helpers(void **state) {
