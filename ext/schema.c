@@ -706,7 +706,11 @@ static const TelemJson *c_resolve(Comp *C, const NodeInfo *ni, const char *ref,
       const char *e = strchr(p, '/');
       size_t tn = e ? (size_t)(e - p) : strlen(p);
       char *tok = telem_arena_alloc(&C->S->ix.arena, tn + 1);
-      if (!tok) break;
+      if (!tok) { /* not "no such location", and never the parent */
+        c_err(C, "out of memory");
+        sqlite3_free(abs);
+        return NULL;
+      }
       size_t k = 0;
       for (size_t i = 0; i < tn; i++) {
         if (p[i] == '~' && i + 1 < tn && (p[i + 1] == '0' || p[i + 1] == '1')) {

@@ -398,14 +398,22 @@ static void test_threads(void **state) {
 static int fail_after = -1; /* allocations left before failing; -1 never */
 static sqlite3_mem_methods real_mem;
 
+static int fail_once; /* 1: only the allocation fail_after names fails */
+
 static void *fail_malloc(int n) {
-  if (fail_after == 0) return NULL;
+  if (fail_after == 0) {
+    if (fail_once) fail_after = -1;
+    return NULL;
+  }
   if (fail_after > 0) fail_after--;
   return real_mem.xMalloc(n);
 }
 
 static void *fail_realloc(void *p, int n) {
-  if (fail_after == 0) return NULL;
+  if (fail_after == 0) {
+    if (fail_once) fail_after = -1;
+    return NULL;
+  }
   if (fail_after > 0) fail_after--;
   return real_mem.xRealloc(p, n);
 }
@@ -438,6 +446,40 @@ static void test_alloc_failure(void **state) {
   assert_true(ok);
 }
 
+/* One failed allocation, anywhere while compiling, gives an error or a
+ * schema that validates correctly: never a $ref silently resolved to the
+ * wrong place.  The padding moves where the arena needs a new block, so
+ * that each allocation of the compile gets its turn to be the one. */
+static void test_alloc_failure_once(void **state) {
+  (void)state;
+  const char *doc_bad = "{\"a\":-1}", *doc_good = "{\"a\":1}";
+  int compiled = 0;
+  fail_once = 1;
+  for (int pad = 0; pad < 8192; pad += 8) {
+    char padding[8192];
+    memset(padding, 'x', (size_t)pad);
+    padding[pad] = 0;
+    char *schema = sqlite3_mprintf("{\"description\":\"%s\",\"$defs\":{\"n\":{\"minimum\":0}},"
+                                   "\"properties\":{\"a\":{\"$ref\":\"#/$defs/n\"}}}", padding);
+    assert_non_null(schema);
+    for (int n = 0; n < 40; n++) {
+      char *err = NULL;
+      fail_after = n;
+      TelemSchema *s = telem_schema_compile(NULL, schema, strlen(schema), &err);
+      fail_after = -1;
+      sqlite3_free(err);
+      if (!s) continue;
+      compiled++;
+      if (check(s, doc_bad) != 0 || check(s, doc_good) != 1)
+        fail_msg("pad %d, allocation %d failed: the schema compiled but validates wrongly", pad, n);
+      telem_schema_free(s);
+    }
+    sqlite3_free(schema);
+  }
+  fail_once = 0;
+  assert_true(compiled > 0);
+}
+
 int main(void) {
   /* A failing allocator for test_alloc_failure: wraps SQLite's default. */
   sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem);
@@ -451,7 +493,7 @@ int main(void) {
       cmocka_unit_test(test_errors),         cmocka_unit_test(test_set_and_refs),
       cmocka_unit_test(test_dynamic_ref),    cmocka_unit_test(test_limits),
       cmocka_unit_test(test_unique_items_large), cmocka_unit_test(test_threads),
-      cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_alloc_failure_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
