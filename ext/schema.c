@@ -1630,7 +1630,10 @@ static int v_sub(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
 static void v_drop_type_branches(VCtx *V, const int *starts, uint32_t n) {
   ErrVec *e = V->errs;
   char *here = path_string(V->ip, V->ipn);
-  if (!here) return;
+  if (!here) { /* not a silently longer list */
+    v_fatal(V, "out of memory");
+    return;
+  }
   uint32_t type_only = 0;
   for (uint32_t b = 0; b < n; b++) {
     int cnt = starts[b + 1] - starts[b];

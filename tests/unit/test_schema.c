@@ -476,6 +476,25 @@ static void test_alloc_failure_once(void **state) {
     }
     sqlite3_free(schema);
   }
+  /* ...and one failed allocation while collecting errors gives an error
+   * or the same list as without it */
+  const char *anyof = "{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"string\",\"maxLength\":1}]}";
+  TelemSchema *s = compile(NULL, anyof);
+  char *err = NULL;
+  TelemSchemaErrors *want = telem_schema_validate_errors(s, "\"ab\"", 4, &err);
+  assert_int_equal(telem_schema_errors_count(want), 1); /* the type-only branch is dropped */
+  for (int n = 0; n < 60; n++) {
+    fail_after = n;
+    TelemSchemaErrors *e = telem_schema_validate_errors(s, "\"ab\"", 4, &err);
+    fail_after = -1;
+    if (e) assert_int_equal(telem_schema_errors_count(e), 1);
+    else assert_non_null(strstr(err, "out of memory"));
+    telem_schema_errors_free(e);
+    sqlite3_free(err);
+    err = NULL;
+  }
+  telem_schema_errors_free(want);
+  telem_schema_free(s);
   fail_once = 0;
   assert_true(compiled > 0);
 }
