@@ -1210,14 +1210,29 @@ static TelemSchema *schema_new(TelemSchemaSet *set) {
   return S;
 }
 
-static TelemSchema *schema_finish(TelemSchema *S, const TelemJson *root, char **pzErr) {
+/* Compiles root, or the subschema that frag (a URI fragment without its
+ * "#", or NULL) names in root's document. */
+static TelemSchema *schema_finish(TelemSchema *S, const TelemJson *root, const char *frag,
+                                  char **pzErr) {
   Comp C;
   memset(&C, 0, sizeof C);
   C.S = S;
   C.pzErr = pzErr;
   telem_buf_init(&C.loc);
   telem_buf_puts(&C.loc, "");
-  S->root = c_node(&C, root, NULL);
+  if (frag) {
+    /* resolved like a $ref "#<frag>" from the document root */
+    const NodeInfo *ri = c_info(&C, root), *ti = NULL;
+    char *ref = sqlite3_mprintf("#%s", frag);
+    const TelemJson *t = NULL;
+    if (!ri) c_err(&C, "schema is not inside a loaded document");
+    else if (!ref) c_err(&C, "out of memory");
+    else t = c_resolve(&C, ri, ref, &ti, NULL);
+    sqlite3_free(ref);
+    S->root = t ? c_node(&C, t, ti ? ti : ri) : NULL;
+  } else {
+    S->root = c_node(&C, root, NULL);
+  }
   if (S->root && c_dyn_finish(&C)) S->root = NULL;
   telem_buf_free(&C.loc);
   sqlite3_free(C.dyn);
@@ -1242,7 +1257,7 @@ TelemSchema *telem_schema_compile(TelemSchemaSet *set, const char *text, size_t 
     schema_release(S);
     return NULL;
   }
-  return schema_finish(S, root, pzErr);
+  return schema_finish(S, root, NULL, pzErr);
 }
 
 TelemSchema *telem_schema_compile_uri(TelemSchemaSet *set, const char *uri, char **pzErr) {
@@ -1255,38 +1270,22 @@ TelemSchema *telem_schema_compile_uri(TelemSchemaSet *set, const char *uri, char
     telem_set_err(pzErr, "out of memory");
     return NULL;
   }
+  /* A fragment (a JSON Pointer or an anchor) names a subschema: dropping it
+   * would compile the whole document. */
   char *hash = strchr(u, '#');
-  int has_frag = hash && hash[1];
+  const char *frag = hash && hash[1] ? hash + 1 : NULL;
   if (hash) *hash = 0;
   const TelemJson *root = sc_map_get(&set->ix.resources, u, strlen(u));
-  sqlite3_free(u);
+  TelemSchema *S = NULL;
   if (!root) {
     telem_set_err(pzErr, "no loaded schema has the URI \"%s\"", uri);
-    return NULL;
-  }
-  if (has_frag) {
-    /* A JSON Pointer or an anchor names a subschema: resolve it like a
-     * $ref (dropping it would validate against the whole document). */
-    TelemBuf ref;
-    telem_buf_init(&ref);
-    telem_buf_puts(&ref, "{\"$ref\":");
-    telem_buf_json_string(&ref, uri, strlen(uri));
-    telem_buf_putc(&ref, '}');
-    if (ref.oom) {
-      telem_buf_free(&ref);
-      telem_set_err(pzErr, "out of memory");
-      return NULL;
-    }
-    TelemSchema *S = telem_schema_compile(set, ref.p, ref.len, pzErr);
-    telem_buf_free(&ref);
-    return S;
-  }
-  TelemSchema *S = schema_new(set);
-  if (!S) {
+  } else if (!(S = schema_new(set))) {
     telem_set_err(pzErr, "out of memory");
-    return NULL;
+  } else {
+    S = schema_finish(S, root, frag, pzErr);
   }
-  return schema_finish(S, root, pzErr);
+  sqlite3_free(u);
+  return S;
 }
 
 /* ---- validating ---------------------------------------------------------- */

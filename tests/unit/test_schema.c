@@ -229,6 +229,14 @@ static void test_set_and_refs(void **state) {
   assert_non_null(s);
   assert_int_equal(check(s, "1"), 1);
   telem_schema_free(s);
+  /* ...also for a document added under a relative URI */
+  const char *rel = "{\"$defs\":{\"x\":{\"type\":\"string\"}}}";
+  assert_int_equal(telem_schema_set_add(set, "rel.json", rel, strlen(rel), &err), 0);
+  s = telem_schema_compile_uri(set, "rel.json#/$defs/x", &err);
+  if (!s) fail_msg("compile_uri with a relative URI and a fragment: %s", err);
+  assert_int_equal(check(s, "\"a\""), 1);
+  assert_int_equal(check(s, "1"), 0);
+  telem_schema_free(s);
   /* the compiled schema keeps the set alive */
   s = compile(set, "{\"$ref\":\"https://example.com/defs.json#top\"}");
   telem_schema_set_free(set);
