@@ -534,10 +534,39 @@ fail:
   return NULL;
 }
 
-/* Appends s as a YAML double-quoted scalar (JSON string syntax is a subset
- * of YAML's double-quoted style, so telem_buf_json_string is exact). */
+/* Appends s (UTF-8) as a YAML double-quoted scalar that reads back as the
+ * same bytes.  JSON string escaping is not enough: inside double quotes YAML
+ * folds NEL, LS and PS as line breaks and refuses DEL, C1 controls and a
+ * BOM, so those are escaped too (found by fuzz_policy). */
 static void policy_yaml_string(TelemBuf *b, const char *s) {
-  telem_buf_json_string(b, s, strlen(s));
+  static const char hex[] = "0123456789ABCDEF";
+  const unsigned char *z = (const unsigned char *)s;
+  telem_buf_putc(b, '"');
+  for (size_t i = 0; z[i];) {
+    unsigned char c = z[i];
+    char esc[8];
+    size_t len = 0, used = 1;
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\', esc[1] = (char)c, len = 2;
+    } else if (c == '\n') {
+      memcpy(esc, "\\n", 2), len = 2;
+    } else if (c == '\t') {
+      memcpy(esc, "\\t", 2), len = 2;
+    } else if (c < 0x20 || c == 0x7F) {
+      esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15], len = 4;
+    } else if (c == 0xC2 && z[i + 1] >= 0x80 && z[i + 1] <= 0x9F) { /* C1, NEL */
+      unsigned char d = z[i + 1];
+      esc[0] = '\\', esc[1] = 'x', esc[2] = hex[d >> 4], esc[3] = hex[d & 15], len = 4, used = 2;
+    } else if (c == 0xE2 && z[i + 1] == 0x80 && (z[i + 2] == 0xA8 || z[i + 2] == 0xA9)) {
+      esc[0] = '\\', esc[1] = z[i + 2] == 0xA8 ? 'L' : 'P', len = 2, used = 3; /* LS, PS */
+    } else if (c == 0xEF && z[i + 1] == 0xBB && z[i + 2] == 0xBF) {
+      memcpy(esc, "\\uFEFF", 6), len = 6, used = 3; /* BOM */
+    }
+    if (len) telem_buf_append(b, esc, len);
+    else telem_buf_putc(b, (char)c);
+    i += used;
+  }
+  telem_buf_putc(b, '"');
 }
 
 char *telem_policy_to_yaml(const TelemPolicy *p) {

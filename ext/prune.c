@@ -416,7 +416,7 @@ out:
   return rc;
 }
 
-/* Sets *has to 1 when some table in main other than the policy's cascade
+/* Sets *unlisted to 1 when some table in main other than the policy's cascade
  * children of row i references table t through a foreign key; *child_bad
  * to 1 when such a listed child is not ok. */
 static int prune_children_check(sqlite3 *db, Plan *p, int i, int *unlisted, int *child_bad) {

@@ -614,7 +614,7 @@ static Pat *c_pattern(Comp *C, const TelemJson *v, const char *kw) {
     c_err(C, "out of memory");
     return NULL;
   }
-  /* ECMA-262 flavour: "$" only at the very end, \uXXXX escapes. */
+  /* ECMA-262 flavour: "$" only at the very end, \u escapes of four hex digits. */
   pcre2_code *code = pcre2_compile((PCRE2_SPTR)(src.p ? src.p : ""), src.len,
                                    PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX, &ec, &eo,
                                    NULL);

@@ -1,12 +1,14 @@
 #!/bin/sh
 # prune_kill.sh -- SIGKILL telem_prune_apply at random points, several times.
 #
-# After every kill: PRAGMA integrity_check is ok, foreign_key_check is empty,
-# every remaining run still has all its children (no half-deleted batch),
-# and what was deleted from research_metrics is a prefix of the eligible
-# rows in index order (whole batches only).  Then one run to the end leaves
-# exactly the rows the plan said would stay.  WAL mode, then rollback-journal
-# mode.  Environment: VOXTELEM_SO, SQLITE3 (set by make test).
+# Each kill interrupts a fresh copy of the same database at a random point
+# inside a whole run's duration (measured first).  After every kill: PRAGMA
+# integrity_check is ok, foreign_key_check is empty, every remaining run
+# still has all its children (no half-deleted batch), and what was deleted
+# from research_metrics is a prefix of the eligible rows in index order
+# (whole batches only).  Then a rerun leaves exactly the rows the plan said
+# would stay.  WAL mode, then rollback-journal mode.
+# Environment: VOXTELEM_SO, SQLITE3 (set by make test), KILLS (per mode).
 set -eu
 SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
 SQLITE3=${SQLITE3:-sqlite3}
@@ -57,36 +59,52 @@ check_db() { # $1 = db
   [ "$r" = 0 ] || fail "$r eligible rows older than a deleted one remain (a batch was split)"
 }
 
+now_ms() { date +%s%3N; }
+
 for mode in wal delete; do
+  pristine="$T/pristine-$mode.db"
   db="$T/kill-$mode.db"
-  make_db "$db" "$mode"
-  expect_rm=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics WHERE julianday(created_at) >= julianday('$NOW', '-365 days')")
-  expect_run=$("$SQLITE3" "$db" "SELECT count(*) FROM ci_completion_run WHERE finished_at IS NULL OR julianday(finished_at) >= julianday('$NOW', '-365 days')")
-  before=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")
+  make_db "$pristine" "$mode"
+  expect_rm=$("$SQLITE3" "$pristine" "SELECT count(*) FROM research_metrics WHERE julianday(created_at) >= julianday('$NOW', '-365 days')")
+  expect_run=$("$SQLITE3" "$pristine" "SELECT count(*) FROM ci_completion_run WHERE finished_at IS NULL OR julianday(finished_at) >= julianday('$NOW', '-365 days')")
+  before=$("$SQLITE3" "$pristine" "SELECT count(*) FROM research_metrics")
+  # How long one whole prune takes here, so kill points land inside it.
+  cp "$pristine" "$db"
+  t0=$(now_ms)
+  "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT telem_prune_apply(NULL, 100, '$NOW')" >/dev/null
+  full=$(( $(now_ms) - t0 ))
+  [ "$full" -ge 20 ] || full=20
   i=0
+  midway=0
   progress=""
   while [ $i -lt "$KILLS" ]; do
     i=$((i + 1))
-    # a random point between 20 and 400 ms into the run (batches of 100)
-    ms=$(( 20 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 380 ))
+    rm -f "$db" "$db-wal" "$db-shm" "$db-journal"
+    cp "$pristine" "$db"
+    # a random point between 5% and 95% of a whole run (batches of 100)
+    ms=$(( full / 20 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (full * 9 / 10 + 1) ))
     "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" \
       "SELECT telem_prune_apply(NULL, 100, '$NOW')" >/dev/null 2>&1 &
     pid=$!
-    sleep "$(printf '0.%03d' "$ms")"
+    sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     check_db "$db"
-    left=$("$SQLITE3" "$db" "SELECT (SELECT count(*) FROM ci_completion_run) || '/' || (SELECT count(*) FROM research_metrics)")
+    left=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")
+    if [ "$left" -lt "$before" ] && [ "$left" -gt "$expect_rm" ]; then midway=$((midway + 1)); fi
     progress="$progress ${ms}ms:$left"
+    # a rerun finishes the job, leaving exactly the expected rows
+    "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT telem_prune_apply(NULL, NULL, '$NOW')" >/dev/null
+    check_db "$db"
+    got_rm=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")
+    got_run=$("$SQLITE3" "$db" "SELECT count(*) FROM ci_completion_run")
+    [ "$got_rm" = "$expect_rm" ] || fail "$mode: research_metrics has $got_rm rows, expected $expect_rm"
+    [ "$got_run" = "$expect_run" ] || fail "$mode: ci_completion_run has $got_run rows, expected $expect_run"
+    r=$("$SQLITE3" -cmd ".load $SO" "$db" "SELECT sum(eligible_rows) FROM telem_prune_plan('$NOW')")
+    [ "$r" = 0 ] || fail "$mode: the plan still sees $r eligible rows"
   done
-  # run to the end
-  "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT telem_prune_apply(NULL, NULL, '$NOW')" >/dev/null
-  check_db "$db"
-  got_rm=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")
-  got_run=$("$SQLITE3" "$db" "SELECT count(*) FROM ci_completion_run")
-  [ "$got_rm" = "$expect_rm" ] || fail "$mode: research_metrics has $got_rm rows, expected $expect_rm"
-  [ "$got_run" = "$expect_run" ] || fail "$mode: ci_completion_run has $got_run rows, expected $expect_run"
-  r=$("$SQLITE3" -cmd ".load $SO" "$db" "SELECT sum(eligible_rows) FROM telem_prune_plan('$NOW')")
-  [ "$r" = 0 ] || fail "$mode: the plan still sees $r eligible rows"
-  echo "prune_kill: $mode: $KILLS kills (kill point:runs/metrics left; metrics before: $before):$progress; final $got_rm/$got_run rows ok"
+  # Kills that landed before the first or after the last batch test less:
+  # at least one must have cut a run in the middle of its batches.
+  [ "$midway" -ge 1 ] || fail "$mode: no kill landed mid-prune (whole run ${full} ms):$progress"
+  echo "prune_kill: $mode: $KILLS kills, $midway mid-prune (whole run ${full} ms; kill point:metrics left of $before, $expect_rm kept):$progress; every rerun left exactly $expect_rm/$expect_run rows"
 done

@@ -445,6 +445,33 @@ static void test_import_files(void **state) {
   sqlite3_close(db);
 }
 
+/* Regression (fuzz_policy): a rationale holding characters that YAML folds
+ * or refuses inside double quotes (NEL, LS, PS, DEL, C1 controls, BOM) must
+ * export to YAML that imports back to the same bytes. */
+static void test_export_escapes_yaml_line_breaks(void **state) {
+  (void)state;
+  const char *yaml =
+      "tables:\n"
+      "  t:\n"
+      "    kind: keep_forever\n"
+      "    rationale: \"a\\Nb\\Lc\\Pd\\x7Fe\\x9Ff\\uFEFFg\\th\\\\i\\\"j\"\n";
+  char *err = NULL;
+  TelemPolicy *p = telem_policy_parse("p.yaml", yaml, strlen(yaml), &err);
+  assert_non_null(p);
+  TelemPolicyRuleInfo a, b;
+  telem_policy_rule(p, 0, &a);
+  assert_string_equal(a.rationale, "a\xC2\x85" "b\xE2\x80\xA8" "c\xE2\x80\xA9" "d\x7F" "e\xC2\x9F" "f\xEF\xBB\xBF" "g\th\\i\"j");
+  char *out = telem_policy_to_yaml(p);
+  assert_non_null(out);
+  TelemPolicy *q = telem_policy_parse("export", out, strlen(out), &err);
+  if (!q) fail_msg("export does not import: %s\n%s", err, out);
+  telem_policy_rule(q, 0, &b);
+  assert_string_equal(a.rationale, b.rationale);
+  sqlite3_free(out);
+  telem_policy_free(q);
+  telem_policy_free(p);
+}
+
 int main(void) {
   static const sqlite3_mem_methods mm = {fm_malloc, fm_free,  fm_realloc, fm_size,
                                          fm_roundup, fm_init, fm_shutdown, NULL};
@@ -452,6 +479,7 @@ int main(void) {
   sqlite3_config(SQLITE_CONFIG_MALLOC, &mm);
   sqlite3_initialize();
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_export_escapes_yaml_line_breaks),
       cmocka_unit_test(test_good_policy), cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_unknown_kind), cmocka_unit_test(test_days),
       cmocka_unit_test(test_cascade),      cmocka_unit_test(test_identifiers),
