@@ -1591,13 +1591,71 @@ static int hashidx_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static int keyidx_key_cmp(const void *a, const void *b) {
+  const KeyIdx *x = a, *y = b;
+  if (x->h != y->h) return x->h < y->h ? -1 : 1;
+  if (x->m->key_len != y->m->key_len) return x->m->key_len < y->m->key_len ? -1 : 1;
+  int c = memcmp(x->m->key, y->m->key, x->m->key_len);
+  if (c) return c;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int keyidx_same_key(const KeyIdx *x, const KeyIdx *y) {
+  return x->h == y->h && x->m->key_len == y->m->key_len &&
+         !memcmp(x->m->key, y->m->key, x->m->key_len);
+}
+
+/* The effective members of object j (the last one of each key, as
+ * telem_json_get), sorted by key, in the scratch arena; *n gets their
+ * count.  NULL on OOM (fatal set). */
+static KeyIdx *v_members(VCtx *V, const TelemJson *j, uint32_t *n) {
+  KeyIdx *ki = telem_arena_alloc(&V->sc->arena, (size_t)(j->n ? j->n : 1) * sizeof *ki);
+  if (!ki) {
+    v_fatal(V, "out of memory");
+    return NULL;
+  }
+  uint32_t k = 0;
+  for (const TelemJson *c = j->child; c; c = c->next, k++) {
+    ki[k].h = key_hash(c);
+    ki[k].i = k;
+    ki[k].m = c;
+  }
+  qsort(ki, k, sizeof *ki, keyidx_key_cmp);
+  uint32_t w = 0;
+  for (uint32_t a = 0; a < k; a++)
+    if (a + 1 == k || !keyidx_same_key(&ki[a], &ki[a + 1])) ki[w++] = ki[a];
+  *n = w;
+  return ki;
+}
+
+/* telem_json_equal for uniqueItems, where both sides come from the
+ * instance: objects are compared by their sorted effective members, so two
+ * large objects cost O(n log n), not O(n^2).  0 on OOM (fatal set). */
+static int v_equal(VCtx *V, const TelemJson *a, const TelemJson *b) {
+  if (a->type != b->type || V->fatal) return 0;
+  if (a->type == TJ_ARRAY) {
+    if (a->n != b->n) return 0;
+    for (const TelemJson *x = a->child, *y = b->child; x && y; x = x->next, y = y->next)
+      if (!v_equal(V, x, y)) return 0;
+    return 1;
+  }
+  if (a->type != TJ_OBJECT) return telem_json_equal(a, b);
+  uint32_t na = 0, nb = 0;
+  KeyIdx *ea = v_members(V, a, &na);
+  KeyIdx *eb = ea ? v_members(V, b, &nb) : NULL;
+  if (!eb || na != nb) return 0;
+  for (uint32_t i = 0; i < na; i++)
+    if (!keyidx_same_key(&ea[i], &eb[i]) || !v_equal(V, ea[i].m, eb[i].m)) return 0;
+  return 1;
+}
+
 /* 1 when all items of array j are distinct. */
 static int v_unique(VCtx *V, const TelemJson *j) {
   if (j->n < 2) return 1;
   if (j->n <= 16) {
     for (const TelemJson *a = j->child; a; a = a->next)
       for (const TelemJson *b = a->next; b; b = b->next)
-        if (telem_json_equal(a, b)) return 0;
+        if (v_equal(V, a, b)) return 0;
     return 1;
   }
   HashIdx *h = telem_arena_alloc(&V->sc->arena, (size_t)j->n * sizeof *h);
@@ -1613,7 +1671,7 @@ static int v_unique(VCtx *V, const TelemJson *j) {
   qsort(h, n, sizeof *h, hashidx_cmp);
   for (uint32_t i = 0; i < n; i++)
     for (uint32_t k = i + 1; k < n && h[k].h == h[i].h; k++)
-      if (telem_json_equal(h[i].v, h[k].v)) return 0;
+      if (v_equal(V, h[i].v, h[k].v)) return 0;
   return 1;
 }
 

@@ -356,6 +356,20 @@ static void test_unique_items_large(void **state) {
   telem_buf_puts(&b, "]");
   assert_int_equal(check(s, b.p), 0);
   telem_buf_free(&b);
+  /* Two large objects, equal (another member order, a duplicate key) or
+   * not (one value differs): compared by sorted members, not with one scan
+   * of an object per member. */
+  for (int differ = 0; differ < 2; differ++) {
+    telem_buf_init(&b);
+    telem_buf_puts(&b, "[{");
+    for (int i = 0; i < 50000; i++) telem_buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+    telem_buf_puts(&b, ",\"k7\":7},{");
+    for (int i = 49999; i >= 0; i--)
+      telem_buf_printf(&b, "\"k%d\":%d%s", i, differ && i == 3 ? -3 : i, i ? "," : "}");
+    telem_buf_puts(&b, "]");
+    assert_int_equal(check(s, b.p), differ);
+    telem_buf_free(&b);
+  }
   telem_schema_free(s);
 }
 
