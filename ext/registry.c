@@ -288,7 +288,7 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
     telem_set_err(pzErr, "%s:%d: \"metric_types\" must be a list", file, telem_yaml_line(doc));
     return 0;
   }
-  if (r->n_taxonomy) {
+  if (r->taxonomy) { /* not n_taxonomy: the first one may be empty */
     telem_set_err(pzErr, "%s: only one taxonomy contract is allowed", file);
     return 0;
   }

@@ -501,10 +501,19 @@ static SNode *c_sub(Comp *C, const TelemJson *j, const NodeInfo *parent, const c
 }
 
 static int c_count(Comp *C, const TelemJson *v, const char *kw, uint64_t *out) {
-  char buf[32];
+  char buf[32], *big = NULL;
   ScDec d;
-  if (v->type != TJ_NUMBER || sc_dec_parse(v->s, v->n, buf, sizeof buf, &d) || d.neg ||
-      !sc_dec_is_integer(&d)) {
+  /* A literal with more digits than buf (2.000...0, 1000...0) is still an
+   * integer: parse it again into the arena. */
+  int bad = v->type != TJ_NUMBER;
+  if (!bad && sc_dec_parse(v->s, v->n, buf, sizeof buf, &d)) {
+    if (!(big = telem_arena_alloc(&C->S->ix.arena, v->n + 1))) {
+      c_err(C, "out of memory");
+      return -1;
+    }
+    sc_dec_parse(v->s, v->n, big, v->n + 1, &d);
+  }
+  if (bad || d.neg || !sc_dec_is_integer(&d)) {
     c_err(C, "%s must be a non-negative integer", kw);
     return -1;
   }
@@ -697,7 +706,11 @@ static const TelemJson *c_resolve(Comp *C, const NodeInfo *ni, const char *ref,
       const char *e = strchr(p, '/');
       size_t tn = e ? (size_t)(e - p) : strlen(p);
       char *tok = telem_arena_alloc(&C->S->ix.arena, tn + 1);
-      if (!tok) break;
+      if (!tok) { /* not "no such location", and never the parent */
+        c_err(C, "out of memory");
+        sqlite3_free(abs);
+        return NULL;
+      }
       size_t k = 0;
       for (size_t i = 0; i < tn; i++) {
         if (p[i] == '~' && i + 1 < tn && (p[i + 1] == '0' || p[i + 1] == '1')) {
@@ -1197,14 +1210,29 @@ static TelemSchema *schema_new(TelemSchemaSet *set) {
   return S;
 }
 
-static TelemSchema *schema_finish(TelemSchema *S, const TelemJson *root, char **pzErr) {
+/* Compiles root, or the subschema that frag (a URI fragment without its
+ * "#", or NULL) names in root's document. */
+static TelemSchema *schema_finish(TelemSchema *S, const TelemJson *root, const char *frag,
+                                  char **pzErr) {
   Comp C;
   memset(&C, 0, sizeof C);
   C.S = S;
   C.pzErr = pzErr;
   telem_buf_init(&C.loc);
   telem_buf_puts(&C.loc, "");
-  S->root = c_node(&C, root, NULL);
+  if (frag) {
+    /* resolved like a $ref "#<frag>" from the document root */
+    const NodeInfo *ri = c_info(&C, root), *ti = NULL;
+    char *ref = sqlite3_mprintf("#%s", frag);
+    const TelemJson *t = NULL;
+    if (!ri) c_err(&C, "schema is not inside a loaded document");
+    else if (!ref) c_err(&C, "out of memory");
+    else t = c_resolve(&C, ri, ref, &ti, NULL);
+    sqlite3_free(ref);
+    S->root = t ? c_node(&C, t, ti ? ti : ri) : NULL;
+  } else {
+    S->root = c_node(&C, root, NULL);
+  }
   if (S->root && c_dyn_finish(&C)) S->root = NULL;
   telem_buf_free(&C.loc);
   sqlite3_free(C.dyn);
@@ -1229,7 +1257,7 @@ TelemSchema *telem_schema_compile(TelemSchemaSet *set, const char *text, size_t 
     schema_release(S);
     return NULL;
   }
-  return schema_finish(S, root, pzErr);
+  return schema_finish(S, root, NULL, pzErr);
 }
 
 TelemSchema *telem_schema_compile_uri(TelemSchemaSet *set, const char *uri, char **pzErr) {
@@ -1242,20 +1270,22 @@ TelemSchema *telem_schema_compile_uri(TelemSchemaSet *set, const char *uri, char
     telem_set_err(pzErr, "out of memory");
     return NULL;
   }
+  /* A fragment (a JSON Pointer or an anchor) names a subschema: dropping it
+   * would compile the whole document. */
   char *hash = strchr(u, '#');
+  const char *frag = hash && hash[1] ? hash + 1 : NULL;
   if (hash) *hash = 0;
   const TelemJson *root = sc_map_get(&set->ix.resources, u, strlen(u));
-  sqlite3_free(u);
+  TelemSchema *S = NULL;
   if (!root) {
     telem_set_err(pzErr, "no loaded schema has the URI \"%s\"", uri);
-    return NULL;
-  }
-  TelemSchema *S = schema_new(set);
-  if (!S) {
+  } else if (!(S = schema_new(set))) {
     telem_set_err(pzErr, "out of memory");
-    return NULL;
+  } else {
+    S = schema_finish(S, root, frag, pzErr);
   }
-  return schema_finish(S, root, pzErr);
+  sqlite3_free(u);
+  return S;
 }
 
 /* ---- validating ---------------------------------------------------------- */
@@ -1473,6 +1503,52 @@ static int v_match(VCtx *V, const Pat *p, const char *s, size_t n, int decoded) 
   return 0;
 }
 
+typedef struct KeyIdx { uint64_t h; uint32_t i; const TelemJson *m; } KeyIdx;
+
+static int keyidx_cmp(const void *a, const void *b) {
+  const KeyIdx *x = a, *y = b;
+  if (x->h != y->h) return x->h < y->h ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static uint64_t key_hash(const TelemJson *m) {
+  uint64_t k = 1469598103934665603ull;
+  for (uint32_t i = 0; i < m->key_len; i++) k = (k ^ (unsigned char)m->key[i]) * 1099511628211ull;
+  return k;
+}
+
+/* Sets dead[i] for each member i of object j that a later member with the
+ * same key overrides (telem_json_get: the last one wins).  dead has j->n
+ * bytes.  Returns 0, or -1 on OOM (fatal set). */
+static int v_dead_members(VCtx *V, const TelemJson *j, uint8_t *dead) {
+  memset(dead, 0, j->n);
+  if (j->n <= 16) {
+    uint32_t i = 0;
+    for (const TelemJson *c = j->child; c; c = c->next, i++)
+      for (const TelemJson *d = c->next; d && !dead[i]; d = d->next)
+        if (d->key_len == c->key_len && !memcmp(d->key, c->key, c->key_len)) dead[i] = 1;
+    return 0;
+  }
+  KeyIdx *ki = telem_arena_alloc(&V->sc->arena, (size_t)j->n * sizeof *ki);
+  if (!ki) {
+    v_fatal(V, "out of memory");
+    return -1;
+  }
+  uint32_t n = 0;
+  for (const TelemJson *c = j->child; c; c = c->next, n++) {
+    ki[n].h = key_hash(c);
+    ki[n].i = n;
+    ki[n].m = c;
+  }
+  qsort(ki, n, sizeof *ki, keyidx_cmp);
+  for (uint32_t a = 0; a < n; a++)
+    for (uint32_t b = a + 1; b < n && ki[b].h == ki[a].h && !dead[ki[a].i]; b++)
+      if (ki[b].m->key_len == ki[a].m->key_len &&
+          !memcmp(ki[b].m->key, ki[a].m->key, ki[a].m->key_len))
+        dead[ki[a].i] = 1; /* ki[b] comes later in the object */
+  return 0;
+}
+
 /* Hash of a JSON value, equal for values telem_json_equal calls equal. */
 static uint64_t v_hash(VCtx *V, const TelemJson *j) {
   uint64_t h = 0x9e3779b97f4a7c15ull * (j->type + 1);
@@ -1492,12 +1568,16 @@ static uint64_t v_hash(VCtx *V, const TelemJson *j) {
       for (const TelemJson *c = j->child; c; c = c->next) h = (h * 31) ^ v_hash(V, c);
       return h;
     case TJ_OBJECT: {
-      uint64_t sum = 0;
-      for (const TelemJson *c = j->child; c; c = c->next) {
-        uint64_t k = 1469598103934665603ull;
-        for (uint32_t i = 0; i < c->key_len; i++) k = (k ^ (unsigned char)c->key[i]) * 1099511628211ull;
-        sum += k * (v_hash(V, c) | 1);
+      /* Only the members telem_json_equal compares: skip overridden ones. */
+      uint8_t *dead = j->n ? telem_arena_alloc(&V->sc->arena, j->n) : NULL;
+      if (j->n && (!dead || v_dead_members(V, j, dead))) {
+        v_fatal(V, "out of memory");
+        return h;
       }
+      uint64_t sum = 0;
+      uint32_t i = 0;
+      for (const TelemJson *c = j->child; c; c = c->next, i++)
+        if (!dead[i]) sum += key_hash(c) * (v_hash(V, c) | 1);
       return h ^ sum;
     }
     default: return h;
@@ -1511,13 +1591,71 @@ static int hashidx_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static int keyidx_key_cmp(const void *a, const void *b) {
+  const KeyIdx *x = a, *y = b;
+  if (x->h != y->h) return x->h < y->h ? -1 : 1;
+  if (x->m->key_len != y->m->key_len) return x->m->key_len < y->m->key_len ? -1 : 1;
+  int c = memcmp(x->m->key, y->m->key, x->m->key_len);
+  if (c) return c;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int keyidx_same_key(const KeyIdx *x, const KeyIdx *y) {
+  return x->h == y->h && x->m->key_len == y->m->key_len &&
+         !memcmp(x->m->key, y->m->key, x->m->key_len);
+}
+
+/* The effective members of object j (the last one of each key, as
+ * telem_json_get), sorted by key, in the scratch arena; *n gets their
+ * count.  NULL on OOM (fatal set). */
+static KeyIdx *v_members(VCtx *V, const TelemJson *j, uint32_t *n) {
+  KeyIdx *ki = telem_arena_alloc(&V->sc->arena, (size_t)(j->n ? j->n : 1) * sizeof *ki);
+  if (!ki) {
+    v_fatal(V, "out of memory");
+    return NULL;
+  }
+  uint32_t k = 0;
+  for (const TelemJson *c = j->child; c; c = c->next, k++) {
+    ki[k].h = key_hash(c);
+    ki[k].i = k;
+    ki[k].m = c;
+  }
+  qsort(ki, k, sizeof *ki, keyidx_key_cmp);
+  uint32_t w = 0;
+  for (uint32_t a = 0; a < k; a++)
+    if (a + 1 == k || !keyidx_same_key(&ki[a], &ki[a + 1])) ki[w++] = ki[a];
+  *n = w;
+  return ki;
+}
+
+/* telem_json_equal for uniqueItems, where both sides come from the
+ * instance: objects are compared by their sorted effective members, so two
+ * large objects cost O(n log n), not O(n^2).  0 on OOM (fatal set). */
+static int v_equal(VCtx *V, const TelemJson *a, const TelemJson *b) {
+  if (a->type != b->type || V->fatal) return 0;
+  if (a->type == TJ_ARRAY) {
+    if (a->n != b->n) return 0;
+    for (const TelemJson *x = a->child, *y = b->child; x && y; x = x->next, y = y->next)
+      if (!v_equal(V, x, y)) return 0;
+    return 1;
+  }
+  if (a->type != TJ_OBJECT) return telem_json_equal(a, b);
+  uint32_t na = 0, nb = 0;
+  KeyIdx *ea = v_members(V, a, &na);
+  KeyIdx *eb = ea ? v_members(V, b, &nb) : NULL;
+  if (!eb || na != nb) return 0;
+  for (uint32_t i = 0; i < na; i++)
+    if (!keyidx_same_key(&ea[i], &eb[i]) || !v_equal(V, ea[i].m, eb[i].m)) return 0;
+  return 1;
+}
+
 /* 1 when all items of array j are distinct. */
 static int v_unique(VCtx *V, const TelemJson *j) {
   if (j->n < 2) return 1;
   if (j->n <= 16) {
     for (const TelemJson *a = j->child; a; a = a->next)
       for (const TelemJson *b = a->next; b; b = b->next)
-        if (telem_json_equal(a, b)) return 0;
+        if (v_equal(V, a, b)) return 0;
     return 1;
   }
   HashIdx *h = telem_arena_alloc(&V->sc->arena, (size_t)j->n * sizeof *h);
@@ -1533,7 +1671,7 @@ static int v_unique(VCtx *V, const TelemJson *j) {
   qsort(h, n, sizeof *h, hashidx_cmp);
   for (uint32_t i = 0; i < n; i++)
     for (uint32_t k = i + 1; k < n && h[k].h == h[i].h; k++)
-      if (telem_json_equal(h[i].v, h[k].v)) return 0;
+      if (v_equal(V, h[i].v, h[k].v)) return 0;
   return 1;
 }
 
@@ -1549,7 +1687,10 @@ static int v_sub(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
 static void v_drop_type_branches(VCtx *V, const int *starts, uint32_t n) {
   ErrVec *e = V->errs;
   char *here = path_string(V->ip, V->ipn);
-  if (!here) return;
+  if (!here) { /* not a silently longer list */
+    v_fatal(V, "out of memory");
+    return;
+  }
   uint32_t type_only = 0;
   for (uint32_t b = 0; b < n; b++) {
     int cnt = starts[b + 1] - starts[b];

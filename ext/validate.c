@@ -430,6 +430,7 @@ typedef struct VeVtab {
   TelemConn *c;      /* connection state (not owned: the module holds a ref) */
   char *inline_text; /* last inline schema text compiled; owned */
   TelemSchema *inline_s; /* its compiled form; owned */
+  TelemRegistry *inline_reg; /* the contracts its $refs resolved against; reference held */
 } VeVtab;
 
 typedef struct VeCursor {
@@ -458,6 +459,7 @@ static int ve_disconnect(sqlite3_vtab *pVtab) {
   VeVtab *v = (VeVtab *)pVtab;
   sqlite3_free(v->inline_text);
   telem_schema_free(v->inline_s);
+  telem_registry_unref(v->inline_reg);
   sqlite3_free(v);
   return SQLITE_OK;
 }
@@ -508,7 +510,8 @@ static int ve_close(sqlite3_vtab_cursor *pCur) {
 }
 
 /* The schema named or given by v; cached on the registry (ids) or on the
- * vtab (the last inline text).  NULL with the vtab error set. */
+ * vtab (the last inline text, while the connection keeps the contracts it
+ * was compiled against).  NULL with the vtab error set. */
 static TelemSchema *ve_schema(VeVtab *vt, sqlite3_value *v) {
   if (sqlite3_value_type(v) != SQLITE_TEXT) {
     telem_vtab_errorf(&vt->base, "telem_validate_errors: argument 2: expected a schema id or schema text");
@@ -528,7 +531,8 @@ static TelemSchema *ve_schema(VeVtab *vt, sqlite3_value *v) {
     sqlite3_free(err);
     return s;
   }
-  if (vt->inline_text && strlen(vt->inline_text) == n && !memcmp(vt->inline_text, z, n))
+  if (vt->inline_text && vt->inline_reg == vt->c->reg && strlen(vt->inline_text) == n &&
+      !memcmp(vt->inline_text, z, n))
     return vt->inline_s;
   SchemaCache *sc = cache_get(vt->c->reg);
   s = sc ? telem_schema_compile(sc->set, z, n, &err) : NULL;
@@ -545,8 +549,10 @@ static TelemSchema *ve_schema(VeVtab *vt, sqlite3_value *v) {
   }
   sqlite3_free(vt->inline_text);
   telem_schema_free(vt->inline_s);
+  telem_registry_unref(vt->inline_reg);
   vt->inline_text = copy;
   vt->inline_s = s;
+  vt->inline_reg = telem_registry_ref(vt->c->reg);
   return s;
 }
 

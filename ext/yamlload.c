@@ -123,6 +123,9 @@ static json_t *scalar_value(const yaml_event_t *ev) {
       (n == 0 || (n == 1 && s[0] == '~') || (n == 4 && memcmp(s, "null", 4) == 0) ||
        (n == 4 && memcmp(s, "Null", 4) == 0) || (n == 4 && memcmp(s, "NULL", 4) == 0)))
     return json_null();
+  /* jansson accepts an embedded NUL, but every loader reads values and keys
+   * as C strings: refuse it rather than cut the scalar short. */
+  if (memchr(s, 0, n)) return NULL;
   return json_stringn(s, n); /* NULL for embedded NUL or bad UTF-8: reported by caller */
 }
 

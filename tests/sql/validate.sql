@@ -163,3 +163,41 @@ SELECT (SELECT count(*) FROM ci_completion_run), (SELECT count(*) FROM ci_comple
 .print '== one compile per statement: 20,000 rows against an inline schema'
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
 SELECT sum(telem_validate(printf('{"n":%d}', i), '{"properties":{"n":{"type":"integer","maximum":10000}}}')) FROM n;
+
+.print '== telem_validate_errors: an inline schema cached on the table follows telem_use_contracts'
+SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
+SELECT telem_use_contracts('tests/data/redaction-contracts/no-rules');
+SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
+SELECT telem_use_contracts(NULL) > 0;
+SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
+
+.print '== a contract URI with a fragment names that subschema'
+SELECT telem_validate('"bogus"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/properties/status');
+SELECT telem_validate('"passed"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/properties/status');
+SELECT telem_validate('"passed"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/no/such/place');
+
+.print '== guards: JSON columns filled with json() are checked as the text they store'
+INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
+VALUES ('bench:2', 'syntax_k_event', 1, json('{"event":"parse","language":"rust","duration_ms":1}'), '2024-05-01 10:00:00');
+UPDATE research_metrics SET metadata_json = json_object('event', 'parse', 'language', 'go', 'duration_ms', 2)
+WHERE session_id = 'bench:2';
+SELECT session_id, metadata_json FROM research_metrics WHERE session_id = 'bench:2';
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, tool_versions_json, meta_json)
+VALUES ('run-3', 'repo-a', 'passed', '2024-05-01T10:00:00Z', json('{"rustc":"1.80"}'), json_object('k', 1));
+UPDATE ci_completion_run SET meta_json = json('[1,2]') WHERE run_id = 'run-3';
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, file_path, line, fingerprint, meta_json, created_at)
+VALUES ('run-3', 'secrets', 'high', 'src/main.rs', 10, '0123456789abcdef', json('{"k":1}'), '2024-05-01 10:00:01');
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, tool_versions_json, created_at)
+VALUES ('run-3', 'secrets', 1, json('{"v":"2"}'), '2024-05-01 10:00:02');
+SELECT (SELECT meta_json FROM ci_completion_run WHERE run_id = 'run-3'),
+       (SELECT count(*) FROM ci_completion_finding WHERE run_id = 'run-3'),
+       (SELECT count(*) FROM ci_completion_detector_snapshot WHERE run_id = 'run-3');
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, meta_json)
+VALUES ('run-4', 'repo-a', 'passed', '2024-05-01T10:00:00Z', x'7b7d');
+.print '-- ...and text made by json() cannot pass for the value it encodes'
+INSERT INTO ci_completion_run(run_id, repository_id, status, started_at)
+VALUES ('run-5', 'repo-a', json('"passed"'), '2024-05-01T10:00:00Z');
+INSERT INTO ci_completion_finding(run_id, detector_id, severity, line, fingerprint, created_at)
+VALUES ('run-3', 'secrets', 'high', json('null'), '0123456789abcdef', '2024-05-01 10:00:01');
+UPDATE research_metrics SET created_at = json_quote('2024-05-01 10:00:00') WHERE session_id = 'bench:2';
+SELECT count(*) FROM ci_completion_run WHERE run_id = 'run-5';

@@ -122,6 +122,26 @@ static void test_number_compare_is_exact(void **state) {
   TelemJson *d2 = parse(&a, "{\"k\":12.5}");
   assert_true(telem_json_equal(d1, d2));
   assert_true(telem_json_equal(d2, d1));
+  TelemJson *d3 = parse(&a, "{\"k\":12.5,\"j\":1,\"k\":12.5}");
+  TelemJson *d4 = parse(&a, "{\"j\":1,\"k\":\"rust\",\"k\":12.5,\"j\":1.0}");
+  TelemJson *d5 = parse(&a, "{\"k\":12.5,\"k\":12.5,\"x\":null}");
+  assert_true(telem_json_equal(d3, d4));
+  assert_true(telem_json_equal(d4, d3));
+  assert_false(telem_json_equal(d2, d5)); /* b has a key a lacks */
+  assert_false(telem_json_equal(d5, d2));
+  assert_false(telem_json_equal(d3, d2));
+  /* A small object against a large one that holds all its members: linear,
+   * not one telem_json_get over the large object per member of it. */
+  TelemBuf b;
+  telem_buf_init(&b);
+  telem_buf_putc(&b, '{');
+  for (int i = 0; i < 100000; i++) telem_buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+  telem_buf_putc(&b, '}');
+  TelemJson *big = parse(&a, b.p);
+  TelemJson *small = parse(&a, "{\"k1\":1,\"k0\":0}");
+  assert_false(telem_json_equal(small, big));
+  assert_false(telem_json_equal(big, small));
+  telem_buf_free(&b);
   telem_arena_free(&a);
 }
 

@@ -157,6 +157,29 @@ static void test_broken_contract_files(void **state) {
   assert_load_fails(INDEX, TAXONOMY, COLS, "[1]", "must be an object or a boolean");
 }
 
+/* A second taxonomy contract is refused even when the first one is empty
+ * (it used to replace the first table, leaking it). */
+static void test_second_taxonomy_after_empty_one(void **state) {
+  (void)state;
+  static const char *index2 =
+      "contracts:\n"
+      "  - id: tax.one\n    path: one.yaml\n    kind: taxonomy\n"
+      "    owner: t\n    description: d\n    enforced_by: e\n"
+      "  - id: tax.two\n    path: two.yaml\n    kind: taxonomy\n"
+      "    owner: t\n    description: d\n    enforced_by: e\n";
+  const char *pairs[] = {"index.yaml", index2, "one.yaml", "metric_types: []\n",
+                         "two.yaml", "metric_types: []\n", NULL, NULL};
+  char *err = NULL;
+  TelemRegistry *r = unit_registry(&err, pairs);
+  if (r) {
+    telem_registry_unref(r);
+    fail_msg("two taxonomy contracts loaded");
+  }
+  assert_non_null(err);
+  assert_non_null(strstr(err, "two.yaml: only one taxonomy contract is allowed"));
+  sqlite3_free(err);
+}
+
 static void test_yaml_hostile_input(void **state) {
   (void)state;
   char *err = NULL;
@@ -196,6 +219,18 @@ static void test_yaml_hostile_input(void **state) {
   err = NULL;
   assert_null(telem_yaml_parse("m.yaml", "a: 1\n---\nb: 2\n", 14, &err));
   assert_non_null(strstr(err, "more than one document"));
+  sqlite3_free(err);
+  err = NULL;
+  /* An escaped NUL would silently cut the value (or key) short for every
+   * loader that reads it as a C string: refused. */
+  const char *nul_value = "a: \"x\\0y\"\n";
+  assert_null(telem_yaml_parse("n.yaml", nul_value, strlen(nul_value), &err));
+  assert_non_null(strstr(err, "n.yaml:1:4: scalar holds a NUL byte"));
+  sqlite3_free(err);
+  err = NULL;
+  const char *nul_key = "\"k\\0z\": 1\n";
+  assert_null(telem_yaml_parse("n.yaml", nul_key, strlen(nul_key), &err));
+  assert_non_null(strstr(err, "n.yaml:1:1: scalar holds a NUL byte"));
   sqlite3_free(err);
 }
 
@@ -264,6 +299,7 @@ int main(void) {
       cmocka_unit_test(test_embedded_registry_loads),
       cmocka_unit_test(test_broken_index),
       cmocka_unit_test(test_broken_contract_files),
+      cmocka_unit_test(test_second_taxonomy_after_empty_one),
       cmocka_unit_test(test_yaml_hostile_input),
       cmocka_unit_test(test_yaml_values_and_lines),
       cmocka_unit_test(test_load_dir_and_broken_dir),

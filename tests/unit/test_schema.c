@@ -93,6 +93,14 @@ static void test_numbers(void **state) {
   assert_int_equal(check(s, "0.10000000000000000001"), 1);
   assert_int_equal(check(s, "1"), 0);
   telem_schema_free(s);
+  /* count keywords take any integer-valued number, however it is written */
+  s = compile(NULL, "{\"maxLength\":2.000000000000000000000000000000000000000}");
+  assert_int_equal(check(s, "\"ab\""), 1);
+  assert_int_equal(check(s, "\"abc\""), 0);
+  telem_schema_free(s);
+  s = compile(NULL, "{\"minItems\":100000000000000000000000000000000000000000}");
+  assert_int_equal(check(s, "[1]"), 0);
+  telem_schema_free(s);
 }
 
 static void test_decimal_helpers(void **state) {
@@ -203,6 +211,32 @@ static void test_set_and_refs(void **state) {
   assert_non_null(strstr(err, "no loaded schema"));
   sqlite3_free(err);
   err = NULL;
+  /* a fragment names a subschema: it is resolved, never dropped */
+  s = telem_schema_compile_uri(set, "https://example.com/defs.json#/$defs/id", &err);
+  if (!s) fail_msg("compile_uri with a fragment: %s", err);
+  assert_int_equal(check(s, "\"abc\""), 1);
+  assert_int_equal(check(s, "\"ABC\""), 0);
+  telem_schema_free(s);
+  assert_null(telem_schema_compile_uri(set, "https://example.com/defs.json#/$defs/nope", &err));
+  assert_non_null(strstr(err, "no such location"));
+  sqlite3_free(err);
+  err = NULL;
+  assert_null(telem_schema_compile_uri(set, "https://example.com/defs.json#nope", &err));
+  assert_non_null(strstr(err, "no such anchor"));
+  sqlite3_free(err);
+  err = NULL;
+  s = telem_schema_compile_uri(set, "https://example.com/defs.json#", &err);
+  assert_non_null(s);
+  assert_int_equal(check(s, "1"), 1);
+  telem_schema_free(s);
+  /* ...also for a document added under a relative URI */
+  const char *rel = "{\"$defs\":{\"x\":{\"type\":\"string\"}}}";
+  assert_int_equal(telem_schema_set_add(set, "rel.json", rel, strlen(rel), &err), 0);
+  s = telem_schema_compile_uri(set, "rel.json#/$defs/x", &err);
+  if (!s) fail_msg("compile_uri with a relative URI and a fragment: %s", err);
+  assert_int_equal(check(s, "\"a\""), 1);
+  assert_int_equal(check(s, "1"), 0);
+  telem_schema_free(s);
   /* the compiled schema keeps the set alive */
   s = compile(set, "{\"$ref\":\"https://example.com/defs.json#top\"}");
   telem_schema_set_free(set);
@@ -298,6 +332,44 @@ static void test_unique_items_large(void **state) {
   telem_buf_puts(&b, ",{\"v\":[7],\"k\":7.0}]");
   assert_int_equal(check(s, b.p), 0);
   telem_buf_free(&b);
+  /* Objects equal under "the last duplicate key wins" (telem_json_equal)
+   * are duplicates on the hashed path (> 16 items) as on the small one. */
+  const char *dup_small = "[{\"a\":1,\"a\":2},{\"a\":2}]";
+  assert_int_equal(check(s, dup_small), 0);
+  telem_buf_init(&b);
+  telem_buf_puts(&b, "[{\"a\":1,\"a\":2},{\"a\":2}");
+  for (int i = 0; i < 20; i++) telem_buf_printf(&b, ",%d", i);
+  telem_buf_puts(&b, "]");
+  assert_int_equal(check(s, b.p), 0);
+  telem_buf_free(&b);
+  /* ...also with many members, in another order */
+  telem_buf_init(&b);
+  telem_buf_puts(&b, "[{");
+  for (int i = 0; i < 40; i++) telem_buf_printf(&b, "\"k%d\":%d,", i, i);
+  telem_buf_puts(&b, "\"k3\":\"x\"},{");
+  for (int i = 39; i >= 0; i--) {
+    if (i == 3) telem_buf_puts(&b, "\"k3\":\"x\"");
+    else telem_buf_printf(&b, "\"k%d\":%d", i, i);
+    telem_buf_puts(&b, i ? "," : "}");
+  }
+  for (int i = 0; i < 20; i++) telem_buf_printf(&b, ",%d", i);
+  telem_buf_puts(&b, "]");
+  assert_int_equal(check(s, b.p), 0);
+  telem_buf_free(&b);
+  /* Two large objects, equal (another member order, a duplicate key) or
+   * not (one value differs): compared by sorted members, not with one scan
+   * of an object per member. */
+  for (int differ = 0; differ < 2; differ++) {
+    telem_buf_init(&b);
+    telem_buf_puts(&b, "[{");
+    for (int i = 0; i < 50000; i++) telem_buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+    telem_buf_puts(&b, ",\"k7\":7},{");
+    for (int i = 49999; i >= 0; i--)
+      telem_buf_printf(&b, "\"k%d\":%d%s", i, differ && i == 3 ? -3 : i, i ? "," : "}");
+    telem_buf_puts(&b, "]");
+    assert_int_equal(check(s, b.p), differ);
+    telem_buf_free(&b);
+  }
   telem_schema_free(s);
 }
 
@@ -348,14 +420,22 @@ static void test_threads(void **state) {
 static int fail_after = -1; /* allocations left before failing; -1 never */
 static sqlite3_mem_methods real_mem;
 
+static int fail_once; /* 1: only the allocation fail_after names fails */
+
 static void *fail_malloc(int n) {
-  if (fail_after == 0) return NULL;
+  if (fail_after == 0) {
+    if (fail_once) fail_after = -1;
+    return NULL;
+  }
   if (fail_after > 0) fail_after--;
   return real_mem.xMalloc(n);
 }
 
 static void *fail_realloc(void *p, int n) {
-  if (fail_after == 0) return NULL;
+  if (fail_after == 0) {
+    if (fail_once) fail_after = -1;
+    return NULL;
+  }
   if (fail_after > 0) fail_after--;
   return real_mem.xRealloc(p, n);
 }
@@ -388,6 +468,59 @@ static void test_alloc_failure(void **state) {
   assert_true(ok);
 }
 
+/* One failed allocation, anywhere while compiling, gives an error or a
+ * schema that validates correctly: never a $ref silently resolved to the
+ * wrong place.  The padding moves where the arena needs a new block, so
+ * that each allocation of the compile gets its turn to be the one. */
+static void test_alloc_failure_once(void **state) {
+  (void)state;
+  const char *doc_bad = "{\"a\":-1}", *doc_good = "{\"a\":1}";
+  int compiled = 0;
+  fail_once = 1;
+  for (int pad = 0; pad < 8192; pad += 8) {
+    char padding[8192];
+    memset(padding, 'x', (size_t)pad);
+    padding[pad] = 0;
+    char *schema = sqlite3_mprintf("{\"description\":\"%s\",\"$defs\":{\"n\":{\"minimum\":0}},"
+                                   "\"properties\":{\"a\":{\"$ref\":\"#/$defs/n\"}}}", padding);
+    assert_non_null(schema);
+    for (int n = 0; n < 40; n++) {
+      char *err = NULL;
+      fail_after = n;
+      TelemSchema *s = telem_schema_compile(NULL, schema, strlen(schema), &err);
+      fail_after = -1;
+      sqlite3_free(err);
+      if (!s) continue;
+      compiled++;
+      if (check(s, doc_bad) != 0 || check(s, doc_good) != 1)
+        fail_msg("pad %d, allocation %d failed: the schema compiled but validates wrongly", pad, n);
+      telem_schema_free(s);
+    }
+    sqlite3_free(schema);
+  }
+  /* ...and one failed allocation while collecting errors gives an error
+   * or the same list as without it */
+  const char *anyof = "{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"string\",\"maxLength\":1}]}";
+  TelemSchema *s = compile(NULL, anyof);
+  char *err = NULL;
+  TelemSchemaErrors *want = telem_schema_validate_errors(s, "\"ab\"", 4, &err);
+  assert_int_equal(telem_schema_errors_count(want), 1); /* the type-only branch is dropped */
+  for (int n = 0; n < 60; n++) {
+    fail_after = n;
+    TelemSchemaErrors *e = telem_schema_validate_errors(s, "\"ab\"", 4, &err);
+    fail_after = -1;
+    if (e) assert_int_equal(telem_schema_errors_count(e), 1);
+    else assert_non_null(strstr(err, "out of memory"));
+    telem_schema_errors_free(e);
+    sqlite3_free(err);
+    err = NULL;
+  }
+  telem_schema_errors_free(want);
+  telem_schema_free(s);
+  fail_once = 0;
+  assert_true(compiled > 0);
+}
+
 int main(void) {
   /* A failing allocator for test_alloc_failure: wraps SQLite's default. */
   sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem);
@@ -401,7 +534,7 @@ int main(void) {
       cmocka_unit_test(test_errors),         cmocka_unit_test(test_set_and_refs),
       cmocka_unit_test(test_dynamic_ref),    cmocka_unit_test(test_limits),
       cmocka_unit_test(test_unique_items_large), cmocka_unit_test(test_threads),
-      cmocka_unit_test(test_alloc_failure),
+      cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_alloc_failure_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
