@@ -536,8 +536,8 @@ fail:
 
 /* Appends s (UTF-8) as a YAML double-quoted scalar that reads back as the
  * same bytes.  JSON string escaping is not enough: inside double quotes YAML
- * folds NEL, LS and PS as line breaks and refuses DEL, C1 controls and a
- * BOM, so those are escaped too (found by fuzz_policy). */
+ * folds NEL, LS and PS as line breaks and refuses DEL, C1 controls, a BOM
+ * and U+FFFE / U+FFFF, so those are escaped too (found by fuzz_policy). */
 static void policy_yaml_string(TelemBuf *b, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
   const unsigned char *z = (const unsigned char *)s;
@@ -561,6 +561,8 @@ static void policy_yaml_string(TelemBuf *b, const char *s) {
       esc[0] = '\\', esc[1] = z[i + 2] == 0xA8 ? 'L' : 'P', len = 2, used = 3; /* LS, PS */
     } else if (c == 0xEF && z[i + 1] == 0xBB && z[i + 2] == 0xBF) {
       memcpy(esc, "\\uFEFF", 6), len = 6, used = 3; /* BOM */
+    } else if (c == 0xEF && z[i + 1] == 0xBF && (z[i + 2] == 0xBE || z[i + 2] == 0xBF)) {
+      memcpy(esc, z[i + 2] == 0xBE ? "\\uFFFE" : "\\uFFFF", 6), len = 6, used = 3;
     }
     if (len) telem_buf_append(b, esc, len);
     else telem_buf_putc(b, (char)c);

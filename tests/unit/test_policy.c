@@ -515,13 +515,13 @@ static void test_export_escapes_yaml_line_breaks(void **state) {
       "tables:\n"
       "  t:\n"
       "    kind: keep_forever\n"
-      "    rationale: \"a\\Nb\\Lc\\Pd\\x7Fe\\x9Ff\\uFEFFg\\th\\\\i\\\"j\"\n";
+      "    rationale: \"a\\Nb\\Lc\\Pd\\x7Fe\\x9Ff\\uFEFFg\\th\\\\i\\\"j\\uFFFFk\\uFFFEl\"\n";
   char *err = NULL;
   TelemPolicy *p = telem_policy_parse("p.yaml", yaml, strlen(yaml), &err);
   assert_non_null(p);
   TelemPolicyRuleInfo a, b;
   telem_policy_rule(p, 0, &a);
-  assert_string_equal(a.rationale, "a\xC2\x85" "b\xE2\x80\xA8" "c\xE2\x80\xA9" "d\x7F" "e\xC2\x9F" "f\xEF\xBB\xBF" "g\th\\i\"j");
+  assert_string_equal(a.rationale, "a\xC2\x85" "b\xE2\x80\xA8" "c\xE2\x80\xA9" "d\x7F" "e\xC2\x9F" "f\xEF\xBB\xBF" "g\th\\i\"j" "\xEF\xBF\xBF" "k" "\xEF\xBF\xBE" "l");
   char *out = telem_policy_to_yaml(p);
   assert_non_null(out);
   TelemPolicy *q = telem_policy_parse("export", out, strlen(out), &err);
