@@ -104,6 +104,19 @@ int telem_utf8_valid(const char *s, size_t n);
 /* Number of code points in well-formed UTF-8 s[0..n). */
 size_t telem_utf8_count(const char *s, size_t n);
 
+/* Appends z[0..n) with every ill-formed sequence replaced by U+FFFD, so
+ * the buffer holds valid UTF-8 whatever the input. */
+void telem_buf_utf8_repair(TelemBuf *b, const char *z, size_t n);
+/* Appends z[0..n) for an error message: printable UTF-8 kept; control
+ * characters, line and bidi separators and backslashes escaped (\n, \uXXXX,
+ * \\); bytes that are not UTF-8 as \xNN; cut with "..." after about max
+ * bytes of output.  User-supplied text (YAML keys, field names, paths,
+ * profile names) goes through this before it reaches a message. */
+void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max);
+/* The same as a NUL-terminated sqlite3_malloc'd string (NULL on OOM;
+ * z NULL gives ""). */
+char *telem_printable(const char *z, size_t n, size_t max);
+
 /* ---- arena -------------------------------------------------------------- */
 
 /* A bump allocator for per-row data.  telem_arena_reset() keeps the largest

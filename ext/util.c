@@ -142,6 +142,28 @@ void telem_vtab_errorf(sqlite3_vtab *vtab, const char *fmt, ...) {
 
 /* ---- UTF-8 --------------------------------------------------------------- */
 
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 when s does not
+ * start with one (a stray, overlong, surrogate or truncated sequence). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n, uint32_t *pcp) {
+  unsigned char c = s[0];
+  if (c < 0x80) { *pcp = c; return 1; }
+  size_t need;
+  uint32_t cp;
+  if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+  else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+  else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
+  else return 0;
+  if (n <= need) return 0;
+  for (size_t k = 1; k <= need; k++) {
+    if ((s[k] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[k] & 0x3F);
+  }
+  if (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+  if (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+  *pcp = cp;
+  return need + 1;
+}
+
 int telem_utf8_valid(const char *z, size_t n) {
   const unsigned char *s = (const unsigned char *)z;
   size_t i = 0;
@@ -154,23 +176,10 @@ int telem_utf8_valid(const char *z, size_t n) {
       i += 8;
     }
     if (i >= n) break;
-    unsigned char c = s[i];
-    if (c < 0x80) { i++; continue; }
-    size_t need;
     uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
-    else return 0;
-    if (n - i <= need) return 0;
-    for (size_t k = 1; k <= need; k++) {
-      unsigned char cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
-    if (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
-    i += need + 1;
+    size_t len = utf8_seq_len(s + i, n - i, &cp);
+    if (!len) return 0;
+    i += len;
   }
   return 1;
 }
@@ -180,6 +189,58 @@ size_t telem_utf8_count(const char *z, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (((unsigned char)z[i] & 0xC0) != 0x80) count++;
   return count;
+}
+
+void telem_buf_utf8_repair(TelemBuf *b, const char *z, size_t n) {
+  const unsigned char *s = (const unsigned char *)z;
+  size_t i = 0, run = 0; /* s[run..i) is valid and not yet appended */
+  while (i < n) {
+    uint32_t cp;
+    size_t len = utf8_seq_len(s + i, n - i, &cp);
+    if (len) { i += len; continue; }
+    telem_buf_append(b, s + run, i - run);
+    telem_buf_append(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
+    run = ++i;
+  }
+  telem_buf_append(b, s + run, i - run);
+}
+
+/* Controls, line separators and bidi overrides could forge or hide text in
+ * a terminal or a log. */
+static int printable_escape(uint32_t cp) {
+  return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || cp == 0x2028 || cp == 0x2029 ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max) {
+  const unsigned char *s = (const unsigned char *)z;
+  size_t i = 0, start = b->len;
+  while (i < n) {
+    if (b->len - start >= max) {
+      telem_buf_puts(b, "...");
+      return;
+    }
+    uint32_t cp;
+    size_t len = utf8_seq_len(s + i, n - i, &cp);
+    if (len == 0) {
+      telem_buf_printf(b, "\\x%02X", s[i]);
+      len = 1;
+    } else if (cp == '\n') telem_buf_puts(b, "\\n");
+    else if (cp == '\t') telem_buf_puts(b, "\\t");
+    else if (cp == '\r') telem_buf_puts(b, "\\r");
+    else if (cp == '\\') telem_buf_puts(b, "\\\\");
+    else if (printable_escape(cp)) telem_buf_printf(b, "\\u%04X", (unsigned)cp);
+    else telem_buf_append(b, s + i, len);
+    i += len;
+  }
+}
+
+char *telem_printable(const char *z, size_t n, size_t max) {
+  TelemBuf b;
+  telem_buf_init(&b);
+  telem_buf_printable(&b, z ? z : "", z ? n : 0, max);
+  telem_buf_putc(&b, 0);
+  return telem_buf_take(&b);
 }
 
 /* ---- arena --------------------------------------------------------------- */
