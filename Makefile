@@ -314,7 +314,7 @@ DEB := build/voxtelem_$(VERSION)_$(DEB_ARCH).deb
 NPM_TGZ := build/voxtelem-$(VERSION).tgz
 WHEEL := build/dist/voxtelem-$(VERSION)-py3-none-$(WHEEL_PLAT).whl
 PKG_TESTS := $(sort $(wildcard tests/pkg/*.sh))
-DEB_PKGS += dpkg-dev python3-build python3-setuptools python3-wheel python3-venv
+DEB_PKGS += dpkg-dev python3-build python3-setuptools python3-wheel python3-venv python3-pip
 
 # The scheduled prune wrapper goes with the scripts make install puts in
 # $(PREFIX)/share/voxtelem; it finds prune.sql there.

@@ -14,7 +14,8 @@ libdir=/usr/lib/$MULTIARCH
 
 rm -rf "$root"
 mkdir -p "$root/DEBIAN"
-$MAKE -s --no-print-directory install DESTDIR="$root" PREFIX=/usr LIBDIR="$libdir" >/dev/null
+# LIBDIR is left to its default for PREFIX=/usr: the multiarch directory.
+$MAKE -s --no-print-directory install DESTDIR="$root" PREFIX=/usr >/dev/null
 
 # Debian policy: shared objects are 0644 and stripped; static libraries
 # keep their symbols but lose debug information.

@@ -56,7 +56,7 @@ if [ "$before" != absent ]; then
   mkdir -p "$R/DEBIAN"
   dpkg-query -s "$PKG" | grep -Ev '^(Status|Conffiles):' > "$R/DEBIAN/control"
   dpkg-query -L "$PKG" | while IFS= read -r f; do
-    if [ -f "$f" ] || [ -L "$f" ]; then cp -a --parents "$f" "$R/"; fi
+    if [ -f "$f" ] || [ -L "$f" ]; then mkdir -p "$R$(dirname "$f")" && cp -a "$f" "$R$f"; fi
   done
   for s in preinst postinst prerm postrm conffiles triggers; do
     f=/var/lib/dpkg/info/$PKG.$s
@@ -70,7 +70,8 @@ fi
 # would still answer `.load voxtelem` after the purge.
 stray=""
 for d in /lib/$MULTIARCH "$LIBDIR" /lib /usr/lib; do
-  if [ -e "$d/voxtelem.so" ] && ! dpkg-query -S "$d/voxtelem.so" >/dev/null 2>&1; then stray="$d/voxtelem.so"; fi
+  f=$(realpath -m "$d/voxtelem.so")   # /lib is /usr/lib on merged-/usr systems
+  if [ -e "$f" ] && ! dpkg-query -S "$f" >/dev/null 2>&1; then stray=$f; fi
 done
 
 installed=0
