@@ -16,8 +16,9 @@
  * -v lists every failing test.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "../../ext/internal.h"
-#include "../../include/voxtelem.h"
+#include "engine/schema.h"
+#include "core/registry.h"
+#include "voxtelem.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -16,8 +16,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../ext/internal.h"
-#include "../../include/voxtelem.h"
+#include "engine/policy.h"
+#include "core/yaml.h"
+#include "voxtelem.h"
 
 static const char good[] =
     "tables:\n"

@@ -20,7 +20,7 @@
  * the compiled rules, see redact.c); a call then hashes the metric type,
  * probes, and returns a static string -- no allocation.
  */
-#include "internal.h"
+#include "sql/sql.h"
 
 #include <string.h>
 
@@ -76,10 +76,6 @@ static int classify_lookup(const TelemRedactCache *rc, const unsigned char *s, s
 /* telem_classify(metric_type [, payload]): NULL metric_type gives NULL;
  * a NULL payload is no payload. */
 static void classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  if (argc < 1 || argc > 2) {
-    telem_check_argc(ctx, "telem_classify", argc, 1, 2);
-    return;
-  }
   TelemConn *c = sqlite3_user_data(ctx);
   TelemRegistry *reg = c->reg;
   TelemRedactCache *rc = reg->ext[TELEM_EXT_REDACT];
@@ -122,10 +118,10 @@ static void classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   sqlite3_result_text(ctx, telem_class_name(cls), 2, SQLITE_STATIC);
 }
 
-int telem_register_classify(sqlite3 *db, TelemConn *c, char **pzErr) {
-  /* A pure function of its arguments and the connection's contracts. */
-  const int flags = SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
-  int rc = telem_create_function(db, c, "telem_classify", -1, flags, classify_func);
-  if (rc != SQLITE_OK) telem_set_err(pzErr, "%s", sqlite3_errmsg(db));
-  return rc;
-}
+static const TelemSqlFunc classify_funcs[] = {
+    /* A pure function of its arguments and the connection's contracts. */
+    {"telem_classify", 1, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, classify_func},
+    {NULL},
+};
+
+const TelemFeature telem_feature_classify = {"classify", classify_funcs, NULL};

@@ -13,7 +13,7 @@
  * become JSON null.  Each mapping carries its source line in a hidden member
  * (TELEM_YAML_LINE_KEY) so loaders can name the line of a bad entry.
  */
-#include "internal.h"
+#include "core/yaml.h"
 
 #include <string.h>
 #include <yaml.h>

@@ -2,6 +2,8 @@
  * profiles, text and JSON scrubbing, the action log, classification, every
  * error of a bad rule file, fail-closed engine errors, allocation failure. */
 #include "unit.h"
+#include "engine/redactor.h"
+#include "sql/sql.h" /* the SQL layer's rules cache */
 #include "voxtelem.h"
 
 #include <stdio.h>

@@ -14,7 +14,8 @@
  * Feature caches (compiled schemas, rules, policy) hang off ext[] and die
  * with the registry.
  */
-#include "internal.h"
+#include "core/registry.h"
+#include "core/yaml.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -51,11 +52,6 @@ int telem_contract_id_ok(const char *z) {
     if (!((*z >= 'a' && *z <= 'z') || (*z >= '0' && *z <= '9') || *z == '.' || *z == '-'))
       return 0;
   return 1;
-}
-
-int telem_class_rank(const char *z) {
-  if (z && z[0] == 'S' && z[1] >= '0' && z[1] <= '3' && z[2] == 0) return z[1] - '0';
-  return -1;
 }
 
 static int metric_type_ok(const char *z) {

@@ -14,7 +14,7 @@
  *     input cannot exhaust the C stack.
  * Also here: compact serialisation and JSON value equality over the tree.
  */
-#include "internal.h"
+#include "engine/json.h"
 
 #include <math.h>
 #include <stdlib.h>
