@@ -109,16 +109,33 @@ char *telem_buf_take(TelemBuf *b) {
 
 /* ---- errors -------------------------------------------------------------- */
 
+static void buf_printable(TelemBuf *b, const char *z, size_t n, size_t max, int esc_backslash);
+
 const char telem_oom_text[] = "out of memory";
 
 void telem_set_err(char **pzErr, const char *fmt, ...) {
   if (!pzErr) return;
   va_list ap;
   va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
+  char *msg = telem_msg_printable(sqlite3_vmprintf(fmt, ap));
   va_end(ap);
   sqlite3_free(*pzErr);
   *pzErr = msg;
+}
+
+char *telem_msg_printable(char *msg) {
+  if (!msg) return NULL;
+  size_t n = strlen(msg);
+  int plain = 1;
+  for (size_t i = 0; i < n && plain; i++)
+    plain = (unsigned char)msg[i] >= 0x20 && (unsigned char)msg[i] < 0x7F;
+  if (plain) return msg;
+  TelemBuf b;
+  telem_buf_init(&b);
+  buf_printable(&b, msg, n, n * 6 + 4, 0);
+  telem_buf_putc(&b, 0);
+  sqlite3_free(msg);
+  return telem_buf_take(&b);
 }
 
 void telem_set_oom(char **pzErr) {
@@ -199,7 +216,8 @@ static int printable_escape(uint32_t cp) {
          (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
-void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max) {
+/* telem_buf_printable, with backslashes escaped or not. */
+static void buf_printable(TelemBuf *b, const char *z, size_t n, size_t max, int esc_backslash) {
   const unsigned char *s = (const unsigned char *)z;
   size_t i = 0, start = b->len;
   while (i < n) {
@@ -215,11 +233,15 @@ void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max) {
     } else if (cp == '\n') telem_buf_puts(b, "\\n");
     else if (cp == '\t') telem_buf_puts(b, "\\t");
     else if (cp == '\r') telem_buf_puts(b, "\\r");
-    else if (cp == '\\') telem_buf_puts(b, "\\\\");
+    else if (cp == '\\' && esc_backslash) telem_buf_puts(b, "\\\\");
     else if (printable_escape(cp)) telem_buf_printf(b, "\\u%04X", (unsigned)cp);
     else telem_buf_append(b, s + i, len);
     i += len;
   }
+}
+
+void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max) {
+  buf_printable(b, z, n, max, 1);
 }
 
 char *telem_printable(const char *z, size_t n, size_t max) {

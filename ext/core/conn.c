@@ -121,7 +121,7 @@ void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, 
   va_start(ap, fmt);
   char *msg = sqlite3_vmprintf(fmt, ap);
   va_end(ap);
-  char *full = msg ? sqlite3_mprintf("%s: %s", fn, msg) : NULL;
+  char *full = msg ? telem_msg_printable(sqlite3_mprintf("%s: %s", fn, msg)) : NULL;
   if (full) sqlite3_result_error(ctx, full, -1);
   else sqlite3_result_error_nomem(ctx);
   sqlite3_free(full);
@@ -131,7 +131,7 @@ void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, 
 void telem_vtab_errorf(sqlite3_vtab *vtab, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
+  char *msg = telem_msg_printable(sqlite3_vmprintf(fmt, ap));
   va_end(ap);
   sqlite3_free(vtab->zErrMsg);
   vtab->zErrMsg = msg;

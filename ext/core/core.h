@@ -59,6 +59,12 @@ extern const char telem_oom_text[];
 
 /* Replaces *pzErr (sqlite3 memory) with a formatted message. */
 void telem_set_err(char **pzErr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Every message that leaves through telem_set_err, telem_result_errorf or
+ * telem_vtab_errorf passes through this: bytes that are not printable
+ * UTF-8 (controls, line and bidi separators, ill-formed sequences) are
+ * escaped, so no argument, file or key can put them in an error.  Takes
+ * msg (sqlite3 memory) and returns it or its escaped copy (NULL on OOM). */
+char *telem_msg_printable(char *msg);
 /* Sets *pzErr to NULL (freeing it): the out-of-memory form. */
 void telem_set_oom(char **pzErr);
 

@@ -258,3 +258,14 @@ int telem_yaml_line(json_t *v) {
   json_t *line = json_object_get(v, TELEM_YAML_LINE_KEY);
   return json_is_integer(line) ? (int)json_integer_value(line) : 0;
 }
+
+const char *telem_yaml_unknown_field(json_t *m, const char *const *known) {
+  const char *key;
+  json_t *v;
+  telem_yaml_foreach(m, key, v) {
+    int ok = 0;
+    for (int i = 0; known[i] && !ok; i++) ok = strcmp(key, known[i]) == 0;
+    if (!ok) return key;
+  }
+  return NULL;
+}

@@ -22,4 +22,14 @@ int telem_yaml_line(json_t *v);
 #define TELEM_YAML_LINE_KEY "\x01line"
 #define telem_yaml_meta_key(k) ((k)[0] == '\x01')
 
+/* json_object_foreach over the members a YAML file wrote: the hidden line
+ * key is skipped.  The statement that follows is the loop body. */
+#define telem_yaml_foreach(obj, key, val) \
+  json_object_foreach(obj, key, val) if (telem_yaml_meta_key(key)) continue; else
+
+/* The first member key of mapping m that is not in `known` (a NULL-ended
+ * list), or NULL when every member is known.  Loaders name it in their
+ * error through telem_buf_printable: it is the file's text. */
+const char *telem_yaml_unknown_field(json_t *m, const char *const *known);
+
 #endif /* VOXTELEM_YAML_H */

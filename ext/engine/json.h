@@ -41,10 +41,22 @@ struct TelemJson {
   TelemJson *next;     /* next sibling in the parent container */
 };
 
+/* Why a parse failed, for callers that act on the reason (compare codes,
+ * never the text). */
+enum {
+  TJ_ERR_SYNTAX = 1, /* not JSON */
+  TJ_ERR_UTF8,       /* ill-formed UTF-8 in the text */
+  TJ_ERR_SURROGATE,  /* a lone surrogate \u escape */
+  TJ_ERR_DEPTH,      /* nested deeper than TELEM_JSON_MAX_DEPTH */
+  TJ_ERR_LIMIT,      /* too many values, or a string too long */
+  TJ_ERR_NOMEM       /* out of memory (what is telem_oom_text) */
+};
+
 typedef struct TelemJsonError {
   size_t offset; /* byte offset of the first problem */
   int line;      /* 1-based */
   int column;    /* 1-based, in bytes */
+  int code;      /* TJ_ERR_* */
   const char *what; /* static text: "unexpected character", ... */
 } TelemJsonError;
 
