@@ -20,8 +20,18 @@ DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev lib
             libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
-# The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).
-VOXTELEM_CONFORMANCE ?= $(abspath ../shared/conformance)
+# The conformance suites (JSON Schema test suite, RFC 8259 parsing suite):
+# $$VOXTELEM_CONFORMANCE, else the pinned submodules under
+# tests/conformance/suites/, else ../shared/conformance (tools/conformance-dir.sh).
+# None present: the steps that need them say they were skipped, except
+# under CI=true, where ../shared is always beside the clone.
+VOXTELEM_CONFORMANCE := $(shell tools/conformance-dir.sh)
+ifneq ($(.SHELLSTATUS),0)
+$(error VOXTELEM_CONFORMANCE is set but holds no suites)
+endif
+ifeq ($(CI)$(VOXTELEM_CONFORMANCE),true)
+$(error CI=true but no conformance suites were found (expected ../shared/conformance))
+endif
 export VOXTELEM_CONFORMANCE
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -32,8 +42,7 @@ OPT ?= -O2 -g
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-EXT_SRC := $(sort $(wildcard ext/*.c))
-EXT_HDR := ext/internal.h include/voxtelem.h
+EXT_SRC := $(sort $(wildcard ext/*.c ext/*/*.c))
 CONTRACT_FILES := $(shell find contracts -type f ! -name '.*' 2>/dev/null | sort)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/%)
@@ -49,6 +58,8 @@ BENCHES := $(sort $(wildcard bench/*.sh))
 all: voxtelem.so
 
 # ---- build ------------------------------------------------------------------
+# Every object is built by one rule per variant (OBJ_RULES); -MMD -MP write
+# header dependencies beside each object, included at the end.
 
 build/embed: tools/embed.c
 	@mkdir -p build
@@ -57,58 +68,39 @@ build/embed: tools/embed.c
 build/contracts_embedded.c: build/embed $(CONTRACT_FILES)
 	build/embed contracts $@
 
-build/so/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/so
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+# $(1): object folder; $(2): compiler and flags.
+define OBJ_RULES
+$(1)/%.o: ext/%.c
+	@mkdir -p $$(@D)
+	$(2) -MMD -MP -c -o $$@ $$<
+$(1)/contracts_embedded.o: build/contracts_embedded.c
+	@mkdir -p $$(@D)
+	$(2) -MMD -MP -c -o $$@ $$<
+endef
+objs = $(EXT_SRC:ext/%.c=$(1)/%.o) $(1)/contracts_embedded.o
 
-build/so/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/so
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+# so: the loadable extension; lib: the same sources linked with libsqlite3
+# (unit tests, tools, libvoxtelem.a); asan/*: both with ASan+UBSan.
+$(eval $(call OBJ_RULES,build/so,$(CC) $(CFLAGS_ALL)))
+$(eval $(call OBJ_RULES,build/lib,$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT))
+$(eval $(call OBJ_RULES,build/asan/so,$(CC) $(CFLAGS_ALL) $(SAN) -O1))
+$(eval $(call OBJ_RULES,build/asan/lib,$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT))
 
-SO_OBJ := $(EXT_SRC:ext/%.c=build/so/%.o) build/so/contracts_embedded.o
+voxtelem.so: $(call objs,build/so)
+	$(CC) -shared -o $@ $^ $(PKG_LIBS) -Wl,--no-undefined -lm
+build/asan/voxtelem.so: $(call objs,build/asan/so)
+	$(CC) -shared $(SAN) -o $@ $^ $(PKG_LIBS) -lm
 
-voxtelem.so: $(SO_OBJ)
-	$(CC) -shared -o $@ $(SO_OBJ) $(PKG_LIBS) -Wl,--no-undefined -lm
+build/lib/libtelem.a: $(call objs,build/lib)
+	rm -f $@ && ar rcs $@ $^
+build/asan/libtelem.a: $(call objs,build/asan/lib)
+	rm -f $@ && ar rcs $@ $^
 
-# The same sources for the unit tests, linked with libsqlite3 directly.
-build/lib/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/lib
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -c -o $@ $<
-
-build/lib/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/lib
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -c -o $@ $<
-
-LIB_OBJ := $(EXT_SRC:ext/%.c=build/lib/%.o) build/lib/contracts_embedded.o
-build/lib/libtelem.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $(LIB_OBJ)
-
-build/test_%: tests/unit/test_%.c tests/unit/unit.h build/lib/libtelem.a
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lcmocka -lm
-
-# Sanitizer builds: the same objects with ASan+UBSan.
-build/asan/lib/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/asan/lib
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -c -o $@ $<
-build/asan/lib/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/asan/lib
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -c -o $@ $<
-ASAN_LIB_OBJ := $(EXT_SRC:ext/%.c=build/asan/lib/%.o) build/asan/lib/contracts_embedded.o
-build/asan/libtelem.a: $(ASAN_LIB_OBJ)
-	rm -f $@ && ar rcs $@ $(ASAN_LIB_OBJ)
-build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h build/asan/libtelem.a
+build/test_%: tests/unit/test_%.c build/lib/libtelem.a
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -MMD -MP -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lcmocka -lm
+build/asan/test_%: tests/unit/test_%.c build/asan/libtelem.a
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lcmocka -lm
-
-build/asan/so/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/asan/so
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -c -o $@ $<
-build/asan/so/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/asan/so
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -c -o $@ $<
-ASAN_SO_OBJ := $(EXT_SRC:ext/%.c=build/asan/so/%.o) build/asan/so/contracts_embedded.o
-build/asan/voxtelem.so: $(ASAN_SO_OBJ)
-	$(CC) -shared $(SAN) -o $@ $(ASAN_SO_OBJ) $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -MMD -MP -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lcmocka -lm
 
 # ---- dependencies -----------------------------------------------------------
 
@@ -121,6 +113,12 @@ deps:
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "deps: all installed"; fi
+	@# The pinned conformance suites, when the network allows (never required).
+	@if [ -e .git ] && [ -z "$$(ls -A tests/conformance/suites/json-schema-test-suite 2>/dev/null)" ]; then \
+	  if GIT_TERMINAL_PROMPT=0 timeout 120 git submodule update --init --depth 1 -q 2>/dev/null; \
+	  then echo "deps: conformance submodules fetched"; \
+	  else echo "deps: conformance submodules not fetched (offline?); tests use \$$VOXTELEM_CONFORMANCE or ../shared/conformance"; fi; \
+	fi
 
 # ---- demo -------------------------------------------------------------------
 
@@ -137,10 +135,10 @@ test: all unit sqltest shtest exports conformance check-drift
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-# JSON Schema test suite (draft7, draft2020-12; >= 99% each) and the RFC 8259
-# parsing suite, read from $(VOXTELEM_CONFORMANCE) (default ../shared/conformance).
+# JSON Schema test suite and the RFC 8259 parsing suite, read from
+# $(VOXTELEM_CONFORMANCE) (see above).
 build/conformance: tests/conformance/runner.c build/lib/libtelem.a
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -MMD -MP -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lm
 
 conformance: build/conformance
 	build/conformance
@@ -148,15 +146,20 @@ conformance: build/conformance
 # SQL golden tests: stderr merged, the shell's error prefix normalised, exit
 # status ignored (errors are part of the expected output).
 SQL_NORMALISE := sed -E 's/^(Parse|Runtime) error near line [0-9]+: /Error: /; s/^Error: near line [0-9]+: /Error: /'
-SQL_RUN = $(SQLITE3) -batch -cmd '.load $(1)' :memory: < $(2) 2>&1 | $(SQL_NORMALISE)
+
+# $(call SQL_GOLDEN,<extension path>,<output folder>,<label>,<environment>):
+# every tests/sql/*.sql through the shell, diffed against its .expected.
+define SQL_GOLDEN
+	@mkdir -p $(2); fail=0; for t in $(SQL_TESTS); do \
+	  out=$(2)/$$(basename $$t .sql).out; \
+	  $(4) $(SQLITE3) -batch -cmd '.load $(1)' :memory: < $$t 2>&1 | $(SQL_NORMALISE) > $$out; \
+	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   $(3)$$t"; \
+	  else echo "FAIL $(3)$$t"; head -60 $$out.diff; fail=1; fi; \
+	done; exit $$fail
+endef
 
 sqltest: voxtelem.so
-	@mkdir -p build/sqlout; fail=0; for t in $(SQL_TESTS); do \
-	  out=build/sqlout/$$(basename $$t .sql).out; \
-	  $(call SQL_RUN,./voxtelem,$$t) > $$out; \
-	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   $$t"; \
-	  else echo "FAIL $$t"; cat $$out.diff; fail=1; fi; \
-	done; exit $$fail
+	$(call SQL_GOLDEN,./voxtelem,build/sqlout,,)
 
 shtest: voxtelem.so
 	@fail=0; for t in $(SH_TESTS); do \
@@ -186,18 +189,13 @@ fuzz-smoke:
 
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 build/asan/conformance: tests/conformance/runner.c build/asan/libtelem.a
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -MMD -MP -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lm
 
+ASAN_ENV = LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
 check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 	@set -e; for t in $(ASAN_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 	@echo "== build/asan/conformance"; ASAN_OPTIONS=detect_leaks=1 build/asan/conformance
-	@mkdir -p build/asan/sqlout; fail=0; for t in $(SQL_TESTS); do \
-	  out=build/asan/sqlout/$$(basename $$t .sql).out; \
-	  LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
-	    $(SQLITE3) -batch -cmd '.load ./build/asan/voxtelem' :memory: < $$t 2>&1 | $(SQL_NORMALISE) > $$out; \
-	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   asan $$t"; \
-	  else echo "FAIL asan $$t"; head -60 $$out.diff; fail=1; fi; \
-	done; exit $$fail
+	$(call SQL_GOLDEN,./build/asan/voxtelem,build/asan/sqlout,asan ,$(ASAN_ENV))
 
 # Shell tests with the sanitized .so preloaded into python3 and sqlite3.
 # rss_flat (ASan's quarantine is not the extension's memory) and c_api (it
@@ -205,8 +203,7 @@ check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh,$(SH_TESTS))
 check-asan-sh: build/asan/voxtelem.so
 	@fail=0; for t in $(ASAN_SH_TESTS); do \
-	  if LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
-	     VOXTELEM_SO=$$PWD/build/asan/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
+	  if $(ASAN_ENV) VOXTELEM_SO=$$PWD/build/asan/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
 	  then echo "ok   asan $$t"; else echo "FAIL asan $$t"; tail -30 build/asan/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
 
@@ -258,20 +255,15 @@ FUZZ_FLAGS := -g -O1 -fno-sanitize-recover=undefined \
               -DTELEM_NO_EXT -std=c11 -D_DEFAULT_SOURCE -Iext -Iinclude
 # The engines are compiled once with coverage instrumentation, then linked
 # into every target.
-FUZZ_OBJ := $(patsubst ext/%.c,build/fuzz/obj/%.o,$(filter-out ext/voxtelem.c,$(EXT_SRC))) \
-            build/fuzz/obj/contracts_embedded.o
+FUZZ_OBJ := $(filter-out build/fuzz/obj/voxtelem.o,$(call objs,build/fuzz/obj))
 
-build/fuzz/obj/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/fuzz/obj
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS) -c -o $@ $<
-build/fuzz/obj/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/fuzz/obj
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS) -c -o $@ $<
+FUZZ_OBJ_CC = $(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS)
+$(eval $(call OBJ_RULES,build/fuzz/obj,$(FUZZ_OBJ_CC)))
 
 .SECONDARY: $(FUZZ_OBJ)
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(EXT_HDR)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(PKG_CFLAGS) -MMD -MP -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm
 
 .PHONY: fuzz fuzz-build fuzz-smoke
 fuzz-build: $(FUZZ_BIN)
@@ -284,6 +276,9 @@ fuzz: $(FUZZ_BIN)
 	    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E '^#|stat::|ERROR|SUMMARY|crash' | tail -8; \
 	  test $${PIPESTATUS[0]} -eq 0; \
 	done
+
+# Header dependencies written by -MMD -MP.
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 # ==== packaging (issue 15) ===================================================
 # Packages of the same voxtelem.so; their tests (tests/pkg/) run from make test.

@@ -41,7 +41,8 @@
  * cache), so one must not be used by two threads at once.  The SQL layer
  * keeps one per registry, and registries are per connection.
  */
-#include "internal.h"
+#include "engine/redactor.h"
+#include "core/yaml.h"
 #include "voxtelem.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -67,7 +68,6 @@ enum { CHECK_NONE, CHECK_LUHN };
 #define BG_SIZE 2048        /* byte-pair hash buckets of the literal prefilter */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
-static const char *const class_names[] = {"S0", "S1", "S2", "S3"};
 
 typedef struct KeyPat {
   char *s;      /* normalised name; owned */
@@ -838,7 +838,6 @@ int telem_redactor_rule_count(const TelemRedactor *r) { return r->nrules; }
 const char *telem_redactor_rule_id(const TelemRedactor *r, int i) { return r->rules[i].id; }
 int telem_redactor_rule_class(const TelemRedactor *r, int i) { return r->rules[i].cls; }
 const char *telem_redact_action_name(int a) { return a >= 0 && a < 4 ? action_names[a] : "?"; }
-const char *telem_class_name(int c) { return c >= 0 && c < 4 ? class_names[c] : NULL; }
 
 /* ---- action log ---------------------------------------------------------- */
 

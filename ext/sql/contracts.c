@@ -11,14 +11,14 @@
  * tables over the registry in use.  A cursor holds a reference to the
  * registry it started on, so switching contracts mid-scan is safe.
  */
-#include "internal.h"
+#include "sql/sql.h"
 
 #include <string.h>
 
 /* ---- telem_use_contracts(dir) ------------------------------------------ */
 
 static void use_contracts_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  if (!telem_check_argc(ctx, "telem_use_contracts", argc, 1, 1)) return;
+  (void)argc; /* registered for exactly 1 */
   TelemConn *c = sqlite3_user_data(ctx);
   char *err = NULL;
   TelemRegistry *r;
@@ -53,7 +53,7 @@ static void use_contracts_func(sqlite3_context *ctx, int argc, sqlite3_value **a
 /* ---- telem_column_class(table, column) ---------------------------------- */
 
 static void column_class_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  if (!telem_check_argc(ctx, "telem_column_class", argc, 2, 2)) return;
+  (void)argc; /* registered for exactly 2 */
   TelemConn *c = sqlite3_user_data(ctx);
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
     return;
@@ -246,18 +246,17 @@ static int row_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *pRowid) {
 static const sqlite3_module contracts_module = ROW_MODULE(contracts_connect);
 static const sqlite3_module taxonomy_module = ROW_MODULE(taxonomy_connect);
 
-int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr) {
-  (void)pzErr;
-  int rc;
-  /* Reads files named by its argument: never from triggers or views. */
-  if ((rc = telem_create_function(db, c, "telem_use_contracts", -1, SQLITE_DIRECTONLY,
-                                  use_contracts_func)) != SQLITE_OK)
-    return rc;
-  if ((rc = telem_create_function(db, c, "telem_column_class", -1,
-                                  SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, column_class_func)) !=
-      SQLITE_OK)
-    return rc;
-  if ((rc = telem_create_module(db, c, "telem_contracts", &contracts_module)) != SQLITE_OK)
-    return rc;
-  return telem_create_module(db, c, "telem_taxonomy", &taxonomy_module);
-}
+static const TelemSqlFunc contracts_funcs[] = {
+    /* Reads files named by its argument: never from triggers or views. */
+    {"telem_use_contracts", 1, 1, SQLITE_DIRECTONLY, use_contracts_func},
+    {"telem_column_class", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, column_class_func},
+    {NULL},
+};
+
+static const TelemSqlModule contracts_modules[] = {
+    {"telem_contracts", &contracts_module},
+    {"telem_taxonomy", &taxonomy_module},
+    {NULL},
+};
+
+const TelemFeature telem_feature_contracts = {"contracts", contracts_funcs, contracts_modules};

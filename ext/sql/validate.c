@@ -34,7 +34,8 @@
  * depends only on the arguments and the connection's contracts, which do
  * not change within a statement (telem_use_contracts is DIRECTONLY).
  */
-#include "internal.h"
+#include "sql/sql.h"
+#include "engine/schema.h"
 #include "voxtelem.h"
 
 #include <math.h>
@@ -646,26 +647,18 @@ static const sqlite3_module ve_module = {
 
 /* ---- registration ------------------------------------------------------------ */
 
-int telem_register_validate(sqlite3 *db, TelemConn *c, char **pzErr) {
-  static const struct {
-    const char *name;
-    void (*fn)(sqlite3_context *, int, sqlite3_value **);
-  } fns[] = {
-      {"telem_validate", validate_func},
-      {"telem_assert_valid", assert_valid_func},
-      {"telem_metric_problem", metric_problem_func},
-      {"telem_assert_metric", assert_metric_func},
-  };
-  /* nArg -1: wrong argument counts get a clear error from telem_check_argc. */
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    int rc = telem_create_function(db, c, fns[i].name, -1,
-                                   SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, fns[i].fn);
-    if (rc != SQLITE_OK) {
-      telem_set_err(pzErr, "%s: %s", fns[i].name, sqlite3_errstr(rc));
-      return rc;
-    }
-  }
-  int rc = telem_create_module(db, c, "telem_validate_errors", &ve_module);
-  if (rc != SQLITE_OK) telem_set_err(pzErr, "telem_validate_errors: %s", sqlite3_errstr(rc));
-  return rc;
-}
+/* Pure functions of their arguments and the connection's contracts. */
+static const TelemSqlFunc validate_funcs[] = {
+    {"telem_validate", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, validate_func},
+    {"telem_assert_valid", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, assert_valid_func},
+    {"telem_metric_problem", 4, 4, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, metric_problem_func},
+    {"telem_assert_metric", 4, 4, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, assert_metric_func},
+    {NULL},
+};
+
+static const TelemSqlModule validate_modules[] = {
+    {"telem_validate_errors", &ve_module},
+    {NULL},
+};
+
+const TelemFeature telem_feature_validate = {"validate", validate_funcs, validate_modules};

@@ -14,7 +14,7 @@
  *     input cannot exhaust the C stack.
  * Also here: compact serialisation and JSON value equality over the tree.
  */
-#include "internal.h"
+#include "engine/json.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -28,14 +28,16 @@ typedef struct JsonParser {
   int depth;
   size_t values;          /* nodes allocated so far */
   const char *err;        /* first error, static text */
+  int err_code;           /* its TJ_ERR_* */
   size_t err_at;
 } JsonParser;
 
 static TelemJson *parse_value(JsonParser *p);
 
-static int parse_fail(JsonParser *p, const char *what) {
+static int parse_fail(JsonParser *p, int code, const char *what) {
   if (!p->err) {
     p->err = what;
+    p->err_code = code;
     p->err_at = p->i;
   }
   return 0;
@@ -53,12 +55,12 @@ static TelemJson *new_node(JsonParser *p, int type) {
   /* Each value costs a node of arena memory: a hostile document of millions
    * of tiny values must not grow the arena without bound. */
   if (++p->values > TELEM_JSON_MAX_VALUES) {
-    parse_fail(p, "too many values");
+    parse_fail(p, TJ_ERR_LIMIT, "too many values");
     return NULL;
   }
   TelemJson *v = telem_arena_alloc(p->arena, sizeof(*v));
   if (!v) {
-    parse_fail(p, "out of memory");
+    parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
     return NULL;
   }
   memset(v, 0, sizeof(*v));
@@ -129,7 +131,7 @@ static int decode_escapes(JsonParser *p, size_t start, size_t end, const char **
                           uint32_t *out_len) {
   /* Decoded text is never longer than the escaped text. */
   unsigned char *o = telem_arena_alloc(p->arena, end - start + 1);
-  if (!o) return parse_fail(p, "out of memory");
+  if (!o) return parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
   size_t k = 0;
   for (size_t i = start; i < end;) {
     unsigned char c = p->z[i];
@@ -157,20 +159,20 @@ static int decode_escapes(JsonParser *p, size_t start, size_t end, const char **
           if (i + 6 > end || p->z[i] != '\\' || p->z[i + 1] != 'u' || !hex4(p->z + i + 2, &lo) ||
               lo < 0xDC00 || lo > 0xDFFF) {
             p->i = i;
-            return parse_fail(p, "lone surrogate in \\u escape");
+            return parse_fail(p, TJ_ERR_SURROGATE, "lone surrogate in \\u escape");
           }
           i += 6;
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
           p->i = i;
-          return parse_fail(p, "lone surrogate in \\u escape");
+          return parse_fail(p, TJ_ERR_SURROGATE, "lone surrogate in \\u escape");
         }
         k += put_utf8(o + k, cp);
         break;
       }
       default:
         p->i = i;
-        return parse_fail(p, "invalid escape");
+        return parse_fail(p, TJ_ERR_SYNTAX, "invalid escape");
     }
   }
   o[k] = 0;
@@ -192,44 +194,44 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
     while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;
     if (i >= n) {
       p->i = i;
-      return parse_fail(p, "unterminated string");
+      return parse_fail(p, TJ_ERR_SYNTAX, "unterminated string");
     }
     unsigned char c = z[i];
     if (c == '"') break;
     if (c == '\\') {
       if (i + 1 >= n) {
         p->i = i;
-        return parse_fail(p, "unterminated string");
+        return parse_fail(p, TJ_ERR_SYNTAX, "unterminated string");
       }
       unsigned char e = z[i + 1];
       if (e == 'u') {
         uint32_t cp;
         if (i + 6 > n || !hex4(z + i + 2, &cp)) {
           p->i = i;
-          return parse_fail(p, "invalid \\u escape");
+          return parse_fail(p, TJ_ERR_SYNTAX, "invalid \\u escape");
         }
         i += 6;
       } else if (strchr("\"\\/bfnrt", e) && e) {
         i += 2;
       } else {
         p->i = i;
-        return parse_fail(p, "invalid escape");
+        return parse_fail(p, TJ_ERR_SYNTAX, "invalid escape");
       }
       has_escape = 1;
       continue;
     }
     if (c < 0x20) {
       p->i = i;
-      return parse_fail(p, "control character in string");
+      return parse_fail(p, TJ_ERR_SYNTAX, "control character in string");
     }
     size_t l = utf8_seq_len(z + i, n - i);
     if (!l) {
       p->i = i;
-      return parse_fail(p, "invalid UTF-8");
+      return parse_fail(p, TJ_ERR_UTF8, "invalid UTF-8");
     }
     i += l;
   }
-  if (i - start > UINT32_MAX) return parse_fail(p, "string too long");
+  if (i - start > UINT32_MAX) return parse_fail(p, TJ_ERR_LIMIT, "string too long");
   p->i = i + 1;
   *decoded = has_escape;
   if (!has_escape) {
@@ -248,26 +250,26 @@ static int scan_number(JsonParser *p, TelemJson *v) {
     v->flags |= TJ_F_NEGATIVE;
     i++;
   }
-  if (i >= n) { p->i = i; return parse_fail(p, "invalid number"); }
+  if (i >= n) { p->i = i; return parse_fail(p, TJ_ERR_SYNTAX, "invalid number"); }
   if (z[i] == '0') {
     i++;
   } else if (z[i] >= '1' && z[i] <= '9') {
     while (i < n && z[i] >= '0' && z[i] <= '9') i++;
   } else {
     p->i = i;
-    return parse_fail(p, "invalid number");
+    return parse_fail(p, TJ_ERR_SYNTAX, "invalid number");
   }
   if (i < n && z[i] == '.') {
     integral = 0;
     i++;
-    if (i >= n || z[i] < '0' || z[i] > '9') { p->i = i; return parse_fail(p, "invalid number"); }
+    if (i >= n || z[i] < '0' || z[i] > '9') { p->i = i; return parse_fail(p, TJ_ERR_SYNTAX, "invalid number"); }
     while (i < n && z[i] >= '0' && z[i] <= '9') i++;
   }
   if (i < n && (z[i] == 'e' || z[i] == 'E')) {
     integral = 0;
     i++;
     if (i < n && (z[i] == '+' || z[i] == '-')) i++;
-    if (i >= n || z[i] < '0' || z[i] > '9') { p->i = i; return parse_fail(p, "invalid number"); }
+    if (i >= n || z[i] < '0' || z[i] > '9') { p->i = i; return parse_fail(p, TJ_ERR_SYNTAX, "invalid number"); }
     while (i < n && z[i] >= '0' && z[i] <= '9') i++;
   }
   if (integral) v->flags |= TJ_F_INTEGRAL;
@@ -279,7 +281,7 @@ static int scan_number(JsonParser *p, TelemJson *v) {
 
 static int match_word(JsonParser *p, const char *w, size_t len) {
   if (p->n - p->i < len || memcmp(p->z + p->i, w, len) != 0)
-    return parse_fail(p, "unexpected character");
+    return parse_fail(p, TJ_ERR_SYNTAX, "unexpected character");
   p->i += len;
   return 1;
 }
@@ -288,7 +290,7 @@ static TelemJson *parse_container(JsonParser *p, int type) {
   TelemJson *v = new_node(p, type);
   if (!v) return NULL;
   if (++p->depth > TELEM_JSON_MAX_DEPTH) {
-    parse_fail(p, "nesting too deep");
+    parse_fail(p, TJ_ERR_DEPTH, "nesting too deep");
     return NULL;
   }
   char close = type == TJ_ARRAY ? ']' : '}';
@@ -307,13 +309,13 @@ static TelemJson *parse_container(JsonParser *p, int type) {
     if (type == TJ_OBJECT) {
       skip_ws(p);
       if (p->i >= p->n || p->z[p->i] != '"') {
-        parse_fail(p, "expected a string key");
+        parse_fail(p, TJ_ERR_SYNTAX, "expected a string key");
         return NULL;
       }
       if (!scan_string(p, &key, &key_len, &key_decoded)) return NULL;
       skip_ws(p);
       if (p->i >= p->n || p->z[p->i] != ':') {
-        parse_fail(p, "expected ':'");
+        parse_fail(p, TJ_ERR_SYNTAX, "expected ':'");
         return NULL;
       }
       p->i++;
@@ -330,7 +332,7 @@ static TelemJson *parse_container(JsonParser *p, int type) {
     v->n++;
     skip_ws(p);
     if (p->i >= p->n) {
-      parse_fail(p, "unexpected end of input");
+      parse_fail(p, TJ_ERR_SYNTAX, "unexpected end of input");
       return NULL;
     }
     char c = (char)p->z[p->i];
@@ -342,7 +344,7 @@ static TelemJson *parse_container(JsonParser *p, int type) {
       p->i++;
       break;
     }
-    parse_fail(p, type == TJ_ARRAY ? "expected ',' or ']'" : "expected ',' or '}'");
+    parse_fail(p, TJ_ERR_SYNTAX, type == TJ_ARRAY ? "expected ',' or ']'" : "expected ',' or '}'");
     return NULL;
   }
   p->depth--;
@@ -352,7 +354,7 @@ static TelemJson *parse_container(JsonParser *p, int type) {
 static TelemJson *parse_value(JsonParser *p) {
   skip_ws(p);
   if (p->i >= p->n) {
-    parse_fail(p, "unexpected end of input");
+    parse_fail(p, TJ_ERR_SYNTAX, "unexpected end of input");
     return NULL;
   }
   size_t start = p->i;
@@ -381,7 +383,7 @@ static TelemJson *parse_value(JsonParser *p) {
       if (c == '-' || (c >= '0' && c <= '9')) {
         if (!(v = new_node(p, TJ_NUMBER)) || !scan_number(p, v)) return NULL;
       } else {
-        parse_fail(p, "unexpected character");
+        parse_fail(p, TJ_ERR_SYNTAX, "unexpected character");
         return NULL;
       }
   }
@@ -395,13 +397,13 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
   JsonParser p = {a, (const unsigned char *)text, n, 0, 0, 0, NULL, 0};
   TelemJson *root = NULL;
   if (n > UINT32_MAX) {
-    parse_fail(&p, "input too large");
+    parse_fail(&p, TJ_ERR_LIMIT, "input too large");
   } else {
     root = parse_value(&p);
     if (root) {
       skip_ws(&p);
       if (p.i != p.n) {
-        parse_fail(&p, "trailing characters after the value");
+        parse_fail(&p, TJ_ERR_SYNTAX, "trailing characters after the value");
         root = NULL;
       }
     }
@@ -409,6 +411,7 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
   if (!root && err) {
     err->offset = p.err_at;
     err->what = p.err ? p.err : "invalid JSON";
+    err->code = p.err ? p.err_code : TJ_ERR_SYNTAX;
     err->line = 1;
     err->column = 1;
     for (size_t i = 0; i < p.err_at && i < n; i++) {

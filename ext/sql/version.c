@@ -5,8 +5,10 @@
  *   SELECT telem_version();
  *   -- voxtelem 0.1.0 (sqlite 3.40.1, jansson 2.14, libyaml 0.2.5, pcre2 10.42, xxhash 0.8.1)
  */
-#include "internal.h"
+#include "sql/sql.h"
 #include "voxtelem.h"
+
+#include <jansson.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -15,8 +17,8 @@
 #include <yaml.h>
 
 static void version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
   (void)argv;
-  if (!telem_check_argc(ctx, "telem_version", argc, 0, 0)) return;
   char pcre[64] = "";
   pcre2_config(PCRE2_CONFIG_VERSION, pcre);
   unsigned xx = XXH_versionNumber();
@@ -31,7 +33,10 @@ static void version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_text(ctx, z, -1, sqlite3_free);
 }
 
-int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr) {
-  (void)pzErr;
-  return telem_create_function(db, c, "telem_version", -1, SQLITE_INNOCUOUS, version_func);
-}
+static const TelemSqlFunc version_funcs[] = {
+    /* Not deterministic: the answer depends on the libraries loaded. */
+    {"telem_version", 0, 0, SQLITE_INNOCUOUS, version_func},
+    {NULL},
+};
+
+const TelemFeature telem_feature_version = {"version", version_funcs, NULL};

@@ -37,8 +37,9 @@
  * Rules are kept sorted by table name (case-insensitively, as SQLite
  * compares table names), so every view of a policy is deterministic.
  */
-#include "internal.h"
-#include "../include/voxtelem.h"
+#include "engine/policy.h"
+#include "core/yaml.h"
+#include "voxtelem.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -23,8 +23,10 @@
  * (one bit per member or item) allocated from the per-call scratch arena,
  * so a validation does no malloc once the scratch has warmed up.
  */
-#include "schema_int.h"
-#include "../include/voxtelem.h"
+#include "engine/schema_int.h"
+
+#include <stdio.h>
+#include "voxtelem.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

@@ -67,8 +67,8 @@
  * trade-off is written down in docs/architecture/retention-and-sensitivity.md.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
-#include "internal.h"
-#include "../include/voxtelem.h"
+#include "sql/sql.h"
+#include "voxtelem.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -1569,13 +1569,16 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   plan_free(p);
 }
 
-int telem_register_prune(sqlite3 *db, TelemConn *c, char **pzErr) {
-  int rc = telem_create_module(db, c, "telem_prune_plan", &plan_module);
-  /* DIRECTONLY: apply deletes rows and commits transactions; it must never
-   * run from a trigger or view an untrusted database could carry. */
-  if (rc == SQLITE_OK)
-    rc = telem_create_function(db, c, "telem_prune_apply", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-                               apply_func);
-  if (rc != SQLITE_OK) telem_set_err(pzErr, "telem_register_prune: %s", sqlite3_errmsg(db));
-  return rc;
-}
+static const TelemSqlFunc prune_funcs[] = {
+    /* DIRECTONLY: apply deletes rows and commits transactions; it must never
+     * run from a trigger or view an untrusted database could carry. */
+    {"telem_prune_apply", 0, 3, SQLITE_DIRECTONLY, apply_func},
+    {NULL},
+};
+
+static const TelemSqlModule prune_modules[] = {
+    {"telem_prune_plan", &plan_module},
+    {NULL},
+};
+
+const TelemFeature telem_feature_prune = {"prune", prune_funcs, prune_modules};

@@ -5,7 +5,7 @@
 #ifndef VOXTELEM_SCHEMA_INT_H
 #define VOXTELEM_SCHEMA_INT_H
 
-#include "internal.h"
+#include "engine/schema.h"
 
 /* A hash map from byte strings (copied) to pointers, in sqlite3 memory. */
 typedef struct ScMapSlot {

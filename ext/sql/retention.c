@@ -32,8 +32,8 @@
  * reg->ext[TELEM_EXT_POLICY].
  */
 #define _POSIX_C_SOURCE 200809L /* fileno */
-#include "internal.h"
-#include "../include/voxtelem.h"
+#include "sql/sql.h"
+#include "voxtelem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -725,18 +725,18 @@ static void ret_yaml_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   sqlite3_result_text(ctx, y, -1, sqlite3_free);
 }
 
-int telem_register_retention(sqlite3 *db, TelemConn *c, char **pzErr) {
-  int rc = telem_create_module(db, c, "telem_retention", &ret_module);
-  /* DIRECTONLY: both functions read tables (and import reads files and
-   * writes the policy), so they must not run from triggers or views of an
-   * untrusted schema. */
-  if (rc == SQLITE_OK)
-    rc = telem_create_function(db, c, "telem_policy_import", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-                               ret_import_func);
-  if (rc == SQLITE_OK)
-    rc = telem_create_function(db, c, "telem_policy_yaml", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-                               ret_yaml_func);
-  if (rc != SQLITE_OK)
-    telem_set_err(pzErr, "telem_register_retention: %s", sqlite3_errmsg(db));
-  return rc;
-}
+static const TelemSqlFunc retention_funcs[] = {
+    /* DIRECTONLY: both read tables (and import reads files and writes the
+     * policy), so they must not run from triggers or views of an untrusted
+     * schema. */
+    {"telem_policy_import", 1, 1, SQLITE_DIRECTONLY, ret_import_func},
+    {"telem_policy_yaml", 0, 0, SQLITE_DIRECTONLY, ret_yaml_func},
+    {NULL},
+};
+
+static const TelemSqlModule retention_modules[] = {
+    {"telem_retention", &ret_module},
+    {NULL},
+};
+
+const TelemFeature telem_feature_retention = {"retention", retention_funcs, retention_modules};

@@ -17,7 +17,7 @@
  * Redaction fails closed: any engine error is an SQL error, never the
  * input.  Errors never echo the text being redacted.
  */
-#include "internal.h"
+#include "sql/sql.h"
 
 #include <string.h>
 
@@ -29,7 +29,6 @@ static void redact_cache_free(void *p) {
   if (!rc) return;
   telem_redactor_free(rc->rules);
   sqlite3_free(rc->rules_err);
-  sqlite3_free(rc->tax);
   sqlite3_free(rc);
 }
 
@@ -353,11 +352,15 @@ static const sqlite3_module rdx_module = {
     NULL,            /* xShadowName */
 };
 
-int telem_register_redact(sqlite3 *db, TelemConn *c, char **pzErr) {
-  /* Pure functions of their arguments and the connection's contracts. */
-  const int flags = SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
-  int rc = telem_create_function(db, c, "telem_redact", -1, flags, redact_func);
-  if (rc == SQLITE_OK) rc = telem_create_module(db, c, "telem_redactions", &rdx_module);
-  if (rc != SQLITE_OK) telem_set_err(pzErr, "%s", sqlite3_errmsg(db));
-  return rc;
-}
+static const TelemSqlFunc redact_funcs[] = {
+    /* Pure functions of their arguments and the connection's contracts. */
+    {"telem_redact", 1, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, redact_func},
+    {NULL},
+};
+
+static const TelemSqlModule redact_modules[] = {
+    {"telem_redactions", &rdx_module},
+    {NULL},
+};
+
+const TelemFeature telem_feature_redact = {"redact", redact_funcs, redact_modules};

@@ -13,7 +13,7 @@
  * become JSON null.  Each mapping carries its source line in a hidden member
  * (TELEM_YAML_LINE_KEY) so loaders can name the line of a bad entry.
  */
-#include "internal.h"
+#include "core/yaml.h"
 
 #include <string.h>
 #include <yaml.h>
@@ -257,4 +257,15 @@ json_t *telem_yaml_parse(const char *name, const char *text, size_t n, char **pz
 int telem_yaml_line(json_t *v) {
   json_t *line = json_object_get(v, TELEM_YAML_LINE_KEY);
   return json_is_integer(line) ? (int)json_integer_value(line) : 0;
+}
+
+const char *telem_yaml_unknown_field(json_t *m, const char *const *known) {
+  const char *key;
+  json_t *v;
+  telem_yaml_foreach(m, key, v) {
+    int ok = 0;
+    for (int i = 0; known[i] && !ok; i++) ok = strcmp(key, known[i]) == 0;
+    if (!ok) return key;
+  }
+  return NULL;
 }

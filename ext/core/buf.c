@@ -1,8 +1,8 @@
 /*
- * util.c -- small helpers shared by every feature: the growable TelemBuf,
- * error formatting, UTF-8 checks and the per-row arena.
+ * buf.c -- the growable TelemBuf, the error vocabulary shared by engines
+ * and the SQL surface, and UTF-8 checks, repair and escaping.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 
@@ -109,35 +109,39 @@ char *telem_buf_take(TelemBuf *b) {
 
 /* ---- errors -------------------------------------------------------------- */
 
-void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
-  va_end(ap);
-  char *full = msg ? sqlite3_mprintf("%s: %s", fn, msg) : NULL;
-  if (full) sqlite3_result_error(ctx, full, -1);
-  else sqlite3_result_error_nomem(ctx);
-  sqlite3_free(full);
-  sqlite3_free(msg);
-}
+static void buf_printable(TelemBuf *b, const char *z, size_t n, size_t max, int esc_backslash);
+
+const char telem_oom_text[] = "out of memory";
 
 void telem_set_err(char **pzErr, const char *fmt, ...) {
   if (!pzErr) return;
   va_list ap;
   va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
+  char *msg = telem_msg_printable(sqlite3_vmprintf(fmt, ap));
   va_end(ap);
   sqlite3_free(*pzErr);
   *pzErr = msg;
 }
 
-void telem_vtab_errorf(sqlite3_vtab *vtab, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
-  va_end(ap);
-  sqlite3_free(vtab->zErrMsg);
-  vtab->zErrMsg = msg;
+char *telem_msg_printable(char *msg) {
+  if (!msg) return NULL;
+  size_t n = strlen(msg);
+  int plain = 1;
+  for (size_t i = 0; i < n && plain; i++)
+    plain = (unsigned char)msg[i] >= 0x20 && (unsigned char)msg[i] < 0x7F;
+  if (plain) return msg;
+  TelemBuf b;
+  telem_buf_init(&b);
+  buf_printable(&b, msg, n, n * 6 + 4, 0);
+  telem_buf_putc(&b, 0);
+  sqlite3_free(msg);
+  return telem_buf_take(&b);
+}
+
+void telem_set_oom(char **pzErr) {
+  if (!pzErr) return;
+  sqlite3_free(*pzErr);
+  *pzErr = NULL;
 }
 
 /* ---- UTF-8 --------------------------------------------------------------- */
@@ -212,7 +216,8 @@ static int printable_escape(uint32_t cp) {
          (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
-void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max) {
+/* telem_buf_printable, with backslashes escaped or not. */
+static void buf_printable(TelemBuf *b, const char *z, size_t n, size_t max, int esc_backslash) {
   const unsigned char *s = (const unsigned char *)z;
   size_t i = 0, start = b->len;
   while (i < n) {
@@ -228,11 +233,15 @@ void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max) {
     } else if (cp == '\n') telem_buf_puts(b, "\\n");
     else if (cp == '\t') telem_buf_puts(b, "\\t");
     else if (cp == '\r') telem_buf_puts(b, "\\r");
-    else if (cp == '\\') telem_buf_puts(b, "\\\\");
+    else if (cp == '\\' && esc_backslash) telem_buf_puts(b, "\\\\");
     else if (printable_escape(cp)) telem_buf_printf(b, "\\u%04X", (unsigned)cp);
     else telem_buf_append(b, s + i, len);
     i += len;
   }
+}
+
+void telem_buf_printable(TelemBuf *b, const char *z, size_t n, size_t max) {
+  buf_printable(b, z, n, max, 1);
 }
 
 char *telem_printable(const char *z, size_t n, size_t max) {
@@ -241,83 +250,4 @@ char *telem_printable(const char *z, size_t n, size_t max) {
   telem_buf_printable(&b, z ? z : "", z ? n : 0, max);
   telem_buf_putc(&b, 0);
   return telem_buf_take(&b);
-}
-
-/* ---- arena --------------------------------------------------------------- */
-
-struct TelemArenaBlock {
-  TelemArenaBlock *next; /* older block */
-  size_t size;           /* usable bytes in data[] */
-  unsigned char data[]; /* 8-byte aligned: sqlite3_malloc gives 8 */
-};
-
-#define ARENA_MIN_BLOCK 8192
-#define ARENA_KEEP_MAX (4u << 20)
-
-void telem_arena_init(TelemArena *a) { memset(a, 0, sizeof(*a)); }
-
-void *telem_arena_alloc(TelemArena *a, size_t n) {
-  n = (n + 7) & ~(size_t)7;
-  if (!a->head || a->head->size - a->used < n) {
-    size_t size = a->head ? a->head->size * 2 : ARENA_MIN_BLOCK;
-    while (size < n) size *= 2;
-    TelemArenaBlock *b = sqlite3_malloc64(sizeof(*b) + size);
-    if (!b) return NULL;
-    b->next = a->head;
-    b->size = size;
-    a->head = b;
-    a->used = 0;
-  }
-  void *p = a->head->data + a->used;
-  a->used += n;
-  return p;
-}
-
-void telem_arena_reset(TelemArena *a) {
-  /* Keep only the newest (largest) block so steady-state scans never malloc. */
-  if (!a->head) return;
-  TelemArenaBlock *b = a->head->next;
-  while (b) {
-    TelemArenaBlock *next = b->next;
-    sqlite3_free(b);
-    b = next;
-  }
-  a->head->next = NULL;
-  a->used = 0;
-  /* ...but do not hold on to the memory of one huge row for the rest of
-   * the connection's life. */
-  if (a->head->size > ARENA_KEEP_MAX) {
-    sqlite3_free(a->head);
-    a->head = NULL;
-  }
-}
-
-void telem_arena_free(TelemArena *a) {
-  telem_arena_reset(a);
-  sqlite3_free(a->head);
-  a->head = NULL;
-  a->used = 0;
-}
-
-int telem_check_argc(sqlite3_context *ctx, const char *fn, int argc, int min, int max) {
-  if (argc >= min && argc <= max) return 1;
-  if (min == max)
-    telem_result_errorf(ctx, fn, "expected %d argument%s, got %d", min, min == 1 ? "" : "s", argc);
-  else
-    telem_result_errorf(ctx, fn, "expected %d to %d arguments, got %d", min, max, argc);
-  return 0;
-}
-
-int telem_tvf_too_many_args(sqlite3_vtab *vtab, const sqlite3_index_info *info, const char *fn,
-                            int first_extra_col, int max_args) {
-  int last = -1;
-  for (int i = 0; i < info->nConstraint; i++) {
-    int col = info->aConstraint[i].iColumn;
-    if (col >= first_extra_col && col < first_extra_col + TELEM_TVF_EXTRA_COUNT && col > last)
-      last = col;
-  }
-  if (last < 0) return 0;
-  telem_vtab_errorf(vtab, "%s: expected at most %d argument%s, got %d", fn, max_args,
-                    max_args == 1 ? "" : "s", max_args + last - first_extra_col + 1);
-  return 1;
 }

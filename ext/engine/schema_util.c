@@ -8,7 +8,9 @@
  * That keeps 18446744073709551615 and 1e308 exact and makes multipleOf of
  * 0.01 a question about integers, not about doubles.
  */
-#include "schema_int.h"
+#include "engine/schema_int.h"
+
+#include <stdio.h>
 
 #include <math.h>
 #include <stdlib.h>
