@@ -320,7 +320,7 @@ install-prune:
 
 deb: $(DEB)
 $(DEB): voxtelem.so build/lib/libtelem.a include/voxtelem.h voxtelem.pc.in tools/voxtelem-prune \
-        $(wildcard sql/*.sql sql/schema/*.sql packaging/debian/* packaging/examples/*) \
+        $(wildcard sql/*.sql sql/schema/*.sql packaging/debian/* packaging/examples/* packaging/man/*) \
         README.md CHANGELOG.md $(shell find docs -name '*.md' 2>/dev/null)
 	MAKE="$(MAKE)" VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) MULTIARCH=$(MULTIARCH) \
 	  sh packaging/debian/build-deb.sh $@ build/deb/root

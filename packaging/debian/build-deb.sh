@@ -33,6 +33,9 @@ done
 install -m 0644 packaging/examples/voxtelem-prune.cron packaging/examples/voxtelem-prune.service \
   packaging/examples/voxtelem-prune.timer "$doc/examples/"
 install -m 0644 packaging/debian/copyright "$doc/copyright"
+install -d "$root/usr/share/man/man1" "$root/usr/share/lintian/overrides"
+gzip -9n < packaging/man/voxtelem-prune.1 > "$root/usr/share/man/man1/voxtelem-prune.1.gz"
+install -m 0644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/voxtelem"
 gzip -9n < CHANGELOG.md > "$doc/changelog.gz"
 
 # Timestamps from the last commit, so two builds of one commit are equal.

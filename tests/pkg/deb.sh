@@ -102,7 +102,7 @@ for f in "$LIBDIR/voxtelem.so" "$LIBDIR/libvoxtelem.a" "$LIBDIR/pkgconfig/voxtel
          /usr/share/doc/voxtelem/copyright /usr/share/doc/voxtelem/changelog.gz \
          /usr/share/doc/voxtelem/examples/voxtelem-prune.cron \
          /usr/share/doc/voxtelem/examples/voxtelem-prune.service \
-         /usr/share/doc/voxtelem/examples/voxtelem-prune.timer; do
+         /usr/share/doc/voxtelem/examples/voxtelem-prune.timer /usr/share/man/man1/voxtelem-prune.1.gz; do
   grep -qx "$f" "$T/files" || fail "the package lacks $f"
 done
 
@@ -182,6 +182,8 @@ out=$(voxtelem-prune "$db") || fail "voxtelem-prune exited $?: $out"
 echo "$out"
 grep -q "run 1: 1 row deleted" <<<"$out" || fail "voxtelem-prune summary: $out"
 [ "$(sqlite3 "$db" 'SELECT count(*) FROM research_metrics')" = 1 ] || fail "voxtelem-prune left the old row"
+
+man -w voxtelem-prune > /dev/null 2>&1 || ! command -v man > /dev/null || fail "man voxtelem-prune finds no page"
 
 echo "== the cron and systemd examples name the installed wrapper"
 ex=/usr/share/doc/voxtelem/examples
