@@ -49,10 +49,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/%)
 ASAN_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
 SQL_TESTS := $(sort $(wildcard tests/sql/*.sql))
 SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
-BENCHES := $(sort $(wildcard bench/*.sh))
+BENCHES := $(filter-out bench/scale_%,$(sort $(wildcard bench/*.sh)))
+SCALE_BENCHES := $(sort $(wildcard bench/scale_*.sh))
 
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
-        check-asan check-asan-sh check-valgrind check-drift conformance
+        check-asan check-asan-sh check-valgrind check-drift conformance bench-scale
 .DELETE_ON_ERROR:
 
 all: voxtelem.so
@@ -222,6 +223,11 @@ check-valgrind: voxtelem.so
 
 bench: voxtelem.so
 	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
+
+# Each dimension grown by 10x steps: the ratio to its baseline per step, and
+# FLAG where the cost per unit grows more than 2x from one step to the next.
+bench-scale: voxtelem.so
+	@set -e; for b in $(SCALE_BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
 
 # ---- install ----------------------------------------------------------------
 

@@ -5,6 +5,7 @@
  * or unredacted output on error is not.
  */
 #include "engine/redactor.h"
+#include "core/registry.h"
 #include "voxtelem.h"
 
 #include <stdlib.h>
