@@ -123,4 +123,12 @@ printf '.output /dev/null\n.read %s\n' "$PWD/sql/prune.sql" > "$T/quiet.sql"
 run -f "$T/quiet.sql" "$db" > "$T/out9" 2>&1 || fail "-f run exited $?: $(cat "$T/out9")"
 grep -qx "voxtelem-prune: $db: run 5: 1 row deleted (5 tables checked, [0-9]* batch[es]*, [0-9]*s)" "$T/out9" \
   || fail "-f summary: $(cat "$T/out9")"
+# 10. A log written by someone else cannot smuggle SQL into the wrapper's
+#     own queries through run_id.
+"$SQLITE3" "$T/hostile.db" "CREATE TABLE telem_prune_log(id INTEGER PRIMARY KEY, run_id, table_name, rows_deleted,
+  cascaded_rows, batches, status); CREATE TABLE victim(x); INSERT INTO victim VALUES (1);
+  INSERT INTO telem_prune_log(run_id, table_name) VALUES ('0; DROP TABLE victim; --', 'x' || char(27) || '[2J')"
+run "$T/hostile.db" > "$T/out12" 2>&1 || true
+[ "$("$SQLITE3" "$T/hostile.db" "SELECT count(*) FROM victim")" = 1 ] || fail "a run_id acted as SQL"
+printable "$T/out12" || fail "a hostile log's bytes reached the output"
 echo "prune_wrapper: ok"
