@@ -208,6 +208,7 @@ typedef struct TelemContract {
 typedef struct TelemTaxonomyRow {
   char *metric_type, *family, *sensitivity, *plane, *transmission;
   char *session_prefix, *schema_id, *owner, *description; /* owned; may be NULL */
+  char *schema_pointer; /* JSON Pointer of the payload in metadata_json; owned; NULL = "" */
 } TelemTaxonomyRow;
 
 typedef struct TelemColumnClass {
@@ -224,7 +225,7 @@ typedef struct TelemFile {
  * of the embedded copy).  Features may hang caches off it (ext slots). */
 typedef struct TelemRegistry TelemRegistry;
 
-enum { TELEM_EXT_SCHEMA, TELEM_EXT_REDACT, TELEM_EXT_POLICY, TELEM_EXT_COUNT };
+enum { TELEM_EXT_SCHEMA, TELEM_EXT_REDACT, TELEM_EXT_POLICY, TELEM_EXT_METRIC, TELEM_EXT_COUNT };
 
 struct TelemRegistry {
   int refs;
@@ -232,6 +233,7 @@ struct TelemRegistry {
   TelemFile *files; int n_files;
   TelemContract *contracts; int n_contracts;
   TelemTaxonomyRow *taxonomy; int n_taxonomy;
+  int *tax_slots; uint32_t tax_mask;    /* hash of metric_type -> taxonomy index + 1; owned */
   TelemColumnClass *columns; int n_columns;
   void *ext[TELEM_EXT_COUNT];           /* feature caches, freed by ext_free */
   void (*ext_free[TELEM_EXT_COUNT])(void *);
@@ -254,6 +256,9 @@ const TelemFile *telem_registry_file_by_id(const TelemRegistry *r, const char *i
 /* The first contract file of kind `kind` (e.g. "redaction-rules"), or NULL. */
 const TelemFile *telem_registry_file_by_kind(const TelemRegistry *r, const char *kind);
 const TelemTaxonomyRow *telem_registry_metric(const TelemRegistry *r, const char *metric_type);
+/* The same for metric_type[0..n) (not NUL-terminated); O(1), hashed. */
+const TelemTaxonomyRow *telem_registry_metric_n(const TelemRegistry *r, const char *metric_type,
+                                                size_t n);
 const char *telem_registry_column_class(const TelemRegistry *r, const char *table,
                                         const char *column);
 
@@ -383,6 +388,19 @@ int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_validate(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_redact(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_classify(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_metric(sqlite3 *db, TelemConn *c, char **pzErr);
+
+/* validate.c: the compiled schema of registry id `id`, cached on the
+ * registry (borrowed: valid while the registry is), or NULL + *pzErr
+ * ("out of memory" exactly on OOM). */
+TelemSchema *telem_validate_schema_by_id(TelemConn *c, const char *id, char **pzErr);
+/* validate.c: "<instance_path>: <message>" of the first failing leaf of j
+ * (sqlite3_malloc'd), or NULL + *pzErr. */
+char *telem_validate_first_problem(TelemSchema *s, const TelemJson *j, char **pzErr);
+/* metric.c: the research_metrics problem of argv[0..4) (session_id,
+ * metric_type, metric_value, metadata_json) as sqlite3_malloc'd words, or
+ * NULL (no problem, or *fatal set with *pzErr on an engine error). */
+char *telem_metric_problem_of(TelemConn *c, sqlite3_value **argv, int *fatal, char **pzErr);
 
 
 /* ---- retention policy (policy.c; public API in include/voxtelem.h) ------ */

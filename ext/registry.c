@@ -104,8 +104,10 @@ static void registry_free(TelemRegistry *r) {
     sqlite3_free(t->metric_type); sqlite3_free(t->family); sqlite3_free(t->sensitivity);
     sqlite3_free(t->plane); sqlite3_free(t->transmission); sqlite3_free(t->session_prefix);
     sqlite3_free(t->schema_id); sqlite3_free(t->owner); sqlite3_free(t->description);
+    sqlite3_free(t->schema_pointer);
   }
   sqlite3_free(r->taxonomy);
+  sqlite3_free(r->tax_slots);
   for (int i = 0; i < r->n_columns; i++) {
     sqlite3_free(r->columns[i].table);
     sqlite3_free(r->columns[i].column);
@@ -151,10 +153,54 @@ const TelemFile *telem_registry_file_by_kind(const TelemRegistry *r, const char 
   return NULL;
 }
 
+/* FNV-1a: metric types are short ASCII names. */
+static uint32_t metric_hash(const char *z, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)z[i]) * 16777619u;
+  return h;
+}
+
+/* The taxonomy row of metric_type[0..n), or NULL.  O(1): an open-addressing
+ * table built when the taxonomy is loaded (issue 18: a per-row lookup must
+ * not walk every type). */
+const TelemTaxonomyRow *telem_registry_metric_n(const TelemRegistry *r, const char *metric_type,
+                                                size_t n) {
+  if (!r->tax_slots) return NULL;
+  for (uint32_t i = metric_hash(metric_type, n) & r->tax_mask;; i = (i + 1) & r->tax_mask) {
+    int k = r->tax_slots[i];
+    if (!k) return NULL;
+    const char *z = r->taxonomy[k - 1].metric_type;
+    if (strncmp(z, metric_type, n) == 0 && z[n] == 0) return &r->taxonomy[k - 1];
+  }
+}
+
 const TelemTaxonomyRow *telem_registry_metric(const TelemRegistry *r, const char *metric_type) {
-  for (int i = 0; i < r->n_taxonomy; i++)
-    if (strcmp(r->taxonomy[i].metric_type, metric_type) == 0) return &r->taxonomy[i];
-  return NULL;
+  return telem_registry_metric_n(r, metric_type, strlen(metric_type));
+}
+
+/* Adds taxonomy row idx to the hash, growing it to keep the load under 1/2.
+ * 0, or -1 on OOM. */
+static int metric_index_add(TelemRegistry *r, int idx) {
+  if ((uint32_t)(idx + 1) * 2 > r->tax_mask) {
+    uint32_t cap = r->tax_mask ? (r->tax_mask + 1) * 2 : 16;
+    int *slots = sqlite3_malloc64(sizeof(int) * cap);
+    if (!slots) return -1;
+    memset(slots, 0, sizeof(int) * cap);
+    sqlite3_free(r->tax_slots);
+    r->tax_slots = slots;
+    r->tax_mask = cap - 1;
+    for (int k = 0; k < idx; k++) {
+      const char *z = r->taxonomy[k].metric_type;
+      uint32_t i = metric_hash(z, strlen(z)) & r->tax_mask;
+      while (slots[i]) i = (i + 1) & r->tax_mask;
+      slots[i] = k + 1;
+    }
+  }
+  const char *z = r->taxonomy[idx].metric_type;
+  uint32_t i = metric_hash(z, strlen(z)) & r->tax_mask;
+  while (r->tax_slots[i]) i = (i + 1) & r->tax_mask;
+  r->tax_slots[i] = idx + 1;
+  return 0;
 }
 
 const char *telem_registry_column_class(const TelemRegistry *r, const char *table,
@@ -280,8 +326,8 @@ done:
 
 static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, char **pzErr) {
   static const char *const fields[] = {"metric_type", "family", "sensitivity", "plane",
-                                       "transmission", "session_prefix", "schema", "owner",
-                                       "description", NULL};
+                                       "transmission", "session_prefix", "schema",
+                                       "schema_pointer", "owner", "description", NULL};
   const char *file = c->path;
   json_t *list = json_object_get(doc, "metric_types");
   if (!json_is_array(list)) {
@@ -301,7 +347,7 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
   memset(r->taxonomy, 0, sizeof(TelemTaxonomyRow) * (n ? n : 1));
   for (size_t i = 0; i < n; i++) {
     json_t *e = json_array_get(list, i);
-    const char *mt, *fam, *sens, *plane, *tx, *prefix, *schema, *owner, *desc;
+    const char *mt, *fam, *sens, *plane, *tx, *prefix, *schema, *ptr, *owner, *desc;
     if (!json_is_object(e)) {
       telem_set_err(pzErr, "%s: entry %d of \"metric_types\" is not a mapping", file, (int)i + 1);
       return 0;
@@ -315,6 +361,7 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
         !field_str(e, file, "transmission", 1, &tx, pzErr) ||
         !field_str(e, file, "session_prefix", 0, &prefix, pzErr) ||
         !field_str(e, file, "schema", 0, &schema, pzErr) ||
+        !field_str(e, file, "schema_pointer", 0, &ptr, pzErr) ||
         !field_str(e, file, "owner", 1, &owner, pzErr) ||
         !field_str(e, file, "description", 1, &desc, pzErr))
       return 0;
@@ -345,14 +392,27 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
         return 0;
       }
     }
+    if (ptr && ptr[0] && ptr[0] != '/') {
+      telem_set_err(pzErr, "%s:%d: schema_pointer of \"%s\" must be \"\" or a JSON Pointer starting with /", file, line, mt);
+      return 0;
+    }
+    if (ptr && ptr[0] && !schema) {
+      telem_set_err(pzErr, "%s:%d: schema_pointer of \"%s\" needs a schema", file, line, mt);
+      return 0;
+    }
     TelemTaxonomyRow *t = &r->taxonomy[r->n_taxonomy++];
+    t->schema_pointer = ptr && ptr[0] ? dup_str(ptr) : NULL;
+    if (ptr && ptr[0] && !t->schema_pointer) {
+      telem_set_err(pzErr, "%s: out of memory", file);
+      return 0;
+    }
     t->metric_type = dup_str(mt); t->family = dup_str(fam); t->sensitivity = dup_str(sens);
     t->plane = dup_str(plane); t->transmission = dup_str(tx);
     t->session_prefix = dup_str(prefix); t->schema_id = dup_str(schema);
     t->owner = dup_str(owner); t->description = dup_str(desc);
     if (!t->metric_type || !t->family || !t->sensitivity || !t->plane || !t->transmission ||
         (prefix && !t->session_prefix) || (schema && !t->schema_id) || !t->owner ||
-        !t->description) {
+        !t->description || metric_index_add(r, r->n_taxonomy - 1)) {
       telem_set_err(pzErr, "%s: out of memory", file);
       return 0;
     }
