@@ -389,6 +389,7 @@ int telem_register_validate(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_redact(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_classify(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_metric(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_scrub(sqlite3 *db, TelemConn *c, char **pzErr);
 
 /* validate.c: the compiled schema of registry id `id`, cached on the
  * registry (borrowed: valid while the registry is), or NULL + *pzErr

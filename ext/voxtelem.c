@@ -24,6 +24,7 @@ static const struct {
     {"metric", telem_register_metric},
     {"redact", telem_register_redact},
     {"classify", telem_register_classify},
+    {"scrub", telem_register_scrub},
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
