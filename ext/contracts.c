@@ -100,12 +100,13 @@ static const char *contracts_cell(const TelemRegistry *r, int row, int col) {
     case 4: return c->description;
     case 5: return c->enforced_by;
     case CONTRACTS_COL_SOURCE: return r->source;
+    case 7: return c->error; /* NULL: usable; a foreign directory lists broken entries */
   }
   return NULL;
 }
 static const RowTable contracts_table = {
     "CREATE TABLE x(id TEXT, path TEXT, kind TEXT, owner TEXT, description TEXT,"
-    " enforced_by TEXT, source TEXT)",
+    " enforced_by TEXT, source TEXT, error TEXT)",
     contracts_count, contracts_cell};
 
 #define TAXONOMY_COL_SOURCE 9

@@ -203,6 +203,7 @@ TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, 
 
 typedef struct TelemContract {
   char *id, *path, *kind, *owner, *description, *enforced_by; /* owned */
+  char *error; /* foreign directories: why this contract is unusable (owned), or NULL */
 } TelemContract;
 
 typedef struct TelemTaxonomyRow {
@@ -241,7 +242,11 @@ struct TelemRegistry {
 
 /* Loads the embedded contracts.  Returns NULL and sets *pzErr on failure. */
 TelemRegistry *telem_registry_embedded(char **pzErr);
-/* Loads every file of dir named by dir/index.yaml.  NULL + *pzErr on failure. */
+/* Loads every file of dir named by dir/index.yaml.  NULL + *pzErr on failure.
+ * A directory in Vox's own index format (schema_version, paths relative to
+ * the repository root, enforced_by lists, kinds yaml/json/openapi-yaml) is
+ * read leniently: a contract that cannot be used gets an `error` and the
+ * others stay usable (see registry.c). */
 TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr);
 /* Loads from an in-memory file set (takes nothing; copies). */
 TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *files, int n,
