@@ -11,9 +11,11 @@
  * logged in main.telem_scrub_log, like telem_prune_log.
  *
  * A row is rewritten only when telem_redactions() finds something in the
- * value (a clean row is never written, so neither its text nor its change
- * counters move); the new value is telem_redact(value, profile).  Only TEXT
- * values are read: NULL, numbers and BLOBs are left alone.
+ * value and telem_redact(value, profile) differs from it: a clean row is
+ * never written (telem_redact would only re-serialize its JSON compactly),
+ * nor a row scrubbed before (a key rule still reports the replaced value,
+ * but the text would not change).  Only TEXT values are read: NULL,
+ * numbers and BLOBs are left alone.
  *
  * Batches walk the rowid in ascending ranges of `batch` rows (default 1000):
  * each range is one UPDATE, so a batch costs its own rows, never a rescan.
@@ -198,8 +200,9 @@ static int scrub_run(sqlite3 *db, ScrubCursor *c, sqlite3_int64 batch, char **er
   if (rc == SQLITE_OK) {
     sql = sqlite3_mprintf(
         "UPDATE main.\"%w\" SET \"%w\" = telem_redact(\"%w\", ?3) WHERE rowid > ?1 AND rowid <= ?2 "
-        "AND typeof(\"%w\") = 'text' AND EXISTS (SELECT 1 FROM telem_redactions(\"%w\", ?3))",
-        c->table, c->column, c->column, c->column, c->column);
+        "AND typeof(\"%w\") = 'text' AND EXISTS (SELECT 1 FROM telem_redactions(\"%w\", ?3)) "
+        "AND telem_redact(\"%w\", ?3) IS NOT \"%w\"",
+        c->table, c->column, c->column, c->column, c->column, c->column, c->column);
     if (!sql) rc = SQLITE_NOMEM;
     else rc = sqlite3_prepare_v2(db, sql, -1, &upd, NULL);
     sqlite3_free(sql);

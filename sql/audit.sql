@@ -18,12 +18,14 @@
 --                            column and the rules, never the value
 -- To fix the secrets in place:
 --   SELECT * FROM telem_scrub_apply('<table_name>', '<column>');
--- The views read the tables in main and are re-created by this script.
-DROP VIEW IF EXISTS telem_audit_rows;
-DROP VIEW IF EXISTS telem_audit_secrets;
-DROP VIEW IF EXISTS telem_audit_contracts;
+-- The views are TEMP views: reading this script writes nothing to the
+-- database file (no schema change a turso writer would have to see); they
+-- read the tables in main and last as long as the connection.
+DROP VIEW IF EXISTS temp.telem_audit_rows;
+DROP VIEW IF EXISTS temp.telem_audit_secrets;
+DROP VIEW IF EXISTS temp.telem_audit_contracts;
 
-CREATE VIEW telem_audit_contracts(table_name, row_id, problem_kind, problem) AS
+CREATE TEMP VIEW telem_audit_contracts(table_name, row_id, problem_kind, problem) AS
 SELECT 'research_metrics', id, 'contract', p FROM (
   SELECT id, telem_metric_problem(session_id, metric_type, metric_value, metadata_json) AS p
   FROM main.research_metrics) WHERE p IS NOT NULL
@@ -73,7 +75,7 @@ WHERE q.x IS NOT NULL;
 
 -- One row per (table, row, column) holding something the default profile
 -- redacts; the scanned columns are the free-text and JSON ones.
-CREATE VIEW telem_audit_secrets(table_name, row_id, problem_kind, problem) AS
+CREATE TEMP VIEW telem_audit_secrets(table_name, row_id, problem_kind, problem) AS
 WITH cells(table_name, row_id, column_name, v) AS (
   SELECT 'research_metrics', id, 'session_id', session_id FROM main.research_metrics
   UNION ALL SELECT 'research_metrics', id, 'metadata_json', metadata_json FROM main.research_metrics
@@ -92,7 +94,7 @@ SELECT c.table_name, c.row_id, 'secret',
 FROM cells c
 WHERE typeof(c.v) = 'text' AND EXISTS (SELECT 1 FROM telem_redactions(c.v));
 
-CREATE VIEW telem_audit_rows(table_name, row_id, problem_kind, problem) AS
+CREATE TEMP VIEW telem_audit_rows(table_name, row_id, problem_kind, problem) AS
 SELECT * FROM telem_audit_contracts
 UNION ALL
 SELECT * FROM telem_audit_secrets;
