@@ -181,20 +181,75 @@ def model_route(r):  # docs/src/reference/telemetry-metric-contract.md: trace_id
         {"trace_id": hexs(r, 32), "route_policy_profile": r.choice(["balanced", "privacy"]), "tier": "standard"})
 
 
-def free_form(r):  # producers without a payload contract: any JSON (socrates, memory, workflow, questioning, orch.*)
+def orch_decision(r):  # crates/vox-orchestrator/src/*: the D1-D10 decision events (metric_type, ..., session_id)
+    sid = opt(r, "orch-session-1")
+    mt, fields = r.choice([
+        ("orch.budget.decision", {"status": r.choice(["Proceed", "Downgrade", "Halt"]), "triggering_fraction": round(r.random(), 3)}),  # budget_gate.rs
+        ("orch.cache.hit_prediction", {"prediction": "likely_hit", "overlap_ratio": round(r.random(), 3)}),  # cache_predictor.rs
+        ("orch.calibration.run", {"z_score": round(r.gauss(0, 1), 3), "observation_count": r.randint(0, 9999)}),  # calibration.rs
+        ("orch.calibration.drift_alert", {"z_score": round(r.gauss(3, 1), 3)}),
+        ("orch.calibration.bandit_update", {"model_id": "gpt-5", "success": r.random() < 0.5, "expected_reward": round(r.random(), 3)}),
+        ("orch.circuit_breaker.trip", {"trip_reason": "NoProgress", "replan_attempts": r.randint(0, 5)}),  # circuit_breaker.rs
+        ("orch.socrates.fusion", {"score": round(r.random(), 3), "decision": "answer"}),  # confidence_fusion.rs
+        ("orch.plan.mode_decision", {"decision": "plan", "complexity": r.randint(0, 255), "dependency_count": r.randint(0, 9),
+                                     "tool_hint_count": r.randint(0, 9), "prior_adequacy_score": round(r.random(), 3)}),  # plan_mode_trigger.rs
+        ("orch.privacy.route_decision", {"privacy_level": "internal", "routing_decision": "local"}),  # privacy_classifier.rs
+        ("orch.routing.tier", {"tier": r.choice(["Economy", "Standard", "Strong"]), "complexity": r.randint(0, 255),
+                               "confidence": round(r.random(), 3), "alarm_level": "none", "budget_exhausted": False}),  # tier_cascade.rs
+        ("orch.subagent.chain_depth_alert", {"current_depth": 5, "max_depth": 4}),  # subagent_dispatch.rs
+    ])
+    meta = {"metric_type": mt}
+    meta.update(fields)
+    meta["session_id"] = sid
+    return f"route:{r.choice(REPOS)}", mt, None, js(meta)
+
+
+def vox_events(r):  # crates/vox-telemetry/src/types.rs: CR-L8, audit and model-autonomic events
+    # (ResearchMetricsSink does not persist these variants yet; the rows are
+    # shaped as their structs serialize, for when it does.)
+    repo = r.choice(REPOS)
+    k = r.randrange(10)
+    if k == 0:
+        return f"lint:{repo}", "vox.lint.finding", None, js({"rule_id": "retired/decorator-usage", "severity": "warning",
+            "relative_path": "examples/old.vox", "line": r.randint(1, 900), "autofix_available": True, "confidence": "high"})
+    if k in (1, 2):
+        out = "applied" if k == 1 else "rejected"
+        ev = {"rule_id": "retired/decorator-usage", "outcome": out, "relative_path": "src/main.vox", "line": 7}
+        if out == "rejected":
+            ev["reason"] = "user dismissed"
+        return f"lint:{repo}", f"vox.lint.autofix_{out}", None, js(ev)
+    if k == 3:
+        return f"repair:{repo}", "vox.repair.attempt", 0.42, js({"attempt_number": 2, "diagnostics_in": 5, "diagnostics_out": 1,
+            "files_touched": 3, "cost_usd": 0.42, "duration_ms": 8200, "panel_member_id": "claude-sonnet"})
+    if k == 4:
+        return f"repair:{repo}", "vox.repair.outcome", 0.72, js({"final_state": "success", "attempts_used": 2, "attempts_budget": 3,
+            "total_cost_usd": 0.72, "total_duration_ms": 14500, "residual_diagnostics": 0, "repository_id": repo})
+    if k == 5:
+        return f"audit:{repo}", "vox.audit.run", None, js({"thing": "retirement", "outcome": "ok", "corpus_hash": "blake3:abc",
+            "corpus_size": 16, "duration_seconds": 0.42, "cumulative_cost_usd": 0.0, "unreachable_panel_member_count": 0,
+            "umbrella_run": False})
+    if k == 6:
+        return f"model_autonomic:{repo}", "vox.model.selection_decision", None, js({"task": "code_gen", "axes": [1, 2, 3],
+            "chosen_model": "gpt-5", "reason": "scored", "intent_caller": "repair-loop"})
+    if k == 7:
+        return f"model_autonomic:{repo}", "vox.model.discovery", None, js({"source": "openrouter", "model_id": "new/model",
+            "max_context_tokens": 200000})
+    if k == 8:
+        return f"model_autonomic:{repo}", "vox.model.classification", None, js({"model_id": "new/model",
+            "classifier_model": "anthropic/claude-haiku-4.5", "tier": "standard", "strengths": ["codegen"], "confidence": 0.8})
+    return f"model_autonomic:{repo}", "vox.model.confidence_promotion", None, js({"model_id": "new/model",
+        "from": "provisional", "to": "shadowed", "evidence": "shadow_eval"})
+
+
+def free_form(r):  # producers without a payload contract: any JSON (socrates, memory, workflow, questioning)
     mt, sess = r.choice([("socrates_surface", "mcp:vox"), ("memory_hybrid_fusion", "socrates:retrieval"),
                          ("workflow_journal_entry", "workflow:vox"), ("questioning_event", "q-linked-7"),
-                         ("agent_exec_time", "mcp:vox"), ("orch.routing.tier", "route:vox"),
-                         ("orch.budget.decision", "orch-session-1"), ("orch.calibration.run", "orch-session-1"),
-                         ("vox.lint.finding", "lint:vox")])
-    if mt == "vox.lint.finding":  # LintFindingEvent
-        return sess, mt, None, js({"rule_id": "retired/decorator-usage", "severity": "warning",
-                                   "relative_path": "examples/old.vox", "line": 42, "autofix_available": True})
+                         ("agent_exec_time", "mcp:vox")])
     return sess, mt, opt(r, round(r.random(), 3)), js({"n": r.randint(0, 99), "state": "ok"})
 
 
 PRODUCERS = [benchmark, syntax_k, populi, model_call, task_root, build_summary, error_event, fixture,
-             guardrail, hitl, risk, model_route, free_form]
+             guardrail, hitl, risk, model_route, orch_decision, vox_events, free_form]
 
 
 # Rows Vox's validate_research_metric_row refuses, with our problem text.

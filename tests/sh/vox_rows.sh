@@ -49,6 +49,10 @@ unknown=$($SQLITE3 -batch -cmd ".load $SO" "$db" "
   SELECT group_concat(DISTINCT m.metric_type) FROM research_metrics m JOIN vox_expect e USING (id)
   WHERE e.accepted AND m.metric_type NOT IN (SELECT metric_type FROM telem_taxonomy)")
 [ -z "$unknown" ] || fail "metric types Vox writes but the taxonomy lacks: $unknown"
+covered=$($SQLITE3 -batch -separator ' ' -cmd ".load $SO" "$db" "
+  SELECT count(DISTINCT m.metric_type), count(DISTINCT CASE WHEN t.schema_id IS NOT NULL THEN m.metric_type END)
+  FROM research_metrics m JOIN vox_expect e USING (id) JOIN telem_taxonomy t USING (metric_type) WHERE e.accepted")
+echo "metric types written: $covered (all, with a payload schema)"
 
 # the audit view lists exactly the refused rows as contract problems
 audit=$($SQLITE3 -batch -cmd ".load $SO" "$db" ".read sql/audit.sql" "
