@@ -18,3 +18,7 @@ SELECT 'c07', telem_classify('benchmark_event'), quote(telem_metric_problem('ben
 SELECT 'c08', telem_use_contracts('tests/data/broken-contracts/unknown-kind');
 SELECT 'c09', count(*) FROM telem_contracts WHERE source LIKE '%vox-contracts%';
 SELECT 'c10', telem_use_contracts(NULL) > 0, (SELECT count(*) FROM telem_contracts WHERE error IS NOT NULL);
+.print '== hostile entries in a Vox-format index: rows with errors, the good one loads'
+SELECT 'c11', telem_use_contracts('tests/data/vox-contracts/hostile');
+SELECT 'c12', id, path, kind, quote(owner), quote(enforced_by), coalesce(error, 'ok') FROM telem_contracts ORDER BY rowid;
+SELECT 'c13', telem_use_contracts(NULL) > 0;
