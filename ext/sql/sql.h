@@ -9,6 +9,7 @@
 #include "core/conn.h"
 #include "engine/policy.h"
 #include "engine/redactor.h"
+#include "engine/schema.h"
 
 /* ---- registration tables (one per file) ---------------------------------- */
 
@@ -19,6 +20,17 @@ extern const TelemFeature telem_feature_prune;
 extern const TelemFeature telem_feature_validate;
 extern const TelemFeature telem_feature_redact;
 extern const TelemFeature telem_feature_classify;
+extern const TelemFeature telem_feature_metric;
+extern const TelemFeature telem_feature_scrub;
+
+/* ---- compiled schemas (validate.c, lent to metric.c) ---------------------- */
+
+/* The compiled schema of registry id `id`, cached on the registry
+ * (borrowed: valid while the registry is), or NULL + *pzErr. */
+TelemSchema *telem_validate_schema_by_id(TelemConn *c, const char *id, char **pzErr);
+/* "<instance_path>: <message>" of the first failing leaf of j
+ * (sqlite3_malloc'd), or NULL + *pzErr. */
+char *telem_validate_first_problem(TelemSchema *s, const TelemJson *j, char **pzErr);
 
 /* ---- redaction rules cache (redact.c, lent to classify.c) ---------------- */
 
