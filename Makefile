@@ -32,7 +32,7 @@ CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 EXT_SRC := $(sort $(wildcard ext/*.c))
-EXT_HDR := ext/internal.h include/voxtelem.h
+EXT_HDR := ext/internal.h ext/prune.h include/voxtelem.h
 CONTRACT_FILES := $(shell find contracts -type f ! -name '.*' 2>/dev/null | sort)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/%)

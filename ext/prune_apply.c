@@ -1,0 +1,769 @@
+/*
+ * prune_apply.c -- deleting what the retention plan (prune_plan.c) allows.
+ *
+ *   telem_prune_apply([table [, batch_rows [, now]]])
+ *                                 deletes in batches; returns rows deleted
+ *                                 (parents + cascaded children) and appends
+ *                                 one row per table to telem_prune_log
+ *
+ *     SELECT telem_prune_apply();                 -- every table, now
+ *     SELECT telem_prune_apply('research_metrics', 2000, '2026-01-01T00:00:00Z');
+ *
+ * Only plan rows with status `ok` are touched.  Children are always deleted
+ * explicitly before their parents, batch by batch, so the result is the same
+ * with PRAGMA foreign_keys on or off: no orphans either way.
+ *
+ * Transactions (see docs/architecture/retention-and-sensitivity.md, "Prune
+ * batching"): when the connection is in autocommit mode, each batch runs in
+ * its own BEGIN IMMEDIATE ... COMMIT on the caller's connection (a SQL
+ * function may commit nested transactions as long as no *writing* statement
+ * is running; the calling SELECT only reads, which we check with
+ * sqlite3_next_stmt).  So every batch is durable on its own and a SIGKILL
+ * loses at most the batch in flight.  Inside the caller's own transaction
+ * each batch is a SAVEPOINT instead: atomic, but nothing is committed before
+ * the caller commits.  Called from a writing statement, apply refuses:
+ * SQLite allows neither COMMIT nor SAVEPOINT there.
+ *
+ * Batches, two strategies (one function each):
+ *   apply_keyed   an index starts with the time column and the table has no
+ *                 cascade children: a batch is a slice of that index;
+ *   apply_ranged  otherwise: a batch is a range of rowids, walked once in
+ *                 rowid order (O(rows) whatever the order of the timestamps);
+ *                 the range's children go first, then its parents.
+ * A batch examines at most batch_rows rows of the parent table (keyed: index
+ * entries of the range; ranged: rows of the rowid range).
+ *
+ * Schedule (autocommit mode): batches adapt to ~20 ms of lock time unless
+ * batch_rows is given.  After each commit: if another connection committed
+ * meanwhile (PRAGMA data_version), sleep 15 ms after every batch for the
+ * next second; else if another process has the database open (F_GETLK on
+ * the SHARED range, see apply_others_present), sleep 30 ms after every
+ * 100 ms of lock time, so a writer whose busy handler backs off (1, 2, 5,
+ * 10, 15, 20, 25, 25, ... ms) finds the lock free within about 130 ms; else
+ * do not sleep, and defer WAL checkpoints to the end of the run.  The
+ * trade-off is written down in docs/architecture/retention-and-sensitivity.md.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
+#include "prune.h"
+#include "../include/voxtelem.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#define PRUNE_DEFAULT_BATCH 2000    /* first batch when batch_rows is NULL */
+#define PRUNE_MIN_BATCH 100
+#define PRUNE_MAX_BATCH 1000000     /* largest batch_rows accepted */
+#define PRUNE_ADAPT_MAX 50000       /* adaptive batches never exceed this */
+#define PRUNE_TARGET_MS 20.0        /* adaptive batch: lock time per batch */
+#define PRUNE_WORK_MS 100.0         /* uncontended: lock time between pauses */
+#define PRUNE_PAUSE_MS 30           /* uncontended pause */
+#define PRUNE_CONTENDED_PAUSE_MS 15 /* pause after every batch while others write */
+#define PRUNE_CONTENDED_HOLD_MS 1000.0 /* stay polite this long after seeing a writer */
+#define PRUNE_WAL_PAGES 32768      /* alone: WAL pages before a checkpoint (128 MiB at 4 KiB) */
+#define PRUNE_BEGIN_RETRY_MS 10000  /* own retries of BEGIN IMMEDIATE on SQLITE_BUSY */
+
+static void prune_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+/* ---- telem_prune_apply ---------------------------------------------------- */
+
+static const char prune_log_ddl[] =
+    "CREATE TABLE IF NOT EXISTS main.telem_prune_log(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  run_id INTEGER NOT NULL,      -- one telem_prune_apply() call\n"
+    "  logged_at TEXT NOT NULL,      -- when the table was done (UTC ISO-8601)\n"
+    "  table_name TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  cutoff TEXT,                  -- rows older than this went\n"
+    "  rows_deleted INTEGER NOT NULL, -- rows of table_name\n"
+    "  cascaded_rows INTEGER NOT NULL, -- rows of its cascade children\n"
+    "  batches INTEGER NOT NULL,\n"
+    "  duration_ms INTEGER NOT NULL,\n"
+    "  status TEXT NOT NULL          -- ok, or the plan status that skipped it\n"
+    ")";
+
+/* How batches are wrapped. */
+typedef struct Applier {
+  sqlite3 *db;
+  int own_txn;          /* 1: BEGIN IMMEDIATE/COMMIT per batch; 0: SAVEPOINT */
+  int in_batch;
+  sqlite3_int64 dv;     /* last PRAGMA data_version */
+  double contended_until; /* ms clock: pause after every batch until then */
+  double work_ms;       /* lock time since the last pause */
+  int db_fd;            /* a descriptor of main's file (SQLite's own), or -1 */
+  int alone_always;     /* 1: in-memory or temporary database */
+  int ckpt_saved;       /* wal_autocheckpoint to restore, or -1 when untouched */
+  int min_batch;        /* adaptive batches never go below this */
+  char *err;            /* first error; owned */
+} Applier;
+
+static int apply_exec(Applier *a, const char *sql) {
+  int rc = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK && !a->err) telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+  return rc;
+}
+
+static sqlite3_int64 apply_data_version(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  sqlite3_int64 v = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA main.data_version", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Starts a batch.  BEGIN IMMEDIATE is retried on SQLITE_BUSY (beyond any
+ * busy_timeout of the connection) for up to PRUNE_BEGIN_RETRY_MS. */
+static int apply_begin(Applier *a) {
+  if (!a->own_txn) {
+    int rc = apply_exec(a, "SAVEPOINT telem_prune_batch");
+    a->in_batch = (rc == SQLITE_OK);
+    return rc;
+  }
+  double t0 = telem_prune_ms_now();
+  for (;;) {
+    int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+      a->in_batch = 1;
+      return rc;
+    }
+    if ((rc & 0xff) != SQLITE_BUSY || telem_prune_ms_now() - t0 > PRUNE_BEGIN_RETRY_MS) {
+      if (!a->err) telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+      return rc;
+    }
+    prune_sleep_ms(2);
+  }
+}
+
+static int apply_commit(Applier *a) {
+  int rc = apply_exec(a, a->own_txn ? "COMMIT" : "RELEASE telem_prune_batch");
+  if (rc == SQLITE_OK) a->in_batch = 0;
+  return rc;
+}
+
+static void apply_rollback(Applier *a) {
+  if (!a->in_batch) return;
+  if (a->own_txn) {
+    if (!sqlite3_get_autocommit(a->db)) sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+  } else {
+    sqlite3_exec(a->db, "ROLLBACK TO telem_prune_batch", NULL, NULL, NULL);
+    sqlite3_exec(a->db, "RELEASE telem_prune_batch", NULL, NULL, NULL);
+  }
+  a->in_batch = 0;
+}
+
+/* 1 when another process may have the database open.
+ *
+ * A connection in WAL mode holds a POSIX read lock on the SHARED range of
+ * the database file for as long as it is open (in rollback mode: while it
+ * reads, or waits to write).  F_GETLK asks whether a write lock on that
+ * range would conflict, and it ignores this process's own locks -- so it
+ * answers "is another process connected?".  It needs a descriptor of the
+ * file: we borrow SQLite's own (found by inode under /proc/self/fd) and
+ * never open or close one (closing any descriptor of a file drops every
+ * POSIX lock this process holds on it).  Anything unknown counts as
+ * "maybe", which selects the polite schedule.  Connections in this same
+ * process are not visible this way; see the docs. */
+static int apply_others_present(Applier *a) {
+  if (a->alone_always) return 0;
+  if (a->db_fd < 0) return 1;
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0x40000000 + 2; /* SQLite's SHARED_FIRST: PENDING_BYTE + 2 */
+  fl.l_len = 510;              /* SHARED_SIZE */
+  if (fcntl(a->db_fd, F_GETLK, &fl) != 0) return 1;
+  return fl.l_type != F_UNLCK;
+}
+
+/* Finds a descriptor this process already has open on main's file. */
+static void apply_presence_init(Applier *a) {
+  a->db_fd = -1;
+  a->alone_always = 0;
+  const char *fn = sqlite3_db_filename(a->db, "main");
+  if (!fn || !*fn) { /* :memory: or a temporary database: nobody else */
+    a->alone_always = 1;
+    return;
+  }
+  struct stat want;
+  if (stat(fn, &want) != 0) return;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = atoi(e->d_name);
+    struct stat sb;
+    if (fd == dirfd(d) || fstat(fd, &sb) != 0) continue;
+    if (sb.st_dev == want.st_dev && sb.st_ino == want.st_ino && S_ISREG(sb.st_mode)) {
+      a->db_fd = fd;
+      break;
+    }
+  }
+  closedir(d);
+}
+
+/* Alone (and in WAL mode), checkpoints are deferred to the end of the run:
+ * one checkpoint of the whole WAL, as a single DELETE would have, instead
+ * of an fsync-heavy checkpoint every wal_autocheckpoint pages (1000).  The
+ * connection's setting is restored as soon as someone else shows up, and
+ * at the end.  A connection with automatic checkpoints off, or with its own
+ * sqlite3_wal_hook (PRAGMA wal_autocheckpoint then reads 0), is left alone. */
+static void apply_ckpt_defer(Applier *a) {
+  if (!a->own_txn || a->ckpt_saved >= 0 || a->alone_always) return;
+  sqlite3_stmt *st = NULL;
+  int wal = 0, ac = -1;
+  if (sqlite3_prepare_v2(a->db, "PRAGMA main.journal_mode", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    const char *m = (const char *)sqlite3_column_text(st, 0);
+    wal = m && sqlite3_stricmp(m, "wal") == 0;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (!wal) return;
+  if (sqlite3_prepare_v2(a->db, "PRAGMA wal_autocheckpoint", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    ac = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (ac <= 0 || ac >= PRUNE_WAL_PAGES) return;
+  a->ckpt_saved = ac;
+  sqlite3_wal_autocheckpoint(a->db, PRUNE_WAL_PAGES);
+}
+
+static void apply_ckpt_restore(Applier *a, int checkpoint_now) {
+  if (a->ckpt_saved < 0) return;
+  sqlite3_wal_autocheckpoint(a->db, a->ckpt_saved);
+  a->ckpt_saved = -1;
+  if (checkpoint_now) sqlite3_wal_checkpoint_v2(a->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+/* After a committed batch that held the lock for `ms`: pauses so that
+ * writers waiting in their busy handler get the lock (see the file
+ * comment).  Only in own-transaction mode. */
+static void apply_yield(Applier *a, double ms) {
+  if (!a->own_txn) return;
+  double now = telem_prune_ms_now();
+  sqlite3_int64 dv = apply_data_version(a->db);
+  if (dv != a->dv) { /* someone else committed since the last look */
+    a->dv = dv;
+    a->contended_until = now + PRUNE_CONTENDED_HOLD_MS;
+  }
+  a->work_ms += ms;
+  /* Someone showed up: checkpoint the deferred WAL now, so that their first
+   * commit does not (a passive checkpoint already running makes theirs a
+   * no-op). */
+  if (now < a->contended_until || apply_others_present(a)) apply_ckpt_restore(a, 1);
+  if (now < a->contended_until) {
+    prune_sleep_ms(PRUNE_CONTENDED_PAUSE_MS);
+    a->work_ms = 0;
+  } else if (!apply_others_present(a)) {
+    a->work_ms = 0; /* alone: nobody to make room for */
+    apply_ckpt_defer(a);
+  } else if (a->work_ms >= PRUNE_WORK_MS) {
+    prune_sleep_ms(PRUNE_PAUSE_MS);
+    a->work_ms = 0;
+  }
+  sqlite3_int64 dv2 = apply_data_version(a->db);
+  if (dv2 != a->dv) {
+    a->dv = dv2;
+    a->contended_until = telem_prune_ms_now() + PRUNE_CONTENDED_HOLD_MS;
+  }
+}
+
+/* Appends one telem_prune_log row (its own transaction in own_txn mode). */
+static int apply_log(Applier *a, sqlite3_int64 run_id, const TelemPruneRow *r, sqlite3_int64 rows,
+                     sqlite3_int64 cascaded, int batches, double ms, const char *status) {
+  if (apply_begin(a) != SQLITE_OK) return SQLITE_ERROR;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(a->db,
+                              "INSERT INTO main.telem_prune_log(run_id, logged_at, table_name, "
+                              "kind, cutoff, rows_deleted, cascaded_rows, batches, duration_ms, "
+                              "status) VALUES(?1, strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?2, ?3, "
+                              "?4, ?5, ?6, ?7, ?8, ?9)",
+                              -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, r->rule->table_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, telem_policy_kind_name(r->rule->kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->cutoff, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, rows);
+    sqlite3_bind_int64(st, 6, cascaded);
+    sqlite3_bind_int(st, 7, batches);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)(ms + 0.5));
+    sqlite3_bind_text(st, 9, status, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) {
+    if (!a->err) telem_set_err(&a->err, "cannot write telem_prune_log: %s", sqlite3_errmsg(a->db));
+    apply_rollback(a);
+    return rc;
+  }
+  return apply_commit(a);
+}
+
+/* ---- batching strategies ---------------------------------------------------- */
+
+/* Prepares `sql` (a TelemBuf's text) into *pst.  Returns an SQLite code
+ * with a->err; a buffer that ran out of memory is SQLITE_NOMEM. */
+static int apply_prepare(Applier *a, TelemBuf *sql, sqlite3_stmt **pst) {
+  int rc;
+  if (sql->oom || !sql->p)
+    rc = SQLITE_NOMEM;
+  else
+    rc = sqlite3_prepare_v2(a->db, sql->p, -1, pst, NULL);
+  if (rc != SQLITE_OK && !a->err)
+    telem_set_err(&a->err, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(a->db));
+  telem_buf_free(sql);
+  return rc;
+}
+
+/* Steps a DELETE to its end; returns the rows it changed, or -1 with
+ * a->err.  The statement is reset either way. */
+static sqlite3_int64 apply_step_delete(Applier *a, sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  sqlite3_int64 n = rc == SQLITE_DONE ? sqlite3_changes64(a->db) : -1;
+  if (n < 0 && !a->err) telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+  sqlite3_reset(st);
+  return n;
+}
+
+/* After a committed batch that held the lock for `ms` and touched `touched`
+ * rows: the next batch size (adaptive: ~PRUNE_TARGET_MS of lock time,
+ * growing at most 2x), then the pause for writers. */
+static int apply_next_batch(Applier *a, int batch, int fixed_batch, double ms) {
+  if (fixed_batch <= 0) {
+    double want = ms > 0.01 ? batch * PRUNE_TARGET_MS / ms : batch * 2.0;
+    if (want > batch * 2.0) want = batch * 2.0;
+    if (want < a->min_batch) want = a->min_batch;
+    if (want > PRUNE_ADAPT_MAX) want = PRUNE_ADAPT_MAX;
+    batch = (int)want;
+  }
+  apply_yield(a, ms);
+  return batch;
+}
+
+/* Keyed batches (an index starts with the time column, no children): a
+ * batch is the slice (previous key, k] of the index range, k being the
+ * n-th key after the previous batch: a walk over n index entries (no
+ * function calls) finds k, then one ranged DELETE with the exact filter
+ * removes the eligible rows of the slice -- per row about what a
+ * hand-written DELETE costs.  Rows sharing key k all go in the same batch;
+ * rows of the band that stay (not old enough) are passed over, never
+ * scanned twice.  One set of statements for the first batch (from the
+ * range's own lower bound) and one for the next ones (after ?2, the
+ * previous batch's key). */
+typedef struct KeyedStmts {
+  sqlite3_stmt *bound; /* ?1 = n - 1 [, ?2 = previous key]: the slice's last key */
+  sqlite3_stmt *upto;  /* ?1 = that key [, ?2]: deletes the slice */
+  sqlite3_stmt *rest;  /* [?2]: deletes what is left of the range (the last batch) */
+} KeyedStmts;
+
+static void keyed_stmts_free(KeyedStmts *k) {
+  sqlite3_finalize(k->bound);
+  sqlite3_finalize(k->upto);
+  sqlite3_finalize(k->rest);
+  memset(k, 0, sizeof *k);
+}
+
+/* after = 0: the first batch's statements; 1: the next batches'. */
+static int keyed_stmts_prepare(Applier *a, const TelemPruneRow *r, int after, KeyedStmts *k) {
+  const char *t = r->rule->table_name, *col = r->rule->time_column;
+  TelemBuf lower, filt, s;
+  telem_buf_init(&lower);
+  telem_buf_init(&filt);
+  if (after)
+    telem_prune_sqlf(&lower, "\"%w\" > ?2 AND ", col);
+  else if (r->lo_lit)
+    telem_prune_sqlf(&lower, "\"%w\" >= %s AND ", col, r->lo_lit);
+  telem_buf_putc(&lower, 0);
+  if (r->filter) telem_prune_sqlf(&filt, " AND %s", r->filter);
+  telem_buf_putc(&filt, 0);
+  int rc = (lower.oom || filt.oom) ? SQLITE_NOMEM : SQLITE_OK;
+  if (rc == SQLITE_OK) {
+    telem_buf_init(&s);
+    telem_prune_sqlf(&s,
+                     "SELECT \"%w\" FROM main.\"%w\" WHERE %s\"%w\" < %s "
+                     "ORDER BY \"%w\" LIMIT 1 OFFSET ?1",
+                     col, t, lower.p, col, r->hi_lit, col);
+    rc = apply_prepare(a, &s, &k->bound);
+  }
+  if (rc == SQLITE_OK) {
+    /* "<= ?1" is the only upper bound, so the index range ends at k. */
+    telem_buf_init(&s);
+    telem_prune_sqlf(&s, "DELETE FROM main.\"%w\" WHERE %s\"%w\" <= ?1%s", t, lower.p, col,
+                     filt.p);
+    rc = apply_prepare(a, &s, &k->upto);
+  }
+  if (rc == SQLITE_OK) {
+    telem_buf_init(&s);
+    telem_prune_sqlf(&s, "DELETE FROM main.\"%w\" WHERE %s\"%w\" < %s%s", t, lower.p, col,
+                     r->hi_lit, filt.p);
+    rc = apply_prepare(a, &s, &k->rest);
+  }
+  if (rc == SQLITE_NOMEM && !a->err) telem_set_err(&a->err, "out of memory");
+  telem_buf_free(&lower);
+  telem_buf_free(&filt);
+  return rc;
+}
+
+static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int *pBatches,
+                       sqlite3_int64 *pRows) {
+  KeyedStmts first, next;
+  memset(&first, 0, sizeof first);
+  memset(&next, 0, sizeof next);
+  sqlite3_value *lastk = NULL; /* upper key of the previous batch; owned */
+  int batch = fixed_batch > 0 ? fixed_batch : PRUNE_DEFAULT_BATCH;
+  int rc = keyed_stmts_prepare(a, r, 0, &first);
+  if (rc == SQLITE_OK) rc = keyed_stmts_prepare(a, r, 1, &next);
+  while (rc == SQLITE_OK) {
+    double t0 = telem_prune_ms_now();
+    if ((rc = apply_begin(a)) != SQLITE_OK) break;
+    KeyedStmts *S = lastk ? &next : &first;
+    if (lastk) {
+      sqlite3_bind_value(S->bound, 2, lastk);
+      sqlite3_bind_value(S->upto, 2, lastk);
+      sqlite3_bind_value(S->rest, 2, lastk);
+    }
+    sqlite3_bind_int(S->bound, 1, batch - 1);
+    int last = 0;
+    sqlite3_stmt *del = S->upto;
+    rc = sqlite3_step(S->bound);
+    if (rc == SQLITE_ROW) {
+      sqlite3_value *k = sqlite3_value_dup(sqlite3_column_value(S->bound, 0));
+      if (!k) {
+        rc = SQLITE_NOMEM;
+        if (!a->err) telem_set_err(&a->err, "out of memory");
+      } else {
+        sqlite3_value_free(lastk);
+        lastk = k;
+        sqlite3_bind_value(S->upto, 1, k);
+        rc = SQLITE_OK;
+      }
+    } else if (rc == SQLITE_DONE) {
+      del = S->rest; /* fewer than `batch` keys left: the rest */
+      last = 1;
+      rc = SQLITE_OK;
+    } else if (!a->err) {
+      telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+    }
+    sqlite3_reset(S->bound);
+    sqlite3_int64 got = rc == SQLITE_OK ? apply_step_delete(a, del) : -1;
+    if (got < 0 || (rc = apply_commit(a)) != SQLITE_OK) {
+      if (rc == SQLITE_OK) rc = SQLITE_ERROR;
+      apply_rollback(a);
+      break;
+    }
+    /* Counted once committed (inside the caller's transaction: once released). */
+    *pRows += got;
+    (*pBatches)++;
+    if (last) break;
+    batch = apply_next_batch(a, batch, fixed_batch, telem_prune_ms_now() - t0);
+  }
+  keyed_stmts_free(&first);
+  keyed_stmts_free(&next);
+  sqlite3_value_free(lastk);
+  return rc;
+}
+
+/* Rowid-range batches (no index on the time column, or cascade children):
+ * a batch is the rows whose rowid lies in [lo, hi], the `batch` rows from
+ * lo on; the children of that range's eligible parents go
+ * first, then the parents.  The walk goes once along the rowid order, so
+ * the whole prune is O(rows) whatever order the timestamps are in (a batch
+ * that re-scanned from the start of the table would make it quadratic),
+ * and a batch touches at most `batch` parent rows (plus their children)
+ * whether they are eligible or not.  NOT INDEXED keeps the planner on the
+ * rowid range when the predicate's column has an index. */
+typedef struct RangedStmts {
+  sqlite3_stmt *bound;  /* ?1 = lo, ?2 = n: the first rowid after the batch (none: the end) */
+  sqlite3_stmt *parent; /* ?1 = lo, ?2 = hi: deletes the eligible parents */
+  sqlite3_stmt **child; /* ?1, ?2: deletes those parents' rows of each child; owned array */
+  int *child_row;       /* plan row of each child statement; owned */
+  int nchild;
+} RangedStmts;
+
+static void ranged_stmts_free(RangedStmts *s) {
+  sqlite3_finalize(s->bound);
+  sqlite3_finalize(s->parent);
+  for (int k = 0; k < s->nchild; k++) sqlite3_finalize(s->child[k]);
+  sqlite3_free(s->child);
+  sqlite3_free(s->child_row);
+  memset(s, 0, sizeof *s);
+}
+
+static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, RangedStmts *s) {
+  const TelemPruneRow *r = &p->rows[pi];
+  const char *t = r->rule->table_name, *rid = r->rowid_name;
+  int n = 0;
+  for (int j = 0; j < p->n; j++)
+    if (p->rows[j].rule->kind == TELEM_RK_CASCADE && p->rows[j].parent == pi &&
+        p->rows[j].status == PS_OK)
+      n++;
+  TelemBuf cond, q;
+  telem_buf_init(&cond);
+  telem_prune_sqlf(&cond, "%s BETWEEN ?1 AND ?2 AND %s", rid, r->pred);
+  telem_buf_putc(&cond, 0);
+  int rc = cond.oom ? SQLITE_NOMEM : SQLITE_OK;
+  if (rc == SQLITE_OK && n) {
+    s->child = sqlite3_malloc64(sizeof(sqlite3_stmt *) * (size_t)n);
+    s->child_row = sqlite3_malloc64(sizeof(int) * (size_t)n);
+    if (!s->child || !s->child_row) rc = SQLITE_NOMEM;
+  }
+  for (int j = 0; rc == SQLITE_OK && j < p->n; j++) {
+    const TelemPruneRow *c = &p->rows[j];
+    if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
+    char *m = telem_prune_child_match(c, t, cond.p);
+    telem_buf_init(&q);
+    if (m)
+      telem_prune_sqlf(&q, "DELETE FROM main.\"%w\" WHERE %s", c->rule->table_name, m);
+    else
+      q.oom = 1;
+    sqlite3_free(m);
+    s->child[s->nchild] = NULL;
+    s->child_row[s->nchild] = j;
+    rc = apply_prepare(a, &q, &s->child[s->nchild]);
+    s->nchild++;
+  }
+  if (rc == SQLITE_OK) {
+    telem_buf_init(&q);
+    telem_prune_sqlf(&q, "SELECT %s FROM main.\"%w\" WHERE %s >= ?1 ORDER BY %s LIMIT 1 OFFSET ?2",
+                     rid, t, rid, rid);
+    rc = apply_prepare(a, &q, &s->bound);
+  }
+  if (rc == SQLITE_OK) {
+    telem_buf_init(&q);
+    telem_prune_sqlf(&q, "DELETE FROM main.\"%w\" NOT INDEXED WHERE %s", t, cond.p);
+    rc = apply_prepare(a, &q, &s->parent);
+  }
+  if (rc == SQLITE_NOMEM && !a->err) telem_set_err(&a->err, "out of memory");
+  telem_buf_free(&cond);
+  return rc;
+}
+
+static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, int *pBatches,
+                        sqlite3_int64 *pRows, sqlite3_int64 *pCascaded) {
+  RangedStmts S;
+  memset(&S, 0, sizeof S);
+  sqlite3_int64 *child_got = NULL; /* this batch's rows per child statement */
+  int rc = ranged_stmts_prepare(a, p, pi, &S);
+  if (rc == SQLITE_OK && S.nchild &&
+      !(child_got = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)S.nchild))) {
+    rc = SQLITE_NOMEM;
+    if (!a->err) telem_set_err(&a->err, "out of memory");
+  }
+  /* With children a parent row may carry any number of rows: start with
+   * one parent and let the batch grow with the measured lock time. */
+  int batch = fixed_batch > 0 ? fixed_batch : S.nchild ? 1 : PRUNE_DEFAULT_BATCH;
+  sqlite3_int64 lo = INT64_MIN;
+  while (rc == SQLITE_OK) {
+    double t0 = telem_prune_ms_now();
+    if ((rc = apply_begin(a)) != SQLITE_OK) break;
+    int last = 0;
+    sqlite3_int64 hi = INT64_MAX, next_lo = 0;
+    sqlite3_bind_int64(S.bound, 1, lo);
+    sqlite3_bind_int(S.bound, 2, batch);
+    rc = sqlite3_step(S.bound);
+    if (rc == SQLITE_ROW) { /* the first row after this batch */
+      next_lo = sqlite3_column_int64(S.bound, 0);
+      hi = next_lo - 1;
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      last = 1; /* at most `batch` rows left: the rest */
+      rc = SQLITE_OK;
+    } else if (!a->err) {
+      telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+    }
+    sqlite3_reset(S.bound);
+    sqlite3_int64 got = 0, cas = 0;
+    for (int k = 0; rc == SQLITE_OK && k < S.nchild; k++) {
+      sqlite3_bind_int64(S.child[k], 1, lo);
+      sqlite3_bind_int64(S.child[k], 2, hi);
+      child_got[k] = apply_step_delete(a, S.child[k]);
+      if (child_got[k] < 0) rc = SQLITE_ERROR;
+      else cas += child_got[k];
+    }
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(S.parent, 1, lo);
+      sqlite3_bind_int64(S.parent, 2, hi);
+      if ((got = apply_step_delete(a, S.parent)) < 0) rc = SQLITE_ERROR;
+    }
+    if (rc != SQLITE_OK || (rc = apply_commit(a)) != SQLITE_OK) {
+      apply_rollback(a);
+      break;
+    }
+    *pRows += got;
+    *pCascaded += cas;
+    for (int k = 0; k < S.nchild; k++) p->rows[S.child_row[k]].deleted += child_got[k];
+    (*pBatches)++;
+    if (last) break;
+    lo = next_lo;
+    batch = apply_next_batch(a, batch, fixed_batch, telem_prune_ms_now() - t0);
+  }
+  ranged_stmts_free(&S);
+  sqlite3_free(child_got);
+  return rc;
+}
+
+/* Prunes parent row pi of the plan (and its cascade children) in batches.
+ * Adds to *pRows / *pCascaded.  Returns SQLITE_OK or an error (a->err). */
+static int apply_table(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, int *pBatches,
+                       sqlite3_int64 *pRows, sqlite3_int64 *pCascaded) {
+  const TelemPruneRow *r = &p->rows[pi];
+  int nchild = 0;
+  for (int j = 0; j < p->n; j++)
+    if (p->rows[j].rule->kind == TELEM_RK_CASCADE && p->rows[j].parent == pi &&
+        p->rows[j].status == PS_OK)
+      nchild++;
+  a->min_batch = nchild ? 1 : PRUNE_MIN_BATCH;
+  if (nchild == 0 && r->indexed > 0) return apply_keyed(a, r, fixed_batch, pBatches, pRows);
+  return apply_ranged(a, p, pi, fixed_batch, pBatches, pRows, pCascaded);
+}
+
+/* telem_prune_apply([table [, batch_rows [, now]]]) -> rows deleted. */
+static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  TelemConn *c = sqlite3_user_data(ctx);
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  const char *table = NULL, *now = NULL;
+  int fixed_batch = 0;
+  char *err = NULL;
+  TelemPrunePlan *p = NULL;
+  Applier a;
+  if (!telem_check_argc(ctx, "telem_prune_apply", argc, 0, 3)) return;
+  memset(&a, 0, sizeof a);
+  a.db = db;
+  if (argc > 0 && sqlite3_value_type(argv[0]) != SQLITE_NULL)
+    table = (const char *)sqlite3_value_text(argv[0]);
+  if (argc > 1 && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
+    sqlite3_int64 b = sqlite3_value_int64(argv[1]);
+    if (sqlite3_value_numeric_type(argv[1]) != SQLITE_INTEGER || b < 1 || b > PRUNE_MAX_BATCH) {
+      telem_result_errorf(ctx, "telem_prune_apply",
+                          "argument 2: batch_rows must be an integer from 1 to %d",
+                          PRUNE_MAX_BATCH);
+      return;
+    }
+    fixed_batch = (int)b;
+  }
+  if (argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_NULL) {
+    if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) {
+      telem_result_errorf(ctx, "telem_prune_apply", "argument 3: now must be ISO-8601 text");
+      return;
+    }
+    now = (const char *)sqlite3_value_text(argv[2]);
+  }
+  a.own_txn = sqlite3_get_autocommit(db);
+  /* From a writing statement neither COMMIT nor SAVEPOINT is allowed. */
+  if (telem_db_writer_busy(db)) {
+    telem_result_errorf(ctx, "telem_prune_apply",
+                        "cannot run inside a writing statement; call it from a plain SELECT");
+    return;
+  }
+  p = telem_prune_plan_build(db, c, now, 0, &err);
+  if (!p) {
+    telem_result_errorf(ctx, "telem_prune_apply", "%s%s",
+                        err && strncmp(err, "now ", 4) == 0 ? "argument 3: " : "",
+                        err ? err : "out of memory");
+    sqlite3_free(err);
+    return;
+  }
+  int only = -1;
+  if (table) {
+    only = telem_policy_find(p->policy, table);
+    if (only < 0) {
+      telem_result_errorf(ctx, "telem_prune_apply",
+                          "argument 1: table \"%s\" is not in the retention policy",
+                          telem_policy_ident_ok(table) ? table : "(invalid name)");
+      telem_prune_plan_free(p);
+      return;
+    }
+    if (p->rows[only].rule->kind == TELEM_RK_CASCADE) {
+      telem_result_errorf(ctx, "telem_prune_apply",
+                          "argument 1: table \"%s\" is a cascade of %s; prune the parent",
+                          p->rows[only].rule->table_name, p->rows[only].rule->cascade_from);
+      telem_prune_plan_free(p);
+      return;
+    }
+  }
+  sqlite3_int64 total = 0;
+  int rc = apply_exec(&a, prune_log_ddl);
+  sqlite3_int64 run_id = 1;
+  if (rc == SQLITE_OK) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(run_id), 0) + 1 FROM main.telem_prune_log",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      run_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  a.dv = apply_data_version(db);
+  a.ckpt_saved = -1;
+  apply_presence_init(&a);
+  if (a.own_txn && !apply_others_present(&a)) apply_ckpt_defer(&a);
+  for (int i = 0; rc == SQLITE_OK && i < p->n; i++) {
+    TelemPruneRow *r = &p->rows[i];
+    if (r->rule->kind == TELEM_RK_CASCADE) continue;
+    if (only >= 0 && i != only) continue;
+    sqlite3_int64 rows = 0, cascaded = 0;
+    int batches = 0;
+    double t0 = telem_prune_ms_now();
+    if (r->status == PS_OK) rc = apply_table(&a, p, i, fixed_batch, &batches, &rows, &cascaded);
+    total += rows + cascaded;
+    const char *status = rc != SQLITE_OK ? "error" : telem_prune_status_names[r->status];
+    char *keep_err = a.err; /* the log write must not hide the first error */
+    a.err = NULL;
+    double ms = telem_prune_ms_now() - t0;
+    int lrc = apply_log(&a, run_id, r, rows, cascaded, batches, ms, status);
+    /* One row per cascade child too: its own rows (sum rows_deleted over a
+     * run for the total; cascaded_rows on the parent repeats the children's). */
+    for (int j = 0; lrc == SQLITE_OK && j < p->n; j++) {
+      TelemPruneRow *cr = &p->rows[j];
+      if (cr->rule->kind != TELEM_RK_CASCADE || cr->parent != i) continue;
+      const char *cs = rc != SQLITE_OK ? "error" : telem_prune_status_names[cr->status];
+      lrc = apply_log(&a, run_id, cr, cr->deleted, 0, batches, ms, cs);
+    }
+    if (keep_err) {
+      sqlite3_free(a.err);
+      a.err = keep_err;
+    }
+    if (rc == SQLITE_OK) rc = lrc;
+    if (rc != SQLITE_OK && !a.err) telem_set_err(&a.err, "%s", sqlite3_errmsg(db));
+    if (rc != SQLITE_OK) {
+      char *m = sqlite3_mprintf("table %s: %s (%lld rows deleted before the error)",
+                                r->rule->table_name, a.err ? a.err : "error",
+                                (long long)total);
+      sqlite3_free(a.err);
+      a.err = m;
+    }
+  }
+  apply_rollback(&a);
+  apply_ckpt_restore(&a, 1);
+  if (rc != SQLITE_OK)
+    telem_result_errorf(ctx, "telem_prune_apply", "%s", a.err ? a.err : "error");
+  else
+    sqlite3_result_int64(ctx, total);
+  sqlite3_free(a.err);
+  telem_prune_plan_free(p);
+}
+
+int telem_register_prune(sqlite3 *db, TelemConn *c, char **pzErr) {
+  int rc = telem_prune_plan_register(db, c, pzErr);
+  if (rc != SQLITE_OK) return rc;
+  /* DIRECTONLY: apply deletes rows and commits transactions; it must never
+   * run from a trigger or view an untrusted database could carry. */
+  if (rc == SQLITE_OK)
+    rc = telem_create_function(db, c, "telem_prune_apply", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+                               apply_func);
+  if (rc != SQLITE_OK) telem_set_err(pzErr, "telem_register_prune: %s", sqlite3_errmsg(db));
+  return rc;
+}

@@ -1,0 +1,70 @@
+-- Prune: the plan and the batched apply on their own (tests/sql/retention.sql
+-- covers the policy).  Each assertion is labelled pNN so a failing line
+-- names its query.  Every run uses now = 2026-01-01T00:00:00Z.
+.headers off
+.mode list
+
+-- p01-p05: a table without an index on its time column, timestamps in
+-- shuffled order, both ISO forms: the rowid-range strategy.
+CREATE TABLE t_noidx(id INTEGER PRIMARY KEY, v TEXT, created_at TEXT NOT NULL);
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 1000)
+INSERT INTO t_noidx(v, created_at)
+SELECT 'v' || n, strftime(CASE n % 2 WHEN 0 THEN '%Y-%m-%d %H:%M:%S' ELSE '%Y-%m-%dT%H:%M:%SZ' END,
+                          '2024-06-01', '+' || ((n * 7919) % 1000) || ' days')
+FROM i;
+SELECT telem_policy_import('tables:
+  t_noidx: {kind: days, days: 365, time_column: created_at, rationale: test}
+  t_idx: {kind: days, days: 365, time_column: created_at, rationale: test}
+  p: {kind: days, days: 365, time_column: at, rationale: test}
+  c: {kind: cascade, cascade_from: p, rationale: test}
+') > 0;
+CREATE TABLE t_idx(id INTEGER PRIMARY KEY, created_at TEXT);
+CREATE INDEX t_idx_at ON t_idx(created_at);
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 1000)
+INSERT INTO t_idx(created_at) SELECT strftime('%Y-%m-%dT%H:%M:%SZ', '2024-06-01', '+' || ((n * 7919) % 1000) || ' days') FROM i;
+CREATE TABLE p(id INTEGER PRIMARY KEY, at TEXT);
+CREATE TABLE c(id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id) ON DELETE CASCADE, x TEXT);
+CREATE INDEX c_p ON c(p_id);
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 200)
+INSERT INTO p(id, at) SELECT n, strftime('%Y-%m-%d %H:%M:%S', '2024-06-01', '+' || (((n * 37) % 200) * 3) || ' days') FROM i;
+INSERT INTO c(p_id, x) SELECT id, 'a' FROM p UNION ALL SELECT id, 'b' FROM p WHERE id % 2 = 0;
+CREATE TABLE want AS
+  SELECT 't_noidx' AS t, count(*) AS n FROM t_noidx WHERE julianday(created_at) < julianday('2025-01-01')
+  UNION ALL SELECT 't_idx', count(*) FROM t_idx WHERE julianday(created_at) < julianday('2025-01-01')
+  UNION ALL SELECT 'p', count(*) FROM p WHERE julianday(at) < julianday('2025-01-01')
+  UNION ALL SELECT 'c', count(*) FROM c WHERE p_id IN (SELECT id FROM p WHERE julianday(at) < julianday('2025-01-01'));
+SELECT 'p01', table_name, status, eligible_rows = (SELECT n FROM want WHERE t = table_name), quote(cascade_rows)
+FROM telem_prune_plan('2026-01-01T00:00:00Z') ORDER BY table_name;
+SELECT 'p02', (SELECT sum(n) FROM want) = telem_prune_apply(NULL, 37, '2026-01-01T00:00:00Z');
+SELECT 'p03', count(*) FROM t_noidx WHERE julianday(created_at) < julianday('2025-01-01');
+SELECT 'p04', count(*) = 1000 - (SELECT n FROM want WHERE t = 't_noidx') FROM t_noidx;
+SELECT 'p05', table_name, rows_deleted = (SELECT n FROM want WHERE t = table_name), batches, status
+FROM telem_prune_log ORDER BY id;
+SELECT 'p06', count(*) FROM c WHERE p_id NOT IN (SELECT id FROM p);
+SELECT 'p07', count(*) FROM p WHERE julianday(at) < julianday('2025-01-01');
+SELECT 'p08', count(*) = 1000 - (SELECT n FROM want WHERE t = 't_idx') FROM t_idx;
+-- a second run finds nothing
+SELECT 'p09', telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+
+-- p10-p12: children with foreign_keys ON, adaptive batches
+PRAGMA foreign_keys = ON;
+DELETE FROM p; DELETE FROM c;
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 300)
+INSERT INTO p(id, at) SELECT n, strftime('%Y-%m-%dT%H:%M:%fZ', '2024-06-01', '+' || (((n * 37) % 300) * 2) || ' days') FROM i;
+INSERT INTO c(p_id, x) SELECT id, 'a' FROM p UNION ALL SELECT id, 'b' FROM p WHERE id % 3 = 0;
+DELETE FROM want;
+INSERT INTO want SELECT 'p', count(*) FROM p WHERE julianday(at) < julianday('2025-01-01')
+  UNION ALL SELECT 'c', count(*) FROM c WHERE p_id IN (SELECT id FROM p WHERE julianday(at) < julianday('2025-01-01'));
+SELECT 'p10', telem_prune_apply('p', NULL, '2026-01-01T00:00:00Z') = (SELECT sum(n) FROM want);
+SELECT 'p11', count(*) FROM c WHERE p_id IN (SELECT id FROM p WHERE julianday(at) < julianday('2025-01-01'))
+              OR p_id NOT IN (SELECT id FROM p);
+SELECT 'p12', table_name, rows_deleted = (SELECT n FROM want WHERE t = table_name), cascaded_rows > 0, status
+FROM telem_prune_log WHERE run_id = (SELECT max(run_id) FROM telem_prune_log) ORDER BY id;
+PRAGMA foreign_key_check;
+
+-- p13-p16: errors name the function; nothing is deleted by a refused call
+CREATE TABLE before AS SELECT count(*) AS n FROM p;
+SELECT 'p13', telem_prune_apply('c');
+SELECT 'p14', telem_prune_apply(NULL, 0);
+SELECT 'p15', telem_prune_apply(NULL, NULL, 'soon');
+SELECT 'p16', (SELECT n FROM before) = (SELECT count(*) FROM p);
