@@ -431,6 +431,14 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
 /* 1 when a statement that writes is running on db (COMMIT would fail). */
 int telem_db_writer_busy(sqlite3 *db);
 
+/* retention.c: 1 when main.<name> (any case) is the table voxtelem creates
+ * -- its stored SQL is "CREATE TABLE <name><body>" and nothing but SQLite's
+ * own autoindexes hangs on it --, 0 when there is no such table, -1 with
+ * *pzErr when there is one voxtelem did not create that way.  A table with
+ * someone else's CHECK, default, generated column, trigger or index could
+ * run code whenever voxtelem writes or reads it, so it is refused. */
+int telem_own_table_check(sqlite3 *db, const char *name, const char *body, char **pzErr);
+
 int telem_register_retention(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_prune(sqlite3 *db, TelemConn *c, char **pzErr);
 

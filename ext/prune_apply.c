@@ -75,8 +75,10 @@ static void prune_sleep_ms(int ms) {
 
 /* ---- telem_prune_apply ---------------------------------------------------- */
 
-static const char prune_log_ddl[] =
-    "CREATE TABLE IF NOT EXISTS main.telem_prune_log(\n"
+/* telem_prune_log, after "CREATE TABLE <name>" (sqlite_master keeps this
+ * text; telem_own_table_check compares it). */
+static const char prune_log_body[] =
+    "(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  run_id INTEGER NOT NULL,      -- one telem_prune_apply() call\n"
     "  logged_at TEXT NOT NULL,      -- when the table was done (UTC ISO-8601)\n"
@@ -89,6 +91,17 @@ static const char prune_log_ddl[] =
     "  duration_ms INTEGER NOT NULL,\n"
     "  status TEXT NOT NULL          -- ok, or the plan status that skipped it\n"
     ")";
+
+/* One row of telem_prune_apply's result: one table of the run, as logged. */
+typedef struct ApplyOut {
+  sqlite3_int64 run_id;
+  char *table_name;    /* owned */
+  const char *kind;    /* static */
+  char *cutoff;        /* owned; may be NULL */
+  sqlite3_int64 rows, cascaded, ms;
+  int batches;
+  const char *status;  /* static */
+} ApplyOut;
 
 /* How batches are wrapped. */
 typedef struct Applier {
@@ -103,6 +116,9 @@ typedef struct Applier {
   int ckpt_saved;       /* wal_autocheckpoint to restore, or -1 when untouched */
   int min_batch;        /* adaptive batches never go below this */
   char *err;            /* first error; owned */
+  sqlite3_int64 run_id; /* this run's run_id in telem_prune_log */
+  ApplyOut *out;        /* the rows logged so far; owned */
+  int nout, capout;
 } Applier;
 
 static int apply_exec(Applier *a, const char *sql) {
@@ -281,8 +297,37 @@ static void apply_yield(Applier *a, double ms) {
 }
 
 /* Appends one telem_prune_log row (its own transaction in own_txn mode). */
-static int apply_log(Applier *a, sqlite3_int64 run_id, const TelemPruneRow *r, sqlite3_int64 rows,
+static int apply_log(Applier *a, const TelemPruneRow *r, sqlite3_int64 rows,
                      sqlite3_int64 cascaded, int batches, double ms, const char *status) {
+  sqlite3_int64 run_id = a->run_id;
+  if (a->nout == a->capout) {
+    int cap = a->capout ? a->capout * 2 : 8;
+    ApplyOut *o = sqlite3_realloc64(a->out, (sqlite3_uint64)cap * sizeof *o);
+    if (!o) {
+      if (!a->err) telem_set_err(&a->err, "out of memory");
+      return SQLITE_NOMEM;
+    }
+    a->out = o;
+    a->capout = cap;
+  }
+  ApplyOut *o = &a->out[a->nout];
+  memset(o, 0, sizeof *o);
+  o->run_id = run_id;
+  o->table_name = sqlite3_mprintf("%s", r->rule->table_name);
+  o->kind = telem_policy_kind_name(r->rule->kind);
+  o->cutoff = r->cutoff ? sqlite3_mprintf("%s", r->cutoff) : NULL;
+  o->rows = rows;
+  o->cascaded = cascaded;
+  o->batches = batches;
+  o->ms = (sqlite3_int64)(ms + 0.5);
+  o->status = status;
+  if (!o->table_name || (r->cutoff && !o->cutoff)) {
+    sqlite3_free(o->table_name);
+    sqlite3_free(o->cutoff);
+    if (!a->err) telem_set_err(&a->err, "out of memory");
+    return SQLITE_NOMEM;
+  }
+  a->nout++;
   if (apply_begin(a) != SQLITE_OK) return SQLITE_ERROR;
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(a->db,
@@ -631,85 +676,62 @@ static int apply_table(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, i
   return apply_ranged(a, p, pi, fixed_batch, pBatches, pRows, pCascaded);
 }
 
-/* telem_prune_apply([table [, batch_rows [, now]]]) -> rows deleted. */
-static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  TelemConn *c = sqlite3_user_data(ctx);
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  const char *table = NULL, *now = NULL;
-  int fixed_batch = 0;
+/* Runs the prune: the plan at `now`, then every ok parent table (or only
+ * `table`) in batches, logging each table.  Fills a->out.  Returns an
+ * SQLite code with a->err (no function-name prefix). */
+static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batch,
+                     const char *now) {
+  sqlite3 *db = a->db;
   char *err = NULL;
-  TelemPrunePlan *p = NULL;
-  Applier a;
-  if (!telem_check_argc(ctx, "telem_prune_apply", argc, 0, 3)) return;
-  memset(&a, 0, sizeof a);
-  a.db = db;
-  if (argc > 0 && sqlite3_value_type(argv[0]) != SQLITE_NULL)
-    table = (const char *)sqlite3_value_text(argv[0]);
-  if (argc > 1 && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
-    sqlite3_int64 b = sqlite3_value_int64(argv[1]);
-    if (sqlite3_value_numeric_type(argv[1]) != SQLITE_INTEGER || b < 1 || b > PRUNE_MAX_BATCH) {
-      telem_result_errorf(ctx, "telem_prune_apply",
-                          "argument 2: batch_rows must be an integer from 1 to %d",
-                          PRUNE_MAX_BATCH);
-      return;
-    }
-    fixed_batch = (int)b;
-  }
-  if (argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_NULL) {
-    if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) {
-      telem_result_errorf(ctx, "telem_prune_apply", "argument 3: now must be ISO-8601 text");
-      return;
-    }
-    now = (const char *)sqlite3_value_text(argv[2]);
-  }
-  a.own_txn = sqlite3_get_autocommit(db);
-  /* From a writing statement neither COMMIT nor SAVEPOINT is allowed. */
-  if (telem_db_writer_busy(db)) {
-    telem_result_errorf(ctx, "telem_prune_apply",
-                        "cannot run inside a writing statement; call it from a plain SELECT");
-    return;
-  }
-  p = telem_prune_plan_build(db, c, now, 0, &err);
+  a->own_txn = sqlite3_get_autocommit(db);
+  /* The log must be the table voxtelem creates: one with someone else's
+   * trigger, CHECK or default would run their code on every log row. */
+  int ex = telem_own_table_check(db, "telem_prune_log", prune_log_body, &a->err);
+  if (ex < 0) return SQLITE_ERROR;
+  TelemPrunePlan *p = telem_prune_plan_build(db, c, now, 0, &err);
   if (!p) {
-    telem_result_errorf(ctx, "telem_prune_apply", "%s%s",
-                        err && strncmp(err, "now ", 4) == 0 ? "argument 3: " : "",
-                        err ? err : "out of memory");
+    telem_set_err(&a->err, "%s%s", err && strncmp(err, "now ", 4) == 0 ? "argument 3: " : "",
+                  err ? err : "out of memory");
     sqlite3_free(err);
-    return;
+    return SQLITE_ERROR;
   }
   int only = -1;
   if (table) {
     only = telem_policy_find(p->policy, table);
     if (only < 0) {
-      telem_result_errorf(ctx, "telem_prune_apply",
-                          "argument 1: table \"%s\" is not in the retention policy",
-                          telem_policy_ident_ok(table) ? table : "(invalid name)");
+      /* Only a valid identifier is echoed: anything else may be row data. */
+      telem_set_err(&a->err, "argument 1: table \"%s\" is not in the retention policy",
+                    telem_policy_ident_ok(table) ? table : "(invalid name)");
       telem_prune_plan_free(p);
-      return;
+      return SQLITE_ERROR;
     }
     if (p->rows[only].rule->kind == TELEM_RK_CASCADE) {
-      telem_result_errorf(ctx, "telem_prune_apply",
-                          "argument 1: table \"%s\" is a cascade of %s; prune the parent",
-                          p->rows[only].rule->table_name, p->rows[only].rule->cascade_from);
+      telem_set_err(&a->err, "argument 1: table \"%s\" is a cascade of %s; prune the parent",
+                    p->rows[only].rule->table_name, p->rows[only].rule->cascade_from);
       telem_prune_plan_free(p);
-      return;
+      return SQLITE_ERROR;
     }
   }
   sqlite3_int64 total = 0;
-  int rc = apply_exec(&a, prune_log_ddl);
-  sqlite3_int64 run_id = 1;
+  int rc = SQLITE_OK;
+  if (!ex) {
+    char *ddl = sqlite3_mprintf("CREATE TABLE main.telem_prune_log%s", prune_log_body);
+    rc = ddl ? apply_exec(a, ddl) : SQLITE_NOMEM;
+    sqlite3_free(ddl);
+  }
+  a->run_id = 1;
   if (rc == SQLITE_OK) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT coalesce(max(run_id), 0) + 1 FROM main.telem_prune_log",
                            -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
-      run_id = sqlite3_column_int64(st, 0);
+      a->run_id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
   }
-  a.dv = apply_data_version(db);
-  a.ckpt_saved = -1;
-  apply_presence_init(&a);
-  if (a.own_txn && !apply_others_present(&a)) apply_ckpt_defer(&a);
+  a->dv = apply_data_version(db);
+  a->ckpt_saved = -1;
+  apply_presence_init(a);
+  if (a->own_txn && !apply_others_present(a)) apply_ckpt_defer(a);
   for (int i = 0; rc == SQLITE_OK && i < p->n; i++) {
     TelemPruneRow *r = &p->rows[i];
     if (r->rule->kind == TELEM_RK_CASCADE) continue;
@@ -717,53 +739,383 @@ static void apply_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_int64 rows = 0, cascaded = 0;
     int batches = 0;
     double t0 = telem_prune_ms_now();
-    if (r->status == PS_OK) rc = apply_table(&a, p, i, fixed_batch, &batches, &rows, &cascaded);
+    if (r->status == PS_OK) rc = apply_table(a, p, i, fixed_batch, &batches, &rows, &cascaded);
     total += rows + cascaded;
     const char *status = rc != SQLITE_OK ? "error" : telem_prune_status_names[r->status];
-    char *keep_err = a.err; /* the log write must not hide the first error */
-    a.err = NULL;
+    char *keep_err = a->err; /* the log write must not hide the first error */
+    a->err = NULL;
     double ms = telem_prune_ms_now() - t0;
-    int lrc = apply_log(&a, run_id, r, rows, cascaded, batches, ms, status);
+    int lrc = apply_log(a, r, rows, cascaded, batches, ms, status);
     /* One row per cascade child too: its own rows (sum rows_deleted over a
      * run for the total; cascaded_rows on the parent repeats the children's). */
     for (int j = 0; lrc == SQLITE_OK && j < p->n; j++) {
       TelemPruneRow *cr = &p->rows[j];
       if (cr->rule->kind != TELEM_RK_CASCADE || cr->parent != i) continue;
       const char *cs = rc != SQLITE_OK ? "error" : telem_prune_status_names[cr->status];
-      lrc = apply_log(&a, run_id, cr, cr->deleted, 0, batches, ms, cs);
+      lrc = apply_log(a, cr, cr->deleted, 0, batches, ms, cs);
     }
     if (keep_err) {
-      sqlite3_free(a.err);
-      a.err = keep_err;
+      sqlite3_free(a->err);
+      a->err = keep_err;
     }
     if (rc == SQLITE_OK) rc = lrc;
-    if (rc != SQLITE_OK && !a.err) telem_set_err(&a.err, "%s", sqlite3_errmsg(db));
+    if (rc != SQLITE_OK && !a->err) telem_set_err(&a->err, "%s", sqlite3_errmsg(db));
     if (rc != SQLITE_OK) {
       char *m = sqlite3_mprintf("table %s: %s (%lld rows deleted before the error)",
-                                r->rule->table_name, a.err ? a.err : "error",
+                                r->rule->table_name, a->err ? a->err : "error",
                                 (long long)total);
-      sqlite3_free(a.err);
-      a.err = m;
+      sqlite3_free(a->err);
+      a->err = m;
     }
   }
-  apply_rollback(&a);
-  apply_ckpt_restore(&a, 1);
-  if (rc != SQLITE_OK)
-    telem_result_errorf(ctx, "telem_prune_apply", "%s", a.err ? a.err : "error");
-  else
-    sqlite3_result_int64(ctx, total);
-  sqlite3_free(a.err);
+  apply_rollback(a);
+  apply_ckpt_restore(a, 1);
   telem_prune_plan_free(p);
+  return rc;
 }
 
+/* Opens a second connection to the caller's main database file (same VFS,
+ * same busy timeout, foreign_keys and synchronous settings) for a prune in
+ * autocommit mode.  Returns NULL when main has no file (in memory or
+ * temporary: nobody else can write it, the caller's connection is used),
+ * or on error with *pzErr set (then *pzErr is non-NULL).
+ *
+ * Why: the calling SELECT reads a table, so SQLite counts it as a reader
+ * until it ends, and every statement the prune ran on the caller's own
+ * connection would leave main's read transaction open behind it (SQLite
+ * keeps it for the other active reader).  The snapshot it pins would make
+ * every batch after another process's commit fail (SQLITE_BUSY_SNAPSHOT in
+ * WAL mode), and in rollback mode its SHARED lock would keep writers out
+ * for the whole prune.  A connection of its own commits each batch and
+ * lets go, as a separate process would. */
+static sqlite3 *apply_open_worker(sqlite3 *db, char **pzErr) {
+  const char *fn = sqlite3_db_filename(db, "main");
+  if (!fn || !*fn) return NULL;
+  sqlite3_vfs *vfs = NULL;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_VFS_POINTER, &vfs) != SQLITE_OK) vfs = NULL;
+  int flags = sqlite3_db_readonly(db, "main") == 1 ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  sqlite3 *w = NULL;
+  int rc = sqlite3_open_v2(fn, &w, flags, vfs ? vfs->zName : NULL);
+  if (rc != SQLITE_OK) {
+    telem_set_err(pzErr, "cannot open a connection to the database: %s",
+                  w ? sqlite3_errmsg(w) : "out of memory");
+    sqlite3_close(w);
+    return NULL;
+  }
+  /* The caller's settings that change what a prune does or how it waits. */
+  static const char *const pragmas[] = {"busy_timeout", "foreign_keys", "main.synchronous"};
+  for (int i = 0; i < 3 && rc == SQLITE_OK; i++) {
+    char *q = sqlite3_mprintf("PRAGMA %s", pragmas[i]);
+    sqlite3_stmt *st = NULL;
+    int val = -1;
+    if (q && sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      val = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_free(q);
+    if (val < 0) continue;
+    q = sqlite3_mprintf("PRAGMA %s = %d", pragmas[i], val);
+    rc = q ? sqlite3_exec(w, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
+  }
+  if (rc != SQLITE_OK) {
+    telem_set_err(pzErr, "cannot set up a connection to the database: %s", sqlite3_errmsg(w));
+    sqlite3_close(w);
+    return NULL;
+  }
+  return w;
+}
+
+/* ---- telem_prune_apply: the table-valued function ------------------------------ */
+
+#define APPLY_COL_RUN 0
+#define APPLY_COL_TABLE 1
+#define APPLY_COL_KIND 2
+#define APPLY_COL_CUTOFF 3
+#define APPLY_COL_ROWS 4
+#define APPLY_COL_CASCADED 5
+#define APPLY_COL_BATCHES 6
+#define APPLY_COL_MS 7
+#define APPLY_COL_STATUS 8
+#define APPLY_COL_ARG_TABLE 9  /* HIDDEN argument 1 */
+#define APPLY_COL_ARG_BATCH 10 /* HIDDEN argument 2 */
+#define APPLY_COL_ARG_NOW 11   /* HIDDEN argument 3 */
+#define APPLY_COL_EXTRA 12     /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
+#define APPLY_NARGS 3
+
+/* idxNum: bit k (k = 0, 1, 2) set when argument k + 1 is given; the given
+ * ones are passed to xFilter in argument order. */
+
+typedef struct ApplyVtab {
+  sqlite3_vtab base; /* must be first */
+  sqlite3 *db;
+  TelemConn *c; /* borrowed: the module's client data holds the reference */
+} ApplyVtab;
+
+typedef struct ApplyCursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  ApplyOut *out;            /* this run's rows; owned */
+  int n, i;
+} ApplyCursor;
+
+static void apply_out_free(ApplyOut *o, int n) {
+  for (int i = 0; i < n; i++) {
+    sqlite3_free(o[i].table_name);
+    sqlite3_free(o[i].cutoff);
+  }
+  sqlite3_free(o);
+}
+
+/* xConnect and xCreate: the run happens in xFilter. */
+static int apply_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                         sqlite3_vtab **ppVtab, char **pzErr) {
+  (void)argc;
+  (void)argv;
+  int rc = sqlite3_declare_vtab(db,
+                                "CREATE TABLE x(run_id INTEGER, table_name TEXT, kind TEXT, "
+                                "cutoff TEXT, rows_deleted INTEGER, cascaded_rows INTEGER, "
+                                "batches INTEGER, duration_ms INTEGER, status TEXT, "
+                                "only_table HIDDEN, batch_rows HIDDEN, now HIDDEN"
+                                TELEM_TVF_EXTRA_COLUMNS ")");
+  if (rc != SQLITE_OK) {
+    telem_set_err(pzErr, "telem_prune_apply: %s", sqlite3_errmsg(db));
+    return rc;
+  }
+  /* DIRECTONLY: it deletes rows and commits transactions.  Triggers and
+   * views refuse DIRECTONLY tables, and a CHECK constraint, a default or a
+   * generated column cannot hold a subquery: no schema object of any
+   * database can run it. */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  ApplyVtab *v = sqlite3_malloc64(sizeof *v);
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof *v);
+  v->db = db;
+  v->c = pAux;
+  *ppVtab = &v->base;
+  return SQLITE_OK;
+}
+
+/* xCreate: a distinct function, so the module is not eponymous (see
+ * telem_register_prune for why the table lives in temp). */
+static int apply_create(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                        sqlite3_vtab **ppVtab, char **pzErr) {
+  return apply_connect(db, pAux, argc, argv, ppVtab, pzErr);
+}
+
+/* xDisconnect / xDestroy */
+static int apply_disconnect(sqlite3_vtab *pVtab) {
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+/* xBestIndex: equality constraints on the HIDDEN arguments become argv[]
+ * in argument order (idxNum bits); an unusable one is SQLITE_CONSTRAINT. */
+static int apply_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
+  int ix[APPLY_NARGS] = {-1, -1, -1}, unusable = 0;
+  if (telem_tvf_too_many_args(pVtab, info, "telem_prune_apply", APPLY_COL_EXTRA, APPLY_NARGS))
+    return SQLITE_ERROR;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *cn = &info->aConstraint[i];
+    int k = cn->iColumn - APPLY_COL_ARG_TABLE;
+    if (k < 0 || k >= APPLY_NARGS || cn->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (!cn->usable) {
+      unusable |= 1 << k;
+      continue;
+    }
+    ix[k] = i;
+  }
+  info->idxNum = 0;
+  int argv_i = 1;
+  for (int k = 0; k < APPLY_NARGS; k++) {
+    if (ix[k] < 0) {
+      if (unusable & (1 << k)) return SQLITE_CONSTRAINT;
+      continue;
+    }
+    info->aConstraintUsage[ix[k]].argvIndex = argv_i++;
+    info->aConstraintUsage[ix[k]].omit = 1;
+    info->idxNum |= 1 << k;
+  }
+  info->estimatedCost = 1e9; /* never worth running twice: keep it outermost */
+  info->estimatedRows = 10;
+  return SQLITE_OK;
+}
+
+/* xOpen */
+static int apply_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur) {
+  (void)pVtab;
+  ApplyCursor *cur = sqlite3_malloc64(sizeof *cur);
+  if (!cur) return SQLITE_NOMEM;
+  memset(cur, 0, sizeof *cur);
+  *ppCur = &cur->base;
+  return SQLITE_OK;
+}
+
+/* xClose */
+static int apply_close(sqlite3_vtab_cursor *pCur) {
+  ApplyCursor *cur = (ApplyCursor *)pCur;
+  apply_out_free(cur->out, cur->n);
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+/* xFilter: validates the arguments, runs the whole prune, keeps its rows. */
+static int apply_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr, int argc,
+                        sqlite3_value **argv) {
+  (void)idxStr;
+  ApplyCursor *cur = (ApplyCursor *)pCur;
+  ApplyVtab *v = (ApplyVtab *)pCur->pVtab;
+  sqlite3_value *arg[APPLY_NARGS] = {NULL, NULL, NULL};
+  for (int k = 0, j = 0; k < APPLY_NARGS; k++)
+    if ((idxNum & (1 << k)) && j < argc) arg[k] = argv[j++];
+  apply_out_free(cur->out, cur->n);
+  cur->out = NULL;
+  cur->n = cur->i = 0;
+  const char *table = NULL, *now = NULL;
+  int fixed_batch = 0;
+  if (arg[0] && sqlite3_value_type(arg[0]) != SQLITE_NULL &&
+      !(table = (const char *)sqlite3_value_text(arg[0])))
+    return SQLITE_NOMEM;
+  if (arg[1] && sqlite3_value_type(arg[1]) != SQLITE_NULL) {
+    sqlite3_int64 b = sqlite3_value_int64(arg[1]);
+    if (sqlite3_value_numeric_type(arg[1]) != SQLITE_INTEGER || b < 1 || b > PRUNE_MAX_BATCH) {
+      telem_vtab_errorf(pCur->pVtab,
+                        "telem_prune_apply: argument 2: batch_rows must be an integer from 1 "
+                        "to %d",
+                        PRUNE_MAX_BATCH);
+      return SQLITE_ERROR;
+    }
+    fixed_batch = (int)b;
+  }
+  if (arg[2] && sqlite3_value_type(arg[2]) != SQLITE_NULL) {
+    if (sqlite3_value_type(arg[2]) != SQLITE_TEXT) {
+      telem_vtab_errorf(pCur->pVtab, "telem_prune_apply: argument 3: now must be ISO-8601 text");
+      return SQLITE_ERROR;
+    }
+    now = (const char *)sqlite3_value_text(arg[2]);
+  }
+  /* From a writing statement neither COMMIT nor SAVEPOINT is allowed. */
+  if (telem_db_writer_busy(v->db)) {
+    telem_vtab_errorf(pCur->pVtab, "telem_prune_apply: cannot run inside a writing statement; "
+                                   "call it from a plain SELECT");
+    return SQLITE_ERROR;
+  }
+  Applier a;
+  memset(&a, 0, sizeof a);
+  a.db = v->db;
+  sqlite3 *worker = NULL;
+  if (sqlite3_get_autocommit(v->db)) {
+    worker = apply_open_worker(v->db, &a.err);
+    if (a.err) {
+      telem_vtab_errorf(pCur->pVtab, "telem_prune_apply: %s", a.err);
+      sqlite3_free(a.err);
+      return SQLITE_ERROR;
+    }
+    if (worker) a.db = worker;
+  }
+  int rc = apply_run(&a, v->c, table, fixed_batch, now);
+  sqlite3_close(worker);
+  if (rc != SQLITE_OK) {
+    telem_vtab_errorf(pCur->pVtab, "telem_prune_apply: %s", a.err ? a.err : "out of memory");
+    apply_out_free(a.out, a.nout);
+    sqlite3_free(a.err);
+    return SQLITE_ERROR;
+  }
+  cur->out = a.out;
+  cur->n = a.nout;
+  sqlite3_free(a.err);
+  return SQLITE_OK;
+}
+
+/* xNext */
+static int apply_next(sqlite3_vtab_cursor *pCur) {
+  ((ApplyCursor *)pCur)->i++;
+  return SQLITE_OK;
+}
+
+/* xEof */
+static int apply_eof(sqlite3_vtab_cursor *pCur) {
+  ApplyCursor *cur = (ApplyCursor *)pCur;
+  return cur->i >= cur->n;
+}
+
+/* xColumn */
+static int apply_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col) {
+  ApplyCursor *cur = (ApplyCursor *)pCur;
+  const ApplyOut *o = &cur->out[cur->i];
+  switch (col) {
+    case APPLY_COL_RUN: sqlite3_result_int64(ctx, o->run_id); break;
+    case APPLY_COL_TABLE: sqlite3_result_text(ctx, o->table_name, -1, SQLITE_TRANSIENT); break;
+    case APPLY_COL_KIND: sqlite3_result_text(ctx, o->kind, -1, SQLITE_STATIC); break;
+    case APPLY_COL_CUTOFF:
+      if (o->cutoff) sqlite3_result_text(ctx, o->cutoff, -1, SQLITE_TRANSIENT);
+      break;
+    case APPLY_COL_ROWS: sqlite3_result_int64(ctx, o->rows); break;
+    case APPLY_COL_CASCADED: sqlite3_result_int64(ctx, o->cascaded); break;
+    case APPLY_COL_BATCHES: sqlite3_result_int(ctx, o->batches); break;
+    case APPLY_COL_MS: sqlite3_result_int64(ctx, o->ms); break;
+    case APPLY_COL_STATUS: sqlite3_result_text(ctx, o->status, -1, SQLITE_STATIC); break;
+    default: break; /* the arguments read back as NULL */
+  }
+  return SQLITE_OK;
+}
+
+/* xRowid */
+static int apply_rowid(sqlite3_vtab_cursor *pCur, sqlite3_int64 *pRowid) {
+  *pRowid = ((ApplyCursor *)pCur)->i + 1;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module apply_module = {
+    .iVersion = 0,
+    .xCreate = apply_create, /* not eponymous: the instance lives in temp */
+    .xConnect = apply_connect,
+    .xBestIndex = apply_best_index,
+    .xDisconnect = apply_disconnect,
+    .xDestroy = apply_disconnect,
+    .xOpen = apply_open,
+    .xClose = apply_close,
+    .xFilter = apply_filter,
+    .xNext = apply_next,
+    .xEof = apply_eof,
+    .xColumn = apply_column,
+    .xRowid = apply_rowid,
+};
+
+/* telem_prune_apply(...) as a scalar: only says how to call it.  No side
+ * effect, so it may stay callable from anywhere. */
+static void apply_scalar_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argv;
+  if (!telem_check_argc(ctx, "telem_prune_apply", argc, 0, 3)) return;
+  sqlite3_result_error(ctx,
+                       "telem_prune_apply: call it as a table: SELECT * FROM "
+                       "telem_prune_apply(...)",
+                       -1);
+}
+
+/* Registers telem_prune_plan and telem_prune_apply.
+ *
+ * telem_prune_apply is a table in the temp schema, created here, rather than
+ * an eponymous table: an eponymous table belongs to main, and a statement
+ * that reads a table of main holds a read transaction on main until it ends.
+ * The prune commits batch after batch on this connection while its own
+ * SELECT runs; with a read transaction on main held for the whole run, a
+ * WAL writer's commit would leave every later batch unable to start
+ * (SQLITE_BUSY_SNAPSHOT), and in rollback-journal mode writers would wait
+ * for the whole prune.  A statement reading temp.telem_prune_apply holds
+ * only temp's (private) transaction.  Unqualified names look in temp first,
+ * so `SELECT * FROM telem_prune_apply()` finds it. */
 int telem_register_prune(sqlite3 *db, TelemConn *c, char **pzErr) {
   int rc = telem_prune_plan_register(db, c, pzErr);
   if (rc != SQLITE_OK) return rc;
-  /* DIRECTONLY: apply deletes rows and commits transactions; it must never
-   * run from a trigger or view an untrusted database could carry. */
+  rc = telem_create_module(db, c, "telem_prune_apply", &apply_module);
   if (rc == SQLITE_OK)
-    rc = telem_create_function(db, c, "telem_prune_apply", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-                               apply_func);
+    rc = sqlite3_exec(db,
+                      "CREATE VIRTUAL TABLE IF NOT EXISTS temp.telem_prune_apply "
+                      "USING telem_prune_apply",
+                      NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = telem_create_function(db, c, "telem_prune_apply", -1, SQLITE_UTF8 | SQLITE_INNOCUOUS,
+                               apply_scalar_func);
   if (rc != SQLITE_OK) telem_set_err(pzErr, "telem_register_prune: %s", sqlite3_errmsg(db));
   return rc;
 }

@@ -12,12 +12,12 @@ INSERT INTO t_noidx(v, created_at)
 SELECT 'v' || n, strftime(CASE n % 2 WHEN 0 THEN '%Y-%m-%d %H:%M:%S' ELSE '%Y-%m-%dT%H:%M:%SZ' END,
                           '2024-06-01', '+' || ((n * 7919) % 1000) || ' days')
 FROM i;
-SELECT telem_policy_import('tables:
+SELECT (SELECT rules FROM telem_policy_import('tables:
   t_noidx: {kind: days, days: 365, time_column: created_at, rationale: test}
   t_idx: {kind: days, days: 365, time_column: created_at, rationale: test}
   p: {kind: days, days: 365, time_column: at, rationale: test}
   c: {kind: cascade, cascade_from: p, rationale: test}
-') > 0;
+')) > 0;
 CREATE TABLE t_idx(id INTEGER PRIMARY KEY, created_at TEXT);
 CREATE INDEX t_idx_at ON t_idx(created_at);
 WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 1000)
@@ -35,7 +35,7 @@ CREATE TABLE want AS
   UNION ALL SELECT 'c', count(*) FROM c WHERE p_id IN (SELECT id FROM p WHERE julianday(at) < julianday('2025-01-01'));
 SELECT 'p01', table_name, status, eligible_rows = (SELECT n FROM want WHERE t = table_name), quote(cascade_rows)
 FROM telem_prune_plan('2026-01-01T00:00:00Z') ORDER BY table_name;
-SELECT 'p02', (SELECT sum(n) FROM want) = telem_prune_apply(NULL, 37, '2026-01-01T00:00:00Z');
+SELECT 'p02', (SELECT sum(n) FROM want) = (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, 37, '2026-01-01T00:00:00Z'));
 SELECT 'p03', count(*) FROM t_noidx WHERE julianday(created_at) < julianday('2025-01-01');
 SELECT 'p04', count(*) = 1000 - (SELECT n FROM want WHERE t = 't_noidx') FROM t_noidx;
 SELECT 'p05', table_name, rows_deleted = (SELECT n FROM want WHERE t = table_name), batches, status
@@ -44,7 +44,7 @@ SELECT 'p06', count(*) FROM c WHERE p_id NOT IN (SELECT id FROM p);
 SELECT 'p07', count(*) FROM p WHERE julianday(at) < julianday('2025-01-01');
 SELECT 'p08', count(*) = 1000 - (SELECT n FROM want WHERE t = 't_idx') FROM t_idx;
 -- a second run finds nothing
-SELECT 'p09', telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT 'p09', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z'));
 
 -- p10-p12: children with foreign_keys ON, adaptive batches
 PRAGMA foreign_keys = ON;
@@ -55,7 +55,7 @@ INSERT INTO c(p_id, x) SELECT id, 'a' FROM p UNION ALL SELECT id, 'b' FROM p WHE
 DELETE FROM want;
 INSERT INTO want SELECT 'p', count(*) FROM p WHERE julianday(at) < julianday('2025-01-01')
   UNION ALL SELECT 'c', count(*) FROM c WHERE p_id IN (SELECT id FROM p WHERE julianday(at) < julianday('2025-01-01'));
-SELECT 'p10', telem_prune_apply('p', NULL, '2026-01-01T00:00:00Z') = (SELECT sum(n) FROM want);
+SELECT 'p10', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('p', NULL, '2026-01-01T00:00:00Z')) = (SELECT sum(n) FROM want);
 SELECT 'p11', count(*) FROM c WHERE p_id IN (SELECT id FROM p WHERE julianday(at) < julianday('2025-01-01'))
               OR p_id NOT IN (SELECT id FROM p);
 SELECT 'p12', table_name, rows_deleted = (SELECT n FROM want WHERE t = table_name), cascaded_rows > 0, status
@@ -64,7 +64,7 @@ PRAGMA foreign_key_check;
 
 -- p13-p16: errors name the function; nothing is deleted by a refused call
 CREATE TABLE before AS SELECT count(*) AS n FROM p;
-SELECT 'p13', telem_prune_apply('c');
-SELECT 'p14', telem_prune_apply(NULL, 0);
-SELECT 'p15', telem_prune_apply(NULL, NULL, 'soon');
+SELECT 'p13', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('c'));
+SELECT 'p14', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, 0));
+SELECT 'p15', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, 'soon'));
 SELECT 'p16', (SELECT n FROM before) = (SELECT count(*) FROM p);

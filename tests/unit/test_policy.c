@@ -476,11 +476,11 @@ static void test_import_files(void **state) {
   char *err = NULL;
   assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
   if (sqlite3_voxtelem_init(db, &err, NULL) != SQLITE_OK) fail_msg("%s", err);
-  expect_sql(db, "SELECT telem_policy_import('/nonexistent-dir/policy.yaml')",
+  expect_sql(db, "SELECT rules FROM telem_policy_import('/nonexistent-dir/policy.yaml')",
              "telem_policy_import: cannot open /nonexistent-dir/policy.yaml: No such file");
-  expect_sql(db, "SELECT telem_policy_import('/tmp')", "telem_policy_import: cannot read /tmp: is a directory");
+  expect_sql(db, "SELECT rules FROM telem_policy_import('/tmp')", "telem_policy_import: cannot read /tmp: is a directory");
   const char *path = tmp_file("", 0);
-  char *q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  char *q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
   expect_sql(db, q, "policy is empty");
   sqlite3_free(q);
   unlink(path);
@@ -490,19 +490,19 @@ static void test_import_files(void **state) {
   memset(text, '#', big);
   path = tmp_file(text, big);
   free(text);
-  q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
   expect_sql(db, q, "policy is 5242880 bytes, larger than the 1048576 byte limit");
   sqlite3_free(q);
   unlink(path);
   /* nothing was written by the failures */
   expect_sql(db, "SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy'", "0");
   path = tmp_file(good, strlen(good));
-  q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
   expect_sql(db, q, "7");
   sqlite3_free(q);
   unlink(path);
   expect_sql(db, "SELECT group_concat(DISTINCT source) FROM telem_retention", "database");
-  expect_sql(db, "SELECT telem_policy_import(telem_policy_yaml())", "7");
+  expect_sql(db, "SELECT rules FROM telem_policy_import(telem_policy_yaml())", "7");
   sqlite3_close(db);
 }
 
