@@ -405,6 +405,7 @@ typedef struct TelemPolicyRule {
   char *cascade_from; /* owned; may be NULL */
   char *rationale;    /* owned */
   int64_t rowid;      /* row in telem_retention_policy (0: from a file) */
+  int implicit;       /* plan only: a cascade child found from the schema */
 } TelemPolicyRule;
 
 struct TelemPolicy {

@@ -26,7 +26,8 @@
  *   manual          -          optional     -
  *   cascade         -          -            required (a non-cascade rule)
  *
- * `rationale` is required for every rule.  Table and column names must match
+ * `rationale` is optional (Vox's own file has none); a rule without one
+ * shows NULL in telem_retention and a note in the plan.  Table and column names must match
  * ^[A-Za-z_][A-Za-z0-9_]{0,127}$ and may not start with "sqlite_": this is
  * stricter than SQLite needs, so that no name can carry SQL, and generated
  * SQL still quotes every identifier with "%w" (defence in depth).
@@ -252,10 +253,7 @@ static int policy_rule_check(const TelemPolicyRuleInfo *r, const char *where, ch
     policy_err(pzErr, where, t, "cascade_from", "is only used by kind cascade");
     return -1;
   }
-  if (!r->rationale || !*r->rationale) {
-    policy_err(pzErr, where, t, "rationale", "is required (say why the data is kept so long)");
-    return -1;
-  }
+  if (!r->rationale || !*r->rationale) return 0; /* optional, as in Vox's own file */
   size_t rn = strlen(r->rationale);
   if (rn > POLICY_MAX_RATIONALE) {
     policy_err(pzErr, where, t, "rationale", "longer than %d bytes", POLICY_MAX_RATIONALE);
@@ -300,9 +298,9 @@ static int policy_insert(TelemPolicy *p, const TelemPolicyRuleInfo *r, int64_t r
   nr.table_name = policy_strdup(r->table_name);
   nr.time_column = policy_strdup(r->time_column);
   nr.cascade_from = policy_strdup(r->cascade_from);
-  nr.rationale = policy_strdup(r->rationale);
+  nr.rationale = r->rationale && *r->rationale ? policy_strdup(r->rationale) : NULL;
   if (!nr.table_name || (r->time_column && !nr.time_column) ||
-      (r->cascade_from && !nr.cascade_from) || !nr.rationale) {
+      (r->cascade_from && !nr.cascade_from) || (r->rationale && *r->rationale && !nr.rationale)) {
     policy_rule_clear(&nr);
     return -2;
   }
@@ -586,7 +584,8 @@ char *telem_policy_to_yaml(const TelemPolicy *p) {
   telem_buf_init(&b);
   telem_buf_puts(&b,
                  "# Retention policy exported by telem_policy_yaml(); import with\n"
-                 "# telem_policy_import() or commit as contracts/db/retention-policy.yaml.\n");
+                 "# telem_policy_import() or commit as contracts/db/retention-policy.yaml.\n"
+                 "# Comments of the file it was imported from are not kept.\n");
   telem_buf_puts(&b, p->n ? "tables:\n" : "tables: {}\n");
   for (int i = 0; i < p->n; i++) {
     const TelemPolicyRule *r = &p->rules[i];
@@ -605,9 +604,11 @@ char *telem_policy_to_yaml(const TelemPolicy *p) {
       policy_yaml_name(&b, r->cascade_from);
       telem_buf_putc(&b, '\n');
     }
-    telem_buf_puts(&b, "    rationale: ");
-    policy_yaml_string(&b, r->rationale);
-    telem_buf_putc(&b, '\n');
+    if (r->rationale) {
+      telem_buf_puts(&b, "    rationale: ");
+      policy_yaml_string(&b, r->rationale);
+      telem_buf_putc(&b, '\n');
+    }
   }
   return telem_buf_take(&b);
 }

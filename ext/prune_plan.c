@@ -312,6 +312,7 @@ static int prune_parent_key_ok(sqlite3 *db, const char *pt, const char *cols, in
 
 /* ---- foreign keys, read once per plan -------------------------------------- */
 
+
 static void plan_fks_free(TelemPruneFks *f) {
   for (int i = 0; i < f->n; i++) {
     sqlite3_free(f->fk[i].child);
@@ -430,7 +431,10 @@ static int plan_fks_load(sqlite3 *db, TelemPruneFks *f) {
                              "SELECT 1 FROM pragma_index_list(?1, 'main') AS il, "
                              "pragma_index_info(il.name, 'main') AS ii "
                              "WHERE ii.seqno = 0 AND ii.name = ?2 COLLATE NOCASE "
-                             "AND il.partial = 0",
+                             "AND il.partial = 0 "
+                             "UNION ALL SELECT 1 FROM pragma_table_info(?1, 'main') "
+                             "WHERE pk = 1 AND upper(type) = 'INTEGER' AND name = ?2 COLLATE NOCASE "
+                             "AND (SELECT count(*) FROM pragma_table_info(?1, 'main') WHERE pk > 0) = 1",
                              -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, cur->child, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, col_from ? col_from : "", -1, SQLITE_STATIC);
@@ -635,6 +639,40 @@ static int prune_has_index(sqlite3 *db, const char *t, const char *col) {
   return found;
 }
 
+/* Adds to policy p a cascade rule for every table that references a
+ * non-cascade rule's table through a foreign key ON DELETE CASCADE and that
+ * p does not list (Vox's policy says such children "use ON DELETE CASCADE
+ * -- no separate prune rows"), marked implicit and without rationale.  A
+ * table whose name the policy would refuse, or one the policy lists, is
+ * left alone (the parent then says unlisted_child).  Returns an SQLite code. */
+static int plan_add_implicit(TelemPolicy *p, const TelemPruneFks *fks) {
+  for (int i = 0; i < fks->n; i++) {
+    const TelemPruneFk *k = &fks->fk[i];
+    if (!k->cascade || sqlite3_stricmp(k->child, k->parent) == 0) continue;
+    int pi = telem_policy_find(p, k->parent);
+    if (pi < 0 || p->rules[pi].kind == TELEM_RK_CASCADE) continue;
+    if (telem_policy_find(p, k->child) >= 0) continue;
+    char *parent = sqlite3_mprintf("%s", p->rules[pi].table_name);
+    if (!parent) return SQLITE_NOMEM;
+    TelemPolicyRuleInfo info;
+    memset(&info, 0, sizeof info);
+    info.table_name = k->child;
+    info.kind = "cascade";
+    info.days = TELEM_POLICY_NO_DAYS;
+    info.cascade_from = parent;
+    char *err = NULL;
+    int rc = telem_policy_add(p, &info, &err);
+    sqlite3_free(err);
+    sqlite3_free(parent);
+    if (rc == -2) return SQLITE_NOMEM;
+    if (rc == 0) {
+      int j = telem_policy_find(p, k->child);
+      if (j >= 0) p->rules[j].implicit = 1;
+    }
+  }
+  return SQLITE_OK;
+}
+
 /* Builds the plan of the active policy at instant `now` (NULL: the current
  * time).  with_counts: also count eligible and cascade rows.  Returns NULL
  * with *pzErr on error. */
@@ -655,11 +693,12 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
   }
   p->policy = telem_policy_active(db, c, NULL, pzErr);
   if (!p->policy) goto fail;
+  if ((rc = plan_fks_load(db, &fks)) != SQLITE_OK) goto sqlerr;
+  if ((rc = plan_add_implicit(p->policy, &fks)) != SQLITE_OK) goto sqlerr;
   p->n = p->policy->n;
   p->rows = sqlite3_malloc64((sqlite3_uint64)(p->n ? p->n : 1) * sizeof *p->rows);
   if (!p->rows) goto oom;
   memset(p->rows, 0, (size_t)(p->n ? p->n : 1) * sizeof *p->rows);
-  if ((rc = plan_fks_load(db, &fks)) != SQLITE_OK) goto sqlerr;
 
   /* Pass 1: each rule on its own. */
   for (int i = 0; i < p->n; i++) {
@@ -764,6 +803,33 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
       p->rows[r->parent].cascade += r->eligible;
     }
   }
+  /* Pass 6: what the operator should know (NULL when nothing). */
+  for (int i = 0; i < p->n; i++) {
+    TelemPruneRow *r = &p->rows[i];
+    const TelemPolicyRule *ru = r->rule;
+    TelemBuf b;
+    telem_buf_init(&b);
+    if (ru->implicit)
+      telem_prune_sqlf(&b, "not in the policy: goes with %s through its foreign key ON DELETE "
+                           "CASCADE", ru->cascade_from);
+    else if (!ru->rationale)
+      telem_buf_puts(&b, "no rationale");
+    if (r->status == PS_OK && ru->kind != TELEM_RK_CASCADE && r->indexed == 0)
+      telem_prune_sqlf(&b, "%sno index on %s: batches walk rowid ranges, reading the whole "
+                           "table once",
+                       b.len ? "; " : "", ru->time_column);
+    if (r->status == PS_OK && ru->kind == TELEM_RK_CASCADE && r->fk_unindexed)
+      telem_prune_sqlf(&b, "%sno index on its key to %s: every batch of %s scans this table, "
+                           "and with foreign_keys on SQLite scans it once per %s row deleted; "
+                           "CREATE INDEX on the key column(s)",
+                       b.len ? "; " : "", ru->cascade_from, ru->cascade_from, ru->cascade_from);
+    if (b.oom) {
+      telem_buf_free(&b);
+      goto oom;
+    }
+    r->note = b.len ? telem_buf_take(&b) : NULL;
+    telem_buf_free(&b);
+  }
   plan_fks_free(&fks);
   return p;
 sqlerr:
@@ -789,8 +855,9 @@ fail:
 #define PLAN_COL_CASCADE 6
 #define PLAN_COL_STATUS 7
 #define PLAN_COL_SQL 8
-#define PLAN_COL_NOW 9 /* HIDDEN argument */
-#define PLAN_COL_EXTRA 10 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
+#define PLAN_COL_NOTE 9
+#define PLAN_COL_NOW 10 /* HIDDEN argument */
+#define PLAN_COL_EXTRA 11 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
 
 /* idxNum bit 1: the `now` argument is given (argv[0]). */
 #define PLAN_IDX_NOW 1
@@ -815,7 +882,7 @@ static int plan_connect(sqlite3 *db, void *pAux, int argc, const char *const *ar
   int rc = sqlite3_declare_vtab(db,
                                 "CREATE TABLE x(table_name TEXT, kind TEXT, time_column TEXT, "
                                 "days INTEGER, cutoff TEXT, eligible_rows INTEGER, "
-                                "cascade_rows INTEGER, status TEXT, delete_sql TEXT, "
+                                "cascade_rows INTEGER, status TEXT, delete_sql TEXT, note TEXT, "
                                 "now HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")");
   if (rc != SQLITE_OK) {
     telem_set_err(pzErr, "telem_prune_plan: %s", sqlite3_errmsg(db));
@@ -949,6 +1016,7 @@ static int plan_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col)
       return SQLITE_OK;
     case PLAN_COL_STATUS: z = telem_prune_status_names[r->status]; break;
     case PLAN_COL_SQL: z = r->delete_sql; break;
+    case PLAN_COL_NOTE: z = r->note; break;
     case PLAN_COL_NOW: z = cur->plan->now; break;
   }
   if (z) sqlite3_result_text(ctx, z, -1, SQLITE_TRANSIENT);

@@ -273,7 +273,9 @@ static void ret_bind_rule(sqlite3_stmt *st, const TelemPolicyRule *r) {
   if (r->days != TELEM_POLICY_NO_DAYS) sqlite3_bind_int64(st, 4, r->days);
   sqlite3_bind_text(st, 5, r->time_column, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 6, r->cascade_from, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, r->rationale, -1, SQLITE_STATIC);
+  /* The column is NOT NULL (tables created before rationale was optional):
+   * a missing rationale is stored as '' and read back as none. */
+  sqlite3_bind_text(st, 7, r->rationale ? r->rationale : "", -1, SQLITE_STATIC);
 }
 
 /* Inserts rule r (with rowid when rowid > 0) into the database table.

@@ -13,7 +13,7 @@ FROM telem_retention;
 SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy';
 -- a bad first write, even inside a transaction, creates nothing
 BEGIN;
-INSERT INTO telem_retention(table_name, kind) VALUES ('t', 'manual');
+INSERT INTO telem_retention(table_name, kind) VALUES ('t', 'forever');
 SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy';
 COMMIT;
 SELECT DISTINCT source FROM telem_retention;
@@ -179,7 +179,7 @@ INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALU
   ('no_col', 'days', 1, 'created_at', 'no such column'),
   ('missing_t', 'days', 1, 'created_at', 'no such table'),
   ('a_view', 'days', 1, 'at', 'a view'),
-  ('parent_x', 'days', 1, 'at', 'child not in the policy'),
+  ('parent_x', 'days', 1, 'at', 'its child is found from the schema (ON DELETE CASCADE)'),
   ('parent_y', 'days', 1, 'at', 'child restricts');
 INSERT INTO telem_retention(table_name, kind, time_column, rationale) VALUES
   ('audit_log', 'keep_forever', 'at', 'legal hold'),

@@ -276,7 +276,24 @@ static void test_structure(void **state) {
   (void)state;
   expect_bad("tables:\n  t:\n    kind: manual\n    rationale: r\n    owner: me\n",
              "table \"t\": owner: unknown field", NULL);
-  expect_bad("tables:\n  t:\n    kind: manual\n", "table \"t\": rationale: is required", NULL);
+  { /* rationale is optional (Vox's own file has none): parsed, NULL, exported without it */
+    char *err = NULL;
+    const char *txt = "tables:\n  t:\n    kind: manual\n";
+    TelemPolicy *p = telem_policy_parse("p.yaml", txt, strlen(txt), &err);
+    assert_non_null(p);
+    TelemPolicyRuleInfo info;
+    assert_int_equal(telem_policy_rule(p, 0, &info), 0);
+    assert_null(info.rationale);
+    char *y = telem_policy_to_yaml(p);
+    assert_non_null(y);
+    assert_null(strstr(y, "rationale"));
+    TelemPolicy *q = telem_policy_parse("export", y, strlen(y), &err);
+    assert_non_null(q);
+    assert_int_equal(telem_policy_count(q), 1);
+    telem_policy_free(q);
+    sqlite3_free(y);
+    telem_policy_free(p);
+  }
   expect_bad("tables:\n  t:\n    kind: manual\n    rationale: [a, b]\n",
              "table \"t\": rationale: must be a scalar", NULL);
   expect_bad("tables:\n  t: manual\n", "table \"t\": rule must be a mapping", NULL);
