@@ -25,8 +25,9 @@
  * SQLite allows neither COMMIT nor SAVEPOINT there.
  *
  * Batches, two strategies (one function each):
- *   apply_keyed   an index starts with the time column and the table has no
- *                 cascade children: a batch is a slice of that index;
+ *   apply_keyed   an index starts with the time column, its entries come in
+ *                 rowid order (apply_index_in_rowid_order) and the table has
+ *                 no cascade children: a batch is a slice of that index;
  *   apply_ranged  otherwise: a batch is a range of rowids, walked once in
  *                 rowid order (O(rows) whatever the order of the timestamps);
  *                 the range's children go first, then its parents.
@@ -58,13 +59,16 @@
 #define PRUNE_DEFAULT_BATCH 2000    /* first batch when batch_rows is NULL */
 #define PRUNE_MIN_BATCH 100
 #define PRUNE_MAX_BATCH 1000000     /* largest batch_rows accepted */
-#define PRUNE_ADAPT_MAX 50000       /* adaptive batches never exceed this */
-#define PRUNE_TARGET_MS 20.0        /* adaptive batch: lock time per batch */
+#define PRUNE_ADAPT_MAX 1000000     /* adaptive batches never exceed this */
+#define PRUNE_TARGET_MS 20.0        /* adaptive batch: lock time per batch, others connected */
+#define PRUNE_ALONE_TARGET_MS 1000.0 /* ... nobody else has the file open: fewer, larger commits */
+#define PRUNE_CONTENDED_TARGET_MS 5.0 /* ... someone committed lately: short holds */
 #define PRUNE_WORK_MS 100.0         /* uncontended: lock time between pauses */
 #define PRUNE_PAUSE_MS 30           /* uncontended pause */
-#define PRUNE_CONTENDED_PAUSE_MS 15 /* pause after every batch while others write */
+#define PRUNE_CONTENDED_PAUSE_MS 20 /* pause after every batch while others write */
 #define PRUNE_CONTENDED_HOLD_MS 1000.0 /* stay polite this long after seeing a writer */
 #define PRUNE_WAL_PAGES 32768      /* alone: WAL pages before a checkpoint (128 MiB at 4 KiB) */
+#define PRUNE_ORDER_SAMPLE 1024     /* index entries looked at to choose keyed or ranged */
 #define PRUNE_BEGIN_RETRY_MS 10000  /* own retries of BEGIN IMMEDIATE on SQLITE_BUSY */
 
 static void prune_sleep_ms(int ms) {
@@ -384,19 +388,27 @@ static sqlite3_int64 apply_step_delete(Applier *a, sqlite3_stmt *st) {
   return n;
 }
 
-/* After a committed batch that held the lock for `ms` and touched `touched`
- * rows: the next batch size (adaptive: ~PRUNE_TARGET_MS of lock time,
- * growing at most 2x), then the pause for writers. */
+/* After a committed batch that held the lock for `ms`: the pause for
+ * writers (apply_yield), then the next batch size.  Adaptive batches aim at
+ * a lock time that depends on who else is there: PRUNE_CONTENDED_TARGET_MS
+ * while another connection commits (with the pause after every batch, a
+ * writer backing off in its busy handler gets in within about 25 ms),
+ * PRUNE_TARGET_MS when others only have the file open, and
+ * PRUNE_ALONE_TARGET_MS alone (each commit rewrites every index page its
+ * batch touched, so small batches cost up to 3x the time of one DELETE on a
+ * table whose indexes are in another order than the batches).  A batch
+ * grows at most 2x per step and shrinks at once. */
 static int apply_next_batch(Applier *a, int batch, int fixed_batch, double ms) {
-  if (fixed_batch <= 0) {
-    double want = ms > 0.01 ? batch * PRUNE_TARGET_MS / ms : batch * 2.0;
-    if (want > batch * 2.0) want = batch * 2.0;
-    if (want < a->min_batch) want = a->min_batch;
-    if (want > PRUNE_ADAPT_MAX) want = PRUNE_ADAPT_MAX;
-    batch = (int)want;
-  }
   apply_yield(a, ms);
-  return batch;
+  if (fixed_batch > 0) return fixed_batch;
+  double target = telem_prune_ms_now() < a->contended_until ? PRUNE_CONTENDED_TARGET_MS
+                  : apply_others_present(a)                ? PRUNE_TARGET_MS
+                                                           : PRUNE_ALONE_TARGET_MS;
+  double want = ms > 0.01 ? batch * target / ms : batch * 2.0;
+  if (want > batch * 2.0) want = batch * 2.0;
+  if (want < a->min_batch) want = a->min_batch;
+  if (want > PRUNE_ADAPT_MAX) want = PRUNE_ADAPT_MAX;
+  return (int)want;
 }
 
 /* Keyed batches (an index starts with the time column, no children): a
@@ -661,6 +673,36 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
   return rc;
 }
 
+/* 1 when the first PRUNE_ORDER_SAMPLE entries of the time index's range
+ * come mostly (9 in 10) in rowid order: the table was written in time
+ * order, so a slice of the index is a run of neighbouring rows and keyed
+ * batches read only the eligible range.  Otherwise (imports, backfill,
+ * clock changes) the rows of a slice are scattered, every batch would
+ * rewrite pages all over the table and its other indexes, and rowid ranges
+ * (each page once) are faster.  On error: 1 (keyed, as before). */
+static int apply_index_in_rowid_order(Applier *a, const TelemPruneRow *r) {
+  TelemBuf q;
+  telem_buf_init(&q);
+  telem_prune_sqlf(&q, "SELECT %s FROM main.\"%w\" WHERE %s\"%w\" < %s ORDER BY \"%w\" LIMIT %d",
+                   r->rowid_name, r->rule->table_name, "", r->rule->time_column, r->hi_lit,
+                   r->rule->time_column, PRUNE_ORDER_SAMPLE);
+  sqlite3_stmt *st = NULL;
+  if (q.oom || sqlite3_prepare_v2(a->db, q.p, -1, &st, NULL) != SQLITE_OK) {
+    telem_buf_free(&q);
+    return 1;
+  }
+  telem_buf_free(&q);
+  int n = 0, up = 0;
+  sqlite3_int64 prev = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    sqlite3_int64 id = sqlite3_column_int64(st, 0);
+    if (n++ && id > prev) up++;
+    prev = id;
+  }
+  sqlite3_finalize(st);
+  return n < 2 || up * 10 >= (n - 1) * 9;
+}
+
 /* Prunes parent row pi of the plan (and its cascade children) in batches.
  * Adds to *pRows / *pCascaded.  Returns SQLITE_OK or an error (a->err). */
 static int apply_table(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, int *pBatches,
@@ -672,7 +714,8 @@ static int apply_table(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, i
         p->rows[j].status == PS_OK)
       nchild++;
   a->min_batch = nchild ? 1 : PRUNE_MIN_BATCH;
-  if (nchild == 0 && r->indexed > 0) return apply_keyed(a, r, fixed_batch, pBatches, pRows);
+  if (nchild == 0 && r->indexed > 0 && apply_index_in_rowid_order(a, r))
+    return apply_keyed(a, r, fixed_batch, pBatches, pRows);
   return apply_ranged(a, p, pi, fixed_batch, pBatches, pRows, pCascaded);
 }
 
