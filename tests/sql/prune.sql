@@ -68,3 +68,15 @@ SELECT 'p13', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('c')
 SELECT 'p14', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, 0));
 SELECT 'p15', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, 'soon'));
 SELECT 'p16', (SELECT n FROM before) = (SELECT count(*) FROM p);
+
+-- p17-p18: an index on the time column and rows written in time order:
+-- keyed batches (slices of the index), mixed ISO forms around the cutoff
+CREATE TABLE t_ord(id INTEGER PRIMARY KEY, created_at TEXT);
+CREATE INDEX t_ord_at ON t_ord(created_at);
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 2000)
+INSERT INTO t_ord(created_at) SELECT strftime(CASE n % 2 WHEN 0 THEN '%Y-%m-%d %H:%M:%S' ELSE '%Y-%m-%dT%H:%M:%SZ' END,
+  '2024-12-31T23:00:00Z', '+' || (n * 3) || ' seconds') FROM i;
+INSERT INTO telem_retention(table_name, kind, days, time_column) VALUES ('t_ord', 'days', 365, 'created_at');
+CREATE TABLE want_ord AS SELECT count(*) AS n FROM t_ord WHERE julianday(created_at) < julianday('2025-01-01');
+SELECT 'p17', rows_deleted = (SELECT n FROM want_ord), batches, status FROM telem_prune_apply('t_ord', 100, '2026-01-01T00:00:00Z');
+SELECT 'p18', count(*) FROM t_ord WHERE julianday(created_at) < julianday('2025-01-01');
