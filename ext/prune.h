@@ -78,6 +78,7 @@ typedef struct TelemPruneRow {
 } TelemPruneRow;
 
 typedef struct TelemPrunePlan {
+  int refs;            /* telem_prune_plan_free releases one */
   TelemPolicy *policy; /* the active policy plus implicit children; owned */
   TelemPruneRow *rows; /* one per rule, same order; owned */
   int n;
@@ -89,7 +90,7 @@ typedef struct TelemPrunePlan {
  * with *pzErr on error (a message starting "now " is about `now`). */
 TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *now,
                                        int with_counts, char **pzErr);
-void telem_prune_plan_free(TelemPrunePlan *p);
+void telem_prune_plan_free(TelemPrunePlan *p); /* drops one reference */
 
 /* The rows of cascade row c that go with the rows of parent table `pt`
  * matching `cond`: "(fk) IN (SELECT pk FROM main."pt" WHERE cond)", OR-ed

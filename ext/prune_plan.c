@@ -54,7 +54,7 @@ const char *const telem_prune_status_names[] = {
 };
 
 void telem_prune_plan_free(TelemPrunePlan *p) {
-  if (!p) return;
+  if (!p || --p->refs > 0) return;
   for (int i = 0; i < p->n; i++) {
     sqlite3_free(p->rows[i].cutoff);
     sqlite3_free(p->rows[i].pred);
@@ -684,6 +684,7 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
   int rc = SQLITE_OK;
   if (!p) goto oom;
   memset(p, 0, sizeof *p);
+  p->refs = 1;
   p->now = prune_query_text(db, "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', coalesce(?1, 'now'))",
                             now, NULL, &rc);
   if (rc != SQLITE_OK) goto sqlerr;
@@ -861,11 +862,26 @@ fail:
 
 /* idxNum bit 1: the `now` argument is given (argv[0]). */
 #define PLAN_IDX_NOW 1
+/* idxNum bit 2: eligible_rows or cascade_rows is read (colUsed); without it
+ * the plan counts nothing. */
+#define PLAN_IDX_COUNTS 2
+#define PLAN_CACHE_MS 1000.0 /* a plan for "now" is reused this long */
 
 typedef struct PlanVtab {
   sqlite3_vtab base; /* must be first */
   sqlite3 *db;
   TelemConn *c; /* borrowed: the module's client data holds the reference */
+  /* The last plan, reused while nothing it depends on changed, so that a
+   * statement scanning the plan many times (a join, a correlated
+   * subquery) builds and counts it once. */
+  TelemPrunePlan *cache;      /* one reference; may be NULL */
+  char *cache_now;            /* its `now` argument, NULL for the current time; owned */
+  int cache_counts;           /* built with counts */
+  sqlite3_int64 cache_dv;     /* PRAGMA data_version then */
+  sqlite3_int64 cache_changes; /* sqlite3_total_changes64 then */
+  int cache_schema;           /* PRAGMA schema_version then */
+  void *cache_reg;            /* the registry then */
+  double cache_ms;            /* when it was built */
 } PlanVtab;
 
 typedef struct PlanCursor {
@@ -902,6 +918,9 @@ static int plan_connect(sqlite3 *db, void *pAux, int argc, const char *const *ar
 
 /* xDisconnect / xDestroy */
 static int plan_disconnect(sqlite3_vtab *pVtab) {
+  PlanVtab *v = (PlanVtab *)pVtab;
+  telem_prune_plan_free(v->cache);
+  sqlite3_free(v->cache_now);
   sqlite3_free(pVtab);
   return SQLITE_OK;
 }
@@ -929,6 +948,8 @@ static int plan_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
     info->aConstraintUsage[now_ix].omit = 1;
     info->idxNum |= PLAN_IDX_NOW;
   }
+  if (info->colUsed & (((sqlite3_uint64)1 << PLAN_COL_ELIGIBLE) | ((sqlite3_uint64)1 << PLAN_COL_CASCADE)))
+    info->idxNum |= PLAN_IDX_COUNTS;
   info->estimatedCost = 1000;
   info->estimatedRows = 20;
   return SQLITE_OK;
@@ -952,7 +973,20 @@ static int plan_close(sqlite3_vtab_cursor *pCur) {
   return SQLITE_OK;
 }
 
-/* xFilter: builds the whole plan (counts included) for this scan. */
+/* One integer from a pragma, or -1. */
+static sqlite3_int64 plan_pragma_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  sqlite3_int64 v = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* xFilter: the plan for this scan, counted only when eligible_rows or
+ * cascade_rows is read (PLAN_IDX_COUNTS), and reused from the last scan
+ * while the database (data_version, total changes, schema), the contracts
+ * and `now` are the same (a NULL `now` for PLAN_CACHE_MS). */
 static int plan_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr, int argc,
                        sqlite3_value **argv) {
   (void)idxStr;
@@ -970,14 +1004,42 @@ static int plan_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr
     }
     now = (const char *)sqlite3_value_text(argv[0]);
   }
+  int counts = (idxNum & PLAN_IDX_COUNTS) != 0;
+  sqlite3_int64 dv = plan_pragma_int(v->db, "PRAGMA main.data_version");
+  int schema = (int)plan_pragma_int(v->db, "PRAGMA main.schema_version");
+  sqlite3_int64 changes = sqlite3_total_changes64(v->db);
+  if (v->cache && dv >= 0 && v->cache_dv == dv && v->cache_changes == changes &&
+      v->cache_schema == schema && v->cache_reg == (void *)v->c->reg &&
+      (v->cache_counts || !counts) &&
+      ((!now && !v->cache_now && telem_prune_ms_now() - v->cache_ms < PLAN_CACHE_MS) ||
+       (now && v->cache_now && strcmp(now, v->cache_now) == 0))) {
+    cur->plan = v->cache;
+    cur->plan->refs++;
+    return SQLITE_OK;
+  }
   char *err = NULL;
-  cur->plan = telem_prune_plan_build(v->db, v->c, now, 1, &err);
+  cur->plan = telem_prune_plan_build(v->db, v->c, now, counts, &err);
   if (!cur->plan) {
     telem_vtab_errorf(pCur->pVtab, "telem_prune_plan: %s%s",
                       err && strncmp(err, "now ", 4) == 0 ? "argument 1: " : "",
                       err ? err : "out of memory");
     sqlite3_free(err);
     return SQLITE_ERROR;
+  }
+  /* Counting ran statements; the key is what the database was before. */
+  telem_prune_plan_free(v->cache);
+  sqlite3_free(v->cache_now);
+  v->cache = NULL;
+  v->cache_now = now ? sqlite3_mprintf("%s", now) : NULL;
+  if (!now || v->cache_now) {
+    v->cache = cur->plan;
+    v->cache->refs++;
+    v->cache_counts = counts;
+    v->cache_dv = dv;
+    v->cache_changes = changes;
+    v->cache_schema = schema;
+    v->cache_reg = (void *)v->c->reg;
+    v->cache_ms = telem_prune_ms_now();
   }
   return SQLITE_OK;
 }
