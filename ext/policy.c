@@ -171,11 +171,24 @@ int telem_policy_rule(const TelemPolicy *p, int i, TelemPolicyRuleInfo *out) {
   return 0;
 }
 
+/* First index whose table name is not below `table` (rules are sorted). */
+static int policy_lower_bound(const TelemPolicy *p, const char *table) {
+  int lo = 0, hi = p->n;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (sqlite3_stricmp(p->rules[mid].table_name, table) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Binary search: the rules are kept sorted case-insensitively. */
 int telem_policy_find(const TelemPolicy *p, const char *table) {
   if (!p || !table) return -1;
-  for (int i = 0; i < p->n; i++)
-    if (sqlite3_stricmp(p->rules[i].table_name, table) == 0) return i;
-  return -1;
+  int i = policy_lower_bound(p, table);
+  return i < p->n && sqlite3_stricmp(p->rules[i].table_name, table) == 0 ? i : -1;
 }
 
 /* Validates the fields of one rule on their own (no cross-rule checks).
@@ -304,8 +317,7 @@ static int policy_insert(TelemPolicy *p, const TelemPolicyRuleInfo *r, int64_t r
     policy_rule_clear(&nr);
     return -2;
   }
-  int at = 0;
-  while (at < p->n && sqlite3_stricmp(p->rules[at].table_name, nr.table_name) < 0) at++;
+  int at = policy_lower_bound(p, nr.table_name);
   memmove(&p->rules[at + 1], &p->rules[at], (size_t)(p->n - at) * sizeof nr);
   p->rules[at] = nr;
   p->n++;
@@ -345,6 +357,47 @@ int telem_policy_check(const TelemPolicy *p, char **pzErr) {
                  "parent table \"%s\" is itself a cascade (one level only)", r->cascade_from);
       return -1;
     }
+  }
+  return 0;
+}
+
+int telem_policy_check_change(const TelemPolicy *p, const char *old_table, const char *new_table,
+                              char **pzErr) {
+  if (!p) return -1;
+  if (new_table) {
+    int i = telem_policy_find(p, new_table);
+    const TelemPolicyRule *r = i >= 0 ? &p->rules[i] : NULL;
+    if (r && r->kind == TELEM_RK_CASCADE) {
+      int j = telem_policy_find(p, r->cascade_from);
+      if (j < 0) {
+        policy_err(pzErr, NULL, r->table_name, "cascade_from",
+                   "parent table \"%s\" is not in the policy", r->cascade_from);
+        return -1;
+      }
+      if (p->rules[j].kind == TELEM_RK_CASCADE) {
+        policy_err(pzErr, NULL, r->table_name, "cascade_from",
+                   "parent table \"%s\" is itself a cascade (one level only)", r->cascade_from);
+        return -1;
+      }
+      /* It became a cascade: none may cascade from it (one scan, only then). */
+      for (int k = 0; k < p->n; k++)
+        if (p->rules[k].kind == TELEM_RK_CASCADE &&
+            sqlite3_stricmp(p->rules[k].cascade_from, r->table_name) == 0) {
+          policy_err(pzErr, NULL, p->rules[k].table_name, "cascade_from",
+                     "parent table \"%s\" is itself a cascade (one level only)", r->table_name);
+          return -1;
+        }
+    }
+  }
+  if (old_table && telem_policy_find(p, old_table) < 0) {
+    /* A rule went (or was renamed): none may still cascade from it. */
+    for (int k = 0; k < p->n; k++)
+      if (p->rules[k].kind == TELEM_RK_CASCADE &&
+          sqlite3_stricmp(p->rules[k].cascade_from, old_table) == 0) {
+        policy_err(pzErr, NULL, p->rules[k].table_name, "cascade_from",
+                   "parent table \"%s\" is not in the policy", p->rules[k].cascade_from);
+        return -1;
+      }
   }
   return 0;
 }

@@ -347,6 +347,60 @@ int telem_db_writer_busy(sqlite3 *db) {
   return 0;
 }
 
+/* The rules of the database policy one write needs, read by key (O(log n)
+ * rows, not the whole policy): the row being changed (rowid `old`, 0 for
+ * none), the rule named `name` (a duplicate), the parent `parent` of a
+ * cascade, and, when `children_of` is not NULL, one cascade rule of that
+ * parent (enough to refuse removing it).  Returns a new policy or NULL with
+ * *pzErr; a damaged row is an error naming its rowid, as for reads. */
+static TelemPolicy *ret_db_partial(sqlite3 *db, sqlite3_int64 old, const char *name,
+                                   const char *parent, const char *children_of, char **pzErr) {
+  static const char sql[] =
+      "SELECT rowid, table_name, kind, days, time_column, cascade_from, rationale "
+      "FROM main." RET_TABLE " WHERE rowid = ?1 OR table_name = ?2 OR table_name = ?3 "
+      "OR rowid = (SELECT rowid FROM main." RET_TABLE
+      " WHERE ?4 IS NOT NULL AND cascade_from = ?4 COLLATE NOCASE LIMIT 1)";
+  sqlite3_stmt *st = NULL;
+  TelemPolicy *p = telem_policy_new();
+  char *err = NULL;
+  int rc = p ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, old);
+    if (name) sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (parent) sqlite3_bind_text(st, 3, parent, -1, SQLITE_STATIC);
+    if (children_of) sqlite3_bind_text(st, 4, children_of, -1, SQLITE_STATIC);
+  }
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    TelemPolicyRuleInfo info;
+    memset(&info, 0, sizeof info);
+    sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+    info.table_name = (const char *)sqlite3_column_text(st, 1);
+    info.kind = (const char *)sqlite3_column_text(st, 2);
+    int dt = sqlite3_column_type(st, 3);
+    info.days = dt == SQLITE_NULL ? TELEM_POLICY_NO_DAYS
+                : dt == SQLITE_INTEGER ? sqlite3_column_int64(st, 3) : 0;
+    info.time_column = (const char *)sqlite3_column_text(st, 4);
+    info.cascade_from = (const char *)sqlite3_column_text(st, 5);
+    info.rationale = (const char *)sqlite3_column_text(st, 6);
+    int arc = telem_policy_add_rowid(p, &info, rowid, &err);
+    if (arc == -2) rc = SQLITE_NOMEM;
+    else if (arc) {
+      telem_set_err(pzErr, RET_TABLE " row %lld: %s", (long long)rowid, err ? err : "invalid");
+      rc = SQLITE_CONSTRAINT;
+    } else {
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_free(err);
+  if (rc == SQLITE_DONE) return p;
+  if (rc == SQLITE_NOMEM) telem_set_err(pzErr, "out of memory");
+  else if (rc != SQLITE_CONSTRAINT)
+    telem_set_err(pzErr, "cannot read " RET_TABLE ": %s", sqlite3_errmsg(db));
+  telem_policy_free(p);
+  return NULL;
+}
+
 /* ---- telem_retention: the virtual table ----------------------------------- */
 
 #define RET_COL_TABLE 0
@@ -511,20 +565,57 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   int at = -1;
   sqlite3_stmt *st = NULL;
 
-  /* Validate against the active policy first (the file's rowids are the
-   * ones the seed will use), so a bad first write creates nothing. */
-  p = telem_policy_active(v->db, v->c, NULL, &err);
+  /* Validate first, so a bad write (even the first, which creates and
+   * seeds the table) changes nothing.  Once the database policy exists,
+   * only the rules this write touches are read, by key: a write costs
+   * O(log n), not a read and check of the whole policy. */
+  int ex = ret_db_table_exists(v->db, &err);
+  if (ex < 0) {
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  const char *new_name = argc > 1 ? ret_text(argv[2 + RET_COL_TABLE]) : NULL;
+  const char *new_kind = argc > 1 ? ret_text(argv[2 + RET_COL_KIND]) : NULL;
+  const char *new_parent = argc > 1 ? ret_text(argv[2 + RET_COL_CASCADE]) : NULL;
+  if (sqlite3_value_type(argv[0]) != SQLITE_NULL) old = sqlite3_value_int64(argv[0]);
+  if (!ex) {
+    p = telem_policy_active(v->db, v->c, NULL, &err); /* the file's, rowids as seeded */
+  } else {
+    /* The old row's name, to look for its cascade children when it goes,
+     * is renamed or becomes a cascade itself. */
+    char *old_name = NULL;
+    if (old) {
+      sqlite3_stmt *q = NULL;
+      if (sqlite3_prepare_v2(v->db, "SELECT table_name FROM main." RET_TABLE " WHERE rowid = ?1",
+                             -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, old);
+        if (sqlite3_step(q) == SQLITE_ROW)
+          old_name = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(q, 0));
+      }
+      sqlite3_finalize(q);
+    }
+    int need_children = old_name && (argc == 1 || !new_name ||
+                                      sqlite3_stricmp(old_name, new_name) != 0 ||
+                                      (new_kind && strcmp(new_kind, "cascade") == 0));
+    p = ret_db_partial(v->db, old, new_name, new_parent, need_children ? old_name : NULL, &err);
+    sqlite3_free(old_name);
+  }
   if (!p) {
     rc = SQLITE_ERROR;
     goto done;
   }
-  if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-    old = sqlite3_value_int64(argv[0]);
+  char *gone = NULL; /* the old rule's name, kept to check what referred to it */
+  if (old) {
     for (int i = 0; i < p->n; i++)
       if (p->rules[i].rowid == old) at = i;
     if (at < 0) {
       telem_set_err(&err, "no policy row with rowid %lld", (long long)old);
       rc = SQLITE_ERROR;
+      goto done;
+    }
+    gone = sqlite3_mprintf("%s", p->rules[at].table_name);
+    if (!gone) {
+      rc = SQLITE_NOMEM;
       goto done;
     }
   }
@@ -533,12 +624,13 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
         sqlite3_value_int64(argv[1]) != old) {
       telem_set_err(&err, "the rowid cannot be changed");
       rc = SQLITE_ERROR;
+      sqlite3_free(gone);
       goto done;
     }
     TelemPolicyRuleInfo info;
     memset(&info, 0, sizeof info);
-    info.table_name = ret_text(argv[2 + RET_COL_TABLE]);
-    info.kind = ret_text(argv[2 + RET_COL_KIND]);
+    info.table_name = new_name;
+    info.kind = new_kind;
     sqlite3_value *dv = argv[2 + RET_COL_DAYS];
     switch (sqlite3_value_numeric_type(dv)) {
       case SQLITE_NULL: info.days = TELEM_POLICY_NO_DAYS; break;
@@ -551,22 +643,21 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       default: info.days = 0; break; /* text that is not a number */
     }
     info.time_column = ret_text(argv[2 + RET_COL_TIME]);
-    info.cascade_from = ret_text(argv[2 + RET_COL_CASCADE]);
+    info.cascade_from = new_parent;
     info.rationale = ret_text(argv[2 + RET_COL_RATIONALE]);
     if (at >= 0) telem_policy_remove(p, at);
     int arc = telem_policy_add_rowid(p, &info, old, &err);
-    if (arc == -2) {
-      rc = SQLITE_NOMEM;
-      goto done;
-    }
     if (arc) {
-      rc = SQLITE_ERROR;
+      rc = arc == -2 ? SQLITE_NOMEM : SQLITE_ERROR;
+      sqlite3_free(gone);
       goto done;
     }
   } else {
     telem_policy_remove(p, at);
   }
-  if (telem_policy_check(p, &err)) {
+  int crc = telem_policy_check_change(p, gone, new_name, &err);
+  sqlite3_free(gone);
+  if (crc) {
     rc = SQLITE_ERROR;
     goto done;
   }
