@@ -134,32 +134,79 @@ static sqlite3_int64 prune_count(sqlite3 *db, const char *sql, char **pzErr) {
   return n;
 }
 
-/* Looks table t up in main: sets *status (PS_MISSING_TABLE, PS_NOT_A_TABLE,
- * PS_WITHOUT_ROWID or PS_OK).  Returns an SQLite code. */
-static int prune_table_status(sqlite3 *db, const char *t, int *status) {
+/* The tables of main with their plan status (PS_OK, PS_NOT_A_TABLE or
+ * PS_WITHOUT_ROWID), read once per plan and sorted by name, so that
+ * looking up T rules costs O(T log T) rather than one pragma_table_list
+ * (which lists every table) per rule. */
+typedef struct PlanTable {
+  char *name; /* owned */
+  int status;
+} PlanTable;
+typedef struct PlanTables {
+  PlanTable *t; /* owned */
+  int n;
+} PlanTables;
+
+static void plan_tables_free(PlanTables *ts) {
+  for (int i = 0; i < ts->n; i++) sqlite3_free(ts->t[i].name);
+  sqlite3_free(ts->t);
+  memset(ts, 0, sizeof *ts);
+}
+
+static int plan_table_cmp(const void *a, const void *b) {
+  return sqlite3_stricmp(((const PlanTable *)a)->name, ((const PlanTable *)b)->name);
+}
+
+static int plan_tables_load(sqlite3 *db, PlanTables *ts) {
   sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT type, wr FROM pragma_table_list WHERE schema='main' "
-                              "AND name=?1 COLLATE NOCASE",
+  int cap = 0;
+  memset(ts, 0, sizeof *ts);
+  int rc = sqlite3_prepare_v2(db, "SELECT name, type, wr FROM pragma_table_list WHERE schema='main'",
                               -1, &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    const char *type = (const char *)sqlite3_column_text(st, 0);
-    if (!type || strcmp(type, "table") != 0)
-      *status = PS_NOT_A_TABLE;
-    else if (sqlite3_column_int(st, 1))
-      *status = PS_WITHOUT_ROWID;
-    else
-      *status = PS_OK;
-    rc = SQLITE_OK;
-  } else if (rc == SQLITE_DONE) {
-    *status = PS_MISSING_TABLE;
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (ts->n == cap) {
+      int nc = cap ? cap * 2 : 32;
+      PlanTable *nt = sqlite3_realloc64(ts->t, (sqlite3_uint64)nc * sizeof *nt);
+      if (!nt) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      ts->t = nt;
+      cap = nc;
+    }
+    const char *type = (const char *)sqlite3_column_text(st, 1);
+    PlanTable *t = &ts->t[ts->n];
+    t->name = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
+    if (!t->name) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    t->status = (!type || strcmp(type, "table") != 0) ? PS_NOT_A_TABLE
+                : sqlite3_column_int(st, 2)          ? PS_WITHOUT_ROWID
+                                                     : PS_OK;
+    ts->n++;
     rc = SQLITE_OK;
   }
   sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  if (rc == SQLITE_OK && ts->n) qsort(ts->t, (size_t)ts->n, sizeof *ts->t, plan_table_cmp);
+  if (rc != SQLITE_OK) plan_tables_free(ts);
   return rc;
+}
+
+/* Status of table t: PS_MISSING_TABLE, PS_NOT_A_TABLE, PS_WITHOUT_ROWID or PS_OK. */
+static int plan_table_status(const PlanTables *ts, const char *t) {
+  int lo = 0, hi = ts->n;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    int c = sqlite3_stricmp(ts->t[mid].name, t);
+    if (c == 0) return ts->t[mid].status;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return PS_MISSING_TABLE;
 }
 
 /* Status of column col of table t for a rule of kind k: PS_OK,
@@ -680,7 +727,9 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
                                        char **pzErr) {
   TelemPrunePlan *p = sqlite3_malloc64(sizeof *p);
   TelemPruneFks fks;
+  PlanTables tables;
   memset(&fks, 0, sizeof fks);
+  memset(&tables, 0, sizeof tables);
   int rc = SQLITE_OK;
   if (!p) goto oom;
   memset(p, 0, sizeof *p);
@@ -695,6 +744,7 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
   p->policy = telem_policy_active(db, c, NULL, pzErr);
   if (!p->policy) goto fail;
   if ((rc = plan_fks_load(db, &fks)) != SQLITE_OK) goto sqlerr;
+  if ((rc = plan_tables_load(db, &tables)) != SQLITE_OK) goto sqlerr;
   if ((rc = plan_add_implicit(p->policy, &fks)) != SQLITE_OK) goto sqlerr;
   p->n = p->policy->n;
   p->rows = sqlite3_malloc64((sqlite3_uint64)(p->n ? p->n : 1) * sizeof *p->rows);
@@ -715,7 +765,7 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
       r->status = PS_MANUAL;
       continue;
     }
-    if ((rc = prune_table_status(db, r->rule->table_name, &r->status)) != SQLITE_OK) goto sqlerr;
+    r->status = plan_table_status(&tables, r->rule->table_name);
     if (r->status != PS_OK) continue;
     if (k == TELEM_RK_CASCADE) {
       r->parent = telem_policy_find(p->policy, r->rule->cascade_from);
@@ -832,6 +882,7 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
     telem_buf_free(&b);
   }
   plan_fks_free(&fks);
+  plan_tables_free(&tables);
   return p;
 sqlerr:
   if (rc == SQLITE_NOMEM) goto oom;
@@ -841,6 +892,7 @@ oom:
   telem_set_err(pzErr, "out of memory");
 fail:
   plan_fks_free(&fks);
+  plan_tables_free(&tables);
   telem_prune_plan_free(p);
   return NULL;
 }

@@ -1,0 +1,124 @@
+#!/bin/sh
+# bench/scale_retention.sh -- the retention dimensions of issue 18, each
+# grown by 10x steps with everything else fixed.  For every step it prints
+# the time, the ratio to the first step (same run) and the cost per unit
+# against the step before; a step whose cost per unit grew more than 2x is
+# flagged "SUPERLINEAR".  Dimensions:
+#   rules      UPDATE of every rule of telem_retention, by number of rules
+#   tables     telem_prune_plan with counts, by number of policy tables
+#   scans      one statement scanning telem_prune_plan N times (correlated)
+#   children   prune of 200 old parents, by children per parent (indexed FK)
+#   nofk_idx   prune with one child per parent and no index on the child's
+#              foreign key, by number of parents (foreign_keys off)
+#   rows       prune of research_metrics as Vox creates it (no index on
+#              created_at, shuffled timestamps, half old), by rows
+# Environment: VOXTELEM_SO, SCALE_MAX (largest step multiplier exponent
+# cap, default 3: 1x..1000x of each baseline).  Asserts nothing.
+set -eu
+SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
+export VOXTELEM_SO="$SO" SCALE_MAX="${SCALE_MAX:-3}"
+exec /usr/bin/python3 - <<'PY'
+import os, sqlite3, tempfile, time
+so = os.environ["VOXTELEM_SO"]; ext = so[:-3] if so.endswith(".so") else so
+steps = int(os.environ["SCALE_MAX"])
+tmp = tempfile.mkdtemp()
+
+def conn(path=":memory:"):
+    db = sqlite3.connect(path, isolation_level=None)
+    db.enable_load_extension(True); db.load_extension(ext)
+    return db
+
+def timed(db, sql):
+    t0 = time.perf_counter(); db.execute(sql).fetchall(); return time.perf_counter() - t0
+
+def report(name, unit, sizes, run):
+    print(f"== {name} (cost per {unit})")
+    prev = first = None
+    for n in sizes:
+        t = min(run(n) for _ in range(2))   # best of two: the machine is shared
+        per = t / n
+        flag = ""
+        if prev is not None and per > 2 * prev: flag = "  SUPERLINEAR"
+        base = "" if first is None else f"  x{t / first:8.1f} of baseline"
+        print(f"  {n:>9} {unit}s  {t * 1000:10.1f} ms  {per * 1e6:10.2f} us/{unit}{base}"
+              f"  per-unit x{per / prev if prev else 1:5.2f}{flag}")
+        prev = per
+        if first is None: first = t
+
+def sizes(base, cap=steps):
+    return [base * 10 ** k for k in range(cap + 1)]
+
+def rules(n):
+    db = conn()
+    db.execute("SELECT rules FROM telem_policy_import('tables: {}')").fetchall()
+    db.execute(f"CREATE TABLE seq AS WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < {n}) SELECT n FROM i")
+    db.execute("INSERT INTO telem_retention(table_name, kind, days, time_column) SELECT 't' || n, 'days', 30, 'c' FROM seq")
+    return timed(db, "UPDATE telem_retention SET days = days + 1")
+
+def tables(n):
+    db = conn()
+    y = "tables:\n" + "".join(f"  t{i}: {{kind: days, days: 30, time_column: at}}\n" for i in range(n))
+    db.execute("SELECT rules FROM telem_policy_import(?)", (y,)).fetchall()
+    for i in range(n):
+        db.execute(f"CREATE TABLE t{i}(id INTEGER PRIMARY KEY, at TEXT)")
+    return timed(db, "SELECT sum(eligible_rows) FROM telem_prune_plan('2026-01-01T00:00:00Z')")
+
+def scans(n):
+    db = conn()
+    db.execute("CREATE TABLE research_metrics(id INTEGER PRIMARY KEY, session_id TEXT, metric_type TEXT, metric_value REAL, metadata_json TEXT, created_at TEXT)")
+    db.execute("INSERT INTO research_metrics(session_id, metric_type, created_at) WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 20000) SELECT 's', 'm', datetime('2024-01-01', '+' || (n % 700) || ' days') FROM i")
+    db.execute(f"CREATE TABLE k AS WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < {n}) SELECT n FROM i")
+    return timed(db, "SELECT sum((SELECT eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name = 'research_metrics' AND k.n > 0)) FROM k")
+
+def prune_db(name, ddl, fill):
+    path = os.path.join(tmp, name)
+    for f in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(f): os.remove(f)
+    db = conn(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(ddl)
+    db.executescript("BEGIN;\n" + fill + "\nCOMMIT;")
+    return db
+
+def children(c):
+    db = prune_db("children.db", """
+      CREATE TABLE p(id INTEGER PRIMARY KEY, at TEXT);
+      CREATE TABLE c(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id) ON DELETE CASCADE, x TEXT);
+      CREATE INDEX c_pid ON c(pid);""", f"""
+      INSERT INTO p(id, at) WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 400)
+        SELECT n, CASE WHEN n % 2 THEN '2020-01-01' ELSE '2025-12-01' END FROM i;
+      INSERT INTO c(pid, x) WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < {c} - 1)
+        SELECT p.id, 'payload' FROM p, i;""")
+    db.execute("SELECT rules FROM telem_policy_import('tables:\n  p: {kind: days, days: 365, time_column: at}\n')").fetchall()
+    return timed(db, "SELECT count(*) FROM telem_prune_apply('p', NULL, '2026-01-01T00:00:00Z')")
+
+def nofk_idx(n):
+    db = prune_db("nofk.db", """
+      CREATE TABLE p(id INTEGER PRIMARY KEY, at TEXT);
+      CREATE TABLE c(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id) ON DELETE CASCADE, x TEXT);""", f"""
+      INSERT INTO p(id, at) WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < {n})
+        SELECT n, CASE WHEN n % 2 THEN '2020-01-01' ELSE '2025-12-01' END FROM i;
+      INSERT INTO c(pid, x) SELECT id, 'payload' FROM p;""")
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("SELECT rules FROM telem_policy_import('tables:\n  p: {kind: days, days: 365, time_column: at}\n')").fetchall()
+    return timed(db, "SELECT count(*) FROM telem_prune_apply('p', NULL, '2026-01-01T00:00:00Z')")
+
+def rows(n):
+    db = prune_db("rows.db", """
+      CREATE TABLE research_metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
+        metric_type TEXT NOT NULL, metric_value REAL, metadata_json TEXT,
+        created_at TEXT NOT NULL DEFAULT (datetime('now')));
+      CREATE INDEX idx_research_metrics_session ON research_metrics(session_id, metric_type);""", f"""
+      INSERT INTO research_metrics(session_id, metric_type, metadata_json, created_at)
+      WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < {n})
+      SELECT 'sess-' || (n % 977), 'm', '{{"k":1}}', datetime('2024-01-01', '+' || (((n * 7919) % {n}) * 63072000 / {n}) || ' seconds') FROM i;""")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return timed(db, "SELECT count(*) FROM telem_prune_apply('research_metrics', NULL, '2026-01-01T00:00:00Z')")
+
+report("rules: UPDATE every rule of telem_retention", "rule", sizes(10), rules)
+report("tables: telem_prune_plan with counts", "table", sizes(10, min(steps, 2)), tables)
+report("scans: telem_prune_plan scanned N times in one statement", "scan", sizes(1, min(steps, 2)), scans)
+report("children per parent: prune of 200 old parents", "child", sizes(1), children)
+report("child without an index on its foreign key: prune", "parent", sizes(1000, min(steps, 2)), nofk_idx)
+report("rows: research_metrics as Vox creates it, shuffled, half old", "row", sizes(10000, min(steps, 2)), rows)
+PY
