@@ -39,6 +39,7 @@ typedef struct TelemPruneFk {
   int cascade;       /* ON DELETE CASCADE */
   int ncol;          /* columns in the key */
   char *from_sql;    /* quoted child columns: "a","b"; owned */
+  char *from_x;      /* the same qualified by the alias x: x."a",x."b"; owned */
   char *to_sql;      /* quoted parent columns, NULL when the key names none; owned */
   char *to_json;     /* the parent columns as a JSON array, NULL likewise; owned */
   int child_indexed; /* an index of child starts with the key's first column */
@@ -65,6 +66,8 @@ typedef struct TelemPruneRow {
   char **fk_cols;              /* cascade: per foreign key to the parent, quoted child
                                   columns "(a,b)"; owned */
   char **pk_cols;              /* cascade: per foreign key, quoted parent columns "a,b"; owned */
+  char **fk_x;                 /* cascade: per foreign key, child columns qualified by the
+                                  alias x: "(x.a,x.b)"; owned */
   int nfk;                     /* cascade: foreign keys to the parent */
   int fk_unindexed;            /* cascade: some key to the parent has no index in the child */
   char *delete_sql;            /* shown in the plan; owned */
@@ -73,7 +76,8 @@ typedef struct TelemPruneRow {
   sqlite3_int64 eligible;      /* rows that would go now */
   sqlite3_int64 cascade;       /* parents: child rows that go with them */
   int indexed;                 /* parents: an index starts with time_column */
-  const char *rowid_name;      /* parents: "rowid", "_rowid_" or "oid", one no column shadows */
+  const char *rowid_name;      /* "rowid", "_rowid_" or "oid", one no column shadows (parents,
+                                  and children without an index on their key) */
   sqlite3_int64 deleted;       /* apply: rows deleted from this table */
 } TelemPruneRow;
 

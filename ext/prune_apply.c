@@ -551,6 +551,85 @@ typedef struct RangedStmts {
   int nchild;
 } RangedStmts;
 
+/* 1 when plan row j is an ok cascade child of parent row pi that the
+ * batches delete (one with an index on its key; the others went in
+ * apply_child_pass). */
+static int ranged_child(const TelemPrunePlan *p, int pi, int j) {
+  const TelemPruneRow *c = &p->rows[j];
+  return c->rule->kind == TELEM_RK_CASCADE && c->parent == pi && c->status == PS_OK &&
+         !(c->fk_unindexed && c->rowid_name);
+}
+
+/* A child without an index on its key to the parent: deleting its rows of
+ * each parent batch would scan the whole child table per batch (quadratic
+ * in the number of batches).  Instead its rows of every eligible parent go
+ * first, in one pass over the child in rowid ranges, each row looking its
+ * parent up by the parent's key (which has an index: it is the parent's
+ * primary key or a UNIQUE index).  Adds to c->deleted and *pCascaded. */
+static int apply_child_pass(Applier *a, TelemPrunePlan *p, int pi, int ci, int fixed_batch,
+                            sqlite3_int64 *pCascaded) {
+  TelemPruneRow *c = &p->rows[ci];
+  const TelemPruneRow *r = &p->rows[pi];
+  const char *rid = c->rowid_name;
+  sqlite3_stmt *bound = NULL, *del = NULL;
+  TelemBuf q;
+  telem_buf_init(&q);
+  telem_prune_sqlf(&q, "SELECT %s FROM main.\"%w\" WHERE %s >= ?1 ORDER BY %s LIMIT 1 OFFSET ?2",
+                   rid, c->rule->table_name, rid, rid);
+  int rc = apply_prepare(a, &q, &bound);
+  if (rc == SQLITE_OK) {
+    telem_buf_init(&q);
+    telem_prune_sqlf(&q, "DELETE FROM main.\"%w\" AS x NOT INDEXED WHERE x.%s BETWEEN ?1 AND ?2 AND (",
+                     c->rule->table_name, rid);
+    for (int k = 0; k < c->nfk; k++)
+      telem_prune_sqlf(&q, "%sEXISTS (SELECT 1 FROM main.\"%w\" WHERE (%s) = %s AND %s)",
+                       k ? " OR " : "", r->rule->table_name, c->pk_cols[k], c->fk_x[k], r->pred);
+    telem_buf_putc(&q, ')');
+    rc = apply_prepare(a, &q, &del);
+  }
+  int batch = fixed_batch > 0 ? fixed_batch : PRUNE_DEFAULT_BATCH;
+  sqlite3_int64 lo = INT64_MIN;
+  while (rc == SQLITE_OK) {
+    double t0 = telem_prune_ms_now();
+    if ((rc = apply_begin(a)) != SQLITE_OK) break;
+    int last = 0;
+    sqlite3_int64 hi = INT64_MAX, next_lo = 0;
+    sqlite3_bind_int64(bound, 1, lo);
+    sqlite3_bind_int(bound, 2, batch);
+    rc = sqlite3_step(bound);
+    if (rc == SQLITE_ROW) {
+      next_lo = sqlite3_column_int64(bound, 0);
+      hi = next_lo - 1;
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      last = 1;
+      rc = SQLITE_OK;
+    } else if (!a->err) {
+      telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+    }
+    sqlite3_reset(bound);
+    sqlite3_int64 got = -1;
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(del, 1, lo);
+      sqlite3_bind_int64(del, 2, hi);
+      got = apply_step_delete(a, del);
+    }
+    if (got < 0 || (rc = apply_commit(a)) != SQLITE_OK) {
+      if (rc == SQLITE_OK) rc = SQLITE_ERROR;
+      apply_rollback(a);
+      break;
+    }
+    c->deleted += got;
+    *pCascaded += got;
+    if (last) break;
+    lo = next_lo;
+    batch = apply_next_batch(a, batch, fixed_batch, telem_prune_ms_now() - t0);
+  }
+  sqlite3_finalize(bound);
+  sqlite3_finalize(del);
+  return rc;
+}
+
 static void ranged_stmts_free(RangedStmts *s) {
   sqlite3_finalize(s->bound);
   sqlite3_finalize(s->parent);
@@ -565,9 +644,7 @@ static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, Ran
   const char *t = r->rule->table_name, *rid = r->rowid_name;
   int n = 0;
   for (int j = 0; j < p->n; j++)
-    if (p->rows[j].rule->kind == TELEM_RK_CASCADE && p->rows[j].parent == pi &&
-        p->rows[j].status == PS_OK)
-      n++;
+    if (ranged_child(p, pi, j)) n++;
   TelemBuf cond, q;
   telem_buf_init(&cond);
   telem_prune_sqlf(&cond, "%s BETWEEN ?1 AND ?2 AND %s", rid, r->pred);
@@ -580,7 +657,7 @@ static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, Ran
   }
   for (int j = 0; rc == SQLITE_OK && j < p->n; j++) {
     const TelemPruneRow *c = &p->rows[j];
-    if (c->rule->kind != TELEM_RK_CASCADE || c->parent != pi || c->status != PS_OK) continue;
+    if (!ranged_child(p, pi, j)) continue;
     char *m = telem_prune_child_match(c, t, cond.p);
     telem_buf_init(&q);
     if (m)
@@ -614,7 +691,14 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
   RangedStmts S;
   memset(&S, 0, sizeof S);
   sqlite3_int64 *child_got = NULL; /* this batch's rows per child statement */
-  int rc = ranged_stmts_prepare(a, p, pi, &S);
+  int rc = SQLITE_OK;
+  for (int j = 0; rc == SQLITE_OK && j < p->n; j++) {
+    const TelemPruneRow *c = &p->rows[j];
+    if (c->rule->kind == TELEM_RK_CASCADE && c->parent == pi && c->status == PS_OK &&
+        !ranged_child(p, pi, j))
+      rc = apply_child_pass(a, p, pi, j, fixed_batch, pCascaded);
+  }
+  if (rc == SQLITE_OK) rc = ranged_stmts_prepare(a, p, pi, &S);
   if (rc == SQLITE_OK && S.nchild &&
       !(child_got = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)S.nchild))) {
     rc = SQLITE_NOMEM;

@@ -64,9 +64,11 @@ void telem_prune_plan_free(TelemPrunePlan *p) {
     for (int k = 0; k < p->rows[i].nfk; k++) {
       sqlite3_free(p->rows[i].fk_cols[k]);
       sqlite3_free(p->rows[i].pk_cols[k]);
+      if (p->rows[i].fk_x) sqlite3_free(p->rows[i].fk_x[k]);
     }
     sqlite3_free(p->rows[i].fk_cols);
     sqlite3_free(p->rows[i].pk_cols);
+    sqlite3_free(p->rows[i].fk_x);
     sqlite3_free(p->rows[i].delete_sql);
     sqlite3_free(p->rows[i].note);
   }
@@ -365,6 +367,7 @@ static void plan_fks_free(TelemPruneFks *f) {
     sqlite3_free(f->fk[i].child);
     sqlite3_free(f->fk[i].parent);
     sqlite3_free(f->fk[i].from_sql);
+    sqlite3_free(f->fk[i].from_x);
     sqlite3_free(f->fk[i].to_sql);
     sqlite3_free(f->fk[i].to_json);
   }
@@ -404,8 +407,9 @@ static int plan_fks_first(const TelemPruneFks *f, int by_child, const char *name
  * which come ordered by id and seq).  Returns an SQLite code. */
 static int plan_fks_load(sqlite3 *db, TelemPruneFks *f) {
   sqlite3_stmt *st = NULL;
-  TelemBuf from, to, toj;
+  TelemBuf from, fromx, to, toj;
   telem_buf_init(&from);
+  telem_buf_init(&fromx);
   telem_buf_init(&to);
   telem_buf_init(&toj);
   memset(f, 0, sizeof *f);
@@ -425,6 +429,11 @@ static int plan_fks_load(sqlite3 *db, TelemPruneFks *f) {
     int same = cur && child && id == cur_id && sqlite3_stricmp(child, cur->child) == 0;
     if (cur && !same) { /* the current key is complete */
       cur->from_sql = telem_buf_take(&from);
+      cur->from_x = telem_buf_take(&fromx);
+      if (!cur->from_x) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
       if (!to_null) {
         telem_buf_putc(&toj, ']');
         cur->to_sql = telem_buf_take(&to);
@@ -491,6 +500,7 @@ static int plan_fks_load(sqlite3 *db, TelemPruneFks *f) {
       cur->child_indexed = ix;
     }
     telem_prune_sqlf(&from, "%s\"%w\"", cur->ncol ? "," : "", col_from ? col_from : "");
+    telem_prune_sqlf(&fromx, "%sx.\"%w\"", cur->ncol ? "," : "", col_from ? col_from : "");
     if (!col_to) {
       to_null = 1; /* REFERENCES parent without columns: the parent's primary key */
     } else {
@@ -503,6 +513,7 @@ static int plan_fks_load(sqlite3 *db, TelemPruneFks *f) {
   }
   sqlite3_finalize(st);
   telem_buf_free(&from);
+  telem_buf_free(&fromx);
   telem_buf_free(&to);
   telem_buf_free(&toj);
   if (rc == SQLITE_OK && f->n) {
@@ -589,7 +600,9 @@ static int prune_fk(sqlite3 *db, const TelemPruneFks *fks, TelemPruneRow *r, con
   /* Then take the columns. */
   r->fk_cols = sqlite3_malloc64(sizeof(char *) * (size_t)nfk);
   r->pk_cols = sqlite3_malloc64(sizeof(char *) * (size_t)nfk);
-  if (!r->fk_cols || !r->pk_cols) {
+  r->fk_x = sqlite3_malloc64(sizeof(char *) * (size_t)nfk);
+  if (r->fk_x) memset(r->fk_x, 0, sizeof(char *) * (size_t)nfk);
+  if (!r->fk_cols || !r->pk_cols || !r->fk_x) {
     rc = SQLITE_NOMEM;
     goto out;
   }
@@ -598,8 +611,9 @@ static int prune_fk(sqlite3 *db, const TelemPruneFks *fks, TelemPruneRow *r, con
     if (sqlite3_stricmp(k->parent, pt) != 0) continue;
     r->fk_cols[r->nfk] = sqlite3_mprintf("(%s)", k->from_sql);
     r->pk_cols[r->nfk] = sqlite3_mprintf("%s", k->to_sql ? k->to_sql : ppk);
+    r->fk_x[r->nfk] = sqlite3_mprintf("(%s)", k->from_x);
     r->nfk++;
-    if (!r->fk_cols[r->nfk - 1] || !r->pk_cols[r->nfk - 1]) {
+    if (!r->fk_cols[r->nfk - 1] || !r->pk_cols[r->nfk - 1] || !r->fk_x[r->nfk - 1]) {
       rc = SQLITE_NOMEM;
       goto out;
     }
@@ -770,6 +784,9 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
     if (k == TELEM_RK_CASCADE) {
       r->parent = telem_policy_find(p->policy, r->rule->cascade_from);
       if ((rc = prune_fk(db, &fks, r, r->rule->cascade_from)) != SQLITE_OK) goto sqlerr;
+      if (r->status == PS_OK && r->fk_unindexed &&
+          (rc = prune_rowid_name(db, r->rule->table_name, &r->rowid_name)) != SQLITE_OK)
+        goto sqlerr;
       continue;
     }
     if ((rc = prune_column_status(db, r->rule->table_name, r->rule->time_column, k,
@@ -870,9 +887,9 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
                            "table once",
                        b.len ? "; " : "", ru->time_column);
     if (r->status == PS_OK && ru->kind == TELEM_RK_CASCADE && r->fk_unindexed)
-      telem_prune_sqlf(&b, "%sno index on its key to %s: every batch of %s scans this table, "
-                           "and with foreign_keys on SQLite scans it once per %s row deleted; "
-                           "CREATE INDEX on the key column(s)",
+      telem_prune_sqlf(&b, "%sno index on its key to %s: its rows go in one pass over this "
+                           "table before %s is pruned, but with foreign_keys on SQLite scans "
+                           "it once per %s row deleted; CREATE INDEX on the key column(s)",
                        b.len ? "; " : "", ru->cascade_from, ru->cascade_from, ru->cascade_from);
     if (b.oom) {
       telem_buf_free(&b);

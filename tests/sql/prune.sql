@@ -80,3 +80,27 @@ INSERT INTO telem_retention(table_name, kind, days, time_column) VALUES ('t_ord'
 CREATE TABLE want_ord AS SELECT count(*) AS n FROM t_ord WHERE julianday(created_at) < julianday('2025-01-01');
 SELECT 'p17', rows_deleted = (SELECT n FROM want_ord), batches, status FROM telem_prune_apply('t_ord', 100, '2026-01-01T00:00:00Z');
 SELECT 'p18', count(*) FROM t_ord WHERE julianday(created_at) < julianday('2025-01-01');
+
+-- p19-p22: a child without an index on its key to the parent goes in one
+-- pass over it before the parents (not one scan per parent batch); the
+-- plan says so.  Composite key, foreign_keys off then on.
+CREATE TABLE up(a INTEGER, b TEXT, at TEXT, PRIMARY KEY (a, b));
+CREATE TABLE uc(id INTEGER PRIMARY KEY, pa INTEGER, pb TEXT, at TEXT,
+  FOREIGN KEY (pa, pb) REFERENCES up(a, b) ON DELETE CASCADE);
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 300)
+INSERT INTO up SELECT n % 7, 'k' || n, CASE WHEN n % 3 = 0 THEN '2026-06-01' ELSE '2020-01-01' END FROM i;
+INSERT INTO uc(pa, pb, at) SELECT a, b, '2026-06-01' FROM up UNION ALL SELECT a, b, '2026-06-01' FROM up WHERE a = 1;
+INSERT INTO telem_retention(table_name, kind, days, time_column) VALUES ('up', 'days', 365, 'at');
+CREATE TABLE want_u AS SELECT (SELECT count(*) FROM up WHERE at < '2025') AS p,
+  (SELECT count(*) FROM uc WHERE (pa, pb) IN (SELECT a, b FROM up WHERE at < '2025')) AS c;
+SELECT 'p19', table_name, kind, status, note LIKE '%no index on its key to up: its rows go in one pass%'
+FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name IN ('up', 'uc') ORDER BY table_name;
+PRAGMA foreign_keys = OFF;
+SELECT 'p20', table_name, rows_deleted = CASE table_name WHEN 'up' THEN (SELECT p FROM want_u) ELSE (SELECT c FROM want_u) END, status
+FROM telem_prune_apply('up', 7, '2026-01-01T00:00:00Z');
+SELECT 'p21', (SELECT count(*) FROM uc WHERE (pa, pb) NOT IN (SELECT a, b FROM up)), (SELECT count(*) FROM up WHERE at < '2025');
+PRAGMA foreign_keys = ON;
+INSERT INTO up VALUES (99, 'old', '2019-01-01');
+INSERT INTO uc(pa, pb, at) VALUES (99, 'old', '2026-06-01'), (99, 'old', '2026-06-01');
+SELECT 'p22', table_name, rows_deleted FROM telem_prune_apply('up', NULL, '2026-01-01T00:00:00Z');
+PRAGMA foreign_key_check;
