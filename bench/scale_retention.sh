@@ -12,6 +12,9 @@
 #              foreign key, by number of parents (foreign_keys off)
 #   rows       prune of research_metrics as Vox creates it (no index on
 #              created_at, shuffled timestamps, half old), by rows
+#   wait       the longest insert of a writer inserting every 5 ms under
+#              busy_timeout during a prune of 20 old parents, by children
+#              per parent (1, 100, 10,000); flagged when over 50 ms
 # Environment: VOXTELEM_SO, SCALE_MAX (largest step multiplier exponent
 # cap, default 3: 1x..1000x of each baseline).  Asserts nothing.
 set -eu
@@ -115,10 +118,52 @@ def rows(n):
     db.execute("PRAGMA synchronous=NORMAL")
     return timed(db, "SELECT count(*) FROM telem_prune_apply('research_metrics', NULL, '2026-01-01T00:00:00Z')")
 
+WRITER = r"""
+import os, sqlite3, sys, time
+db, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
+con = sqlite3.connect(db, timeout=10.0, isolation_level=None)
+waits = []; nxt = time.monotonic()
+while not os.path.exists(stop):
+    t0 = time.monotonic()
+    con.execute("INSERT INTO w(x) VALUES (1)")
+    waits.append((time.monotonic() - t0) * 1000.0)
+    nxt += 0.005; d = nxt - time.monotonic()
+    if d > 0: time.sleep(d)
+    else: nxt = time.monotonic()
+waits.sort()
+open(out, "w").write("%d %.1f %.1f" % (len(waits), waits[-1], waits[int(len(waits) * 0.99)]))
+"""
+
+def wait_by_children(c):
+    import subprocess
+    db = prune_db("wait.db", """
+      CREATE TABLE p(id INTEGER PRIMARY KEY, at TEXT);
+      CREATE TABLE c(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id) ON DELETE CASCADE, x TEXT);
+      CREATE INDEX c_pid ON c(pid);
+      CREATE TABLE w(id INTEGER PRIMARY KEY, x);""", f"""
+      INSERT INTO p(id, at) WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 40)
+        SELECT n, CASE WHEN n % 2 THEN '2020-01-01' ELSE '2025-12-01' END FROM i;
+      INSERT INTO c(pid, x) WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < {c} - 1)
+        SELECT p.id, 'some payload text' FROM p, i;""")
+    db.execute("SELECT rules FROM telem_policy_import('tables:\n  p: {kind: days, days: 365, time_column: at}\n')").fetchall()
+    db.execute("PRAGMA busy_timeout = 10000")
+    path = os.path.join(tmp, "wait.db"); stop = os.path.join(tmp, "stop"); out = os.path.join(tmp, "wait.out")
+    if os.path.exists(stop): os.remove(stop)
+    w = subprocess.Popen(["/usr/bin/python3", "-c", WRITER, path, stop, out])
+    time.sleep(0.4)
+    t = timed(db, "SELECT count(*) FROM telem_prune_apply('p', NULL, '2026-01-01T00:00:00Z')")
+    time.sleep(0.2); open(stop, "w").close(); w.wait()
+    n, mx, p99 = open(out).read().split()
+    flag = "  OVER 50 ms" if float(mx) > 50 else ""
+    print(f"  {c:>9} children/parent  prune {t * 1000:8.1f} ms  writer {n} inserts, max {mx} ms, p99 {p99} ms{flag}")
+
 report("rules: UPDATE every rule of telem_retention", "rule", sizes(10), rules)
 report("tables: telem_prune_plan with counts", "table", sizes(10, min(steps, 2)), tables)
 report("scans: telem_prune_plan scanned N times in one statement", "scan", sizes(1, min(steps, 2)), scans)
 report("children per parent: prune of 200 old parents", "child", sizes(1), children)
 report("child without an index on its foreign key: prune", "parent", sizes(1000, min(steps, 2)), nofk_idx)
 report("rows: research_metrics as Vox creates it, shuffled, half old", "row", sizes(10000, min(steps, 2)), rows)
+print("== wait: a 5 ms writer during a prune of 20 old parents, by children per parent (target max <= 50 ms)")
+for c in (1, 100, 10000):
+    wait_by_children(c)
 PY
