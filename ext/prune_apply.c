@@ -2,27 +2,33 @@
  * prune_apply.c -- deleting what the retention plan (prune_plan.c) allows.
  *
  *   telem_prune_apply([table [, batch_rows [, now]]])
- *                                 deletes in batches; returns rows deleted
- *                                 (parents + cascaded children) and appends
- *                                 one row per table to telem_prune_log
+ *                                 table-valued function (a table of the temp
+ *                                 schema, DIRECTONLY): deletes in batches and
+ *                                 returns one row per table as logged in
+ *                                 telem_prune_log (run_id, table_name, kind,
+ *                                 cutoff, rows_deleted, cascaded_rows,
+ *                                 batches, duration_ms, status)
  *
- *     SELECT telem_prune_apply();                 -- every table, now
- *     SELECT telem_prune_apply('research_metrics', 2000, '2026-01-01T00:00:00Z');
+ *     SELECT * FROM telem_prune_apply();            -- every table, now
+ *     SELECT sum(rows_deleted) FROM telem_prune_apply('research_metrics', 2000,
+ *                                                     '2026-01-01T00:00:00Z');
  *
  * Only plan rows with status `ok` are touched.  Children are always deleted
- * explicitly before their parents, batch by batch, so the result is the same
- * with PRAGMA foreign_keys on or off: no orphans either way.
+ * explicitly before their parents, so the result is the same with PRAGMA
+ * foreign_keys on or off: no orphans either way.
  *
  * Transactions (see docs/architecture/retention-and-sensitivity.md, "Prune
- * batching"): when the connection is in autocommit mode, each batch runs in
- * its own BEGIN IMMEDIATE ... COMMIT on the caller's connection (a SQL
- * function may commit nested transactions as long as no *writing* statement
- * is running; the calling SELECT only reads, which we check with
- * sqlite3_next_stmt).  So every batch is durable on its own and a SIGKILL
- * loses at most the batch in flight.  Inside the caller's own transaction
- * each batch is a SAVEPOINT instead: atomic, but nothing is committed before
- * the caller commits.  Called from a writing statement, apply refuses:
- * SQLite allows neither COMMIT nor SAVEPOINT there.
+ * batching"): in autocommit mode the run opens a second connection to main's
+ * file (apply_open_worker: the calling SELECT counts as a reader, and every
+ * statement run on its own connection would keep main's read transaction
+ * open) and each batch is its own BEGIN IMMEDIATE ... COMMIT there: durable
+ * on its own, so a SIGKILL loses at most the batch in flight.  Inside the
+ * caller's transaction (or on an in-memory database) the caller's
+ * connection is used and each batch is a SAVEPOINT: atomic, nothing
+ * committed before the caller commits.  Called from a writing statement,
+ * apply refuses: SQLite allows neither COMMIT nor SAVEPOINT there.  A
+ * telem_prune_log voxtelem did not create is refused before anything is
+ * deleted (telem_own_table_check).
  *
  * Batches, two strategies (one function each):
  *   apply_keyed   an index starts with the time column, its entries come in
@@ -34,15 +40,12 @@
  * A batch examines at most batch_rows rows of the parent table (keyed: index
  * entries of the range; ranged: rows of the rowid range).
  *
- * Schedule (autocommit mode): batches adapt to ~20 ms of lock time unless
- * batch_rows is given.  After each commit: if another connection committed
- * meanwhile (PRAGMA data_version), sleep 15 ms after every batch for the
- * next second; else if another process has the database open (F_GETLK on
- * the SHARED range, see apply_others_present), sleep 30 ms after every
- * 100 ms of lock time, so a writer whose busy handler backs off (1, 2, 5,
- * 10, 15, 20, 25, 25, ... ms) finds the lock free within about 130 ms; else
- * do not sleep, and defer WAL checkpoints to the end of the run.  The
- * trade-off is written down in docs/architecture/retention-and-sensitivity.md.
+ * Schedule (autocommit mode): adaptive batches aim at 5 ms of lock time
+ * while others commit (sleeping 20 ms after each batch), 20 ms while others
+ * only have the file open (sleeping 30 ms per 100 ms of lock time), 1 s
+ * alone (no sleeps, WAL checkpoints deferred to the end); see
+ * apply_next_batch and apply_yield.  The trade-off is written down in
+ * docs/architecture/retention-and-sensitivity.md.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
 #include "prune.h"

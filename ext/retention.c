@@ -4,13 +4,15 @@
  *   telem_retention            eponymous writable virtual table:
  *                              table_name, kind, days, time_column,
  *                              cascade_from, rationale, source
- *   telem_policy_import(x)     replaces the database policy with the YAML
- *                              file (or text) x; returns the number of rules
+ *   telem_policy_import(x)     table-valued function (a table of the temp
+ *                              schema, DIRECTONLY): replaces the database
+ *                              policy with the YAML file (or text) x; one
+ *                              row, `rules`, the number of rules
  *   telem_policy_yaml()        the active policy as YAML
  *
  *     SELECT table_name, kind, days FROM telem_retention;
  *     UPDATE telem_retention SET days = 180 WHERE table_name = 'research_metrics';
- *     SELECT telem_policy_import('contracts/db/retention-policy.yaml');
+ *     SELECT rules FROM telem_policy_import('contracts/db/retention-policy.yaml');
  *
  * The active policy is the table main.telem_retention_policy when it exists,
  * else the retention-policy contract of the connection's registry (the
@@ -19,9 +21,11 @@
  * rules (keeping their rowids 1..n, which the statement being run already
  * saw), so a write never silently drops the file's other rules.
  *
- * Writes are validated as a whole policy (the changed rule on its own, then
- * cross-rule checks: a cascade's parent must stay in the policy) before
- * anything is written, and are written through to telem_retention_policy
+ * Writes are validated before anything is written (the changed rule on its
+ * own, then the cross-rule checks that change can break: a cascade's parent
+ * must stay in the policy), reading only the rules the write touches, by
+ * key (ret_db_partial: O(log n) per row), and are written through to
+ * telem_retention_policy
  * with ordinary statements on the same connection, so they belong to the
  * caller's transaction and roll back with it.
  *
