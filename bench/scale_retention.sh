@@ -43,7 +43,8 @@ def report(name, unit, sizes, run):
         flag = ""
         if prev is not None and per > 2 * prev: flag = "  SUPERLINEAR"
         base = "" if first is None else f"  x{t / first:8.1f} of baseline"
-        print(f"  {n:>9} {unit}s  {t * 1000:10.1f} ms  {per * 1e6:10.2f} us/{unit}{base}"
+        units = "children" if unit == "child" else unit + "s"
+        print(f"  {n:>9} {units:8} {t * 1000:10.1f} ms  {per * 1e6:10.2f} us/{unit}{base}"
               f"  per-unit x{per / prev if prev else 1:5.2f}{flag}")
         prev = per
         if first is None: first = t
