@@ -42,7 +42,7 @@ static char *file_read_fd(int fd, const char *name, const struct stat *st, size_
                           char **pzErr) {
   char *data = NULL;
   if ((unsigned long long)st->st_size > max) {
-    telem_set_err(pzErr, "%.200s: file larger than %zu bytes", name, max);
+    telem_set_err(pzErr, "%.200s: file larger than %llu bytes", name, (unsigned long long)max);
     goto done;
   }
   size_t cap = (size_t)st->st_size + 1;
@@ -55,7 +55,7 @@ static char *file_read_fd(int fd, const char *name, const struct stat *st, size_
     if (n == cap) { /* the file grew since fstat: read on, up to max + 1 */
       size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
       if (ncap <= cap) {
-        telem_set_err(pzErr, "%.200s: file larger than %zu bytes", name, max);
+        telem_set_err(pzErr, "%.200s: file larger than %llu bytes", name, (unsigned long long)max);
         sqlite3_free(data);
         data = NULL;
         goto done;
@@ -82,7 +82,7 @@ static char *file_read_fd(int fd, const char *name, const struct stat *st, size_
     n += (size_t)got;
   }
   if (n > max) {
-    telem_set_err(pzErr, "%.200s: file larger than %zu bytes", name, max);
+    telem_set_err(pzErr, "%.200s: file larger than %llu bytes", name, (unsigned long long)max);
     sqlite3_free(data);
     data = NULL;
     goto done;
