@@ -33,6 +33,8 @@ set -euo pipefail
 
 # ---- side-effecting entry points (DATA) ----------------------------------------
 # label | table-valued spelling (as an expression) | scalar spelling
+#   [| setup: SQL the operator runs first in the positive control, so that
+#      the entry has something to act on, e.g. a spool row to acknowledge]
 # @BAIT@ is a directory nothing but a hostile call names (make_bait):
 # contracts/ (a valid contracts copy), policy.yaml (a policy that prunes
 # every row of `accounts`), policy.fifo (a FIFO).  An entry whose function does not exist
@@ -46,8 +48,8 @@ ENTRIES=(
   "prune_apply|(SELECT count(*) FROM telem_prune_apply())|telem_prune_apply()"
   "scrub_apply|(SELECT count(*) FROM telem_scrub_apply('research_metrics', 'metadata_json'))|telem_scrub_apply('research_metrics', 'metadata_json')"
   "enqueue|(SELECT count(*) FROM telem_enqueue('benchmark_event', '{\"ms\":12}'))|telem_enqueue('benchmark_event', '{\"ms\":12}')"
-  "spool_ack|(SELECT count(*) FROM telem_spool_ack(1))|telem_spool_ack(1)"
-  "spool_requeue|(SELECT count(*) FROM telem_spool_requeue(1, 'HTTP 503'))|telem_spool_requeue(1, 'HTTP 503')"
+  "spool_ack|(SELECT count(*) FROM telem_spool_ack(1))|telem_spool_ack(1)|SELECT * FROM telem_enqueue('benchmark_event', '{\"ms\":12}');"
+  "spool_requeue|(SELECT count(*) FROM telem_spool_requeue(1, 'HTTP 503'))|telem_spool_requeue(1, 'HTTP 503')|SELECT * FROM telem_enqueue('benchmark_event', '{\"ms\":12}');"
   "schema_register|(SELECT count(*) FROM telem_schema_register('bait-schema', '{\"type\":\"object\"}'))|telem_schema_register('bait-schema', '{\"type\":\"object\"}')"
 )
 # Entries still open on this branch because another helper owns the fix
@@ -333,7 +335,8 @@ worker() {
   done
   local e label tvf scalar sp expr
   for e in "${ENTRIES[@]}"; do
-    IFS='|' read -r label tvf scalar <<< "$e"
+    local setup
+    IFS='|' read -r label tvf scalar setup <<< "$e"
     for sp in tvf scalar; do
       if [ "$sp" = tvf ]; then expr=$tvf; else expr=$scalar; fi
       expr=${expr//@BAIT@/$BAIT}
@@ -432,7 +435,7 @@ W=$T/pos
 mkdir -p "$W"
 LIVE=()
 for e in "${ENTRIES[@]}"; do
-  IFS='|' read -r label tvf scalar <<< "$e"
+  IFS='|' read -r label tvf scalar setup <<< "$e"
   seen=
   for expr in "$tvf" "$scalar"; do
     expr=${expr//@BAIT@/$BAIT}
@@ -443,14 +446,15 @@ for e in "${ENTRIES[@]}"; do
     : > "$W/pos.st"
     {
       echo "SELECT 'SWITCH', contracts FROM telem_use_contracts('$OPC');"
+      echo "${setup:-}"
       echo "SELECT $expr;"
       echo "$STATE_SQL"
     } | (cd "$W" && timeout 20 ${STRACE:+strace -f -qq -e trace=%file -o "$W/pos.st"} "$SQLITE3" -batch -cmd ".load $SO" "$W/op.db") > "$W/pos.log" 2>&1 || rc=$?
-    { echo "SELECT 'SWITCH', contracts FROM telem_use_contracts('$OPC');"; echo "$STATE_SQL"; } |
-      "$SQLITE3" -batch -cmd ".load $SO" "$W/ctl.db" > "$W/ctl.log" 2>&1
+    { echo "SELECT 'SWITCH', contracts FROM telem_use_contracts('$OPC');"; echo "${setup:-}"; echo "$STATE_SQL"; } |
+      "$SQLITE3" -batch -cmd ".load $SO" "$W/ctl.db" > "$W/ctl.log" 2>&1 || true
     ST=$(cat "$W/pos.st")
     if [ "$rc" = 124 ] || bait_touched "$BAIT" "$opened" ||
-       [ "$(digest "$W/op.db")" != "$(digest "$OP_TPL")" ] ||
+       [ "$(digest "$W/op.db")" != "$(digest "$W/ctl.db")" ] ||
        [ "$(grep '^STATE|' "$W/pos.log" || true)" != "$(grep '^STATE|' "$W/ctl.log" || true)" ]; then
       seen=1
     fi
@@ -460,7 +464,8 @@ for e in "${ENTRIES[@]}"; do
   elif grep -Eq 'no such (function|table)' "$W/pos.log"; then
     echo "hostile_schema: entry $label: absent on this branch (no such function/table)"
   else
-    echo "hostile_schema: FAIL: entry $label exists but its effect is invisible to the detectors:"
+    echo "hostile_schema: FAIL: entry $label exists but its effect is invisible to the detectors"
+    echo "  (fix its arguments or give it a setup in ENTRIES):"
     cat "$W/pos.log"
     exit 1
   fi
@@ -488,6 +493,7 @@ if [ "$xfail" -gt 0 ]; then
 fi
 status=0
 for k in "${KNOWN_OPEN[@]}"; do
+  [ -z "${HOSTILE_OBJECTS:-}" ] || break # a subset may not reach them
   if ! grep -q "^XFAIL [^ ]* $k " "$T/all"; then
     echo "hostile_schema: XPASS: $k no longer fails: remove it from KNOWN_OPEN"
     status=1
