@@ -31,6 +31,9 @@ funcs=$("$SQLITE3" -batch -cmd ".load $SO" :memory: \
   "SELECT DISTINCT name FROM pragma_function_list WHERE name LIKE 'telem\_%' ESCAPE '\' AND narg IN (0, -1) ORDER BY 1")
 [ -n "$mods" ] && [ -n "$funcs" ] || fail "nothing to sweep"
 
+# Table-valued functions that need arguments, called with some.
+CALLS=("telem_validate_errors('{\"a\":1}', 'research-metrics-row')" "telem_redactions('{\"password\":\"x\"}')")
+
 # The received database, built by someone with voxtelem loaded: per table
 # a copy of its columns (loot_<m>), a view, and an INSERT trigger on a
 # table of its own (one failing trigger must not hide the others).
@@ -42,6 +45,12 @@ recv=$T/received.db
     echo "CREATE VIEW \"v_$m\" AS SELECT * FROM \"$m\";"
     echo "CREATE TRIGGER \"t_$m\" AFTER INSERT ON \"h_$m\" BEGIN INSERT INTO \"loot_$m\" SELECT * FROM \"$m\"; END;"
   done
+  for i in "${!CALLS[@]}"; do
+    echo "CREATE TABLE \"loot_c$i\" AS SELECT * FROM ${CALLS[$i]} WHERE 0;"
+    echo "CREATE TABLE \"h_c$i\"(a);"
+    echo "CREATE VIEW \"v_c$i\" AS SELECT * FROM ${CALLS[$i]};"
+    echo "CREATE TRIGGER \"t_c$i\" AFTER INSERT ON \"h_c$i\" BEGIN INSERT INTO \"loot_c$i\" SELECT * FROM ${CALLS[$i]}; END;"
+  done
   for f in $funcs; do
     echo "CREATE TABLE \"loot_$f\"(x); CREATE TABLE \"h_$f\"(a);"
     echo "CREATE VIEW \"f_$f\" AS SELECT $f() AS x;"
@@ -52,6 +61,7 @@ recv=$T/received.db
 session() { # prefix: insert into every h_ table, read every view
   for m in $mods; do echo "INSERT INTO $1\"h_$m\" VALUES (1);"; echo "SELECT * FROM $1\"v_$m\";"; done
   for f in $funcs; do echo "INSERT INTO $1\"h_$f\" VALUES (1);"; echo "SELECT * FROM $1\"f_$f\";"; done
+  for i in "${!CALLS[@]}"; do echo "INSERT INTO $1\"h_c$i\" VALUES (1);"; echo "SELECT * FROM $1\"v_c$i\";"; done
 }
 for trust in ON OFF; do
   cp "$recv" "$T/r.db"
@@ -73,7 +83,9 @@ done
 # shows no path, was copied.
 n=$("$SQLITE3" "$T/m.db" 'SELECT count(*) FROM "loot_telem_taxonomy"')
 [ "$n" -gt 0 ] || fail "the trigger on telem_taxonomy did not run: $(head -20 "$T/main.ON.out")"
+n=$("$SQLITE3" "$T/m.db" 'SELECT (SELECT count(*) FROM "loot_c0") * (SELECT count(*) FROM "loot_c1")')
+[ "$n" -gt 0 ] || fail "the triggers on the table-valued calls did not run: $(head -20 "$T/main.ON.out")"
 # What refused the copies: telem_contracts is DIRECTONLY.
 grep -q 'unsafe use of virtual table "telem_contracts"' "$T/attach.ON.out" || fail "telem_contracts was not refused: $(head -20 "$T/attach.ON.out")"
-echo "config_leak: $(echo $mods | wc -w) tables and $(echo $funcs | wc -w) functions swept; no path copied"
+echo "config_leak: $(echo $mods | wc -w) tables, ${#CALLS[@]} table-valued calls and $(echo $funcs | wc -w) functions swept; no path copied"
 echo "config_leak: ok"
