@@ -474,7 +474,39 @@ echo "hostile_schema: entries live on this branch (effect seen when the operator
 
 printf '%s\n' "${OBJECTS[@]}" | xargs -P "${HOSTILE_JOBS:-2}" -I{} bash "$SELF" --worker {}
 
-cat "$T"/res.* > "$T/all"
+# Writable tables: a trigger that writes into telem_retention (which writes
+# the operator's telem_retention_policy) when the operator inserts a row,
+# in the received database attached or opened as main.
+W=$T/writable
+mkdir -p "$W"
+WRITES=("INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('accounts', 'ms_days', 1, 'created', 'planted')"
+        "UPDATE telem_retention SET days = 1 WHERE table_name = 'research_metrics'"
+        "DELETE FROM telem_retention")
+for w in "${WRITES[@]}"; do
+  for mode in attach main; do
+    "$SQLITE3" -batch "$W/r.db" "DROP TABLE IF EXISTS h; CREATE TABLE h(a);
+      CREATE TRIGGER hw AFTER INSERT ON h BEGIN $w; END;"
+    cp "$OP_TPL" "$W/m.db"
+    if [ "$mode" = main ]; then
+      "$SQLITE3" -batch "$W/m.db" "CREATE TABLE h(a); CREATE TRIGGER hw AFTER INSERT ON h BEGIN $w; END;"
+    fi
+    before=$(digest "$W/m.db")
+    for trust in ON OFF; do
+      p=; [ "$mode" = attach ] && p=r.
+      out=$({ echo "PRAGMA trusted_schema=$trust;"; [ "$mode" = attach ] && echo "ATTACH '$W/r.db' AS r;"
+              echo "INSERT INTO ${p}h VALUES (1);"; echo "$STATE_SQL"; } |
+            "$SQLITE3" -batch -cmd ".load $SO" "$W/m.db" 2>&1 || true)
+      LOG=$out; state_line
+      if [ "$(digest "$W/m.db")" != "$before" ] || [ "$STATE" != "$NOSWITCH_STATE" ]; then
+        echo "FAIL writable - - $mode:trigger-writes-telem_retention:$trust $(outcome) $w changed the policy: $out" >> "$T/all"
+      else
+        echo "PASS writable - - $mode:trigger-writes-telem_retention:$trust $(outcome)" >> "$T/all"
+      fi
+    done
+  done
+done
+
+cat "$T"/res.* >> "$T/all"
 # HOSTILE_RESULTS=<file> keeps every case's line (verdict, object, entry,
 # spelling, action, outcome, reason).
 if [ -n "${HOSTILE_RESULTS:-}" ]; then cp "$T/all" "$HOSTILE_RESULTS"; fi
@@ -483,7 +515,8 @@ pass=$(grep -c '^PASS ' "$T/all" || true)
 xfail=$(grep -c '^XFAIL ' "$T/all" || true)
 fail=$(grep -c '^FAIL ' "$T/all" || true)
 echo "hostile_schema: ${#OBJECTS[@]} objects x ${#ENTRIES[@]} entries x 2 spellings x $NACTIONS operator actions" \
-     "= $((${#OBJECTS[@]} * ${#ENTRIES[@]} * 2 * NACTIONS)) cases, in $total sessions"
+     "= $((${#OBJECTS[@]} * ${#ENTRIES[@]} * 2 * NACTIONS)) cases, in $((total - ${#WRITES[@]} * 4)) sessions;" \
+     "and $((${#WRITES[@]} * 4)) triggers writing telem_retention"
 echo "hostile_schema: PASS $pass, XFAIL $xfail (known open: ${KNOWN_OPEN[*]}), FAIL $fail"
 echo "hostile_schema: why nothing happened, in the passing cases:"
 awk '$1 == "PASS" {print $6}' "$T/all" | sort | uniq -c | sed 's/^/  /'
