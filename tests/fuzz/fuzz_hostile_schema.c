@@ -5,7 +5,8 @@
  * outside the scratch copy may change.
  *
  * One input builds 1..4 objects (CHECK, DEFAULT, generated column virtual or
- * stored, expression index, partial index WHERE, trigger, view), each
+ * stored, expression index, partial index WHERE, trigger, view, and a
+ * trigger that also writes the writable telem_retention table), each
  * calling one telem_ function -- any the build registers, found at start-up
  * in pragma_function_list / pragma_module_list, so functions added later are
  * fuzzed too -- in its scalar spelling f(args) or its table-valued one
@@ -256,7 +257,7 @@ static void build_scratch(Input *in) {
   sqlite3_str *cols = sqlite3_str_new(NULL), *stmts = sqlite3_str_new(NULL);
   sqlite3_str *calls[4];
   for (unsigned i = 0; i < nobj; i++) {
-    unsigned kind = next(in) % 9;
+    unsigned kind = next(in) % 10;
     calls[i] = sqlite3_str_new(NULL);
     put_call(calls[i], in);
     /* Placeholder i: coalesce(NULL,424242+i) is unique per object. */
@@ -275,7 +276,14 @@ static void build_scratch(Input *in) {
       case 7:
         sqlite3_str_appendf(stmts, "CREATE TRIGGER u%u AFTER UPDATE ON h BEGIN SELECT %s; END;", i, ph);
         break;
-      default: sqlite3_str_appendf(stmts, "CREATE VIEW v%u AS SELECT (%s) AS x, * FROM h;", i, ph); break;
+      case 8: sqlite3_str_appendf(stmts, "CREATE VIEW v%u AS SELECT (%s) AS x, * FROM h;", i, ph); break;
+      default: /* a trigger writing the writable policy table (no call to forge) */
+        sqlite3_str_appendf(stmts,
+                            "CREATE TRIGGER w%u AFTER INSERT ON h BEGIN INSERT INTO telem_retention"
+                            "(table_name, kind, days, time_column, rationale) VALUES"
+                            " ('accounts', 'ms_days', 1, 'created', 'planted'); SELECT %s; END;",
+                            i, ph);
+        break;
     }
   }
   char *c = sqlite3_str_finish(cols), *s = sqlite3_str_finish(stmts);
