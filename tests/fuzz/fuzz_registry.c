@@ -7,6 +7,7 @@
  * never crash or leak.
  */
 #include "core/registry.h"
+#include "core/yaml.h"
 
 #include <string.h>
 
