@@ -9,6 +9,7 @@
 #   make fuzz FUZZ_SECONDS=N   every fuzz target for N seconds
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make install PREFIX=/usr/local
+#   make deb / npm / wheel / pkgtest   packages (see the packaging section)
 
 SHELL := /bin/bash
 CC ?= cc
@@ -48,10 +49,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/%)
 ASAN_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
 SQL_TESTS := $(sort $(wildcard tests/sql/*.sql))
 SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
-BENCHES := $(sort $(wildcard bench/*.sh))
+BENCHES := $(filter-out bench/scale_%,$(sort $(wildcard bench/*.sh)))
+SCALE_BENCHES := $(sort $(wildcard bench/scale_*.sh))
 
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
-        check-asan check-asan-sh check-valgrind check-drift conformance
+        check-asan check-asan-sh check-valgrind check-drift conformance bench-scale
 .DELETE_ON_ERROR:
 
 all: voxtelem.so
@@ -226,20 +228,27 @@ check-valgrind: voxtelem.so
 bench: voxtelem.so
 	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
 
+# Each dimension grown by 10x steps: the ratio to its baseline per step, and
+# FLAG where the cost per unit grows more than 2x from one step to the next.
+bench-scale: voxtelem.so
+	@set -e; for b in $(SCALE_BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
+
 # ---- install ----------------------------------------------------------------
 
 # The .so exports only its entry point; C programs that use the engines
 # directly (include/voxtelem.h) link the static library libvoxtelem.a.
+# LIBDIR (packaging section below): $(PREFIX)/lib, or Debian's multiarch
+# directory when PREFIX is /usr -- the one where `.load voxtelem` needs no path.
 install: voxtelem.so build/lib/libtelem.a
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
-	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(PREFIX)/lib/libvoxtelem.a
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 0755 voxtelem.so $(DESTDIR)$(LIBDIR)/voxtelem.so
+	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(LIBDIR)/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
 	install -d $(DESTDIR)$(PREFIX)/share/voxtelem/schema
 	install -m 0644 sql/prune.sql sql/guards.sql sql/governance.sql $(DESTDIR)$(PREFIX)/share/voxtelem/
 	install -m 0644 sql/schema/*.sql $(DESTDIR)$(PREFIX)/share/voxtelem/schema/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxtelem.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/voxtelem.pc
 
 clean:
 	rm -rf build voxtelem.so
@@ -280,3 +289,81 @@ fuzz: $(FUZZ_BIN)
 
 # Header dependencies written by -MMD -MP.
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ==== packaging (issue 15) ===================================================
+# Packages of the same voxtelem.so; their tests (tests/pkg/) run from make test.
+#
+#   make deb      build/voxtelem_<version>_<arch>.deb (dpkg-deb): the .so in
+#                 Debian's multiarch library directory, where `.load voxtelem`
+#                 finds it with no path; header, pkg-config, SQL scripts, docs,
+#                 voxtelem-prune and its cron / systemd timer examples
+#   make npm      build/voxtelem-<version>.tgz (npm pack): the .so for linux-x64
+#                 and getLoadablePath() / load(db) for better-sqlite3 and libsql
+#   make wheel    build/dist/voxtelem-<version>-py3-none-linux_<arch>.whl
+#                 (python3 -m build, Debian's python3-build): loadable_path(), load(conn)
+#   make pkgtest  the package tests (the deb test needs root; the npm test skips
+#                 with one line when npm or its registry is not there)
+#
+# make install: LIBDIR defaults to $(PREFIX)/lib, and to the multiarch
+# directory for PREFIX=/usr (as CMake's GNUInstallDirs does on Debian).
+
+.PHONY: deb npm wheel pkgtest install-prune
+
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch 2>/dev/null)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+LIBDIR ?= $(if $(filter /usr /usr/,$(PREFIX)),$(PREFIX)/lib/$(MULTIARCH),$(PREFIX)/lib)
+HOST_PYTHON := /usr/bin/python3
+WHEEL_PLAT := linux_$(shell uname -m)
+
+DEB := build/voxtelem_$(VERSION)_$(DEB_ARCH).deb
+NPM_TGZ := build/voxtelem-$(VERSION).tgz
+WHEEL := build/dist/voxtelem-$(VERSION)-py3-none-$(WHEEL_PLAT).whl
+PKG_TESTS := $(sort $(wildcard tests/pkg/*.sh))
+DEB_PKGS += dpkg-dev python3-build python3-setuptools python3-wheel python3-venv python3-pip
+
+# The scheduled prune wrapper goes with the scripts make install puts in
+# $(PREFIX)/share/voxtelem; it finds prune.sql there.
+install: install-prune
+install-prune:
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 tools/voxtelem-prune $(DESTDIR)$(PREFIX)/bin/voxtelem-prune
+
+deb: $(DEB)
+$(DEB): voxtelem.so build/lib/libtelem.a include/voxtelem.h voxtelem.pc.in tools/voxtelem-prune \
+        $(wildcard sql/*.sql sql/schema/*.sql packaging/debian/* packaging/examples/* packaging/man/*) \
+        README.md CHANGELOG.md $(shell find docs -name '*.md' 2>/dev/null)
+	MAKE="$(MAKE)" VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) MULTIARCH=$(MULTIARCH) \
+	  sh packaging/debian/build-deb.sh $@ build/deb/root
+
+npm: $(NPM_TGZ)
+$(NPM_TGZ): voxtelem.so $(wildcard packaging/npm/*) README.md
+	@rm -rf build/npm/pkg && mkdir -p build/npm/pkg/lib/linux-x64
+	cp packaging/npm/index.js packaging/npm/index.d.ts packaging/npm/README.md build/npm/pkg/
+	sed 's/@VERSION@/$(VERSION)/' packaging/npm/package.json.in > build/npm/pkg/package.json
+	install -m 0644 voxtelem.so build/npm/pkg/lib/linux-x64/voxtelem.so
+	strip --strip-unneeded build/npm/pkg/lib/linux-x64/voxtelem.so
+	cd build/npm/pkg && npm pack --silent --pack-destination .. > /dev/null
+	mv build/npm/voxtelem-$(VERSION).tgz $@
+
+wheel: $(WHEEL)
+$(WHEEL): voxtelem.so $(wildcard packaging/python/* packaging/python/voxtelem/*)
+	@rm -rf build/wheel && mkdir -p build/wheel build/dist
+	cp -r packaging/python build/wheel/src
+	sed -i 's/@VERSION@/$(VERSION)/' build/wheel/src/pyproject.toml build/wheel/src/voxtelem/__init__.py
+	install -m 0644 voxtelem.so build/wheel/src/voxtelem/voxtelem.so
+	strip --strip-unneeded build/wheel/src/voxtelem/voxtelem.so
+	cd build/wheel/src && $(HOST_PYTHON) -m build --no-isolation --wheel --outdir ../../dist . > ../build.log 2>&1 \
+	  || { tail -20 ../build.log; exit 1; }
+	@test -f $@ || { echo "wheel: expected $@, got: $$(ls build/dist)"; exit 1; }
+
+# npm is optional: without it the npm test says so in one line.
+pkgtest: voxtelem.so $(DEB) $(WHEEL) $(if $(shell command -v npm),$(NPM_TGZ))
+	@fail=0; for t in $(PKG_TESTS); do log=build/pkg-$$(basename $$t .sh).log; \
+	  VOXTELEM_SO=$$PWD/voxtelem.so VOXTELEM_DEB=$$PWD/$(DEB) VOXTELEM_WHEEL=$$PWD/$(WHEEL) \
+	  VOXTELEM_NPM=$$PWD/$(NPM_TGZ) VOXTELEM_VERSION=$(VERSION) SQLITE3=$(SQLITE3) bash $$t > $$log 2>&1; rc=$$?; \
+	  if [ $$rc = 0 ]; then echo "ok   $$t"; \
+	  elif [ $$rc = 77 ]; then echo "skip $$t: $$(tail -1 $$log)"; \
+	  else echo "FAIL $$t"; tail -30 $$log; fail=1; fi; \
+	done; exit $$fail
+
+test: pkgtest

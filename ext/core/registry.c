@@ -100,6 +100,7 @@ static void registry_free(TelemRegistry *r) {
     sqlite3_free(t->schema_id); sqlite3_free(t->owner); sqlite3_free(t->description);
   }
   sqlite3_free(r->taxonomy);
+  sqlite3_free(r->tax_slots);
   for (int i = 0; i < r->n_columns; i++) {
     sqlite3_free(r->columns[i].table);
     sqlite3_free(r->columns[i].column);
@@ -145,10 +146,33 @@ const TelemFile *telem_registry_file_by_kind(const TelemRegistry *r, const char 
   return NULL;
 }
 
+/* FNV-1a: metric types are short, and a full hash keeps probes to one. */
+static uint32_t metric_hash(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+const TelemTaxonomyRow *telem_registry_metric_n(const TelemRegistry *r, const char *s, size_t n) {
+  if (!r->tax_slots) return NULL;
+  for (uint32_t j = metric_hash(s, n) & r->tax_mask;; j = (j + 1) & r->tax_mask) {
+    uint32_t k = r->tax_slots[j];
+    if (!k) return NULL;
+    const TelemTaxonomyRow *t = &r->taxonomy[k - 1];
+    if (strlen(t->metric_type) == n && memcmp(t->metric_type, s, n) == 0) return t;
+  }
+}
+
 const TelemTaxonomyRow *telem_registry_metric(const TelemRegistry *r, const char *metric_type) {
-  for (int i = 0; i < r->n_taxonomy; i++)
-    if (strcmp(r->taxonomy[i].metric_type, metric_type) == 0) return &r->taxonomy[i];
-  return NULL;
+  return telem_registry_metric_n(r, metric_type, strlen(metric_type));
+}
+
+/* Adds taxonomy row i to the index (sized for every row at load). */
+static void metric_index_add(TelemRegistry *r, int i) {
+  const char *mt = r->taxonomy[i].metric_type;
+  uint32_t j = metric_hash(mt, strlen(mt)) & r->tax_mask;
+  while (r->tax_slots[j]) j = (j + 1) & r->tax_mask;
+  r->tax_slots[j] = (uint32_t)i + 1;
 }
 
 const char *telem_registry_column_class(const TelemRegistry *r, const char *table,
@@ -293,6 +317,14 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
     return 0;
   }
   memset(r->taxonomy, 0, sizeof(TelemTaxonomyRow) * (n ? n : 1));
+  uint32_t cap = 16; /* load factor <= 1/2 */
+  while (cap < 2 * n + 2) cap <<= 1;
+  if (!(r->tax_slots = sqlite3_malloc64(sizeof(uint32_t) * cap))) {
+    telem_set_err(pzErr, "%s: out of memory", file);
+    return 0;
+  }
+  memset(r->tax_slots, 0, sizeof(uint32_t) * cap);
+  r->tax_mask = cap - 1;
   for (size_t i = 0; i < n; i++) {
     json_t *e = json_array_get(list, i);
     const char *mt, *fam, *sens, *plane, *tx, *prefix, *schema, *owner, *desc;
@@ -340,6 +372,7 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
       }
     }
     TelemTaxonomyRow *t = &r->taxonomy[r->n_taxonomy++];
+    t->cls = telem_class_rank(sens);
     t->metric_type = dup_str(mt); t->family = dup_str(fam); t->sensitivity = dup_str(sens);
     t->plane = dup_str(plane); t->transmission = dup_str(tx);
     t->session_prefix = dup_str(prefix); t->schema_id = dup_str(schema);
@@ -350,6 +383,7 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
       telem_set_err(pzErr, "%s: out of memory", file);
       return 0;
     }
+    metric_index_add(r, r->n_taxonomy - 1);
   }
   return 1;
 }

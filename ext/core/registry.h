@@ -16,6 +16,7 @@ typedef struct TelemContract {
 typedef struct TelemTaxonomyRow {
   char *metric_type, *family, *sensitivity, *plane, *transmission;
   char *session_prefix, *schema_id, *owner, *description; /* owned; may be NULL */
+  int cls; /* telem_class_rank(sensitivity): 0..3 */
 } TelemTaxonomyRow;
 
 typedef struct TelemColumnClass {
@@ -40,6 +41,7 @@ struct TelemRegistry {
   TelemFile *files; int n_files;
   TelemContract *contracts; int n_contracts;
   TelemTaxonomyRow *taxonomy; int n_taxonomy;
+  uint32_t *tax_slots, tax_mask; /* open addressing over taxonomy: row + 1, 0 empty */
   TelemColumnClass *columns; int n_columns;
   void *ext[TELEM_EXT_COUNT];           /* feature caches, freed by ext_free */
   void (*ext_free[TELEM_EXT_COUNT])(void *);
@@ -61,7 +63,10 @@ const TelemFile *telem_registry_file(const TelemRegistry *r, const char *path);
 const TelemFile *telem_registry_file_by_id(const TelemRegistry *r, const char *id);
 /* The first contract file of kind `kind` (e.g. "redaction-rules"), or NULL. */
 const TelemFile *telem_registry_file_by_kind(const TelemRegistry *r, const char *kind);
+/* The taxonomy row of a metric type, or NULL: a hashed lookup, O(1). */
 const TelemTaxonomyRow *telem_registry_metric(const TelemRegistry *r, const char *metric_type);
+/* The same for s[0..n), which need not be NUL-terminated. */
+const TelemTaxonomyRow *telem_registry_metric_n(const TelemRegistry *r, const char *s, size_t n);
 const char *telem_registry_column_class(const TelemRegistry *r, const char *table,
                                         const char *column);
 

@@ -29,7 +29,6 @@ static void redact_cache_free(void *p) {
   if (!rc) return;
   telem_redactor_free(rc->rules);
   sqlite3_free(rc->rules_err);
-  sqlite3_free(rc->tax);
   sqlite3_free(rc);
 }
 

@@ -20,15 +20,7 @@ extern const TelemFeature telem_feature_validate;
 extern const TelemFeature telem_feature_redact;
 extern const TelemFeature telem_feature_classify;
 
-/* ---- redaction cache (redact.c, lent to classify.c) ---------------------- */
-
-/* One taxonomy entry in telem_classify's hash table. */
-typedef struct TelemClassEntry {
-  const char *name; /* metric_type, borrowed from the registry; NULL = empty slot */
-  uint32_t len;
-  uint32_t hash;
-  int cls;          /* 0..3 */
-} TelemClassEntry;
+/* ---- redaction rules cache (redact.c, lent to classify.c) ---------------- */
 
 /* What reg->ext[TELEM_EXT_REDACT] holds: built lazily, once per registry
  * (so once per connection and contracts source), freed with the registry. */
@@ -36,8 +28,6 @@ typedef struct TelemRedactCache {
   int rules_built;          /* the rules were tried */
   TelemRedactor *rules;     /* compiled rules, NULL when they failed; owned */
   char *rules_err;          /* why rules is NULL; owned */
-  TelemClassEntry *tax;     /* open addressing, tax_mask + 1 slots; owned */
-  uint32_t tax_mask;
 } TelemRedactCache;
 
 /* The cache of reg, created on first use; NULL on OOM. */

@@ -6,6 +6,7 @@
  */
 #include "core/registry.h"
 #include "engine/redactor.h"
+#include "core/registry.h"
 #include "voxtelem.h"
 
 #include <stdlib.h>

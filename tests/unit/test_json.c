@@ -1,4 +1,4 @@
-/* test_jsonp.c -- the data-path JSON parser: RFC 8259 suite, numbers, errors. */
+/* test_json.c -- the data-path JSON parser (ext/engine/json.c): RFC 8259 suite, numbers, errors. */
 #include "unit.h"
 #include "../conformance/howto.h"
 

@@ -1,4 +1,4 @@
-/* test_rules.c -- the redaction engine (ext/rules.c): the shipped rules,
+/* test_redactor.c -- the redaction engine (ext/engine/redactor.c): the shipped rules,
  * profiles, text and JSON scrubbing, the action log, classification, every
  * error of a bad rule file, fail-closed engine errors, allocation failure. */
 #include "unit.h"
