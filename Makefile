@@ -200,8 +200,12 @@ check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 
 # Shell tests with the sanitized .so preloaded into python3 and sqlite3.
 # rss_flat (ASan's quarantine is not the extension's memory) and c_api (it
-# builds its own program) are left to make test.
-ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh,$(SH_TESTS))
+# builds its own program) are left to make test, and so is hostile_schema:
+# the sqlite3 3.40 shell itself reads out of bounds when it points at an
+# error inside a schema object (ASan stops the shell, not voxtelem), and its
+# 1,200 sessions take many minutes under ASan; fuzz_hostile_schema runs the
+# same attacks on the sanitized extension.
+ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh tests/sh/hostile_schema.sh,$(SH_TESTS))
 check-asan-sh: build/asan/voxtelem.so
 	@fail=0; for t in $(ASAN_SH_TESTS); do \
 	  if $(ASAN_ENV) VOXTELEM_SO=$$PWD/build/asan/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
