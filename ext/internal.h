@@ -194,10 +194,16 @@ int telem_json_equal(const TelemJson *a, const TelemJson *b);
 
 typedef struct TelemSchema TelemSchema;
 typedef struct TelemSchemaErrors TelemSchemaErrors;
+typedef struct TelemSchemaSet TelemSchemaSet;
 /* Validates an already parsed instance: 1, 0, or -1 with *pzErr. */
 int telem_schema_validate_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
 /* Collects the failing leaves for a parsed instance (NULL + *pzErr on error). */
 TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
+/* A new, empty set whose lookups fall through to parent (a reference is
+ * held): per-connection documents over the contracts' set.  NULL on OOM. */
+TelemSchemaSet *telem_schema_set_layer(TelemSchemaSet *parent);
+/* Bumped by every document added to set (cache invalidation). */
+uint64_t telem_schema_set_gen(const TelemSchemaSet *set);
 
 /* ---- contracts registry (registry.c) ------------------------------------ */
 
