@@ -55,6 +55,7 @@ TelemConn *telem_conn_ref(TelemConn *c) {
 void telem_conn_unref_cb(void *p) {
   TelemConn *c = p;
   if (!c || --c->refs > 0) return;
+  telem_schema_conn_free(c->schema);
   telem_registry_unref(c->reg);
   telem_arena_free(&c->arena);
   sqlite3_free(c);

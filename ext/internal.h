@@ -199,6 +199,26 @@ typedef struct TelemSchemaSet TelemSchemaSet;
 int telem_schema_validate_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
 /* Collects the failing leaves for a parsed instance (NULL + *pzErr on error). */
 TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, char **pzErr);
+/* Internal compile flag: the text is a URI to compile (schema_conn.c). */
+#define TELEM_SCHEMA_BY_URI 0x100
+/* Limits of one validation call. */
+#define TELEM_SCHEMA_MAX_STEPS 20000000u /* schema nodes evaluated per call (default budget) */
+typedef struct TelemSchemaRun {
+  uint64_t max_steps;            /* 0: TELEM_SCHEMA_MAX_STEPS */
+  int (*interrupted)(void *arg); /* polled every 4096 steps; nonzero stops the call */
+  void *arg;
+} TelemSchemaRun;
+/* telem_schema_validate_tree with limits: 1, 0, -1 with *pzErr, or -2 when
+ * opt->interrupted stopped it (*pzErr "interrupted"). */
+int telem_schema_validate_tree_run(TelemSchema *s, const TelemJson *j, const TelemSchemaRun *opt,
+                                   char **pzErr);
+/* telem_schema_errors_tree with limits; *interrupted (may be NULL) is set
+ * when the callback stopped it. */
+TelemSchemaErrors *telem_schema_errors_tree_run(TelemSchema *s, const TelemJson *j,
+                                                const TelemSchemaRun *opt, int *interrupted,
+                                                char **pzErr);
+/* Another reference to s; telem_schema_free releases one. */
+TelemSchema *telem_schema_ref(TelemSchema *s);
 /* A new, empty set whose lookups fall through to parent (a reference is
  * held): per-connection documents over the contracts' set.  NULL on OOM. */
 TelemSchemaSet *telem_schema_set_layer(TelemSchemaSet *parent);
@@ -287,11 +307,13 @@ int telem_yaml_line(json_t *v);
 
 /* One per connection that loaded the extension; reference-counted by every
  * function and module registered with it as user data. */
+typedef struct TelemSchemaConn TelemSchemaConn;
 typedef struct TelemConn {
   int refs;
   sqlite3 *db;
   TelemRegistry *reg; /* contracts in use; owned reference */
   TelemArena arena;   /* per-row scratch for the data-path parser */
+  TelemSchemaConn *schema; /* schema_conn.c: registered schemas, inline LRU; owned */
 } TelemConn;
 
 TelemConn *telem_conn_new(sqlite3 *db, char **pzErr);
@@ -387,6 +409,35 @@ typedef int (*TelemRegisterFn)(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_version(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_contracts(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_validate(sqlite3 *db, TelemConn *c, char **pzErr);
+int telem_register_schema_register(sqlite3 *db, TelemConn *c, char **pzErr);
+
+/* ---- per-connection schema state (schema_conn.c) ------------------------ */
+
+void telem_schema_conn_free(TelemSchemaConn *st);
+/* The set inline schemas compile against: documents registered with
+ * telem_schema_register over the contracts' set.  NULL on OOM. */
+TelemSchemaSet *telem_schema_conn_set(TelemConn *c);
+/* 1 when telem_schema_register added documents on this connection. */
+int telem_schema_conn_has_docs(TelemConn *c);
+/* The compiled inline schema z[0..n) with TELEM_SCHEMA_* flags, from the
+ * connection's LRU or compiled now.  Returns a new reference (release with
+ * telem_schema_free), or NULL with *pzErr. */
+TelemSchema *telem_schema_conn_inline(TelemConn *c, const char *z, size_t n, int flags,
+                                      char **pzErr);
+/* Parses an options argument ("format"): 0, or -1 with *pzErr. */
+int telem_schema_options(const char *z, int *flags, char **pzErr);
+/* Lets sqlite3_interrupt() stop a validation (see schema_conn.c). */
+typedef struct TelemSchemaProbe {
+  sqlite3 *db;
+  sqlite3_stmt *stmt; /* "SELECT 1", prepared on first poll; owned */
+  int fired;          /* SQLITE_INTERRUPT was seen */
+} TelemSchemaProbe;
+void telem_schema_probe_init(TelemSchemaProbe *p, sqlite3 *db, TelemSchemaRun *run);
+int telem_schema_probe_interrupted(void *arg);
+void telem_schema_probe_done(TelemSchemaProbe *p);
+/* validate.c: the set of every json-schema contract of reg (borrowed,
+ * lives with reg), or NULL on OOM. */
+TelemSchemaSet *telem_validate_contract_set(TelemRegistry *reg);
 int telem_register_redact(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_classify(sqlite3 *db, TelemConn *c, char **pzErr);
 

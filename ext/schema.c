@@ -23,8 +23,11 @@
  * (one bit per member or item) allocated from the per-call scratch arena,
  * so a validation does no malloc once the scratch has warmed up.
  */
+#define _GNU_SOURCE /* pthread_getattr_np: the bounds of the thread's stack */
 #include "schema_int.h"
 #include "../include/voxtelem.h"
+
+#include <pthread.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -32,6 +35,13 @@
 #include <string.h>
 
 #define SC_MAX_DEPTH 2000               /* nested schema evaluations */
+/* C stack: compiling and validating recurse with the schema and the
+ * instance, so each entry point measures the room left on the calling
+ * thread's stack and stops with an error before it runs out (keeping
+ * SC_STACK_MARGIN for PCRE2, value hashing and the callers).  When the
+ * bounds of the stack cannot be known, SC_STACK_DEFAULT is assumed. */
+#define SC_STACK_MARGIN (64 * 1024)
+#define SC_STACK_DEFAULT (96 * 1024)
 #define SC_KP_CAP (SC_MAX_DEPTH * 3 + 64) /* keyword-path tokens */
 #define SC_IP_CAP (TELEM_JSON_MAX_DEPTH + 8)
 
@@ -170,6 +180,8 @@ typedef struct Index {
   ScMap info;       /* TelemJson pointer -> NodeInfo */
   DynAnchor *dyn;   /* every $dynamicAnchor */
   const struct Index *parent; /* not owned */
+  uintptr_t stack_base;       /* ix_add's frame, for ix_walk's stack check */
+  size_t stack_room;
   int default_draft;
   int ndocs;
 } Index;
@@ -199,6 +211,7 @@ typedef struct Scratch {
 } Scratch;
 
 struct TelemSchema {
+  int refs;                  /* telem_schema_ref / telem_schema_free */
   TelemSchemaSet *set;       /* reference, may be NULL */
   Index ix;                  /* the compiled document itself */
   ScMap nodes;               /* TelemJson pointer -> SNode (compile time) */
@@ -215,6 +228,28 @@ typedef struct TelemSchemaErrors {
   int n, cap;
   TelemSchemaError *v; /* strings sqlite3_malloc'd */
 } ErrVec;
+
+/* ---- stack --------------------------------------------------------------------- */
+
+/* Bytes the engine may still use below frame address here. */
+static size_t sc_stack_room(uintptr_t here) {
+  static __thread uintptr_t lo; /* lowest address of this thread's stack; 0 unknown */
+  static __thread int known;
+  if (!known) {
+    known = 1;
+#if defined(__GLIBC__) || defined(__linux__)
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+      void *addr = NULL;
+      size_t sz = 0;
+      if (pthread_attr_getstack(&a, &addr, &sz) == 0) lo = (uintptr_t)addr;
+      pthread_attr_destroy(&a);
+    }
+#endif
+  }
+  if (!lo || here <= lo + SC_STACK_MARGIN) return lo ? 0 : SC_STACK_DEFAULT;
+  return here - lo - SC_STACK_MARGIN;
+}
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -342,6 +377,10 @@ static int ix_schema_draft(const Index *ix, const TelemJson *sch) {
 static int ix_walk(Index *ix, const TelemJson *j, Walk w, int depth, char **pzErr) {
   if (j->type != TJ_OBJECT && j->type != TJ_TRUE && j->type != TJ_FALSE) return 0;
   if (depth > TELEM_JSON_MAX_DEPTH) return 0; /* the parser already bounds it */
+  if (ix->stack_base - (uintptr_t)__builtin_frame_address(0) > ix->stack_room) {
+    telem_set_err(pzErr, "schema nests too deep for this thread's stack");
+    return -1;
+  }
   if (j->type == TJ_OBJECT) {
     const TelemJson *sch = jget(j, "$schema");
     if (sch && sch->type == TJ_STRING) {
@@ -486,6 +525,8 @@ static const TelemJson *ix_add(Index *ix, const char *uri, const char *text, siz
     return NULL;
   }
   Walk w = {base, root, ix->default_draft, NULL};
+  ix->stack_base = (uintptr_t)__builtin_frame_address(0);
+  ix->stack_room = sc_stack_room(ix->stack_base);
   if (ix_walk(ix, root, w, 0, pzErr)) return NULL;
   return root;
 }
@@ -590,24 +631,28 @@ static KeyIdx *j_members(TelemArena *a, const TelemJson *j, uint32_t *n) {
   return ki;
 }
 
+/* The hash of a number by its value (1, 1.0 and 10e-1 hash alike). */
+__attribute__((noinline)) static uint64_t j_hash_number(TelemArena *a, const TelemJson *j,
+                                                        uint64_t h, int *oom) {
+  char buf[64], *big = NULL;
+  ScDec d;
+  if (sc_dec_parse(j->s, j->n, buf, sizeof buf, &d)) {
+    if (!(big = telem_arena_alloc(a, j->n + 1))) {
+      *oom = 1;
+      return h;
+    }
+    sc_dec_parse(j->s, j->n, big, j->n + 1, &d);
+  }
+  for (size_t i = 0; i < d.nd; i++) h = (h ^ (unsigned char)d.d[i]) * 1099511628211ull;
+  h ^= (uint64_t)d.q * 0x100000001b3ull + (uint64_t)d.neg;
+  return h;
+}
+
 /* Hash of a JSON value, equal for values telem_json_equal calls equal. */
 static uint64_t j_hash(TelemArena *a, const TelemJson *j, int *oom) {
   uint64_t h = 0x9e3779b97f4a7c15ull * (j->type + 1);
   switch (j->type) {
-    case TJ_NUMBER: {
-      char buf[64], *big = NULL;
-      ScDec d;
-      if (sc_dec_parse(j->s, j->n, buf, sizeof buf, &d)) {
-        if (!(big = telem_arena_alloc(a, j->n + 1))) {
-          *oom = 1;
-          return h;
-        }
-        sc_dec_parse(j->s, j->n, big, j->n + 1, &d);
-      }
-      for (size_t i = 0; i < d.nd; i++) h = (h ^ (unsigned char)d.d[i]) * 1099511628211ull;
-      h ^= (uint64_t)d.q * 0x100000001b3ull + (uint64_t)d.neg;
-      return h;
-    }
+    case TJ_NUMBER: return j_hash_number(a, j, h, oom);
     case TJ_STRING:
       for (uint32_t i = 0; i < j->n; i++) h = (h ^ (unsigned char)j->s[i]) * 1099511628211ull;
       return h;
@@ -677,6 +722,8 @@ typedef struct Comp {
   int ndyn, dyncap;
   int depth;        /* nested c_node calls: bounds the C stack */
   int flags;        /* TELEM_SCHEMA_* */
+  uintptr_t stack_base; /* schema_finish's frame */
+  size_t stack_room;    /* bytes compiling may use below it */
 } Comp;
 
 static void *c_alloc(Comp *C, size_t n) {
@@ -698,7 +745,11 @@ static void c_err(Comp *C, const char *fmt, ...) {
   va_start(ap, fmt);
   char *m = sqlite3_vmprintf(fmt, ap);
   va_end(ap);
-  telem_set_err(C->pzErr, "schema at \"#%s\": %s", C->loc.p ? C->loc.p : "", m ? m : "out of memory");
+  const char *loc = C->loc.p ? C->loc.p : "";
+  size_t ln = strlen(loc);
+  /* a location thousands of levels deep is cut: the start says where */
+  telem_set_err(C->pzErr, "schema at \"#%.*s%s\": %s", (int)(ln > 160 ? 160 : ln), loc,
+                ln > 160 ? "..." : "", m ? m : "out of memory");
   sqlite3_free(m);
 }
 
@@ -1454,6 +1505,10 @@ static SNode *c_node(Comp *C, const TelemJson *j, const NodeInfo *fallback) {
     c_err(C, "subschemas and $refs nest deeper than %d levels", SC_MAX_DEPTH);
     return NULL;
   }
+  if (C->stack_base - (uintptr_t)__builtin_frame_address(0) > C->stack_room) {
+    c_err(C, "subschemas and $refs nest too deep for this thread's stack");
+    return NULL;
+  }
   n = c_alloc(C, sizeof *n);
   if (!n) return NULL;
   n->kind = SN_OBJ;
@@ -1479,9 +1534,10 @@ static int c_cycles(Comp *C, SNode *n, int depth) {
                   "consuming any input", n->loc);
     return -1;
   }
-  if (depth > SC_MAX_DEPTH) {
+  if (depth > SC_MAX_DEPTH ||
+      C->stack_base - (uintptr_t)__builtin_frame_address(0) > C->stack_room) {
     telem_set_err(C->pzErr, "schema at \"#%s\": references nest deeper than %d levels", n->loc,
-                  SC_MAX_DEPTH);
+                  depth > SC_MAX_DEPTH ? SC_MAX_DEPTH : depth);
     return -1;
   }
   n->mark = 1;
@@ -1529,13 +1585,19 @@ static void schema_release(TelemSchema *S) {
 }
 
 void telem_schema_free(TelemSchema *s) {
-  if (s) schema_release(s);
+  if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_SEQ_CST) == 0) schema_release(s);
+}
+
+TelemSchema *telem_schema_ref(TelemSchema *s) {
+  if (s) __atomic_add_fetch(&s->refs, 1, __ATOMIC_SEQ_CST);
+  return s;
 }
 
 static TelemSchema *schema_new(TelemSchemaSet *set) {
   TelemSchema *S = sqlite3_malloc64(sizeof *S);
   if (!S) return NULL;
   memset(S, 0, sizeof *S);
+  S->refs = 1;
   ix_init(&S->ix, set ? set->ix.default_draft : TELEM_DRAFT_2020_12);
   telem_arena_init(&S->scratch.arena);
   S->set = set_ref(set);
@@ -1559,6 +1621,8 @@ static TelemSchema *schema_finish(TelemSchema *S, const TelemJson *root, const c
   C.S = S;
   C.pzErr = pzErr;
   C.flags = flags;
+  C.stack_base = (uintptr_t)__builtin_frame_address(0);
+  C.stack_room = sc_stack_room(C.stack_base);
   telem_buf_init(&C.loc);
   telem_buf_puts(&C.loc, "");
   if (frag) {
@@ -1665,6 +1729,11 @@ typedef struct VCtx {
   ErrVec *errs;
   const TelemJson *kobj;          /* object hashed by v_obj_get */
   const TelemJson **ktab; uint32_t kmask;
+  uint64_t steps, max_steps;      /* schema nodes evaluated; the budget */
+  const TelemSchemaRun *opt;      /* interrupt callback (may be NULL) */
+  uintptr_t stack_base;           /* frame address at entry */
+  size_t stack_room;              /* bytes of stack the call may use below it */
+  int interrupted;                /* the callback asked to stop */
 } VCtx;
 
 static int v_node(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann);
@@ -1774,7 +1843,7 @@ static void v_err_at(VCtx *V, const char *kw, int push, const char *fmt, va_list
   e->v[e->n++] = x;
 }
 
-static int ann_new(VCtx *V, Ann *a, uint32_t n) {
+__attribute__((noinline)) static int ann_new(VCtx *V, Ann *a, uint32_t n) {
   size_t words = (n + 63) / 64;
   a->n = n;
   a->bits = telem_arena_alloc(&V->sc->arena, (words ? words : 1) * 8);
@@ -1834,7 +1903,38 @@ static int v_dec(VCtx *V, const TelemJson *j, char *buf, size_t cap, ScDec *d) {
   return sc_dec_parse(j->s, j->n, big, j->n + 1, d);
 }
 
-static int v_is_integer(VCtx *V, const TelemJson *j) {
+/* The cold parts of v_kw live in their own frames (noinline): v_kw
+ * recurses through every nesting level, so each byte of its frame counts
+ * about a thousand times against the stack budget. */
+__attribute__((noinline)) static void v_type_err(VCtx *V, uint32_t t, const TelemJson *j) {
+  char buf[96];
+  types_text(t, buf, sizeof buf);
+  v_err(V, "type", "expected %s, got %s", buf, type_name(j));
+}
+
+__attribute__((noinline)) static int v_numeric(VCtx *V, const Kw *k, const TelemJson *j) {
+  char buf[64];
+  ScDec d;
+  if (v_dec(V, j, buf, sizeof buf, &d)) return 0;
+  int ok;
+  const char *what;
+  if (k->op == OP_MULTIPLEOF) {
+    ok = sc_dec_multiple_of(&d, &k->u.dec);
+    what = "a multiple of";
+  } else {
+    int c = sc_dec_cmp(&d, &k->u.dec);
+    switch (k->op) {
+      case OP_MAXIMUM: ok = c <= 0; what = "at most"; break;
+      case OP_EXMAXIMUM: ok = c < 0; what = "less than"; break;
+      case OP_MINIMUM: ok = c >= 0; what = "at least"; break;
+      default: ok = c > 0; what = "greater than"; break;
+    }
+  }
+  if (!ok) v_err(V, k->name, "number must be %s %s", what, k->lit ? k->lit : "the bound");
+  return ok;
+}
+
+__attribute__((noinline)) static int v_is_integer(VCtx *V, const TelemJson *j) {
   if (j->flags & TJ_F_INTEGRAL) return 1;
   char buf[64];
   ScDec d;
@@ -1843,7 +1943,7 @@ static int v_is_integer(VCtx *V, const TelemJson *j) {
 }
 
 /* 1 match, 0 no match (or a string PCRE2 refuses as UTF-8), fatal on limits. */
-static int v_match(VCtx *V, const Pat *p, const char *s, size_t n, int decoded) {
+__attribute__((noinline)) static int v_match(VCtx *V, const Pat *p, const char *s, size_t n, int decoded) {
   if (!p) return 0;
   if (decoded && !telem_utf8_valid(s, n)) return 0;
   int rc = pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, V->sc->md, V->S->mctx);
@@ -1880,7 +1980,7 @@ static int v_equal(VCtx *V, const TelemJson *a, const TelemJson *b) {
 }
 
 /* 1 when all items of array j are distinct. */
-static int v_unique(VCtx *V, const TelemJson *j) {
+__attribute__((noinline)) static int v_unique(VCtx *V, const TelemJson *j) {
   if (j->n < 2) return 1;
   if (j->n <= 16) {
     for (const TelemJson *a = j->child; a; a = a->next)
@@ -1906,7 +2006,7 @@ static int v_unique(VCtx *V, const TelemJson *j) {
 }
 
 /* 1 when j equals a value of s (enum, const). */
-static int v_in_set(VCtx *V, const ValSet *s, const TelemJson *j) {
+__attribute__((noinline)) static int v_in_set(VCtx *V, const ValSet *s, const TelemJson *j) {
   if (!(s->types & (1u << j->type))) return 0;
   if (!s->slots) {
     if (!s->list) return v_equal(V, s->v, j);
@@ -1924,7 +2024,7 @@ static int v_in_set(VCtx *V, const ValSet *s, const TelemJson *j) {
 /* telem_json_get for keyword lookups (required, dependencies): objects of
  * more than 16 members are hashed once, so K names cost O(K + M), not
  * O(K * M).  The last object hashed is remembered. */
-static const TelemJson *v_obj_get(VCtx *V, const TelemJson *o, const char *key, size_t klen) {
+__attribute__((noinline)) static const TelemJson *v_obj_get(VCtx *V, const TelemJson *o, const char *key, size_t klen) {
   if (o->n <= 16) return telem_json_get(o, key, klen);
   if (V->kobj != o) {
     uint32_t cap = 32;
@@ -1992,6 +2092,170 @@ static void v_drop_type_branches(VCtx *V, const int *starts, uint32_t n) {
   e->n = w;
 }
 
+__attribute__((noinline)) static int v_propnames(VCtx *V, const Kw *k, const TelemJson *j) {
+  if (j->type != TJ_OBJECT) return 1;
+  int ok = 1;
+  for (const TelemJson *c = j->child; c; c = c->next) {
+    TelemJson key;
+    memset(&key, 0, sizeof key);
+    key.type = TJ_STRING;
+    key.s = c->key;
+    key.n = c->key_len;
+    key.flags = (c->flags & TJ_F_KEY_DECODED) ? TJ_F_DECODED : 0;
+    IP_PUSH(V, c->key, c->key_len, -1);
+    KP_PUSH(V, "propertyNames", 13, -1);
+    int r = v_sub(V, k->u.sub, &key, NULL);
+    KP_POP(V, 1);
+    IP_POP(V);
+    if (!r) {
+      ok = 0;
+      if (!V->collect || V->fatal) return 0;
+    }
+  }
+  return ok;
+}
+
+/* The applicators with annotation records or error bookkeeping: out of
+ * v_kw's frame (see v_type_err). */
+__attribute__((noinline)) static int v_kw_cold(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
+  switch (k->op) {
+    case OP_CONTAINS: {
+      if (j->type != TJ_ARRAY) return 1;
+      uint64_t found = 0;
+      int save = V->collect;
+      V->collect = 0;
+      uint32_t idx = 0;
+      for (const TelemJson *c = j->child; c; c = c->next, idx++) {
+        if (v_sub(V, k->u.contains.node, c, NULL)) {
+          found++;
+          ann_set(ann, idx);
+          if (!ann && found >= k->u.contains.min && k->u.contains.max == UINT64_MAX) break;
+        }
+        if (V->fatal) break;
+      }
+      V->collect = save;
+      if (V->fatal) return 0;
+      if (found < k->u.contains.min) {
+        v_err(V, "contains", "array must contain at least %llu matching items",
+              (unsigned long long)k->u.contains.min);
+        return 0;
+      }
+      if (found > k->u.contains.max) {
+        v_err(V, "maxContains", "array must contain at most %llu matching items",
+              (unsigned long long)k->u.contains.max);
+        return 0;
+      }
+      return 1;
+    }
+    case OP_ANYOF:
+    case OP_ONEOF: {
+      int any = k->op == OP_ANYOF;
+      int mark = V->collect ? V->errs->n : 0;
+      uint32_t valid = 0;
+      Ann tmp, keep;
+      int have_keep = 0;
+      int *starts = NULL; /* collect mode: first error of each branch */
+      if (V->collect) {
+        starts = telem_arena_alloc(&V->sc->arena, (k->u.list.n + 1) * sizeof *starts);
+        if (!starts) {
+          v_fatal(V, "out of memory");
+          return 0;
+        }
+      }
+      for (uint32_t i = 0; i < k->u.list.n; i++) {
+        if (starts) starts[i] = V->errs->n;
+        if (ann && ann_new(V, &tmp, ann->n)) return 0;
+        KP_PUSH(V, k->name, strlen(k->name), -1);
+        KP_PUSH(V, NULL, 0, i);
+        int r = v_sub(V, k->u.list.subs[i], j, ann ? &tmp : NULL);
+        KP_POP(V, 2);
+        if (V->fatal) return 0;
+        if (r) {
+          valid++;
+          if (ann) {
+            if (any) ann_merge(ann, &tmp);
+            else { keep = tmp; have_keep = 1; }
+          }
+          if (any && !ann) break;
+          if (!any && valid > 1) break;
+        }
+      }
+      if (any ? valid > 0 : valid == 1) {
+        if (V->collect) errvec_truncate(V->errs, mark);
+        if (!any && have_keep) ann_merge(ann, &keep);
+        return 1;
+      }
+      if (!any && valid > 1) {
+        if (V->collect) errvec_truncate(V->errs, mark);
+        v_err(V, "oneOf", "value matches more than one of the %u alternatives", (unsigned)k->u.list.n);
+      } else if (V->collect && V->errs->n == mark) {
+        v_err(V, k->name, "value matches none of the %u alternatives", (unsigned)k->u.list.n);
+      } else if (starts && valid == 0) {
+        starts[k->u.list.n] = V->errs->n;
+        v_drop_type_branches(V, starts, k->u.list.n);
+      }
+      return 0;
+    }
+    case OP_NOT: {
+      int save = V->collect;
+      V->collect = 0;
+      int r = v_sub(V, k->u.sub, j, NULL);
+      V->collect = save;
+      if (V->fatal) return 0;
+      if (!r) return 1;
+      v_err(V, "not", "value must not match the schema under \"not\"");
+      return 0;
+    }
+    case OP_IF: {
+      int save = V->collect;
+      Ann tmp;
+      if (ann && ann_new(V, &tmp, ann->n)) return 0;
+      V->collect = 0;
+      int c = v_sub(V, k->u.ite.cond, j, ann ? &tmp : NULL);
+      V->collect = save;
+      if (V->fatal) return 0;
+      if (c) ann_merge(ann, &tmp);
+      const SNode *b = c ? k->u.ite.then_ : k->u.ite.else_;
+      if (!b) return 1;
+      KP_PUSH(V, c ? "then" : "else", 4, -1);
+      int r = v_sub(V, b, j, ann);
+      KP_POP(V, 1);
+      return r;
+    }
+    case OP_UNEVAL_ITEMS:
+    case OP_UNEVAL_PROPS: {
+      int items = k->op == OP_UNEVAL_ITEMS;
+      if (j->type != (items ? TJ_ARRAY : TJ_OBJECT) || !ann) return 1;
+      int ok = 1;
+      uint32_t idx = 0;
+      for (const TelemJson *c = j->child; c; c = c->next, idx++) {
+        if (ann_get(ann, idx)) continue;
+        if (items) IP_PUSH(V, NULL, 0, idx);
+        else IP_PUSH(V, c->key, c->key_len, -1);
+        int r;
+        if (k->u.sub->kind == SN_FALSE) {
+          r = 0;
+          v_err(V, k->name, "%s is not allowed (%s is false)", items ? "item" : "property", k->name);
+        } else {
+          KP_PUSH(V, k->name, strlen(k->name), -1);
+          r = v_sub(V, k->u.sub, c, NULL);
+          KP_POP(V, 1);
+        }
+        IP_POP(V);
+        if (!r) {
+          ok = 0;
+          if (!V->collect || V->fatal) return 0;
+        }
+      }
+      if (ok)
+        for (uint32_t i = 0; i < idx; i++) ann_set(ann, i);
+      return ok;
+    }
+    default: break;
+  }
+  return 1;
+}
+
 /* Evaluates one keyword.  Returns 1 when it holds. */
 static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
   switch (k->op) {
@@ -1999,11 +2263,7 @@ static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
       uint32_t t = k->u.types;
       if (t & (1u << j->type)) return 1;
       if (j->type == TJ_NUMBER && (t & T_INTEGER) && v_is_integer(V, j)) return 1;
-      if (V->collect) {
-        char buf[96];
-        types_text(t, buf, sizeof buf);
-        v_err(V, "type", "expected %s, got %s", buf, type_name(j));
-      }
+      if (V->collect) v_type_err(V, t, j);
       return 0;
     }
     case OP_ENUM:
@@ -2024,28 +2284,9 @@ static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
     case OP_MAXIMUM:
     case OP_EXMAXIMUM:
     case OP_MINIMUM:
-    case OP_EXMINIMUM: {
+    case OP_EXMINIMUM:
       if (j->type != TJ_NUMBER) return 1;
-      char buf[64];
-      ScDec d;
-      if (v_dec(V, j, buf, sizeof buf, &d)) return 0;
-      int ok;
-      const char *what;
-      if (k->op == OP_MULTIPLEOF) {
-        ok = sc_dec_multiple_of(&d, &k->u.dec);
-        what = "a multiple of";
-      } else {
-        int c = sc_dec_cmp(&d, &k->u.dec);
-        switch (k->op) {
-          case OP_MAXIMUM: ok = c <= 0; what = "at most"; break;
-          case OP_EXMAXIMUM: ok = c < 0; what = "less than"; break;
-          case OP_MINIMUM: ok = c >= 0; what = "at least"; break;
-          default: ok = c > 0; what = "greater than"; break;
-        }
-      }
-      if (!ok) v_err(V, k->name, "number must be %s %s", what, k->lit ? k->lit : "the bound");
-      return ok;
-    }
+      return v_numeric(V, k, j);
     case OP_MAXLENGTH:
     case OP_MINLENGTH: {
       if (j->type != TJ_STRING) return 1;
@@ -2177,28 +2418,8 @@ static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
       }
       return ok;
     }
-    case OP_PROPNAMES: {
-      if (j->type != TJ_OBJECT) return 1;
-      int ok = 1;
-      for (const TelemJson *c = j->child; c; c = c->next) {
-        TelemJson key;
-        memset(&key, 0, sizeof key);
-        key.type = TJ_STRING;
-        key.s = c->key;
-        key.n = c->key_len;
-        key.flags = (c->flags & TJ_F_KEY_DECODED) ? TJ_F_DECODED : 0;
-        IP_PUSH(V, c->key, c->key_len, -1);
-        KP_PUSH(V, "propertyNames", 13, -1);
-        int r = v_sub(V, k->u.sub, &key, NULL);
-        KP_POP(V, 1);
-        IP_POP(V);
-        if (!r) {
-          ok = 0;
-          if (!V->collect || V->fatal) return 0;
-        }
-      }
-      return ok;
-    }
+    case OP_PROPNAMES:
+      return v_propnames(V, k, j);
     case OP_ITEMS: {
       if (j->type != TJ_ARRAY) return 1;
       const ItemsKw *it = k->u.items;
@@ -2229,34 +2450,6 @@ static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
         }
       }
       return ok;
-    }
-    case OP_CONTAINS: {
-      if (j->type != TJ_ARRAY) return 1;
-      uint64_t found = 0;
-      int save = V->collect;
-      V->collect = 0;
-      uint32_t idx = 0;
-      for (const TelemJson *c = j->child; c; c = c->next, idx++) {
-        if (v_sub(V, k->u.contains.node, c, NULL)) {
-          found++;
-          ann_set(ann, idx);
-          if (!ann && found >= k->u.contains.min && k->u.contains.max == UINT64_MAX) break;
-        }
-        if (V->fatal) break;
-      }
-      V->collect = save;
-      if (V->fatal) return 0;
-      if (found < k->u.contains.min) {
-        v_err(V, "contains", "array must contain at least %llu matching items",
-              (unsigned long long)k->u.contains.min);
-        return 0;
-      }
-      if (found > k->u.contains.max) {
-        v_err(V, "maxContains", "array must contain at most %llu matching items",
-              (unsigned long long)k->u.contains.max);
-        return 0;
-      }
-      return 1;
     }
     case OP_REF:
     case OP_DYNREF: {
@@ -2291,115 +2484,27 @@ static int v_kw(VCtx *V, const Kw *k, const TelemJson *j, Ann *ann) {
       }
       return ok;
     }
+    case OP_CONTAINS:
     case OP_ANYOF:
-    case OP_ONEOF: {
-      int any = k->op == OP_ANYOF;
-      int mark = V->collect ? V->errs->n : 0;
-      uint32_t valid = 0;
-      Ann tmp, keep;
-      int have_keep = 0;
-      int *starts = NULL; /* collect mode: first error of each branch */
-      if (V->collect) {
-        starts = telem_arena_alloc(&V->sc->arena, (k->u.list.n + 1) * sizeof *starts);
-        if (!starts) {
-          v_fatal(V, "out of memory");
-          return 0;
-        }
-      }
-      for (uint32_t i = 0; i < k->u.list.n; i++) {
-        if (starts) starts[i] = V->errs->n;
-        if (ann && ann_new(V, &tmp, ann->n)) return 0;
-        KP_PUSH(V, k->name, strlen(k->name), -1);
-        KP_PUSH(V, NULL, 0, i);
-        int r = v_sub(V, k->u.list.subs[i], j, ann ? &tmp : NULL);
-        KP_POP(V, 2);
-        if (V->fatal) return 0;
-        if (r) {
-          valid++;
-          if (ann) {
-            if (any) ann_merge(ann, &tmp);
-            else { keep = tmp; have_keep = 1; }
-          }
-          if (any && !ann) break;
-          if (!any && valid > 1) break;
-        }
-      }
-      if (any ? valid > 0 : valid == 1) {
-        if (V->collect) errvec_truncate(V->errs, mark);
-        if (!any && have_keep) ann_merge(ann, &keep);
-        return 1;
-      }
-      if (!any && valid > 1) {
-        if (V->collect) errvec_truncate(V->errs, mark);
-        v_err(V, "oneOf", "value matches more than one of the %u alternatives", (unsigned)k->u.list.n);
-      } else if (V->collect && V->errs->n == mark) {
-        v_err(V, k->name, "value matches none of the %u alternatives", (unsigned)k->u.list.n);
-      } else if (starts && valid == 0) {
-        starts[k->u.list.n] = V->errs->n;
-        v_drop_type_branches(V, starts, k->u.list.n);
-      }
-      return 0;
-    }
-    case OP_NOT: {
-      int save = V->collect;
-      V->collect = 0;
-      int r = v_sub(V, k->u.sub, j, NULL);
-      V->collect = save;
-      if (V->fatal) return 0;
-      if (!r) return 1;
-      v_err(V, "not", "value must not match the schema under \"not\"");
-      return 0;
-    }
-    case OP_IF: {
-      int save = V->collect;
-      Ann tmp;
-      if (ann && ann_new(V, &tmp, ann->n)) return 0;
-      V->collect = 0;
-      int c = v_sub(V, k->u.ite.cond, j, ann ? &tmp : NULL);
-      V->collect = save;
-      if (V->fatal) return 0;
-      if (c) ann_merge(ann, &tmp);
-      const SNode *b = c ? k->u.ite.then_ : k->u.ite.else_;
-      if (!b) return 1;
-      KP_PUSH(V, c ? "then" : "else", 4, -1);
-      int r = v_sub(V, b, j, ann);
-      KP_POP(V, 1);
-      return r;
-    }
+    case OP_ONEOF:
+    case OP_NOT:
+    case OP_IF:
     case OP_UNEVAL_ITEMS:
-    case OP_UNEVAL_PROPS: {
-      int items = k->op == OP_UNEVAL_ITEMS;
-      if (j->type != (items ? TJ_ARRAY : TJ_OBJECT) || !ann) return 1;
-      int ok = 1;
-      uint32_t idx = 0;
-      for (const TelemJson *c = j->child; c; c = c->next, idx++) {
-        if (ann_get(ann, idx)) continue;
-        if (items) IP_PUSH(V, NULL, 0, idx);
-        else IP_PUSH(V, c->key, c->key_len, -1);
-        int r;
-        if (k->u.sub->kind == SN_FALSE) {
-          r = 0;
-          v_err(V, k->name, "%s is not allowed (%s is false)", items ? "item" : "property", k->name);
-        } else {
-          KP_PUSH(V, k->name, strlen(k->name), -1);
-          r = v_sub(V, k->u.sub, c, NULL);
-          KP_POP(V, 1);
-        }
-        IP_POP(V);
-        if (!r) {
-          ok = 0;
-          if (!V->collect || V->fatal) return 0;
-        }
-      }
-      if (ok)
-        for (uint32_t i = 0; i < idx; i++) ann_set(ann, i);
-      return ok;
-    }
+    case OP_UNEVAL_PROPS:
+      return v_kw_cold(V, k, j, ann);
   }
   return 1;
 }
 
 static int v_node(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
+  /* A node that is only a $ref (the usual recursive step, {"$ref": "#"})
+   * is followed in place, without a frame, when nothing needs its path or
+   * dynamic scope. */
+  while (n->kind == SN_OBJ && n->nkw == 1 && n->kw[0].op == OP_REF && !n->has_uneval &&
+         !V->collect && !V->S->has_dyn && n->kw[0].u.sub) {
+    if (++V->steps > V->max_steps) break; /* reported below */
+    n = n->kw[0].u.sub;
+  }
   if (n->kind == SN_TRUE) return 1;
   if (n->kind == SN_FALSE) {
     v_err_here(V, "false", "no value is allowed here (the schema is false)");
@@ -2407,6 +2512,27 @@ static int v_node(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
   }
   if (V->depth >= SC_MAX_DEPTH) {
     v_fatal(V, "schema recursion deeper than %d levels", SC_MAX_DEPTH);
+    return 0;
+  }
+  /* Work budget: an anyOf of $refs can double the work per level of the
+   * instance; stop with an error instead of running for hours. */
+  if (++V->steps > V->max_steps) {
+    v_fatal(V, "validation exceeded its work budget of %llu schema steps",
+            (unsigned long long)V->max_steps);
+    return 0;
+  }
+  if ((V->steps & 4095) == 0 && V->opt && V->opt->interrupted &&
+      V->opt->interrupted(V->opt->arg)) {
+    V->interrupted = 1;
+    v_fatal(V, "interrupted");
+    return 0;
+  }
+  /* C stack: recursion is bounded by bytes used, not only by depth, so a
+   * 256 KiB thread stack is enough whatever the schema and instance. */
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if ((here < V->stack_base ? V->stack_base - here : here - V->stack_base) > V->stack_room) {
+    v_fatal(V, "schema recursion too deep for this thread's stack (%zu KiB left)",
+            V->stack_room / 1024);
     return 0;
   }
   V->depth++;
@@ -2483,10 +2609,15 @@ static void scratch_give(TelemSchema *S, Scratch *sc) {
 }
 
 /* Runs the schema over parsed instance j.  Returns 1, 0, or -1 with *pzErr. */
-static int run(TelemSchema *S, Scratch *sc, const TelemJson *j, ErrVec *errs, char **pzErr) {
+static int run(TelemSchema *S, Scratch *sc, const TelemJson *j, ErrVec *errs,
+               const TelemSchemaRun *opt, char **pzErr) {
   VCtx V;
   memset(&V, 0, sizeof V);
   V.S = S;
+  V.opt = opt;
+  V.max_steps = opt && opt->max_steps ? opt->max_steps : TELEM_SCHEMA_MAX_STEPS;
+  V.stack_base = (uintptr_t)__builtin_frame_address(0);
+  V.stack_room = sc_stack_room(V.stack_base);
   V.sc = sc;
   V.collect = errs != NULL;
   V.errs = errs;
@@ -2496,23 +2627,34 @@ static int run(TelemSchema *S, Scratch *sc, const TelemJson *j, ErrVec *errs, ch
   int r = v_node(&V, S->root, j, NULL);
   if (V.fatal) {
     telem_set_err(pzErr, "%s", V.fatal_msg);
-    return -1;
+    return V.interrupted ? -2 : -1;
   }
   return r ? 1 : 0;
 }
 
 int telem_schema_validate_tree(TelemSchema *s, const TelemJson *j, char **pzErr) {
+  return telem_schema_validate_tree_run(s, j, NULL, pzErr);
+}
+
+int telem_schema_validate_tree_run(TelemSchema *s, const TelemJson *j, const TelemSchemaRun *opt,
+                                   char **pzErr) {
   Scratch priv, *sc = scratch_take(s, &priv);
   if (!sc) {
     telem_set_err(pzErr, "out of memory");
     return -1;
   }
-  int r = run(s, sc, j, NULL, pzErr);
+  int r = run(s, sc, j, NULL, opt, pzErr); /* -2: interrupted */
   scratch_give(s, sc);
   return r;
 }
 
 TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, char **pzErr) {
+  return telem_schema_errors_tree_run(s, j, NULL, NULL, pzErr);
+}
+
+TelemSchemaErrors *telem_schema_errors_tree_run(TelemSchema *s, const TelemJson *j,
+                                                const TelemSchemaRun *opt, int *interrupted,
+                                                char **pzErr) {
   ErrVec *e = sqlite3_malloc64(sizeof *e);
   Scratch priv, *sc = e ? scratch_take(s, &priv) : NULL;
   if (!sc) {
@@ -2521,8 +2663,9 @@ TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, 
     return NULL;
   }
   memset(e, 0, sizeof *e);
-  int r = run(s, sc, j, e, pzErr);
+  int r = run(s, sc, j, e, opt, pzErr);
   scratch_give(s, sc);
+  if (interrupted) *interrupted = r == -2;
   if (r < 0) {
     telem_schema_errors_free(e);
     return NULL;
@@ -2538,7 +2681,8 @@ int telem_schema_validate(TelemSchema *s, const char *json, size_t n, char **pzE
   }
   int r = 0;
   const TelemJson *j = telem_json_parse(&sc->arena, json, n, NULL);
-  if (j) r = run(s, sc, j, NULL, pzErr);
+  if (j) r = run(s, sc, j, NULL, NULL, pzErr);
+  if (r < -1) r = -1;
   scratch_give(s, sc);
   return r;
 }
@@ -2571,7 +2715,7 @@ TelemSchemaErrors *telem_schema_validate_errors(TelemSchema *s, const char *json
   TelemJsonError je;
   memset(&je, 0, sizeof je);
   const TelemJson *j = telem_json_parse(&sc->arena, json, n, &je);
-  int r = j ? run(s, sc, j, e, pzErr) : errs_not_json(e, &je);
+  int r = j ? run(s, sc, j, e, NULL, pzErr) : errs_not_json(e, &je);
   scratch_give(s, sc);
   if (r < 0) {
     if (!j) telem_set_err(pzErr, "out of memory");

@@ -21,6 +21,7 @@ static const struct {
     {"retention", telem_register_retention},
     {"prune", telem_register_prune},
     {"validate", telem_register_validate},
+    {"schema_register", telem_register_schema_register},
     {"redact", telem_register_redact},
     {"classify", telem_register_classify},
 };
