@@ -1730,6 +1730,7 @@ typedef struct VCtx {
   const TelemJson *kobj;          /* object hashed by v_obj_get */
   const TelemJson **ktab; uint32_t kmask;
   uint64_t steps, max_steps;      /* schema nodes evaluated; the budget */
+  uint64_t next_poll;             /* steps at which to poll the interrupt callback */
   const TelemSchemaRun *opt;      /* interrupt callback (may be NULL) */
   uintptr_t stack_base;           /* frame address at entry */
   size_t stack_room;              /* bytes of stack the call may use below it */
@@ -1812,6 +1813,14 @@ static void v_err_here(VCtx *V, const char *kw, const char *fmt, ...) {
 
 static void v_err_at(VCtx *V, const char *kw, int push, const char *fmt, va_list ap) {
   if (!V->collect || V->fatal) return;
+  /* an error record costs allocations and two paths: it counts as many
+   * steps against the budget */
+  V->steps += 256 + 4 * ((uint64_t)V->ipn + (uint64_t)V->kpn);
+  if (V->steps > V->max_steps) {
+    v_fatal(V, "validation exceeded its work budget of %llu schema steps",
+            (unsigned long long)V->max_steps);
+    return;
+  }
   ErrVec *e = V->errs;
   if (e->n == e->cap) {
     int ncap = e->cap ? e->cap * 2 : 8;
@@ -2521,11 +2530,13 @@ static int v_node(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
             (unsigned long long)V->max_steps);
     return 0;
   }
-  if ((V->steps & 4095) == 0 && V->opt && V->opt->interrupted &&
-      V->opt->interrupted(V->opt->arg)) {
-    V->interrupted = 1;
-    v_fatal(V, "interrupted");
-    return 0;
+  if (V->steps >= V->next_poll) {
+    V->next_poll = V->steps + 4096;
+    if (V->opt && V->opt->interrupted && V->opt->interrupted(V->opt->arg)) {
+      V->interrupted = 1;
+      v_fatal(V, "interrupted");
+      return 0;
+    }
   }
   /* C stack: recursion is bounded by bytes used, not only by depth, so a
    * 256 KiB thread stack is enough whatever the schema and instance. */
