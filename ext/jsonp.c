@@ -29,7 +29,13 @@ typedef struct JsonParser {
   size_t values;          /* nodes allocated so far */
   const char *err;        /* first error, static text */
   size_t err_at;
+  TelemJson *pool;        /* nodes taken from the arena in batches */
+  size_t pool_left;
 } JsonParser;
+
+/* Nodes come from the arena NODE_BATCH at a time: one arena call per batch
+ * instead of per value (documents of many small values, nested arrays). */
+#define NODE_BATCH 64
 
 static TelemJson *parse_value(JsonParser *p);
 
@@ -41,7 +47,9 @@ static int parse_fail(JsonParser *p, const char *what) {
   return 0;
 }
 
-static void skip_ws(JsonParser *p) {
+static inline void skip_ws(JsonParser *p) {
+  /* most documents have no whitespace between tokens */
+  if (p->i < p->n && p->z[p->i] > ' ') return;
   while (p->i < p->n) {
     unsigned char c = p->z[p->i];
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
@@ -56,11 +64,19 @@ static TelemJson *new_node(JsonParser *p, int type) {
     parse_fail(p, "too many values");
     return NULL;
   }
-  TelemJson *v = telem_arena_alloc(p->arena, sizeof(*v));
-  if (!v) {
-    parse_fail(p, "out of memory");
-    return NULL;
+  if (!p->pool_left) {
+    /* a batch never exceeds what the value limit still allows */
+    size_t k = TELEM_JSON_MAX_VALUES - p->values + 1;
+    if (k > NODE_BATCH) k = NODE_BATCH;
+    p->pool = telem_arena_alloc(p->arena, k * sizeof(TelemJson));
+    if (!p->pool) {
+      parse_fail(p, "out of memory");
+      return NULL;
+    }
+    p->pool_left = k;
   }
+  TelemJson *v = p->pool++;
+  p->pool_left--;
   memset(v, 0, sizeof(*v));
   v->type = (uint8_t)type;
   v->src_off = (uint32_t)p->i;
@@ -188,7 +204,17 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
   size_t n = p->n;
   size_t i = start;
   for (;;) {
-    /* Fast path: plain printable ASCII. */
+    /* Fast path: plain printable ASCII, eight bytes at a time (a word
+     * with no byte < 0x20, >= 0x80, '"' or '\\'), then byte by byte. */
+    while (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, z + i, 8);
+      const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+      uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+      uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+      if (stop) break;
+      i += 8;
+    }
     while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;
     if (i >= n) {
       p->i = i;
@@ -427,7 +453,7 @@ const TelemJson *telem_json_get(const TelemJson *o, const char *key, size_t klen
   const TelemJson *found = NULL;
   if (!o || o->type != TJ_OBJECT) return NULL;
   for (const TelemJson *k = o->child; k; k = k->next)
-    if (k->key_len == klen && memcmp(k->key, key, klen) == 0) found = k;
+    if (k->key_len == klen && telem_bytes_eq(k->key, key, klen)) found = k;
   return found;
 }
 
@@ -545,7 +571,7 @@ int telem_json_equal(const TelemJson *a, const TelemJson *b) {
     case TJ_TRUE:
     case TJ_FALSE: return 1;
     case TJ_NUMBER: return telem_json_number_cmp(a->s, a->n, b->s, b->n) == 0;
-    case TJ_STRING: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
+    case TJ_STRING: return a->n == b->n && telem_bytes_eq(a->s, b->s, a->n);
     case TJ_ARRAY: {
       if (a->n != b->n) return 0;
       const TelemJson *x = a->child, *y = b->child;

@@ -99,3 +99,11 @@ SELECT 'const-object', telem_validate('{"a":1,"b":[1,{"c":2.0}],"a":3}', '{"cons
 .print '== work budget: an exponential schema fails fast'
 SELECT 'budget', telem_validate(printf('%.*c', 40, '[') || '1' || printf('%.*c', 40, ']'),
   '{"$defs":{"x":{"type":"array","anyOf":[{"items":{"$ref":"#/$defs/x"}},{"items":{"$ref":"#/$defs/x"}}]}},"$ref":"#/$defs/x"}');
+
+.print '== simple patterns (byte table) answer as PCRE2 does'
+SELECT 'pat-hex', telem_validate('"abcd"', '{"pattern":"^[0-9a-f]{4}$"}'), telem_validate('"abcg"', '{"pattern":"^[0-9a-f]{4}$"}'),
+       telem_validate('"abc"', '{"pattern":"^[0-9a-f]{4}$"}'), telem_validate('"abcde"', '{"pattern":"^[0-9a-f]{4}$"}'),
+       telem_validate('"ab\ncd"', '{"pattern":"^[0-9a-f]{4}$"}'), telem_validate('"abc\n"', '{"pattern":"^[0-9a-f]{3}$"}');
+SELECT 'pat-range', telem_validate('"a-b_c"', '{"pattern":"^[a-z_-]{1,8}$"}'), telem_validate('""', '{"pattern":"^[a-z_-]{1,8}$"}'),
+       telem_validate('"é"', '{"pattern":"^[a-z]+$"}'), telem_validate('""', '{"pattern":"^[a-z]*$"}'),
+       telem_validate('"123"', '{"pattern":"^\\d{2,}$"}'), telem_validate('"1"', '{"pattern":"^\\d{2,}$"}');
