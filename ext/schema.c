@@ -1,5 +1,6 @@
 /*
- * schema.c -- the JSON Schema engine (draft-07 and 2020-12), SQLite-free.
+ * schema.c -- the JSON Schema engine (draft-04, -06, -07, 2019-09 and
+ * 2020-12, each by its own keyword semantics), SQLite-free.
  * The SQL functions that use it are in validate.c; the public C API is
  * declared in include/voxtelem.h.
  *
@@ -15,7 +16,9 @@
  * match and depth limits) at compile time; the hot path only reads.  A
  * $ref cycle that goes through in-place applicators only (it would recurse
  * without consuming input) is refused at compile time; any other runaway
- * recursion stops at SC_MAX_DEPTH with an error, never a stack overflow.
+ * recursion stops at SC_MAX_DEPTH, or where the calling thread's stack runs
+ * short (sc_stack_room), with an error, never a stack overflow.  Each call
+ * has a work budget (schema steps) and polls an interrupt callback.
  *
  * Validating has two modes: fail-fast (the 1/0 answer: stop at the first
  * failing keyword) and collect (every failing leaf, with its instance and

@@ -1,9 +1,9 @@
 /*
  * validate.c -- SQL surface of the JSON Schema engine (schema.c):
  *
- *   telem_validate(json, schema)              1 valid, 0 invalid
- *   telem_validate_errors(json, schema)       table: instance_path, schema_path, keyword, message
- *   telem_assert_valid(json, schema)          1, or an error naming the first failing leaf
+ *   telem_validate(json, schema [, options])         1 valid, 0 invalid
+ *   telem_validate_errors(json, schema [, options])  table: instance_path, schema_path, keyword, message
+ *   telem_assert_valid(json, schema [, options])     1, or an error naming the first failing leaf
  *   telem_metric_problem(session_id, metric_type, metric_value, metadata_json)
  *                                             NULL when the research_metrics row contract holds
  *   telem_assert_metric(...)                  1, or an error with that problem (for triggers)
@@ -17,9 +17,11 @@
  *
  * Caches: every json-schema contract of the connection's registry is loaded
  * once into a TelemSchemaSet hung on reg->ext[TELEM_EXT_SCHEMA]; a schema
- * named by id is compiled once into the same cache, keyed by id.  Inline
- * schema text is compiled once per statement and kept with
- * sqlite3_set_auxdata on argument 1.  So a million-row query compiles once.
+ * named by id is compiled once into the same cache, keyed by id (and
+ * options).  Inline schema text goes through the connection's LRU
+ * (schema_conn.c), keyed by text and options, and a constant one is also
+ * kept with sqlite3_set_auxdata on argument 1.  So a million-row query
+ * compiles once, even when the schema comes from a column.
  *
  * Per row: the data-path parser reads the JSON into the connection's arena
  * (reset for each row), the compiled schema validates it fail-fast; nothing
