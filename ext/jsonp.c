@@ -3,15 +3,15 @@
  *
  * Row payloads are parsed millions of times, so they do not go through
  * jansson (a malloc per value).  This is a single-pass, strictly RFC 8259
- * recursive-descent parser into a TelemArena:
+ * parser (iterative: no recursion) into a TelemArena:
  *   - strings without escapes point straight into the input (no copy);
  *     strings with escapes are decoded into the arena (TJ_F_DECODED);
  *   - numbers stay as their exact text: keywords that need a value
  *     (minimum, multipleOf, ...) convert on demand, so big integers and
  *     decimals are never rounded by the parser;
  *   - UTF-8 is validated as it is read, lone surrogate escapes rejected;
- *   - nesting deeper than TELEM_JSON_MAX_DEPTH is an error, so hostile
- *     input cannot exhaust the C stack.
+ *   - nesting deeper than TELEM_JSON_MAX_DEPTH is an error, and the parser
+ *     keeps open containers on an explicit stack, not the C stack.
  * Also here: compact serialisation and JSON value equality over the tree.
  */
 #include "internal.h"
@@ -37,7 +37,6 @@ typedef struct JsonParser {
  * instead of per value (documents of many small values, nested arrays). */
 #define NODE_BATCH 64
 
-static TelemJson *parse_value(JsonParser *p);
 
 static int parse_fail(JsonParser *p, const char *what) {
   if (!p->err) {
@@ -310,111 +309,148 @@ static int match_word(JsonParser *p, const char *w, size_t len) {
   return 1;
 }
 
-static TelemJson *parse_container(JsonParser *p, int type) {
-  TelemJson *v = new_node(p, type);
-  if (!v) return NULL;
-  if (++p->depth > TELEM_JSON_MAX_DEPTH) {
-    parse_fail(p, "nesting too deep");
-    return NULL;
-  }
-  char close = type == TJ_ARRAY ? ']' : '}';
-  p->i++; /* [ or { */
+/* An open container while parsing: where its next child goes. */
+typedef struct PFrame {
+  TelemJson *c;
+  TelemJson **tail;
+} PFrame;
+
+/* A member's key and the ':' after it.  0 on error. */
+static inline __attribute__((always_inline)) int parse_key(JsonParser *p, const char **key, uint32_t *len,
+                                                   int *decoded) {
   skip_ws(p);
-  TelemJson **tail = &v->child;
-  if (p->i < p->n && p->z[p->i] == close) {
-    p->i++;
-    p->depth--;
-    return v;
-  }
-  for (;;) {
-    const char *key = NULL;
-    uint32_t key_len = 0;
-    int key_decoded = 0;
-    if (type == TJ_OBJECT) {
-      skip_ws(p);
-      if (p->i >= p->n || p->z[p->i] != '"') {
-        parse_fail(p, "expected a string key");
-        return NULL;
-      }
-      if (!scan_string(p, &key, &key_len, &key_decoded)) return NULL;
-      skip_ws(p);
-      if (p->i >= p->n || p->z[p->i] != ':') {
-        parse_fail(p, "expected ':'");
-        return NULL;
-      }
-      p->i++;
-    }
-    TelemJson *kid = parse_value(p);
-    if (!kid) return NULL;
-    if (type == TJ_OBJECT) {
-      kid->key = key;
-      kid->key_len = key_len;
-      if (key_decoded) kid->flags |= TJ_F_KEY_DECODED;
-    }
-    *tail = kid;
-    tail = &kid->next;
-    v->n++;
-    skip_ws(p);
-    if (p->i >= p->n) {
-      parse_fail(p, "unexpected end of input");
-      return NULL;
-    }
-    char c = (char)p->z[p->i];
-    if (c == ',') {
-      p->i++;
-      continue;
-    }
-    if (c == close) {
-      p->i++;
-      break;
-    }
-    parse_fail(p, type == TJ_ARRAY ? "expected ',' or ']'" : "expected ',' or '}'");
-    return NULL;
-  }
-  p->depth--;
-  return v;
+  if (p->i >= p->n || p->z[p->i] != '"') return parse_fail(p, "expected a string key");
+  if (!scan_string(p, key, len, decoded)) return 0;
+  skip_ws(p);
+  if (p->i >= p->n || p->z[p->i] != ':') return parse_fail(p, "expected ':'");
+  p->i++;
+  return 1;
 }
 
-static TelemJson *parse_value(JsonParser *p) {
-  skip_ws(p);
-  if (p->i >= p->n) {
-    parse_fail(p, "unexpected end of input");
-    return NULL;
-  }
-  size_t start = p->i;
+/* The scalar at p->i (string, number, true, false, null), or NULL. */
+static inline __attribute__((always_inline)) TelemJson *parse_scalar(JsonParser *p, unsigned char c) {
   TelemJson *v = NULL;
-  unsigned char c = p->z[p->i];
   switch (c) {
-    case '{': v = parse_container(p, TJ_OBJECT); break;
-    case '[': v = parse_container(p, TJ_ARRAY); break;
     case '"': {
       int decoded = 0;
       if (!(v = new_node(p, TJ_STRING))) return NULL;
       if (!scan_string(p, &v->s, &v->n, &decoded)) return NULL;
       if (decoded) v->flags |= TJ_F_DECODED;
-      break;
+      return v;
     }
     case 't':
-      if (!(v = new_node(p, TJ_TRUE)) || !match_word(p, "true", 4)) return NULL;
-      break;
+      return (v = new_node(p, TJ_TRUE)) && match_word(p, "true", 4) ? v : NULL;
     case 'f':
-      if (!(v = new_node(p, TJ_FALSE)) || !match_word(p, "false", 5)) return NULL;
-      break;
+      return (v = new_node(p, TJ_FALSE)) && match_word(p, "false", 5) ? v : NULL;
     case 'n':
-      if (!(v = new_node(p, TJ_NULL)) || !match_word(p, "null", 4)) return NULL;
-      break;
+      return (v = new_node(p, TJ_NULL)) && match_word(p, "null", 4) ? v : NULL;
     default:
-      if (c == '-' || (c >= '0' && c <= '9')) {
-        if (!(v = new_node(p, TJ_NUMBER)) || !scan_number(p, v)) return NULL;
-      } else {
-        parse_fail(p, "unexpected character");
+      if (c == '-' || (c >= '0' && c <= '9'))
+        return (v = new_node(p, TJ_NUMBER)) && scan_number(p, v) ? v : NULL;
+      parse_fail(p, "unexpected character");
+      return NULL;
+  }
+}
+
+/* The whole document, without recursion: open containers are kept on an
+ * explicit stack (on the C stack for the first 32 levels, then in the
+ * arena), so the parser's own stack use does not grow with nesting. */
+static TelemJson *parse_doc(JsonParser *p) {
+  PFrame local[32], *st = local;
+  size_t cap = 32, sp = 0;
+  TelemJson *root = NULL;
+  const char *key = NULL;
+  uint32_t key_len = 0;
+  int key_decoded = 0;
+  for (;;) {
+    /* a value starts here */
+    skip_ws(p);
+    if (p->i >= p->n) {
+      parse_fail(p, "unexpected end of input");
+      return NULL;
+    }
+    size_t start = p->i;
+    unsigned char c = p->z[p->i];
+    int open = c == '{' || c == '[';
+    TelemJson *v;
+    if (open) {
+      if (!(v = new_node(p, c == '{' ? TJ_OBJECT : TJ_ARRAY))) return NULL;
+      if (++p->depth > TELEM_JSON_MAX_DEPTH) {
+        parse_fail(p, "nesting too deep");
         return NULL;
       }
+      p->i++;
+    } else if (!(v = parse_scalar(p, c))) {
+      return NULL;
+    }
+    v->src_off = (uint32_t)start;
+    if (sp) {
+      PFrame *f = &st[sp - 1];
+      *f->tail = v;
+      f->tail = &v->next;
+      f->c->n++;
+      if (f->c->type == TJ_OBJECT) {
+        v->key = key;
+        v->key_len = key_len;
+        if (key_decoded) v->flags |= TJ_F_KEY_DECODED;
+      }
+    } else {
+      root = v;
+    }
+    if (open) {
+      skip_ws(p);
+      char close = v->type == TJ_ARRAY ? ']' : '}';
+      if (p->i < p->n && p->z[p->i] == close) {
+        p->i++;
+        p->depth--;
+        v->src_len = (uint32_t)(p->i - start);
+      } else {
+        if (sp == cap) { /* past 32 levels: room for the deepest document */
+          PFrame *big = telem_arena_alloc(p->arena, (TELEM_JSON_MAX_DEPTH + 1) * sizeof *big);
+          if (!big) {
+            parse_fail(p, "out of memory");
+            return NULL;
+          }
+          memcpy(big, st, sp * sizeof *big);
+          st = big;
+          cap = TELEM_JSON_MAX_DEPTH + 1;
+        }
+        st[sp].c = v;
+        st[sp].tail = &v->child;
+        sp++;
+        if (v->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
+        continue; /* its first member */
+      }
+    } else {
+      v->src_len = (uint32_t)(p->i - start);
+    }
+    /* after a value: the next member, or close containers */
+    for (;;) {
+      if (!sp) return root;
+      PFrame *f = &st[sp - 1];
+      skip_ws(p);
+      if (p->i >= p->n) {
+        parse_fail(p, "unexpected end of input");
+        return NULL;
+      }
+      char ch = (char)p->z[p->i];
+      char close = f->c->type == TJ_ARRAY ? ']' : '}';
+      if (ch == ',') {
+        p->i++;
+        if (f->c->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
+        break;
+      }
+      if (ch == close) {
+        p->i++;
+        p->depth--;
+        f->c->src_len = (uint32_t)(p->i - f->c->src_off);
+        sp--;
+        continue;
+      }
+      parse_fail(p, f->c->type == TJ_ARRAY ? "expected ',' or ']'" : "expected ',' or '}'");
+      return NULL;
+    }
   }
-  if (!v) return NULL;
-  v->src_off = (uint32_t)start;
-  v->src_len = (uint32_t)(p->i - start);
-  return v;
 }
 
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err) {
@@ -423,7 +459,7 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
   if (n > UINT32_MAX) {
     parse_fail(&p, "input too large");
   } else {
-    root = parse_value(&p);
+    root = parse_doc(&p);
     if (root) {
       skip_ws(&p);
       if (p.i != p.n) {

@@ -194,6 +194,7 @@ typedef struct Index {
   const struct Index *parent; /* not owned */
   uintptr_t stack_base;       /* ix_add's frame, for ix_walk's stack check */
   size_t stack_room;
+  int stack_measured;
   int default_draft;
   int ndocs;
 } Index;
@@ -243,24 +244,42 @@ typedef struct TelemSchemaErrors {
 
 /* ---- stack --------------------------------------------------------------------- */
 
-/* Bytes the engine may still use below frame address here. */
+/* Bytes the engine may still use below frame address here: the room left
+ * on this thread's stack less SC_STACK_MARGIN (SC_STACK_DEFAULT when the
+ * bounds cannot be known).  pthread_getattr_np can be slow (the main
+ * thread's bounds come from /proc/self/maps), so callers first allow
+ * SC_STACK_QUICK, which any thread of 128 KiB or more has, and ask only
+ * when a call goes deeper (sc_stack_over). */
 static size_t sc_stack_room(uintptr_t here) {
-  static __thread uintptr_t lo; /* lowest address of this thread's stack; 0 unknown */
-  static __thread int known;
-  if (!known) {
-    known = 1;
+  uintptr_t lo = 0;
 #if defined(__GLIBC__) || defined(__linux__)
-    pthread_attr_t a;
-    if (pthread_getattr_np(pthread_self(), &a) == 0) {
-      void *addr = NULL;
-      size_t sz = 0;
-      if (pthread_attr_getstack(&a, &addr, &sz) == 0) lo = (uintptr_t)addr;
-      pthread_attr_destroy(&a);
-    }
-#endif
+  pthread_attr_t a;
+  if (pthread_getattr_np(pthread_self(), &a) == 0) {
+    void *addr = NULL;
+    size_t sz = 0;
+    if (pthread_attr_getstack(&a, &addr, &sz) == 0) lo = (uintptr_t)addr;
+    pthread_attr_destroy(&a);
   }
-  if (!lo || here <= lo + SC_STACK_MARGIN) return lo ? 0 : SC_STACK_DEFAULT;
+#endif
+  if (!lo) return SC_STACK_DEFAULT;
+  if (here <= lo + SC_STACK_MARGIN) return 0;
   return here - lo - SC_STACK_MARGIN;
+}
+
+#define SC_STACK_QUICK (48 * 1024)
+
+/* 1 when the frame at here is more than *room below base.  The first time
+ * the quick allowance runs out, *room becomes the measured room. */
+static int sc_stack_over(uintptr_t base, uintptr_t here, size_t *room, int *measured) {
+  size_t used = here < base ? base - here : here - base;
+  if (used <= *room) return 0;
+  if (!*measured) {
+    *measured = 1;
+    size_t r = sc_stack_room(base);
+    if (r > *room) *room = r;
+    return used > *room;
+  }
+  return 1;
 }
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -389,7 +408,8 @@ static int ix_schema_draft(const Index *ix, const TelemJson *sch) {
 static int ix_walk(Index *ix, const TelemJson *j, Walk w, int depth, char **pzErr) {
   if (j->type != TJ_OBJECT && j->type != TJ_TRUE && j->type != TJ_FALSE) return 0;
   if (depth > TELEM_JSON_MAX_DEPTH) return 0; /* the parser already bounds it */
-  if (ix->stack_base - (uintptr_t)__builtin_frame_address(0) > ix->stack_room) {
+  if (sc_stack_over(ix->stack_base, (uintptr_t)__builtin_frame_address(0), &ix->stack_room,
+                    &ix->stack_measured)) {
     telem_set_err(pzErr, "schema nests too deep for this thread's stack");
     return -1;
   }
@@ -538,7 +558,8 @@ static const TelemJson *ix_add(Index *ix, const char *uri, const char *text, siz
   }
   Walk w = {base, root, ix->default_draft, NULL};
   ix->stack_base = (uintptr_t)__builtin_frame_address(0);
-  ix->stack_room = sc_stack_room(ix->stack_base);
+  ix->stack_room = SC_STACK_QUICK;
+  ix->stack_measured = 0;
   if (ix_walk(ix, root, w, 0, pzErr)) return NULL;
   return root;
 }
@@ -732,6 +753,7 @@ typedef struct Comp {
   int flags;        /* TELEM_SCHEMA_* */
   uintptr_t stack_base; /* schema_finish's frame */
   size_t stack_room;    /* bytes compiling may use below it */
+  int stack_measured;
 } Comp;
 
 static void *c_alloc(Comp *C, size_t n) {
@@ -1632,7 +1654,8 @@ static SNode *c_node(Comp *C, const TelemJson *j, const NodeInfo *fallback) {
     c_err(C, "subschemas and $refs nest deeper than %d levels", SC_MAX_DEPTH);
     return NULL;
   }
-  if (C->stack_base - (uintptr_t)__builtin_frame_address(0) > C->stack_room) {
+  if (sc_stack_over(C->stack_base, (uintptr_t)__builtin_frame_address(0), &C->stack_room,
+                    &C->stack_measured)) {
     c_err(C, "subschemas and $refs nest too deep for this thread's stack");
     return NULL;
   }
@@ -1662,7 +1685,8 @@ static int c_cycles(Comp *C, SNode *n, int depth) {
     return -1;
   }
   if (depth > SC_MAX_DEPTH ||
-      C->stack_base - (uintptr_t)__builtin_frame_address(0) > C->stack_room) {
+      sc_stack_over(C->stack_base, (uintptr_t)__builtin_frame_address(0), &C->stack_room,
+                    &C->stack_measured)) {
     telem_set_err(C->pzErr, "schema at \"#%s\": references nest deeper than %d levels", n->loc,
                   depth > SC_MAX_DEPTH ? SC_MAX_DEPTH : depth);
     return -1;
@@ -1749,7 +1773,7 @@ static TelemSchema *schema_finish(TelemSchema *S, const TelemJson *root, const c
   C.pzErr = pzErr;
   C.flags = flags;
   C.stack_base = (uintptr_t)__builtin_frame_address(0);
-  C.stack_room = sc_stack_room(C.stack_base);
+  C.stack_room = SC_STACK_QUICK;
   telem_buf_init(&C.loc);
   telem_buf_puts(&C.loc, "");
   if (frag) {
@@ -1861,6 +1885,7 @@ typedef struct VCtx {
   const TelemSchemaRun *opt;      /* interrupt callback (may be NULL) */
   uintptr_t stack_base;           /* frame address at entry */
   size_t stack_room;              /* bytes of stack the call may use below it */
+  int stack_measured;             /* stack_room was measured (sc_stack_over) */
   int interrupted;                /* the callback asked to stop */
 } VCtx;
 
@@ -2694,7 +2719,7 @@ static int v_node(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
   /* C stack: recursion is bounded by bytes used, not only by depth, so a
    * 256 KiB thread stack is enough whatever the schema and instance. */
   uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-  if ((here < V->stack_base ? V->stack_base - here : here - V->stack_base) > V->stack_room) {
+  if (sc_stack_over(V->stack_base, here, &V->stack_room, &V->stack_measured)) {
     v_fatal(V, "schema recursion too deep for this thread's stack (%zu KiB left)",
             V->stack_room / 1024);
     return 0;
@@ -2782,7 +2807,7 @@ static int run(TelemSchema *S, Scratch *sc, const TelemJson *j, ErrVec *errs,
   V.max_steps = opt && opt->max_steps ? opt->max_steps : TELEM_SCHEMA_MAX_STEPS;
   V.next_poll = 4096; /* short calls never poll (nor prepare the probe) */
   V.stack_base = (uintptr_t)__builtin_frame_address(0);
-  V.stack_room = sc_stack_room(V.stack_base);
+  V.stack_room = SC_STACK_QUICK;
   V.sc = sc;
   V.collect = errs != NULL;
   V.errs = errs;

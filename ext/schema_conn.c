@@ -84,14 +84,15 @@ void telem_schema_conn_free(TelemSchemaConn *st) {
 
 /* The connection's state, bound to the contracts in use (a switch of
  * contracts rebuilds the set and empties the LRU).  NULL on OOM. */
+static TelemSchemaConn *conn_alloc(TelemConn *c) {
+  if (!c->schema && (c->schema = sqlite3_malloc64(sizeof *c->schema)) != NULL)
+    memset(c->schema, 0, sizeof *c->schema);
+  return c->schema;
+}
+
 static TelemSchemaConn *conn_state(TelemConn *c) {
-  TelemSchemaConn *st = c->schema;
-  if (!st) {
-    st = sqlite3_malloc64(sizeof *st);
-    if (!st) return NULL;
-    memset(st, 0, sizeof *st);
-    c->schema = st;
-  }
+  TelemSchemaConn *st = conn_alloc(c);
+  if (!st) return NULL;
   if (st->reg == c->reg && st->set) return st;
   lru_clear(st);
   telem_schema_set_free(st->set);
@@ -368,7 +369,7 @@ static int sr_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr, 
     sqlite3_free(e);
     return SQLITE_ERROR;
   }
-  TelemSchemaConn *st = conn_state(vt->c);
+  TelemSchemaConn *st = conn_alloc(vt->c); /* the set is rebuilt when next used */
   if (!st) return SQLITE_NOMEM;
   int slot = -1;
   for (int i = 0; i < st->ndocs; i++)
