@@ -216,7 +216,7 @@ TelemSchemaErrors *telem_schema_errors_tree(TelemSchema *s, const TelemJson *j, 
 /* Internal compile flag: the text is a URI to compile (schema_conn.c). */
 #define TELEM_SCHEMA_BY_URI 0x100
 /* Limits of one validation call. */
-#define TELEM_SCHEMA_MAX_STEPS 20000000u /* schema nodes evaluated per call (default budget) */
+#define TELEM_SCHEMA_MAX_STEPS 10000000u /* schema nodes evaluated per call (default budget) */
 typedef struct TelemSchemaRun {
   uint64_t max_steps;            /* 0: TELEM_SCHEMA_MAX_STEPS */
   int (*interrupted)(void *arg); /* polled every 4096 steps; nonzero stops the call */
