@@ -8,6 +8,8 @@
 #           either): compiled once per connection (LRU), not once per row
 #   enum    an enum of N strings (hashed lookup)
 #   keys    objects of N keys against N "properties" and N "required"
+#   const   objects of N keys against a "const" of the same object, keys in
+#           another order (object equality, O(n log n))
 #   depth   arrays nested N deep against {"items": {"$ref": "#"}}
 #   nested  the parser alone on documents of nested arrays, N groups each
 #
@@ -18,6 +20,8 @@
 # key, level or group for the others) and how that grew from the previous
 # step.  A step whose cost per unit grows more than 2x is flagged
 # SUPERLINEAR and the script exits 1.
+#
+# SCALE_DIMS="enum keys" runs some dimensions only.
 set -euo pipefail
 SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
 SQLITE3=${SQLITE3:-sqlite3}
@@ -44,6 +48,9 @@ for r in range(rows):
         schema = {"type": "object", "required": ["k%d" % i for i in range(n)],
                   "properties": {"k%d" % i: {"type": "integer"} for i in range(n)}}
         j = {"k%d" % i: i + r for i in range(n)}
+    elif dim == "const":
+        schema = {"const": {"k%d" % i: i for i in reversed(range(n))}}
+        j = {"k%d" % i: i for i in range(n)}
     elif dim == "depth":
         schema = {"items": {"$ref": "#"}}
         j = r
@@ -69,7 +76,7 @@ const_schema() { # DB: the schema text of row 1, quoted for SQL
 
 flagged=0
 printf '%-7s %7s %6s %12s %10s %14s %8s\n' dim N rows us/row ratio "cost/unit" growth
-for dim in schema enum keys depth nested; do
+for dim in ${SCALE_DIMS:-schema enum keys const depth nested}; do
   case $dim in
     depth) sizes="10 100 900" ;; # the parser bounds nesting at 1000
     *) sizes="10 100 1000 10000" ;;

@@ -70,7 +70,10 @@ cat "$tmp/small.out"
 if grep -Ev '^[a-z0-9]+\|[0-9]+$|^Error: telem_[a-z_]+: ' "$tmp/small.out"; then echo "unexpected output"; fail=1; fi
 [ "$(wc -l < "$tmp/small.out")" -eq ${#q[@]} ] || { echo "expected ${#q[@]} lines"; fail=1; }
 grep -qx 'parse999|1' "$tmp/small.out" || { echo "parse999 must validate on 256 KiB"; fail=1; }
-grep -qx 'ref900|1' "$tmp/small.out" || { echo "ref900 must validate on 256 KiB"; fail=1; }
+# ASan's frames are several times larger: there only "no crash" holds
+if [[ ${LD_PRELOAD:-} != *asan* ]]; then
+  grep -qx 'ref900|1' "$tmp/small.out" || { echo "ref900 must validate on 256 KiB"; fail=1; }
+fi
 "$tmp/thread" "$SO" 8192 "${q[@]}" > "$tmp/big.out" 2>&1 || { echo "8 MiB thread: exit $?"; exit 1; }
 want='parse999|1
 ref900|1
