@@ -2189,11 +2189,17 @@ __attribute__((noinline)) static int v_in_set(VCtx *V, const ValSet *s, const Te
   return 0;
 }
 
-/* telem_json_get for keyword lookups (required, dependencies): objects of
+/* Presence of a key for keyword lookups (required, dependencies; the
+ * member returned is some member with the key, not necessarily the last):
+ * objects of
  * more than 16 members are hashed once, so K names cost O(K + M), not
  * O(K * M).  The last object hashed is remembered. */
 __attribute__((noinline)) static const TelemJson *v_obj_get(VCtx *V, const TelemJson *o, const char *key, size_t klen) {
-  if (o->n <= 16) return telem_json_get(o, key, klen);
+  if (o->n <= 16) { /* presence only: the first member with the key will do */
+    for (const TelemJson *m = o->child; m; m = m->next)
+      if (m->key_len == klen && telem_bytes_eq(m->key, key, klen)) return m;
+    return NULL;
+  }
   if (V->kobj != o) {
     uint32_t cap = 32;
     while (cap < o->n * 2) cap <<= 1;
@@ -2719,7 +2725,8 @@ static int v_node(VCtx *V, const SNode *n, const TelemJson *j, Ann *ann) {
   /* C stack: recursion is bounded by bytes used, not only by depth, so a
    * 256 KiB thread stack is enough whatever the schema and instance. */
   uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-  if (sc_stack_over(V->stack_base, here, &V->stack_room, &V->stack_measured)) {
+  if (V->stack_base - here > V->stack_room && /* the stack grows down here; else measured */
+      sc_stack_over(V->stack_base, here, &V->stack_room, &V->stack_measured)) {
     v_fatal(V, "schema recursion too deep for this thread's stack (%zu KiB left)",
             V->stack_room / 1024);
     return 0;
