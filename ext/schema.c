@@ -251,16 +251,45 @@ typedef struct TelemSchemaErrors {
  * SC_STACK_QUICK, which any thread of 128 KiB or more has, and ask only
  * when a call goes deeper (sc_stack_over). */
 static size_t sc_stack_room(uintptr_t here) {
-  uintptr_t lo = 0;
+  /* Measured bounds are remembered per thread (pthread_self() and the
+   * range, checked against the frame), so deep calls on the main thread do
+   * not read /proc/self/maps each time; a mutex, not thread-local storage,
+   * so nothing outlives the extension when it is unloaded. */
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static struct { pthread_t id; uintptr_t lo, hi; } seen[8];
+  static unsigned next;
+  pthread_t self = pthread_self();
+  uintptr_t lo = 0, hi = 0;
+  pthread_mutex_lock(&mu);
+  for (unsigned i = 0; i < 8; i++)
+    if (seen[i].hi && pthread_equal(seen[i].id, self) && here > seen[i].lo && here < seen[i].hi) {
+      lo = seen[i].lo;
+      hi = seen[i].hi;
+    }
+  pthread_mutex_unlock(&mu);
 #if defined(__GLIBC__) || defined(__linux__)
-  pthread_attr_t a;
-  if (pthread_getattr_np(pthread_self(), &a) == 0) {
-    void *addr = NULL;
-    size_t sz = 0;
-    if (pthread_attr_getstack(&a, &addr, &sz) == 0) lo = (uintptr_t)addr;
-    pthread_attr_destroy(&a);
+  if (!lo) {
+    pthread_attr_t a;
+    if (pthread_getattr_np(self, &a) == 0) {
+      void *addr = NULL;
+      size_t sz = 0;
+      if (pthread_attr_getstack(&a, &addr, &sz) == 0) {
+        lo = (uintptr_t)addr;
+        hi = lo + sz;
+      }
+      pthread_attr_destroy(&a);
+    }
+    if (lo && here > lo && here < hi) {
+      pthread_mutex_lock(&mu);
+      unsigned k = next++ % 8;
+      seen[k].id = self;
+      seen[k].lo = lo;
+      seen[k].hi = hi;
+      pthread_mutex_unlock(&mu);
+    }
   }
 #endif
+  (void)hi;
   if (!lo) return SC_STACK_DEFAULT;
   if (here <= lo + SC_STACK_MARGIN) return 0;
   return here - lo - SC_STACK_MARGIN;
@@ -608,56 +637,38 @@ void telem_schema_set_free(TelemSchemaSet *set) {
 
 /* Both work on any tree (schema or instance) with scratch memory from an
  * arena: objects are compared by their effective members (the last one of
- * each key, as telem_json_get) sorted by key, so equality costs
- * O(n log n), not O(n^2).  *oom is set when the arena fails. */
+ * each key, as telem_json_get) through a hash table, so equality costs
+ * O(n), not O(n^2).  *oom is set when the arena fails. */
 
-typedef struct KeyIdx { uint64_t h; uint32_t i; const TelemJson *m; } KeyIdx;
 
 static inline uint64_t key_hash(const TelemJson *m) { return XXH3_64bits(m->key, m->key_len); }
 
-static int keyidx_key_cmp(const void *a, const void *b) {
-  const KeyIdx *x = a, *y = b;
-  if (x->h != y->h) return x->h < y->h ? -1 : 1;
-  if (x->m->key_len != y->m->key_len) return x->m->key_len < y->m->key_len ? -1 : 1;
-  int c = memcmp(x->m->key, y->m->key, x->m->key_len);
-  if (c) return c;
-  return x->i < y->i ? -1 : x->i > y->i;
+/* The effective members of object o (the last of each key) in an open
+ * addressing table of *cap slots (a power of two) in arena a; *count gets
+ * how many.  NULL on OOM. */
+static const TelemJson **j_table(TelemArena *a, const TelemJson *o, uint32_t *cap, uint32_t *count) {
+  uint32_t c = 16;
+  while (c < o->n * 2) c <<= 1;
+  const TelemJson **tab = telem_arena_alloc(a, c * sizeof *tab);
+  if (!tab) return NULL;
+  memset(tab, 0, c * sizeof *tab);
+  uint32_t n = 0;
+  for (const TelemJson *m = o->child; m; m = m->next) {
+    uint32_t i = (uint32_t)key_hash(m) & (c - 1);
+    for (; tab[i]; i = (i + 1) & (c - 1))
+      if (tab[i]->key_len == m->key_len && telem_bytes_eq(tab[i]->key, m->key, m->key_len)) break;
+    if (!tab[i]) n++;
+    tab[i] = m; /* a later member of the same key replaces the earlier one */
+  }
+  *cap = c;
+  *count = n;
+  return tab;
 }
 
-static int keyidx_same_key(const KeyIdx *x, const KeyIdx *y) {
-  return x->h == y->h && x->m->key_len == y->m->key_len &&
-         !memcmp(x->m->key, y->m->key, x->m->key_len);
-}
-
-/* The effective members of object j sorted by (hash, key), in arena a;
- * *n gets their count.  NULL on OOM. */
-static KeyIdx *j_members(TelemArena *a, const TelemJson *j, uint32_t *n) {
-  KeyIdx *ki = telem_arena_alloc(a, (size_t)(j->n ? j->n : 1) * sizeof *ki);
-  if (!ki) return NULL;
-  uint32_t k = 0;
-  for (const TelemJson *c = j->child; c; c = c->next, k++) {
-    ki[k].h = key_hash(c);
-    ki[k].i = k;
-    ki[k].m = c;
-  }
-  if (k <= 16) { /* insertion sort: no qsort call for small objects */
-    for (uint32_t x = 1; x < k; x++) {
-      KeyIdx e = ki[x];
-      uint32_t y = x;
-      while (y > 0 && keyidx_key_cmp(&ki[y - 1], &e) > 0) {
-        ki[y] = ki[y - 1];
-        y--;
-      }
-      ki[y] = e;
-    }
-  } else {
-    qsort(ki, k, sizeof *ki, keyidx_key_cmp);
-  }
-  uint32_t w = 0;
-  for (uint32_t x = 0; x < k; x++)
-    if (x + 1 == k || !keyidx_same_key(&ki[x], &ki[x + 1])) ki[w++] = ki[x];
-  *n = w;
-  return ki;
+static const TelemJson *j_table_get(const TelemJson **tab, uint32_t cap, const TelemJson *k) {
+  for (uint32_t i = (uint32_t)key_hash(k) & (cap - 1); tab[i]; i = (i + 1) & (cap - 1))
+    if (tab[i]->key_len == k->key_len && telem_bytes_eq(tab[i]->key, k->key, k->key_len)) return tab[i];
+  return NULL;
 }
 
 /* The hash of a number by its value (1, 1.0 and 10e-1 hash alike). */
@@ -689,14 +700,17 @@ static uint64_t j_hash(TelemArena *a, const TelemJson *j, int *oom) {
       for (const TelemJson *c = j->child; c; c = c->next) h = (h * 31) ^ j_hash(a, c, oom);
       return h;
     case TJ_OBJECT: {
-      uint32_t n = 0;
-      KeyIdx *m = j_members(a, j, &n);
-      if (!m) {
+      /* order-independent: a sum over the effective members */
+      uint32_t cap = 0, cnt = 0;
+      const TelemJson **tab = j_table(a, j, &cap, &cnt);
+      if (!tab) {
         *oom = 1;
         return h;
       }
-      for (uint32_t i = 0; i < n; i++) h = (h * 31) ^ (m[i].h * (j_hash(a, m[i].m, oom) | 1));
-      return h;
+      uint64_t sum = 0;
+      for (uint32_t i = 0; i < cap; i++)
+        if (tab[i]) sum += key_hash(tab[i]) * (j_hash(a, tab[i], oom) | 1);
+      return h ^ sum ^ cnt;
     }
     default: return h;
   }
@@ -721,16 +735,21 @@ static int j_equal(TelemArena *a, const TelemJson *x, const TelemJson *y, int *o
       if (!telem_json_get(x, q->key, q->key_len)) return 0;
     return 1;
   }
-  uint32_t na = 0, nb = 0;
-  KeyIdx *ea = j_members(a, x, &na);
-  KeyIdx *eb = ea ? j_members(a, y, &nb) : NULL;
-  if (!eb) {
+  /* hash x's effective members, then look up each effective member of y:
+   * O(n), not O(n log n) or O(n^2) */
+  uint32_t ca = 0, na = 0, cb = 0, nb = 0;
+  const TelemJson **ta = j_table(a, x, &ca, &na);
+  const TelemJson **tb = ta ? j_table(a, y, &cb, &nb) : NULL;
+  if (!tb) {
     *oom = 1;
     return 0;
   }
   if (na != nb) return 0;
-  for (uint32_t i = 0; i < na; i++)
-    if (!keyidx_same_key(&ea[i], &eb[i]) || !j_equal(a, ea[i].m, eb[i].m, oom)) return 0;
+  for (uint32_t i = 0; i < cb; i++) {
+    if (!tb[i]) continue;
+    const TelemJson *p = j_table_get(ta, ca, tb[i]);
+    if (!p || !j_equal(a, p, tb[i], oom)) return 0;
+  }
   return 1;
 }
 
