@@ -643,6 +643,20 @@ void telem_schema_set_free(TelemSchemaSet *set) {
 
 static inline uint64_t key_hash(const TelemJson *m) { return XXH3_64bits(m->key, m->key_len); }
 
+/* Scratch state of value hashing and equality: oom 1 when the arena
+ * failed, 2 when a value nests below floor (the lowest frame address the
+ * caller allows; 0: unchecked), so a deep value cannot exhaust the stack. */
+typedef struct JEnv {
+  int oom;
+  uintptr_t floor;
+} JEnv;
+
+static int j_too_deep(JEnv *env) {
+  if (!env->floor || (uintptr_t)__builtin_frame_address(0) >= env->floor) return 0;
+  env->oom = 2;
+  return 1;
+}
+
 /* The effective members of object o (the last of each key) in an open
  * addressing table of *cap slots (a power of two) in arena a; *count gets
  * how many.  NULL on OOM. */
@@ -673,12 +687,12 @@ static const TelemJson *j_table_get(const TelemJson **tab, uint32_t cap, const T
 
 /* The hash of a number by its value (1, 1.0 and 10e-1 hash alike). */
 __attribute__((noinline)) static uint64_t j_hash_number(TelemArena *a, const TelemJson *j,
-                                                        uint64_t h, int *oom) {
+                                                        uint64_t h, JEnv *env) {
   char buf[64], *big = NULL;
   ScDec d;
   if (sc_dec_parse(j->s, j->n, buf, sizeof buf, &d)) {
     if (!(big = telem_arena_alloc(a, j->n + 1))) {
-      *oom = 1;
+      env->oom = 1;
       return h;
     }
     sc_dec_parse(j->s, j->n, big, j->n + 1, &d);
@@ -689,39 +703,41 @@ __attribute__((noinline)) static uint64_t j_hash_number(TelemArena *a, const Tel
 }
 
 /* Hash of a JSON value, equal for values telem_json_equal calls equal. */
-static uint64_t j_hash(TelemArena *a, const TelemJson *j, int *oom) {
+static uint64_t j_hash(TelemArena *a, const TelemJson *j, JEnv *env) {
+  if (j->type >= TJ_ARRAY && j_too_deep(env)) return 0;
   uint64_t h = 0x9e3779b97f4a7c15ull * (j->type + 1);
   switch (j->type) {
-    case TJ_NUMBER: return j_hash_number(a, j, h, oom);
+    case TJ_NUMBER: return j_hash_number(a, j, h, env);
     case TJ_STRING:
       for (uint32_t i = 0; i < j->n; i++) h = (h ^ (unsigned char)j->s[i]) * 1099511628211ull;
       return h;
     case TJ_ARRAY:
-      for (const TelemJson *c = j->child; c; c = c->next) h = (h * 31) ^ j_hash(a, c, oom);
+      for (const TelemJson *c = j->child; c; c = c->next) h = (h * 31) ^ j_hash(a, c, env);
       return h;
     case TJ_OBJECT: {
       /* order-independent: a sum over the effective members */
       uint32_t cap = 0, cnt = 0;
       const TelemJson **tab = j_table(a, j, &cap, &cnt);
       if (!tab) {
-        *oom = 1;
+        env->oom = 1;
         return h;
       }
       uint64_t sum = 0;
       for (uint32_t i = 0; i < cap; i++)
-        if (tab[i]) sum += key_hash(tab[i]) * (j_hash(a, tab[i], oom) | 1);
+        if (tab[i]) sum += key_hash(tab[i]) * (j_hash(a, tab[i], env) | 1);
       return h ^ sum ^ cnt;
     }
     default: return h;
   }
 }
 
-static int j_equal(TelemArena *a, const TelemJson *x, const TelemJson *y, int *oom) {
-  if (x->type != y->type || *oom) return 0;
+static int j_equal(TelemArena *a, const TelemJson *x, const TelemJson *y, JEnv *env) {
+  if (x->type >= TJ_ARRAY && j_too_deep(env)) return 0;
+  if (x->type != y->type || env->oom) return 0;
   if (x->type == TJ_ARRAY) {
     if (x->n != y->n) return 0;
     for (const TelemJson *p = x->child, *q = y->child; p && q; p = p->next, q = q->next)
-      if (!j_equal(a, p, q, oom)) return 0;
+      if (!j_equal(a, p, q, env)) return 0;
     return 1;
   }
   if (x->type != TJ_OBJECT) return telem_json_equal(x, y);
@@ -729,7 +745,7 @@ static int j_equal(TelemArena *a, const TelemJson *x, const TelemJson *y, int *o
     for (const TelemJson *p = x->child; p; p = p->next) {
       if (telem_json_get(x, p->key, p->key_len) != p) continue; /* overridden */
       const TelemJson *q = telem_json_get(y, p->key, p->key_len);
-      if (!q || !j_equal(a, p, q, oom)) return 0;
+      if (!q || !j_equal(a, p, q, env)) return 0;
     }
     for (const TelemJson *q = y->child; q; q = q->next)
       if (!telem_json_get(x, q->key, q->key_len)) return 0;
@@ -741,14 +757,14 @@ static int j_equal(TelemArena *a, const TelemJson *x, const TelemJson *y, int *o
   const TelemJson **ta = j_table(a, x, &ca, &na);
   const TelemJson **tb = ta ? j_table(a, y, &cb, &nb) : NULL;
   if (!tb) {
-    *oom = 1;
+    env->oom = 1;
     return 0;
   }
   if (na != nb) return 0;
   for (uint32_t i = 0; i < cb; i++) {
     if (!tb[i]) continue;
     const TelemJson *p = j_table_get(ta, ca, tb[i]);
-    if (!p || !j_equal(a, p, tb[i], oom)) return 0;
+    if (!p || !j_equal(a, p, tb[i], env)) return 0;
   }
   return 1;
 }
@@ -1333,11 +1349,16 @@ static ValSet *c_valset(Comp *C, const TelemJson *v, int list) {
   s->hashes = c_alloc(C, cap * sizeof *s->hashes);
   if (!s->slots || !s->hashes) return NULL;
   s->mask = cap - 1;
+  JEnv env = {0, 0};
+  if (v->type >= TJ_ARRAY) { /* schema values nest too: bound them by the stack */
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    size_t room = sc_stack_room(here);
+    env.floor = here > room ? here - room : 1;
+  }
   for (const TelemJson *c = v->child; c; c = c->next) {
-    int oom = 0;
-    uint64_t h = j_hash(&C->S->ix.arena, c, &oom);
-    if (oom) {
-      c_err(C, "out of memory");
+    uint64_t h = j_hash(&C->S->ix.arena, c, &env);
+    if (env.oom) {
+      c_err(C, env.oom == 2 ? "enum value nests too deep for this thread's stack" : "out of memory");
       return NULL;
     }
     uint32_t i = (uint32_t)h & s->mask;
@@ -2143,10 +2164,22 @@ __attribute__((noinline)) static int v_match(VCtx *V, const Pat *p, const char *
   return 0;
 }
 
+/* The lowest frame address value hashing and equality may reach: the
+ * validator's measured stack room (measured now if it was not). */
+static uintptr_t v_floor(VCtx *V) {
+  if (!V->stack_measured) {
+    V->stack_measured = 1;
+    size_t r = sc_stack_room(V->stack_base);
+    if (r > V->stack_room) V->stack_room = r;
+  }
+  return V->stack_base > V->stack_room ? V->stack_base - V->stack_room : 1;
+}
+
 static uint64_t v_hash(VCtx *V, const TelemJson *j) {
-  int oom = 0;
-  uint64_t h = j_hash(&V->sc->arena, j, &oom);
-  if (oom) v_fatal(V, "out of memory");
+  JEnv env = {0, j->type >= TJ_ARRAY ? v_floor(V) : 0};
+  uint64_t h = j_hash(&V->sc->arena, j, &env);
+  if (env.oom)
+    v_fatal(V, env.oom == 2 ? "value nests too deep for this thread's stack" : "out of memory");
   return h;
 }
 
@@ -2157,13 +2190,14 @@ static int hashidx_cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* telem_json_equal in O(n log n) for objects.  0 on OOM (fatal set). */
+/* telem_json_equal in O(n) for objects.  0 on OOM (fatal set). */
 static int v_equal(VCtx *V, const TelemJson *a, const TelemJson *b) {
   if (V->fatal) return 0;
-  int oom = 0;
-  int r = j_equal(&V->sc->arena, a, b, &oom);
-  if (oom) v_fatal(V, "out of memory");
-  return r && !oom;
+  JEnv env = {0, a->type >= TJ_ARRAY && b->type == a->type ? v_floor(V) : 0};
+  int r = j_equal(&V->sc->arena, a, b, &env);
+  if (env.oom)
+    v_fatal(V, env.oom == 2 ? "value nests too deep for this thread's stack" : "out of memory");
+  return r && !env.oom;
 }
 
 /* 1 when all items of array j are distinct. */
