@@ -73,10 +73,10 @@ build/contracts_embedded.c: build/embed $(CONTRACT_FILES)
 define OBJ_RULES
 $(1)/%.o: ext/%.c
 	@mkdir -p $$(@D)
-	$(2) -MMD -MP -c -o $$@ $$<
+	@echo "  CC  $$@"; $(2) -MMD -MP -c -o $$@ $$<
 $(1)/contracts_embedded.o: build/contracts_embedded.c
 	@mkdir -p $$(@D)
-	$(2) -MMD -MP -c -o $$@ $$<
+	@echo "  CC  $$@"; $(2) -MMD -MP -c -o $$@ $$<
 endef
 objs = $(EXT_SRC:ext/%.c=$(1)/%.o) $(1)/contracts_embedded.o
 

@@ -202,8 +202,13 @@ def check_index(db, root):
 # ---- schemas -----------------------------------------------------------------
 
 META = {
+    "http://json-schema.org/draft-04/schema#": "meta.draft-04",
+    "http://json-schema.org/draft-04/schema": "meta.draft-04",
+    "http://json-schema.org/draft-06/schema#": "meta.draft-06",
+    "http://json-schema.org/draft-06/schema": "meta.draft-06",
     "http://json-schema.org/draft-07/schema#": "meta.draft-07",
     "http://json-schema.org/draft-07/schema": "meta.draft-07",
+    "https://json-schema.org/draft/2019-09/schema": "meta.draft2019-09",
     "https://json-schema.org/draft/2020-12/schema": "meta.draft2020-12",
 }
 

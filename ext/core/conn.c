@@ -63,6 +63,7 @@ TelemConn *telem_conn_ref(TelemConn *c) {
 void telem_conn_unref_cb(void *p) {
   TelemConn *c = p;
   if (!c || --c->refs > 0) return;
+  if (c->schema) c->schema_free(c->schema);
   telem_registry_unref(c->reg);
   sqlite3_free(c->default_dir);
   telem_arena_free(&c->arena);

@@ -21,6 +21,11 @@ typedef struct TelemConn {
                          NULL for the embedded copy: what telem_use_contracts(NULL)
                          goes back to */
   TelemArena arena;   /* per-row scratch for the data-path parser */
+  /* sql/schema_conn.c: registered schemas and the inline LRU, made on first
+   * use; owned, freed by schema_free (set with it, so the core needs no
+   * symbol of the SQL side). */
+  struct TelemSchemaConn *schema;
+  void (*schema_free)(struct TelemSchemaConn *);
 } TelemConn;
 
 TelemConn *telem_conn_new(sqlite3 *db, char **pzErr);
