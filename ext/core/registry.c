@@ -501,7 +501,7 @@ TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *fi
                                          char **pzErr) {
   TelemRegistry *r = sqlite3_malloc64(sizeof(*r));
   if (!r) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   memset(r, 0, sizeof(*r));
@@ -529,7 +529,7 @@ TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *fi
   }
   return r;
 oom:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   registry_free(r);
   return NULL;
 }
@@ -537,7 +537,7 @@ oom:
 TelemRegistry *telem_registry_embedded(char **pzErr) {
   TelemFile *files = sqlite3_malloc64(sizeof(TelemFile) * (size_t)(telem_embedded_count + 1));
   if (!files) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   for (int i = 0; i < telem_embedded_count; i++) {
@@ -726,7 +726,7 @@ static TelemRegistry *registry_load_foreign(const char *dir, int root, const cha
 oom:
   registry_free(r);
 oom0:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   return NULL;
 }
 
@@ -767,7 +767,7 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
     while (start > dir && start[-1] != '/') start--;
     char *base = sqlite3_mprintf("%.*s", (int)(end - start), start);
     if (!base) {
-      telem_set_err(pzErr, "out of memory");
+      telem_set_oom(pzErr);
       goto done;
     }
     if (index_is_foreign(doc, base)) {
@@ -781,7 +781,7 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   size_t count = json_is_array(list) ? json_array_size(list) : 0;
   files = sqlite3_malloc64(sizeof(TelemFile) * (count + 1));
   if (!files) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     goto done;
   }
   files[n].path = (char *)"index.yaml";

@@ -383,7 +383,7 @@ static int subschema_kind(const char *k, size_t n, int draft) {
 
 static int ix_put_str(ScMap *m, const char *uri, const void *val, char **pzErr) {
   if (sc_map_put(m, uri, strlen(uri), (void *)val)) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return -1;
   }
   return 0;
@@ -529,7 +529,7 @@ static int ix_walk(Index *ix, const TelemJson *j, Walk w, int depth, char **pzEr
   }
   return 0;
 oom:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   return -1;
 }
 
@@ -552,7 +552,7 @@ static const TelemJson *ix_add(Index *ix, const char *uri, const char *text, siz
                                char **pzErr) {
   char *copy = telem_arena_alloc(&ix->arena, n + 1);
   if (!copy) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   memcpy(copy, text, n);
@@ -576,7 +576,7 @@ static const TelemJson *ix_add(Index *ix, const char *uri, const char *text, siz
   }
   char *u = sc_uri_resolve(NULL, uri);
   if (!u) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   char *hash = strchr(u, '#');
@@ -584,7 +584,7 @@ static const TelemJson *ix_add(Index *ix, const char *uri, const char *text, siz
   char *base = arena_strndup(&ix->arena, u, strlen(u));
   sqlite3_free(u);
   if (!base || ix_put_str(&ix->resources, base, root, pzErr)) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   Walk w = {base, root, ix->default_draft, NULL};
@@ -796,7 +796,7 @@ typedef struct Comp {
 static void *c_alloc(Comp *C, size_t n) {
   void *p = telem_arena_alloc(&C->S->ix.arena, n);
   if (!p && !C->failed) {
-    telem_set_err(C->pzErr, "out of memory");
+    telem_set_oom(C->pzErr);
     C->failed = 1;
   } else if (p) {
     memset(p, 0, n);
@@ -1852,7 +1852,7 @@ TelemSchema *telem_schema_compile_ex(TelemSchemaSet *set, const char *text, size
                                      char **pzErr) {
   TelemSchema *S = schema_new(set);
   if (!S) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   const TelemJson *root = ix_add(&S->ix, NULL, text, n, pzErr);
@@ -1875,7 +1875,7 @@ TelemSchema *telem_schema_compile_uri_ex(TelemSchemaSet *set, const char *uri, i
   }
   char *u = sc_uri_resolve(NULL, uri);
   if (!u) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   /* A fragment (a JSON Pointer or an anchor) names a subschema: dropping it
@@ -1888,7 +1888,7 @@ TelemSchema *telem_schema_compile_uri_ex(TelemSchemaSet *set, const char *uri, i
   if (!root) {
     telem_set_err(pzErr, "no loaded schema has the URI \"%s\"", uri);
   } else if (!(S = schema_new(set))) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
   } else {
     S = schema_finish(S, root, frag, flags, pzErr);
   }
@@ -2892,7 +2892,7 @@ int telem_schema_validate_tree_run(TelemSchema *s, const TelemJson *j, const Tel
                                    char **pzErr) {
   Scratch priv, *sc = scratch_take(s, &priv);
   if (!sc) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return -1;
   }
   int r = run(s, sc, j, NULL, opt, pzErr); /* -2: interrupted */
@@ -2911,7 +2911,7 @@ TelemSchemaErrors *telem_schema_errors_tree_run(TelemSchema *s, const TelemJson 
   Scratch priv, *sc = e ? scratch_take(s, &priv) : NULL;
   if (!sc) {
     sqlite3_free(e);
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   memset(e, 0, sizeof *e);
@@ -2928,7 +2928,7 @@ TelemSchemaErrors *telem_schema_errors_tree_run(TelemSchema *s, const TelemJson 
 int telem_schema_validate(TelemSchema *s, const char *json, size_t n, char **pzErr) {
   Scratch priv, *sc = scratch_take(s, &priv);
   if (!sc) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return -1;
   }
   int r = 0;
@@ -2960,7 +2960,7 @@ TelemSchemaErrors *telem_schema_validate_errors(TelemSchema *s, const char *json
   Scratch priv, *sc = e ? scratch_take(s, &priv) : NULL;
   if (!sc) {
     sqlite3_free(e);
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   memset(e, 0, sizeof *e);
@@ -2970,7 +2970,7 @@ TelemSchemaErrors *telem_schema_validate_errors(TelemSchema *s, const char *json
   int r = j ? run(s, sc, j, e, NULL, pzErr) : errs_not_json(e, &je);
   scratch_give(s, sc);
   if (r < 0) {
-    if (!j) telem_set_err(pzErr, "out of memory");
+    if (!j) telem_set_oom(pzErr);
     telem_schema_errors_free(e);
     return NULL;
   }

@@ -121,7 +121,7 @@ static RetFileCache *ret_file_policy(TelemConn *c, char **pzErr) {
     sqlite3_free(fc);
     sqlite3_free(src);
     telem_policy_free(p);
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   for (int i = 0; i < p->n; i++) p->rules[i].rowid = i + 1;
@@ -244,7 +244,7 @@ static TelemPolicy *ret_db_policy(sqlite3 *db, char **pzErr) {
   sqlite3_finalize(st);
   return p;
 oom:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
 fail:
   sqlite3_free(err);
   sqlite3_finalize(st);
@@ -264,7 +264,7 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
   if (!fc) return NULL;
   if (pzSource) *pzSource = fc->source;
   TelemPolicy *p = ret_policy_dup(fc->policy);
-  if (!p) telem_set_err(pzErr, "out of memory");
+  if (!p) telem_set_oom(pzErr);
   return p;
 }
 
@@ -334,7 +334,7 @@ static int ret_db_ensure(sqlite3 *db, TelemConn *c, char **pzErr) {
   TelemPolicy *seed = ret_policy_dup(fc->policy);
   fc = NULL; /* may be freed from here on */
   if (!seed) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return SQLITE_NOMEM;
   }
   int rc = ret_db_create(db, pzErr);
@@ -399,7 +399,7 @@ static TelemPolicy *ret_db_partial(sqlite3 *db, sqlite3_int64 old, const char *n
   sqlite3_finalize(st);
   sqlite3_free(err);
   if (rc == SQLITE_DONE) return p;
-  if (rc == SQLITE_NOMEM) telem_set_err(pzErr, "out of memory");
+  if (rc == SQLITE_NOMEM) telem_set_oom(pzErr);
   else if (rc != SQLITE_CONSTRAINT)
     telem_set_err(pzErr, "cannot read " RET_TABLE ": %s", sqlite3_errmsg(db));
   telem_policy_free(p);
@@ -705,7 +705,7 @@ done:
   telem_policy_free(p);
   if (rc != SQLITE_OK) {
     if (rc == SQLITE_NOMEM && !err) {
-      telem_set_err(&err, "out of memory");
+      telem_set_oom(&err);
     }
     telem_vtab_errorf(pVtab, "telem_retention: %s", err ? err : "cannot write the policy");
   }

@@ -124,7 +124,7 @@ TelemSchema *telem_schema_conn_inline(TelemConn *c, const char *z, size_t n, int
                                       char **pzErr) {
   TelemSchemaConn *st = conn_state(c);
   if (!st) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   /* The most recent entry first: a column that repeats one schema costs a
@@ -148,7 +148,7 @@ TelemSchema *telem_schema_conn_inline(TelemConn *c, const char *z, size_t n, int
   if (flags & TELEM_SCHEMA_BY_URI) {
     char *u = sqlite3_mprintf("%.*s", (int)n, z);
     s = u ? telem_schema_compile_uri_ex(st->set, u, flags & ~TELEM_SCHEMA_BY_URI, pzErr) : NULL;
-    if (!u) telem_set_err(pzErr, "out of memory");
+    if (!u) telem_set_oom(pzErr);
     sqlite3_free(u);
   } else {
     s = telem_schema_compile_ex(st->set, z, n, flags, pzErr);

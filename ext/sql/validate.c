@@ -133,7 +133,7 @@ static TelemSchema *schema_by_name_flags(TelemConn *c, const char *name, int fla
                                          char **pzErr) {
   SchemaCache *sc = cache_get(c->reg);
   if (!sc) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   char key[2] = {flags ? '\x01' : 0, 0};
@@ -194,7 +194,7 @@ static TelemSchema *schema_by_name_flags(TelemConn *c, const char *name, int fla
 oom:
   telem_schema_free(s);
   sqlite3_free(err);
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   return NULL;
 }
 
@@ -280,7 +280,7 @@ static char *first_problem(TelemSchema *s, const TelemJson *j, char **pzErr) {
                                 x->instance_path[0] ? ": " : "", x->message)
               : sqlite3_mprintf("does not match");
   telem_schema_errors_free(e);
-  if (!m) telem_set_err(pzErr, "out of memory");
+  if (!m) telem_set_oom(pzErr);
   return m;
 }
 
