@@ -307,6 +307,11 @@ enum { TELEM_RACT_KEEP, TELEM_RACT_REPLACE, TELEM_RACT_HASH, TELEM_RACT_OMIT };
 
 typedef struct TelemRedactor TelemRedactor;
 
+/* Polled during long runs (about every 10 ms of regex work): returns
+ * nonzero to stop the run with "interrupted".  The SQL layer passes one
+ * that reads sqlite3_interrupt(); the engine itself knows nothing of SQL. */
+typedef int (*TelemRedactStop)(void *arg);
+
 /* One action taken (telem_redactions): never the value. */
 typedef struct TelemRedactEntry {
   char *path; /* JSON Pointer of the value ("" for the whole text); owned */
@@ -331,6 +336,20 @@ void telem_redactor_free(TelemRedactor *r);
 void telem_redactor_free_cb(void *p); /* void(void*) destructor for caches */
 /* Index of profile `name`, or -1. */
 int telem_redactor_profile_index(const TelemRedactor *r, const char *name);
+/* Sets (fn NULL: clears) the interrupt callback used by later runs. */
+void telem_redactor_set_stop(TelemRedactor *r, TelemRedactStop fn, void *arg);
+/* Keys `hash` with HMAC-SHA256 under key[0..n): digests become
+ * hmac:<keyid>:<64 hex>.  The key is copied (and wiped when replaced or
+ * freed), never logged.  n == 0 goes back to unkeyed xxh3.  keyid must
+ * match [A-Za-z0-9._-]{1,32}.  0, or -1 with *pzErr. */
+int telem_redactor_set_hmac_key(TelemRedactor *r, const char *keyid, const void *key, size_t n,
+                                char **pzErr);
+/* Value patterns over free text (an error message, a JSON Pointer): the
+ * text with every match replaced, appended to out as valid UTF-8.  For
+ * callers outside redaction (telem_validate_errors.instance_path, assert
+ * messages).  0, or -1 with *pzErr (fail closed: append nothing usable). */
+int telem_redactor_scrub_text(TelemRedactor *r, const char *text, size_t n, TelemBuf *out,
+                              char **pzErr);
 int telem_redactor_rule_count(const TelemRedactor *r);
 const char *telem_redactor_rule_id(const TelemRedactor *r, int rule);
 int telem_redactor_rule_class(const TelemRedactor *r, int rule);

@@ -48,17 +48,22 @@
 #include <pcre2.h>
 #include <xxhash.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- tables and types ---------------------------------------------------- */
 
 enum { RULE_VALUE, RULE_KEY };
 enum { KP_EXACT, KP_PREFIX, KP_SUFFIX, KP_CONTAINS };
-enum { CHECK_NONE, CHECK_LUHN };
+enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
-#define MAX_VALUE_RULES 64  /* a uint64_t mask says which rules a key skips */
+#define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
 #define KC_SIZE 1024        /* key cache entries (direct-mapped) */
 #define KC_KEYMAX 40        /* longer keys are not cached */
@@ -67,6 +72,30 @@ enum { CHECK_NONE, CHECK_LUHN };
 #define BG_SIZE 2048        /* byte-pair hash buckets of the literal prefilter */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
+
+/* A set of value rules, one bit each (MAX_VALUE_RULES bits). */
+typedef struct RMask {
+  uint64_t w[2];
+} RMask;
+
+static inline RMask rm_or(RMask a, RMask b) { return (RMask){{a.w[0] | b.w[0], a.w[1] | b.w[1]}}; }
+static inline RMask rm_and(RMask a, RMask b) { return (RMask){{a.w[0] & b.w[0], a.w[1] & b.w[1]}}; }
+static inline RMask rm_andnot(RMask a, RMask b) {
+  return (RMask){{a.w[0] & ~b.w[0], a.w[1] & ~b.w[1]}};
+}
+#define RM_NONE ((RMask){{0, 0}})
+static inline void rm_set(RMask *m, int i) { m->w[i >> 6] |= 1ull << (i & 63); }
+static inline int rm_has(RMask m, int i) { return (int)((m.w[i >> 6] >> (i & 63)) & 1u); }
+/* Removes and returns the lowest rule of *m, -1 when empty. */
+static inline int rm_pop(RMask *m) {
+  for (int k = 0; k < 2; k++)
+    if (m->w[k]) {
+      int i = __builtin_ctzll(m->w[k]);
+      m->w[k] &= m->w[k] - 1;
+      return k * 64 + i;
+    }
+  return -1;
+}
 static const char *const class_names[] = {"S0", "S1", "S2", "S3"};
 
 typedef struct KeyPat {
@@ -81,6 +110,19 @@ typedef struct Lit {
   int ci;          /* case-insensitive */
 } Lit;
 
+/* An allowlist: a span that contains one of the stopwords (ASCII case
+ * folded) or matches one of the regexes is not a secret.  Named lists live
+ * at the top of the rules file (`allowlists:`); a rule's own stopwords and
+ * allow_regex form an unnamed one. */
+typedef struct Allow {
+  char *name;         /* owned; NULL for a rule's own list */
+  pcre2_code **rx;    /* owned (pcre2_code_free each) */
+  int nrx;
+  char **words;       /* lower-cased; owned */
+  size_t *wlen;       /* owned */
+  int nwords;
+} Allow;
+
 typedef struct Rule {
   char *id;            /* owned */
   char *repl;          /* "[REDACTED:<id>]"; owned */
@@ -92,9 +134,15 @@ typedef struct Rule {
   /* value rules */
   pcre2_code *code;    /* owned (pcre2_code_free) */
   int jit;             /* JIT compiled: use pcre2_jit_match */
+  pcre2_code *code_w;  /* the same with PCRE2_USE_OFFSET_LIMIT (windowed scans); owned */
+  int jit_w;
   uint32_t group;      /* capture group that is the span */
   uint32_t minlen;     /* PCRE2_INFO_MINLENGTH */
   int check;           /* CHECK_* */
+  double min_entropy;  /* Shannon bits per byte the span needs (0: no gate) */
+  Allow own;           /* the rule's own stopwords / allow_regex */
+  Allow **allow;       /* named allowlists it uses (borrowed from the redactor); owned array */
+  int nallow;
   Lit *lits;           /* any-of literal prefilter; owned */
   int nlits;
   uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
@@ -125,7 +173,7 @@ typedef struct Span {
 
 typedef struct KeyCacheEnt {
   uint64_t h;          /* XXH3 of the raw key */
-  uint64_t skip;       /* value rules whose except_keys match */
+  RMask skip;          /* value rules whose except_keys match */
   int16_t rule;        /* key rule index, -1 none */
   uint8_t len;         /* raw key length */
   uint8_t valid;
@@ -144,18 +192,26 @@ struct TelemRedactor {
   pcre2_match_context *mctx;  /* limits + JIT stack; owned */
   pcre2_jit_stack *jstack;    /* owned */
   pcre2_match_data *md;       /* scratch; owned */
+  pcre2_match_data *md2;      /* scratch for allowlist regexes; owned */
   Span *spans;          /* scratch: spans of the current string; owned */
   size_t nspans, cspans;
   TelemBuf tmp;         /* scratch for hashing */
   char *subj;           /* scratch: the subject, padded (see find_spans); owned */
   size_t subj_cap;
   KeyCacheEnt *kcache;  /* KC_SIZE entries; owned */
-  uint64_t bgm1[BG_SIZE]; /* byte-pair bucket -> rules with a literal starting so */
-  uint64_t bgm2[BG_SIZE]; /* byte-pair bucket -> rules with a literal ending so */
-  uint64_t lit_always;  /* rules with a one-byte literal (always candidates) */
-  uint64_t value_mask;  /* all value rules */
-  uint64_t lit_mask;    /* value rules with a literal prefilter */
-  uint64_t above[4];    /* value rules whose class is above 0..3 (classify) */
+  RMask bgm1[BG_SIZE];  /* byte-pair bucket -> rules with a literal starting so */
+  RMask bgm2[BG_SIZE];  /* byte-pair bucket -> rules with a literal ending so */
+  RMask lit_always;     /* rules with a one-byte literal (always candidates) */
+  RMask value_mask;     /* all value rules */
+  RMask lit_mask;       /* value rules with a literal prefilter */
+  RMask above[4];       /* value rules whose class is above 0..3 (classify) */
+  Allow *allows;        /* named allowlists; owned */
+  int nallows;
+  unsigned char *hmac_key; /* operator key for `hash` (HMAC-SHA256); owned, wiped on free */
+  size_t hmac_key_len;
+  char *hmac_keyid;     /* written beside the digest: hmac:<keyid>:<hex>; owned */
+  TelemRedactStop stop; /* interrupt callback (NULL: none) */
+  void *stop_arg;
 };
 
 static unsigned char lower_tab[256];
@@ -251,10 +307,23 @@ static inline void out_putc(TelemBuf *b, char c) {
 
 /* ---- rule file loading ------------------------------------------------- */
 
+static void allow_clear(Allow *A) {
+  sqlite3_free(A->name);
+  for (int i = 0; i < A->nrx; i++) pcre2_code_free(A->rx[i]);
+  sqlite3_free(A->rx);
+  for (int i = 0; i < A->nwords; i++) sqlite3_free(A->words[i]);
+  sqlite3_free(A->words);
+  sqlite3_free(A->wlen);
+  memset(A, 0, sizeof(*A));
+}
+
 static void rule_clear(Rule *R) {
+  allow_clear(&R->own);
+  sqlite3_free(R->allow);
   sqlite3_free(R->id);
   sqlite3_free(R->repl);
   if (R->code) pcre2_code_free(R->code);
+  if (R->code_w) pcre2_code_free(R->code_w);
   for (int i = 0; i < R->nlits; i++) sqlite3_free(R->lits[i].s);
   sqlite3_free(R->lits);
   for (int i = 0; i < R->nxkeys; i++) sqlite3_free(R->xkeys[i].s);
@@ -275,6 +344,14 @@ void telem_redactor_free(TelemRedactor *r) {
   }
   sqlite3_free(r->profiles);
   if (r->md) pcre2_match_data_free(r->md);
+  if (r->md2) pcre2_match_data_free(r->md2);
+  for (int i = 0; i < r->nallows; i++) allow_clear(&r->allows[i]);
+  sqlite3_free(r->allows);
+  if (r->hmac_key) {
+    memset(r->hmac_key, 0, r->hmac_key_len); /* the operator's key: wiped, never kept */
+    sqlite3_free(r->hmac_key);
+  }
+  sqlite3_free(r->hmac_keyid);
   if (r->mctx) pcre2_match_context_free(r->mctx);
   if (r->jstack) pcre2_jit_stack_free(r->jstack);
   sqlite3_free(r->spans);
@@ -420,27 +497,178 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
       for (size_t j = 0; j < t->n; j++) t->s[j] = (char)lower_tab[(unsigned char)t->s[j]];
     /* The rule becomes a candidate for a string that has the literal's
      * first and its last byte pair (lower-cased, hashed). */
-    uint64_t bit = 1ull << (R - L->r->rules);
+    int bit = (int)(R - L->r->rules);
     if (t->n >= 2) {
       const unsigned char *u = (const unsigned char *)t->s;
-      L->r->bgm1[bg_hash(lower_tab[u[0]], lower_tab[u[1]])] |= bit;
-      L->r->bgm2[bg_hash(lower_tab[u[t->n - 2]], lower_tab[u[t->n - 1]])] |= bit;
+      rm_set(&L->r->bgm1[bg_hash(lower_tab[u[0]], lower_tab[u[1]])], bit);
+      rm_set(&L->r->bgm2[bg_hash(lower_tab[u[t->n - 2]], lower_tab[u[t->n - 1]])], bit);
     } else {
-      L->r->lit_always |= bit;
+      rm_set(&L->r->lit_always, bit);
     }
+  }
+  return 0;
+}
+
+/* telem_yaml_parse keeps each mapping's source line in a hidden member
+ * whose key starts with \x01 (TELEM_YAML_LINE_KEY): not a field. */
+static int hidden_key(const char *k) { return k[0] == '\001'; }
+
+/* Compiles an allowlist regex (byte mode, like the rules). */
+static pcre2_code *allow_compile(Loader *L, const char *where, const char *pat) {
+  int ecode;
+  PCRE2_SIZE eoff;
+  size_t plen = strlen(pat);
+  if (plen > TELEM_MAX_PATTERN_BYTES) {
+    load_err(L, "%s: allow regex longer than %d bytes", where, TELEM_MAX_PATTERN_BYTES);
+    return NULL;
+  }
+  pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, plen, PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C,
+                                &ecode, &eoff, NULL);
+  if (!c) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(ecode, msg, sizeof(msg));
+    load_err(L, "%s: allow regex does not compile at offset %d: %s", where, (int)eoff, (char *)msg);
+    return NULL;
+  }
+  pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+  return c;
+}
+
+/* Reads "stopwords" and "allow_regex" (or "regexes" in a named list) of
+ * mapping o into A. */
+static int load_allow(Loader *L, const char *where, json_t *o, Allow *A) {
+  const char *rxf = A->name ? "regexes" : "allow_regex";
+  json_t *sw = json_object_get(o, "stopwords"), *rx = json_object_get(o, rxf);
+  if (sw) {
+    if (!json_is_array(sw)) {
+      load_err(L, "%s: \"stopwords\" must be a list of strings", where);
+      return -1;
+    }
+    size_t n = json_array_size(sw);
+    if (!(A->words = sqlite3_malloc64(sizeof(char *) * (n + 1))) ||
+        !(A->wlen = sqlite3_malloc64(sizeof(size_t) * (n + 1)))) {
+      load_err(L, "out of memory");
+      return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const char *z = json_string_value(json_array_get(sw, i));
+      if (!z || !*z) {
+        load_err(L, "%s: stopword %d is not a non-empty string", where, (int)i + 1);
+        return -1;
+      }
+      size_t len = strlen(z);
+      char *w = dup_n(z, len);
+      if (!w) {
+        load_err(L, "out of memory");
+        return -1;
+      }
+      for (size_t j = 0; j < len; j++) w[j] = (char)lower_tab[(unsigned char)w[j]];
+      A->words[A->nwords] = w;
+      A->wlen[A->nwords++] = len;
+    }
+  }
+  if (rx) {
+    if (!json_is_array(rx)) {
+      load_err(L, "%s: \"%s\" must be a list of patterns", where, rxf);
+      return -1;
+    }
+    size_t n = json_array_size(rx);
+    if (!(A->rx = sqlite3_malloc64(sizeof(pcre2_code *) * (n + 1)))) {
+      load_err(L, "out of memory");
+      return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const char *z = json_string_value(json_array_get(rx, i));
+      if (!z || !*z) {
+        load_err(L, "%s: %s entry %d is not a pattern", where, rxf, (int)i + 1);
+        return -1;
+      }
+      if (!(A->rx[A->nrx] = allow_compile(L, where, z))) return -1;
+      A->nrx++;
+    }
+  }
+  return 0;
+}
+
+/* The top-level `allowlists:` mapping: name -> {stopwords, regexes}. */
+static int load_allowlists(Loader *L, json_t *al) {
+  TelemRedactor *r = L->r;
+  if (!json_is_object(al)) {
+    load_err(L, "allowlists: must be a mapping of name to {stopwords, regexes}");
+    return -1;
+  }
+  size_t n = json_object_size(al);
+  if (!(r->allows = sqlite3_malloc64(sizeof(Allow) * (n + 1)))) {
+    load_err(L, "out of memory");
+    return -1;
+  }
+  memset(r->allows, 0, sizeof(Allow) * (n + 1));
+  const char *name;
+  json_t *m;
+  json_object_foreach(al, name, m) {
+    if (hidden_key(name)) continue;
+    Allow *A = &r->allows[r->nallows++];
+    char *where = sqlite3_mprintf("allowlist \"%s\" (line %d)", name, telem_yaml_line(al));
+    if (!where || !(A->name = dup_n(name, strlen(name)))) {
+      sqlite3_free(where);
+      load_err(L, "out of memory");
+      return -1;
+    }
+    int bad = 0;
+    if (!json_is_object(m)) {
+      load_err(L, "%s: must be a mapping with stopwords and/or regexes", where);
+      bad = 1;
+    } else {
+      const char *k;
+      json_t *v;
+      json_object_foreach(m, k, v) {
+        if (hidden_key(k)) continue;
+        if (strcmp(k, "stopwords") && strcmp(k, "regexes") && strcmp(k, "description")) {
+          load_err(L, "%s: unknown field \"%s\"", where, k);
+          bad = 1;
+          break;
+        }
+      }
+      if (!bad && load_allow(L, where, m, A)) bad = 1;
+    }
+    sqlite3_free(where);
+    if (bad) return -1;
+  }
+  return 0;
+}
+
+/* A rule's `allowlist:` names, resolved against the top-level lists. */
+static int rule_allowlists(Loader *L, const char *where, json_t *arr, Rule *R) {
+  if (!json_is_array(arr)) {
+    load_err(L, "%s: \"allowlist\" must be a name or a list of names", where);
+    return -1;
+  }
+  size_t n = json_array_size(arr);
+  if (!(R->allow = sqlite3_malloc64(sizeof(Allow *) * (n + 1)))) {
+    load_err(L, "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *z = json_string_value(json_array_get(arr, i));
+    Allow *found = NULL;
+    for (int k = 0; z && k < L->r->nallows; k++)
+      if (strcmp(L->r->allows[k].name, z) == 0) found = &L->r->allows[k];
+    if (!found) {
+      load_err(L, "%s: unknown allowlist \"%s\"", where, z ? z : "");
+      return -1;
+    }
+    R->allow[R->nallow++] = found;
   }
   return 0;
 }
 
 static const char *const value_fields[] = {
     "id", "class", "action", "pattern", "group", "check", "prefilter", "prefilter_ci",
-    "min_chars", "any_chars", "min_digits", "min_digit_run", "except_keys", "description", NULL};
+    "min_chars", "any_chars", "min_digits", "min_digit_run", "except_keys", "description",
+    "keywords", "min_entropy", "stopwords", "allow_regex", "allowlist", NULL};
 static const char *const key_fields[] = {"id", "class", "action", "keys", "except",
                                          "description", NULL};
 
-/* telem_yaml_parse keeps each mapping's source line in a hidden member
- * whose key starts with \x01 (TELEM_YAML_LINE_KEY): not a field. */
-static int hidden_key(const char *k) { return k[0] == '\001'; }
 
 static int field_known(const char *const *v, const char *k) {
   for (; *v; v++)
@@ -559,6 +787,17 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
     goto done;
   }
   R->jit = pcre2_jit_compile(R->code, PCRE2_JIT_COMPLETE) == 0;
+  /* A second copy with PCRE2_USE_OFFSET_LIMIT scans long strings in
+   * windows of start positions, so the work budget is checked between
+   * them (the flag slows every match, so short strings use the first). */
+  R->code_w = pcre2_compile((PCRE2_SPTR)pat, plen,
+                            PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C | PCRE2_USE_OFFSET_LIMIT,
+                            &ecode, &eoff, NULL);
+  if (!R->code_w) {
+    load_err(L, "out of memory");
+    goto done;
+  }
+  R->jit_w = pcre2_jit_compile(R->code_w, PCRE2_JIT_COMPLETE) == 0;
   uint32_t capn = 0, minlen = 0;
   pcre2_pattern_info(R->code, PCRE2_INFO_CAPTURECOUNT, &capn);
   pcre2_pattern_info(R->code, PCRE2_INFO_MINLENGTH, &minlen);
@@ -575,11 +814,42 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
   }
   const char *chk = json_string_value(json_object_get(o, "check"));
   if (json_object_get(o, "check")) {
-    if (!chk || strcmp(chk, "luhn") != 0) {
-      load_err(L, "%s: unknown check \"%s\" (expected luhn)", where, chk ? chk : "");
+    if (chk && strcmp(chk, "luhn") == 0) R->check = CHECK_LUHN;
+    else if (chk && strcmp(chk, "iban") == 0) R->check = CHECK_IBAN;
+    else {
+      load_err(L, "%s: unknown check \"%s\" (expected luhn or iban)", where, chk ? chk : "");
       goto done;
     }
-    R->check = CHECK_LUHN;
+  }
+  /* keywords: gitleaks' name for a case-insensitive literal prefilter. */
+  json_t *kw = json_object_get(o, "keywords");
+  if (kw && load_lits(L, where, "keywords", kw, 1, R)) goto done;
+  const char *me = json_string_value(json_object_get(o, "min_entropy"));
+  if (json_object_get(o, "min_entropy")) {
+    char *endp = NULL;
+    double d = me ? strtod(me, &endp) : -1;
+    if (!me || !*me || *endp || !(d >= 0 && d <= 8)) {
+      load_err(L, "%s: min_entropy must be a number from 0 to 8 (bits per byte)", where);
+      goto done;
+    }
+    R->min_entropy = d;
+  }
+  if (load_allow(L, where, o, &R->own)) goto done;
+  json_t *al = json_object_get(o, "allowlist");
+  if (al) {
+    if (json_is_string(al)) {
+      json_t *one = json_array();
+      if (!one || json_array_append_new(one, json_incref(al))) {
+        json_decref(one);
+        load_err(L, "out of memory");
+        goto done;
+      }
+      int e = rule_allowlists(L, where, one, R);
+      json_decref(one);
+      if (e) goto done;
+    } else if (rule_allowlists(L, where, al, R)) {
+      goto done;
+    }
   }
   json_t *pf = json_object_get(o, "prefilter");
   if (pf && load_lits(L, where, "prefilter", pf, 0, R)) goto done;
@@ -749,7 +1019,7 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   json_object_foreach(doc, k, val) {
     if (hidden_key(k)) continue;
     if (strcmp(k, "version") && strcmp(k, "value_patterns") && strcmp(k, "key_rules") &&
-        strcmp(k, "profiles") && strcmp(k, "description")) {
+        strcmp(k, "profiles") && strcmp(k, "description") && strcmp(k, "allowlists")) {
       load_err(&L, "unknown top-level field \"%s\"", k);
       goto fail;
     }
@@ -769,6 +1039,8 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
     load_err(&L, "profiles: missing");
     goto fail;
   }
+  json_t *als = json_object_get(doc, "allowlists");
+  if (als && load_allowlists(&L, als)) goto fail;
   size_t nv = vp ? json_array_size(vp) : 0, nk = kr ? json_array_size(kr) : 0;
   if (nv > MAX_VALUE_RULES) {
     load_err(&L, "value_patterns: more than %d rules", MAX_VALUE_RULES);
@@ -787,10 +1059,10 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   }
   r->nvalue = (int)nv;
   for (int i = 0; i < r->nvalue; i++) {
-    r->value_mask |= 1ull << i;
-    if (r->rules[i].nlits) r->lit_mask |= 1ull << i;
+    rm_set(&r->value_mask, i);
+    if (r->rules[i].nlits) rm_set(&r->lit_mask, i);
     for (int c = 0; c < 4; c++)
-      if (r->rules[i].cls > c) r->above[c] |= 1ull << i;
+      if (r->rules[i].cls > c) rm_set(&r->above[c], i);
   }
   for (size_t i = 0; i < nk; i++) {
     r->nrules++;
@@ -801,8 +1073,9 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   r->mctx = pcre2_match_context_create(NULL);
   r->jstack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
   r->md = pcre2_match_data_create(MAX_GROUP + 1, NULL);
+  r->md2 = pcre2_match_data_create(1, NULL);
   r->kcache = sqlite3_malloc64(sizeof(KeyCacheEnt) * KC_SIZE);
-  if (!r->mctx || !r->jstack || !r->md || !r->kcache) {
+  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache) {
     load_err(&L, "out of memory");
     goto fail;
   }
@@ -852,6 +1125,18 @@ void telem_redact_log_clear(TelemRedactLog *log) {
 
 /* ---- the run ------------------------------------------------------------- */
 
+/* A secret found in this payload: its other occurrences are redacted too. */
+typedef struct Known {
+  char *s;   /* owned (sqlite3 memory) */
+  size_t n;
+  int rule;  /* the rule that found it */
+} Known;
+
+#define MIN_ECHO 6        /* shorter redacted spans are not searched for elsewhere */
+#define SCAN_WINDOW 512   /* start positions per PCRE2 call on long strings */
+#define BUDGET_MS_BASE 1000   /* regex time per call: this much ... */
+#define BUDGET_MS_PER_MIB 1000 /* ... plus this much per MiB of input */
+
 typedef struct Run {
   TelemRedactor *r;
   const uint8_t *act;   /* per-rule actions of the profile; NULL when classifying */
@@ -861,9 +1146,19 @@ typedef struct Run {
   const char *in;       /* the text being walked (raw copies of unchanged strings) */
   TelemArena *arena;    /* where embedded JSON strings are parsed */
   int embed;            /* embedded-JSON levels entered (walk_embedded) */
+  int needs_json;       /* the profile hashes or omits by key: unreadable JSON is an error */
   long changes;         /* actions taken so far (replace, hash, omit) */
   int cls;              /* highest class seen (classify) */
   char *err;            /* first error; sqlite3 memory */
+  int collect;          /* remember redacted spans in found */
+  Known *found;         /* secrets redacted so far (collect); owned */
+  int nfound, cfound;
+  const Known *known;   /* secrets whose every occurrence is redacted (second pass) */
+  int nknown;
+  int repair;           /* text mode: invalid UTF-8 in the input, repair on output */
+  int calls;            /* PCRE2 calls since the last budget check */
+  int window_call;      /* a windowed call: check the budget now */
+  uint64_t started, deadline, next_poll; /* ms (telem_now_ms) */
 } Run;
 
 enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
@@ -907,7 +1202,7 @@ static int record(Run *run, int rule, int action) {
 }
 
 typedef struct Sig {
-  uint64_t lits;          /* rules whose literal prefilter may pass */
+  RMask lits;             /* rules whose literal prefilter may pass */
   int64_t digit_run;      /* longest digit run (min_digit_run), -1 until needed */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
@@ -920,20 +1215,22 @@ static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n
   memset(g, 0, sizeof(*g));
   unsigned prev = 0;
   uint32_t digits = 0;
-  uint64_t m1 = 0, m2 = 0;
-  const uint64_t *t1 = r->bgm1, *t2 = r->bgm2;
+  uint64_t m1a = 0, m1b = 0, m2a = 0, m2b = 0;
+  const RMask *t1 = r->bgm1, *t2 = r->bgm2;
   for (size_t i = 0; i < n; i++) {
     unsigned c = s[i];
     digits += (c - '0') < 10u;
     if (r->slot[c]) g->cnt[r->slot[c]]++;
     unsigned l = lower_tab[c];
     unsigned h = bg_hash(prev, l);
-    m1 |= t1[h];
-    m2 |= t2[h];
+    m1a |= t1[h].w[0];
+    m1b |= t1[h].w[1];
+    m2a |= t2[h].w[0];
+    m2b |= t2[h].w[1];
     prev = l;
   }
   g->cnt[1] = digits;
-  g->lits = (m1 & m2) | r->lit_always;
+  g->lits = rm_or((RMask){{m1a & m2a, m1b & m2b}}, r->lit_always);
   g->digit_run = -1;
 }
 
@@ -1030,9 +1327,126 @@ static int add_span(Run *run, size_t a, size_t b, int rule) {
 /* Finds the spans of s[0..n) matched by the value rules not in `skip`,
  * into r->spans (cleared first).  When classifying, rules that cannot raise
  * the class are skipped.  Returns W_OK or W_ERR. */
-static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
+/* Shannon entropy of s[0..n) in bits per byte. */
+static double entropy(const char *s, size_t n) {
+  if (n == 0) return 0;
+  uint32_t cnt[256] = {0};
+  for (size_t i = 0; i < n; i++) cnt[(unsigned char)s[i]]++;
+  double h = 0;
+  for (int c = 0; c < 256; c++)
+    if (cnt[c]) {
+      double p = (double)cnt[c] / (double)n;
+      h -= p * log2(p);
+    }
+  return h;
+}
+
+/* IBAN: country, two check digits, 11-30 alphanumerics (spaces allowed
+ * between groups); valid when the ISO 13616 mod-97 of the rearranged
+ * number is 1. */
+static int iban_ok(const char *s, size_t n) {
+  char v[40];
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ' || c == '-') continue;
+    if (k == sizeof(v)) return 0;
+    v[k++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+  }
+  if (k < 15 || k > 34) return 0;
+  unsigned rem = 0;
+  for (size_t j = 0; j < k; j++) {
+    unsigned char c = (unsigned char)v[(j + 4) % k];
+    if (c >= '0' && c <= '9') rem = (rem * 10 + (c - '0')) % 97;
+    else if (c >= 'A' && c <= 'Z') rem = (rem * 100 + (unsigned)(c - 'A' + 10)) % 97;
+    else return 0;
+  }
+  return rem == 1;
+}
+
+/* 1 when span s[0..n) of rule R is not a secret after all: below the
+ * rule's entropy gate, or allowlisted (a stopword inside it, or an allow
+ * regex matching it).  An allow regex that fails (match limit) does not
+ * allow: fail closed. */
+static int span_allowed(Run *run, const Rule *R, const char *s, size_t n) {
+  if (R->min_entropy > 0 && entropy(s, n) < R->min_entropy) return 1;
+  for (int l = -1; l < R->nallow; l++) {
+    const Allow *A = l < 0 ? &R->own : R->allow[l];
+    for (int i = 0; i < A->nwords; i++)
+      if (ci_contains(s, n, A->words[i], A->wlen[i])) return 1;
+    for (int i = 0; i < A->nrx; i++) {
+      int rc = pcre2_match(A->rx[i], (PCRE2_SPTR)s, n, 0, 0, run->r->md2, run->r->mctx);
+      if (rc >= 0) return 1;
+    }
+  }
+  return 0;
+}
+
+/* Remembers the text of a redacted span, so that its other occurrences in
+ * the same payload are redacted too (telem_redactor_run's second pass). */
+static int found_add(Run *run, const char *s, size_t n, int rule) {
+  if (!run->collect || n < MIN_ECHO) return W_OK;
+  for (int i = 0; i < run->nfound; i++)
+    if (run->found[i].n == n && memcmp(run->found[i].s, s, n) == 0) return W_OK;
+  if (run->nfound == run->cfound) {
+    int nc = run->cfound ? run->cfound * 2 : 8;
+    Known *v = sqlite3_realloc64(run->found, sizeof(Known) * (size_t)nc);
+    if (!v) return run_oom(run);
+    run->found = v;
+    run->cfound = nc;
+  }
+  char *c = dup_n(s, n);
+  if (!c) return run_oom(run);
+  run->found[run->nfound].s = c;
+  run->found[run->nfound].n = n;
+  run->found[run->nfound].rule = rule;
+  run->nfound++;
+  return W_OK;
+}
+
+/* Monotonic milliseconds, for the work budget. */
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The work budget: checked between windows of start positions and every
+ * few PCRE2 calls.  Nonzero (with run->err set) when the regex work of
+ * this call exceeded its budget or the caller interrupted it. */
+static int budget_check(Run *run) {
+  TelemRedactor *r = run->r;
+  if (++run->calls < 64 && !run->window_call) return W_OK;
+  run->calls = 0;
+  run->window_call = 0;
+  uint64_t now = now_ms();
+  if (now >= run->deadline)
+    return run_err(run, "regex work budget exceeded (%u ms for this input)",
+                   (unsigned)(run->deadline - run->started));
+  if (r->stop && now >= run->next_poll) {
+    run->next_poll = now + 10;
+    if (r->stop(r->stop_arg)) return run_err(run, "interrupted");
+  }
+  return W_OK;
+}
+
+/* Finds the spans of s[0..n) matched by the value rules not in `skip`,
+ * into r->spans (cleared first), plus every occurrence of a secret already
+ * found in this payload (run->known).  When classifying, rules that cannot
+ * raise the class are skipped.  Returns W_OK or W_ERR. */
+static int find_spans(Run *run, const char *s, size_t n, RMask skip) {
   TelemRedactor *r = run->r;
   r->nspans = 0;
+  for (int k = 0; k < run->nknown; k++) {
+    const Known *K = &run->known[k];
+    for (size_t off = 0; off + K->n <= n;) {
+      const char *q = mem_find(s + off, n - off, K->s, K->n);
+      if (!q) break;
+      size_t a = (size_t)(q - s);
+      if (add_span(run, a, a + K->n, K->rule)) return W_ERR;
+      off = a + K->n;
+    }
+  }
   if (n < r->minlen) return W_OK;
   Sig g;
   sig_compute(r, (const unsigned char *)s, n, &g);
@@ -1040,11 +1454,10 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
   /* Candidates: rules without literals, and those whose literals' byte
    * pairs occur; minus the rules the member key skips and, when
    * classifying, the rules that cannot raise the class. */
-  uint64_t cand = ((r->value_mask & ~r->lit_mask) | (g.lits & r->lit_mask)) & ~skip;
-  if (!run->act) cand &= r->above[run->cls];
-  while (cand) {
-    int i = __builtin_ctzll(cand);
-    cand &= cand - 1;
+  RMask cand = rm_andnot(
+      rm_or(rm_andnot(r->value_mask, r->lit_mask), rm_and(g.lits, r->lit_mask)), skip);
+  if (!run->act) cand = rm_and(cand, r->above[run->cls]);
+  for (int i; (i = rm_pop(&cand)) >= 0;) {
     const Rule *R = &r->rules[i];
     if (run->act ? run->act[i] == TELEM_RACT_KEEP : R->cls <= run->cls) continue;
     if (!rule_gate(R, &g, s, n)) continue;
@@ -1066,9 +1479,27 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
     }
     PCRE2_SIZE start = 0;
     while (start <= n) {
-      int rc = R->jit ? pcre2_jit_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx)
-                      : pcre2_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx);
-      if (rc == PCRE2_ERROR_NOMATCH) break;
+      /* Long strings are scanned in windows of start positions (the match
+       * may run past the window): PCRE2's match limit bounds the work per
+       * start position only, so the budget and the interrupt flag are
+       * checked between windows. */
+      int windowed = n - start > SCAN_WINDOW, rc;
+      if (budget_check(run)) return W_ERR;
+      if (windowed) {
+        run->window_call = 1;
+        pcre2_set_offset_limit(r->mctx, start + SCAN_WINDOW);
+        rc = R->jit_w ? pcre2_jit_match(R->code_w, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx)
+                      : pcre2_match(R->code_w, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx);
+        pcre2_set_offset_limit(r->mctx, PCRE2_UNSET);
+      } else {
+        rc = R->jit ? pcre2_jit_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx)
+                    : pcre2_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx);
+      }
+      if (rc == PCRE2_ERROR_NOMATCH) {
+        if (!windowed) break;
+        start += SCAN_WINDOW + 1;
+        continue;
+      }
       if (rc < 0) {
         PCRE2_UCHAR msg[128];
         pcre2_get_error_message(rc, msg, sizeof(msg));
@@ -1088,6 +1519,15 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
           b = luhn_shorter(s, a, b);
           next = b > a ? b : m0 + 1;
         }
+        if (b > a && R->check == CHECK_IBAN && !iban_ok(s + a, b - a)) {
+          b = a;
+          next = m0 + 1;
+        }
+        if (b > a && (R->min_entropy > 0 || R->nallow || R->own.nwords || R->own.nrx) &&
+            span_allowed(run, R, subj + a, b - a)) {
+          b = a;
+          next = m0 + 1;
+        }
         if (b > a) {
           /* Whole UTF-8 sequences only. */
           while (a > 0 && ((unsigned char)s[a] & 0xC0) == 0x80) a--;
@@ -1097,6 +1537,7 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
             if (R->cls > run->cls) run->cls = R->cls;
             break;
           }
+          if (found_add(run, s + a, b - a, i)) return W_ERR;
         }
       }
       start = next;
@@ -1111,15 +1552,106 @@ static int span_cmp(const void *x, const void *y) {
   return a->rule - b->rule;
 }
 
+/* Appends the pseudonym of the canonical JSON bytes t[0..n): with an
+ * operator key hmac:<keyid>:<HMAC-SHA256 hex>, else xxh3:<16 hex> (the
+ * form Vox writes for hashed MCP arguments; unkeyed, so a guessable value
+ * can be recovered by trying candidates). */
+static int put_digest(Run *run, TelemBuf *o, const char *t, size_t n) {
+  TelemRedactor *r = run->r;
+  if (r->hmac_key) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!HMAC(EVP_sha256(), r->hmac_key, (int)r->hmac_key_len, (const unsigned char *)t, n, md,
+              &mdlen))
+      return run_err(run, "HMAC-SHA256 failed");
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < mdlen; i++) {
+      hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+      hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+    }
+    telem_buf_printf(o, "hmac:%s:%.*s", r->hmac_keyid, (int)(2 * mdlen), hex);
+  } else {
+    telem_buf_printf(o, "xxh3:%016llx", (unsigned long long)XXH3_64bits(t, n));
+  }
+  return W_OK;
+}
+
+/* Appends v as canonical JSON: compact, object members sorted by key
+ * bytes (the last of duplicate keys wins), strings escaped as serde_json
+ * does (", \\, \b \f \n \r \t, other controls \u00xx; everything else
+ * raw), numbers as written.  These are the bytes Vox's serde_json::to_vec
+ * gives for a Value (its Map is a BTreeMap), so digests join with Vox's. */
+static int canon_write(Run *run, TelemBuf *b, const TelemJson *v) {
+  if (v->type == TJ_ARRAY) {
+    telem_buf_putc(b, '[');
+    for (const TelemJson *e = v->child; e; e = e->next) {
+      if (e != v->child) telem_buf_putc(b, ',');
+      if (canon_write(run, b, e)) return W_ERR;
+    }
+    telem_buf_putc(b, ']');
+    return W_OK;
+  }
+  if (v->type != TJ_OBJECT) {
+    telem_json_write(b, v);
+    return W_OK;
+  }
+  size_t n = 0;
+  for (const TelemJson *e = v->child; e; e = e->next) n++;
+  const TelemJson **m = sqlite3_malloc64(sizeof(*m) * (n + 1));
+  if (!m) return run_oom(run);
+  n = 0;
+  for (const TelemJson *e = v->child; e; e = e->next) m[n++] = e;
+  /* Insertion sort, stable: members are few; keeps input order of equal keys. */
+  for (size_t i = 1; i < n; i++) {
+    const TelemJson *x = m[i];
+    size_t j = i;
+    while (j > 0) {
+      const TelemJson *y = m[j - 1];
+      size_t l = x->key_len < y->key_len ? x->key_len : y->key_len;
+      int c = memcmp(y->key, x->key, l);
+      if (c < 0 || (c == 0 && y->key_len <= x->key_len)) break;
+      m[j] = y;
+      j--;
+    }
+    m[j] = x;
+  }
+  telem_buf_putc(b, '{');
+  int first = 1, rc = W_OK;
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (i + 1 < n && m[i + 1]->key_len == m[i]->key_len &&
+        memcmp(m[i + 1]->key, m[i]->key, m[i]->key_len) == 0)
+      continue; /* a later duplicate replaces this one */
+    if (!first) telem_buf_putc(b, ',');
+    first = 0;
+    telem_buf_json_string(b, m[i]->key, m[i]->key_len);
+    telem_buf_putc(b, ':');
+    rc = canon_write(run, b, m[i]);
+  }
+  telem_buf_putc(b, '}');
+  sqlite3_free(m);
+  return rc;
+}
+
+/* Appends the pseudonym of JSON value v (canonical JSON, see canon_write). */
+static int put_value_digest(Run *run, TelemBuf *o, const TelemJson *v) {
+  TelemBuf *t = &run->r->tmp;
+  t->len = 0;
+  if (canon_write(run, t, v)) return W_ERR;
+  if (t->oom) return run_oom(run);
+  return put_digest(run, o, t->p, t->len);
+}
+
 /* Appends the replacement of s[a..b) under rule `rule` with action act. */
 static int put_replacement(Run *run, TelemBuf *o, int rule, int act, const char *s, size_t n) {
   const Rule *R = &run->r->rules[rule];
   if (act == TELEM_RACT_HASH) {
+    /* The digest of the span as a JSON string: the same as hashing a
+     * member whose whole value is this text. */
     TelemBuf *t = &run->r->tmp;
     t->len = 0;
     telem_buf_json_string(t, s, n);
     if (t->oom) return run_oom(run);
-    telem_buf_printf(o, "xxh3:%016llx", (unsigned long long)XXH3_64bits(t->p, t->len));
+    return put_digest(run, o, t->p, t->len);
   } else {
     out_append(o, R->repl, R->repl_len);
   }
@@ -1144,6 +1676,7 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     if (!o) return W_OK;
     if (raw) out_append(o, raw, raw_n);
     else if (json) telem_buf_json_string(o, s, n);
+    else if (run->repair) telem_buf_utf8_repair(o, s, n);
     else out_append(o, s, n);
     return W_OK;
   }
@@ -1168,14 +1701,16 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     int act = run->act[rule];
     if ((rc = record(run, rule, act))) goto done;
     if (dst) {
-      out_append(dst, s + pos, a - pos);
+      if (run->repair && !json) telem_buf_utf8_repair(dst, s + pos, a - pos);
+      else out_append(dst, s + pos, a - pos);
       if ((rc = put_replacement(run, dst, rule, act, s + a, b - a))) goto done;
     }
     pos = b;
     i = j;
   }
   if (dst) {
-    out_append(dst, s + pos, n - pos);
+    if (run->repair && !json) telem_buf_utf8_repair(dst, s + pos, n - pos);
+    else out_append(dst, s + pos, n - pos);
     if (json) telem_buf_json_string(o, piece.p ? piece.p : "", piece.len);
     if (piece.oom || o->oom) rc = run_oom(run);
   }
@@ -1188,7 +1723,7 @@ done:
  * that skip its values. */
 typedef struct KeyInfo {
   int rule;       /* key rule index or -1 */
-  uint64_t skip;  /* value rules not applied below this key */
+  RMask skip;     /* value rules not applied below this key */
 } KeyInfo;
 
 static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
@@ -1209,7 +1744,7 @@ static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
   if (klen > NORM_STACK && !(norm = sqlite3_malloc64(klen))) return run_oom(run);
   size_t nn = key_normalize(key, klen, norm);
   ki->rule = -1;
-  ki->skip = 0;
+  memset(&ki->skip, 0, sizeof(ki->skip));
   for (int i = r->nvalue; i < r->nrules && ki->rule < 0; i++) {
     const Rule *R = &r->rules[i];
     if (keypats_match(R->keys, R->nkeys, norm, nn) &&
@@ -1218,7 +1753,7 @@ static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
   }
   for (int i = 0; i < r->nvalue; i++) {
     const Rule *R = &r->rules[i];
-    if (R->nxkeys && keypats_match(R->xkeys, R->nxkeys, norm, nn)) ki->skip |= 1ull << i;
+    if (R->nxkeys && keypats_match(R->xkeys, R->nxkeys, norm, nn)) rm_set(&ki->skip, i);
   }
   if (norm != stackbuf) sqlite3_free(norm);
   if (e) {
@@ -1245,74 +1780,145 @@ static void path_push_key(Run *run, const char *k, size_t n) {
   telem_buf_pointer_token(&run->path, k, n);
 }
 
-static int walk(Run *run, const TelemJson *v, uint64_t skip);
+static int walk(Run *run, const TelemJson *v, RMask skip);
+
+/* 1 when string v is already a pseudonym this engine (or Vox) writes:
+ * xxh3:<16 hex> or hmac:<keyid>:<64 hex>.  Hashing it again would break
+ * the join with the producer's digest, and it holds no content. */
+static int is_pseudonym(const TelemJson *v) {
+  if (v->type != TJ_STRING) return 0;
+  const char *z = v->s;
+  size_t n = v->n, i;
+  if (n == 21 && memcmp(z, "xxh3:", 5) == 0) i = 5;
+  else if (n > 70 && memcmp(z, "hmac:", 5) == 0 && z[n - 65] == ':') i = n - 64;
+  else return 0;
+  for (; i < n; i++)
+    if (!((z[i] >= '0' && z[i] <= '9') || (z[i] >= 'a' && z[i] <= 'f'))) return 0;
+  return 1;
+}
 
 static int walk_object(Run *run, const TelemJson *v) {
   TelemRedactor *r = run->r;
   TelemBuf *o = run->out;
   int first = 1, rc;
+  TelemBuf kb; /* the scrubbed key, when value patterns matched it */
+  telem_buf_init(&kb);
   if (o) out_putc(o, '{');
   for (const TelemJson *m = v->child; m; m = m->next) {
     KeyInfo ki;
-    if ((rc = key_info(run, m->key, m->key_len, &ki))) return rc;
+    if ((rc = key_info(run, m->key, m->key_len, &ki))) goto out;
+    /* Keys are data ({"alice@example.com": 3}): value patterns run over
+     * the key first, and the scrubbed key is what the output and the
+     * path (telem_redactions) show. */
+    const char *kp = m->key;
+    size_t kn = m->key_len;
+    int kspans = 0;
+    if (m->key_len >= r->minlen || run->nknown) {
+      if ((rc = find_spans(run, m->key, m->key_len, RM_NONE))) goto out;
+      if (!run->act) {
+        if (run->cls >= 3) {
+          rc = W_STOP;
+          goto out;
+        }
+      } else if (r->nspans) {
+        TelemBuf *save_out = run->out;
+        TelemRedactLog *save_log = run->log;
+        kb.len = 0;
+        run->out = &kb;
+        run->log = NULL;
+        rc = emit_scrubbed(run, m->key, m->key_len, 0, NULL, 0);
+        run->out = save_out;
+        run->log = save_log;
+        if (rc) goto out;
+        if (kb.oom) {
+          rc = run_oom(run);
+          goto out;
+        }
+        kspans = (int)r->nspans;
+        if (kspans) {
+          kp = kb.p;
+          kn = kb.len;
+        }
+      }
+    }
     size_t mark = run->path.len;
-    if (run->log) path_push_key(run, m->key, m->key_len);
+    if (run->log) {
+      path_push_key(run, kp, kn);
+      for (int k = 0; k < kspans; k++)
+        if ((rc = record(run, r->spans[k].rule, run->act[r->spans[k].rule]))) goto out;
+    }
     int act = TELEM_RACT_KEEP;
-    if (ki.rule >= 0 && value_nonempty(m)) {
+    if (ki.rule >= 0 && value_nonempty(m) && !is_pseudonym(m)) {
       const Rule *R = &r->rules[ki.rule];
       if (!run->act) {
         if (R->cls > run->cls) run->cls = R->cls;
-        if (run->cls >= 3) return W_STOP;
+        if (run->cls >= 3) {
+          rc = W_STOP;
+          goto out;
+        }
       } else {
         act = run->act[ki.rule];
       }
     }
     if (act == TELEM_RACT_OMIT) {
-      if ((rc = record(run, ki.rule, act))) return rc;
+      if ((rc = record(run, ki.rule, act))) goto out;
       run->path.len = mark;
       continue;
     }
     if (o && !first) out_putc(o, ',');
     first = 0;
-    /* The key itself may hold personal data ({"alice@example.com": 3}). */
-    /* A key without escapes points into the input just after its quote,
-     * so the raw "key" can be copied as written. */
-    const char *raw_key = (m->flags & TJ_F_KEY_DECODED) ? NULL : m->key - 1;
-    if (m->key_len >= r->minlen) {
-      if ((rc = find_spans(run, m->key, m->key_len, 0))) return rc;
-      if ((rc = emit_scrubbed(run, m->key, m->key_len, 1, raw_key, m->key_len + 2))) return rc;
-      if (!run->act && run->cls >= 3) return W_STOP;
-    } else if (o) {
-      if (raw_key) out_append(o, raw_key, m->key_len + 2);
+    if (o) {
+      if (kspans) telem_buf_json_string(o, kp, kn);
+      else if (!(m->flags & TJ_F_KEY_DECODED)) out_append(o, m->key - 1, m->key_len + 2);
       else telem_buf_json_string(o, m->key, m->key_len);
+      out_putc(o, ':');
     }
-    if (o) out_putc(o, ':');
     if (act == TELEM_RACT_REPLACE) {
-      if ((rc = record(run, ki.rule, act))) return rc;
+      if ((rc = record(run, ki.rule, act))) goto out;
+      if (m->type == TJ_STRING && (rc = found_add(run, m->s, m->n, ki.rule))) goto out;
       if (o) {
         out_putc(o, '"');
         out_append(o, r->rules[ki.rule].repl, r->rules[ki.rule].repl_len);
         out_putc(o, '"');
       }
     } else if (act == TELEM_RACT_HASH) {
-      if ((rc = record(run, ki.rule, act))) return rc;
+      if ((rc = record(run, ki.rule, act))) goto out;
       if (o) {
-        TelemBuf *t = &r->tmp;
-        t->len = 0;
-        telem_json_write(t, m);
-        if (t->oom) return run_oom(run);
-        telem_buf_printf(o, "\"xxh3:%016llx\"", (unsigned long long)XXH3_64bits(t->p, t->len));
+        out_putc(o, '"');
+        if ((rc = put_value_digest(run, o, m))) goto out;
+        out_putc(o, '"');
       }
     } else if ((rc = walk(run, m, ki.skip))) {
-      return rc;
+      goto out;
     }
     run->path.len = mark;
   }
   if (o) out_putc(o, '}');
-  return W_OK;
+  rc = W_OK;
+out:
+  telem_buf_free(&kb);
+  return rc;
 }
 
 static int looks_like_json(const char *s, size_t n);
+static void surrogate_repair(char *d, size_t n);
+
+#define BOM "\xEF\xBB\xBF" /* UTF-8 byte order mark: JSON after it is still JSON */
+
+/* 1 when s[0..n) opens like a JSON object or array of objects/strings
+ * ({"..., {}, [{, [[, [", []), not like a log line ("[INFO] ..."):
+ * unreadable text of this shape is treated as broken JSON (fail closed). */
+static int surely_json(const char *s, size_t n) {
+  size_t i = 0;
+  if (n >= 3 && memcmp(s, BOM, 3) == 0) i = 3;
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  if (i >= n || (s[i] != '{' && s[i] != '[')) return 0;
+  char open = s[i++];
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  if (i >= n) return 1; /* "{" alone: truncated */
+  if (open == '{') return s[i] == '"' || s[i] == '}';
+  return s[i] == '{' || s[i] == '[' || s[i] == '"' || s[i] == ']';
+}
 
 /* 1 when the parser gave up on a size limit (the text may well be JSON):
  * scrubbing it as text could not apply the key rules and could break the
@@ -1329,9 +1935,23 @@ static int json_limit_hit(const TelemJsonError *je) {
  * inside was acted on, the string becomes the compact redacted document,
  * else it is copied as written.  Returns W_NOTJSON when v does not parse,
  * and the caller scrubs it as a string. */
-static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
+static int walk_embedded(Run *run, const TelemJson *v, RMask skip) {
   TelemJsonError je = {0};
-  const TelemJson *inner = telem_json_parse(run->arena, v->s, v->n, &je);
+  const char *z = v->s;
+  size_t zn = v->n;
+  int bom = zn >= 3 && memcmp(z, BOM, 3) == 0;
+  if (bom) z += 3, zn -= 3;
+  const TelemJson *inner = telem_json_parse(run->arena, z, zn, &je);
+  if (!inner && je.what && strcmp(je.what, "lone surrogate in \\u escape") == 0) {
+    /* A producer cut a string inside a surrogate pair: repair a copy. */
+    char *c = telem_arena_alloc(run->arena, zn + 1);
+    if (!c) return run_oom(run);
+    memcpy(c, z, zn);
+    surrogate_repair(c, zn);
+    z = c;
+    memset(&je, 0, sizeof(je));
+    inner = telem_json_parse(run->arena, z, zn, &je);
+  }
   if (!inner) {
     if (je.what && strcmp(je.what, "out of memory") == 0) return run_oom(run);
     if (je.what && strcmp(je.what, "nesting too deep") == 0)
@@ -1344,8 +1964,9 @@ static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
   long before = run->changes;
   TelemBuf inner_out;
   telem_buf_init(&inner_out);
+  if (bom) out_append(&inner_out, BOM, 3);
   run->out = outer ? &inner_out : NULL;
-  run->in = v->s;
+  run->in = z;
   run->embed++;
   int rc = walk(run, inner, skip);
   run->embed--;
@@ -1360,7 +1981,7 @@ static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
   return rc;
 }
 
-static int walk(Run *run, const TelemJson *v, uint64_t skip) {
+static int walk(Run *run, const TelemJson *v, RMask skip) {
   TelemRedactor *r = run->r;
   TelemBuf *o = run->out;
   int rc;
@@ -1386,9 +2007,24 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
       if (o) out_append(o, v->s, v->n);
       return W_OK;
     case TJ_STRING:
-      if (run->embed < MAX_EMBED && v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
-        rc = walk_embedded(run, v, skip);
-        if (rc != W_NOTJSON) return rc;
+      if (v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
+        if (run->embed < MAX_EMBED) {
+          rc = walk_embedded(run, v, skip);
+          if (rc != W_NOTJSON) return rc;
+        }
+        /* Fail closed where the key rules cannot look inside: JSON below
+         * the embedding limit, or embedded JSON that does not parse
+         * (truncated, ...).  classify makes it S3; profiles that hash or
+         * drop members by key refuse; `default` scrubs it as text. */
+        if (run->embed >= MAX_EMBED || surely_json(v->s, v->n)) {
+          if (!run->act || run->needs_json) {
+            const char *why = run->embed >= MAX_EMBED ? "is nested deeper than the embedding limit"
+                                                      : "cannot be read";
+            if (!run->log) return run_err(run, "embedded JSON %s (%d levels)", why, MAX_EMBED);
+            return run_err(run, "embedded JSON at %.*s %s (%d levels)", (int)run->path.len,
+                           run->path.p ? run->path.p : "", why, MAX_EMBED);
+          }
+        }
       }
       if (v->n >= r->minlen) {
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
@@ -1548,11 +2184,53 @@ static int parse_fail_msg(int pj, const TelemJsonError *je, char **pzErr) {
 
 /* 1 when the first non-blank byte of text opens a JSON object or array. */
 static int looks_like_json(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = (n >= 3 && memcmp(s, BOM, 3) == 0) ? 3 : 0; i < n; i++) {
     if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') continue;
     return s[i] == '{' || s[i] == '[';
   }
   return 0;
+}
+
+static void run_init(Run *run, TelemRedactor *r, TelemArena *a, const char *text, size_t n) {
+  memset(run, 0, sizeof(*run));
+  run->r = r;
+  run->in = text;
+  run->arena = a;
+  telem_buf_init(&run->path);
+  run->started = now_ms();
+  run->deadline = run->started + BUDGET_MS_BASE + (uint64_t)(n >> 20) * BUDGET_MS_PER_MIB;
+  run->next_poll = run->started + 10;
+}
+
+static void run_free_found(Run *run) {
+  for (int i = 0; i < run->nfound; i++) sqlite3_free(run->found[i].s);
+  sqlite3_free(run->found);
+  run->found = NULL;
+  run->nfound = run->cfound = 0;
+}
+
+/* 1 when some secret redacted in the first pass may occur again in the
+ * payload: it occurs more than once in the input as written, or it has
+ * bytes that JSON escapes (so the raw count cannot tell). */
+static int echo_possible(const Run *run, const char *text, size_t n) {
+  for (int i = 0; i < run->nfound; i++) {
+    const Known *K = &run->found[i];
+    for (size_t j = 0; j < K->n; j++) {
+      unsigned char c = (unsigned char)K->s[j];
+      if (c < 0x20 || c == '"' || c == '\\' || c == '/' || c >= 0x80) return 1;
+    }
+    const char *q = mem_find(text, n, K->s, K->n);
+    if (q && mem_find(q + 1, n - (size_t)(q - text) - 1, K->s, K->n)) return 1;
+  }
+  return 0;
+}
+
+/* One pass over the parsed document or the text. */
+static int run_pass(Run *run, const TelemJson *root, const char *text, size_t n) {
+  if (root) return walk(run, root, RM_NONE);
+  int rc = find_spans(run, text, n, RM_NONE);
+  if (!rc) rc = emit_scrubbed(run, text, n, 0, NULL, 0);
+  return rc;
 }
 
 int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char *text, size_t n,
@@ -1565,34 +2243,61 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   const TelemJson *root;
   char *fixed;
   TelemJsonError je;
+  const char *orig = text;
+  size_t orig_n = n;
+  int bom = n >= 3 && memcmp(text, BOM, 3) == 0;
+  if (bom) text += 3, n -= 3;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
   if (pj == PJ_OOM || pj == PJ_DEEP || pj == PJ_BIG) return parse_fail_msg(pj, &je, pzErr);
-  if (pj == PJ_TEXT && P->needs_json && looks_like_json(text, n)) {
-    /* Fail closed: this profile hashes or drops members by key, which text
-     * patterns cannot do; scrubbing malformed JSON as text would keep the
-     * content the caller asked to remove. */
-    telem_set_err(pzErr, "profile \"%s\" needs well-formed JSON: %s at byte %llu", P->name,
-                  je.what ? je.what : "invalid JSON", (unsigned long long)je.offset);
-    return -1;
+  if (pj == PJ_TEXT) {
+    if (P->needs_json && (looks_like_json(text, n) || surely_json(text, n))) {
+      /* Fail closed: this profile hashes or drops members by key, which
+       * text patterns cannot do; scrubbing malformed JSON as text would
+       * keep the content the caller asked to remove. */
+      telem_set_err(pzErr, "profile \"%s\" needs well-formed JSON: %s at byte %llu", P->name,
+                    je.what ? je.what : "invalid JSON",
+                    (unsigned long long)je.offset + (bom ? 3u : 0u));
+      return -1;
+    }
+    text = orig; /* text keeps its BOM */
+    n = orig_n;
+    bom = 0;
   }
-  Run run = {0};
-  run.r = r;
+  size_t out_mark = out ? out->len : 0;
+  int log_mark = log ? log->n : 0;
+  Run run;
+  run_init(&run, r, a, text, n);
   run.act = P->action;
   run.out = out;
   run.log = log;
-  run.in = text;
-  run.arena = a;
-  telem_buf_init(&run.path);
-  int rc;
-  if (out) telem_buf_reserve(out, n + 64);
-  if (root) {
-    rc = walk(&run, root, 0);
-  } else {
-    rc = find_spans(&run, text, n, 0);
-    if (!rc) rc = emit_scrubbed(&run, text, n, 0, NULL, 0);
+  run.needs_json = P->needs_json;
+  run.collect = 1;
+  run.repair = !root && !telem_utf8_valid(text, n);
+  if (out) {
+    telem_buf_reserve(out, n + 64);
+    if (bom) out_append(out, BOM, 3);
+  }
+  int rc = run_pass(&run, root, text, n);
+  if (!rc && run.nfound && echo_possible(&run, text, n)) {
+    /* Every other occurrence of a secret found anywhere in the payload is
+     * redacted too: a second pass with the secrets as literal patterns. */
+    if (out) {
+      out->len = out_mark;
+      if (bom) out_append(out, BOM, 3);
+    }
+    if (log) {
+      for (int i = log_mark; i < log->n; i++) sqlite3_free(log->v[i].path);
+      log->n = log_mark;
+    }
+    run.path.len = 0;
+    run.collect = 0;
+    run.known = run.found;
+    run.nknown = run.nfound;
+    rc = run_pass(&run, root, text, n);
   }
   if (!rc && (run.path.oom || (out && out->oom))) rc = run_oom(&run);
   telem_buf_free(&run.path);
+  run_free_found(&run);
   sqlite3_free(fixed);
   if (rc) {
     telem_set_err(pzErr, "%s", run.err ? run.err : "out of memory");
@@ -1608,6 +2313,7 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   const TelemJson *root;
   char *fixed;
   TelemJsonError je;
+  if (n >= 3 && memcmp(text, BOM, 3) == 0) text += 3, n -= 3;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
   if (pj == PJ_OOM) return parse_fail_msg(pj, &je, pzErr);
   if (pj != PJ_JSON) {
@@ -1616,13 +2322,10 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
     *cls = 3;
     return 0;
   }
-  Run run = {0};
-  run.r = r;
+  Run run;
+  run_init(&run, r, a, text, n);
   run.cls = *cls;
-  run.in = text;
-  run.arena = a;
-  telem_buf_init(&run.path);
-  int rc = walk(&run, root, 0);
+  int rc = walk(&run, root, RM_NONE);
   telem_buf_free(&run.path);
   sqlite3_free(fixed);
   if (rc == W_ERR) {
@@ -1631,15 +2334,87 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
       sqlite3_free(run.err);
       return -1;
     }
-    /* Part of the payload could not be read (embedded JSON too deep or too
-     * large, a pattern at its match limit): like free text, it may hold
-     * anything, so it is content -- and one such row does not abort a
-     * governance query. */
+    if (strcmp(run.err, "interrupted") == 0) {
+      telem_set_err(pzErr, "interrupted");
+      sqlite3_free(run.err);
+      return -1;
+    }
+    /* Part of the payload could not be read (embedded JSON too deep,
+     * unreadable or too large, a pattern at its match limit or the work
+     * budget): like free text, it may hold anything, so it is content --
+     * and one such row does not abort a governance query. */
     sqlite3_free(run.err);
     *cls = 3;
     return 0;
   }
   *cls = run.cls;
+  return 0;
+}
+
+int telem_redactor_scrub_text(TelemRedactor *r, const char *text, size_t n, TelemBuf *out,
+                              char **pzErr) {
+  int p = telem_redactor_profile_index(r, "default");
+  if (p < 0) {
+    telem_set_err(pzErr, "no default profile");
+    return -1;
+  }
+  Run run;
+  run_init(&run, r, NULL, text, n);
+  run.act = r->profiles[p].action;
+  run.out = out;
+  run.repair = !telem_utf8_valid(text, n);
+  int rc = find_spans(&run, text, n, RM_NONE);
+  if (!rc) rc = emit_scrubbed(&run, text, n, 0, NULL, 0);
+  if (!rc && out->oom) rc = run_oom(&run);
+  telem_buf_free(&run.path);
+  run_free_found(&run);
+  if (rc) {
+    telem_set_err(pzErr, "%s", run.err ? run.err : "out of memory");
+    sqlite3_free(run.err);
+    return -1;
+  }
+  return 0;
+}
+
+void telem_redactor_set_stop(TelemRedactor *r, TelemRedactStop fn, void *arg) {
+  r->stop = fn;
+  r->stop_arg = arg;
+}
+
+int telem_redactor_set_hmac_key(TelemRedactor *r, const char *keyid, const void *key, size_t n,
+                                char **pzErr) {
+  if (r->hmac_key) {
+    memset(r->hmac_key, 0, r->hmac_key_len);
+    sqlite3_free(r->hmac_key);
+    r->hmac_key = NULL;
+    r->hmac_key_len = 0;
+  }
+  sqlite3_free(r->hmac_keyid);
+  r->hmac_keyid = NULL;
+  if (n == 0) return 0;
+  size_t kl = keyid ? strlen(keyid) : 0;
+  int ok = kl >= 1 && kl <= 32;
+  for (size_t i = 0; ok && i < kl; i++) {
+    char c = keyid[i];
+    ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+  }
+  if (!ok) {
+    telem_set_err(pzErr, "key id must match [A-Za-z0-9._-]{1,32}");
+    return -1;
+  }
+  if (n > 4096) {
+    telem_set_err(pzErr, "key longer than 4096 bytes");
+    return -1;
+  }
+  if (!(r->hmac_key = sqlite3_malloc64(n)) || !(r->hmac_keyid = dup_n(keyid, kl))) {
+    sqlite3_free(r->hmac_key);
+    r->hmac_key = NULL;
+    telem_set_err(pzErr, "out of memory");
+    return -1;
+  }
+  memcpy(r->hmac_key, key, n);
+  r->hmac_key_len = n;
   return 0;
 }
 
