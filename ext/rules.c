@@ -65,11 +65,14 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
 #define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
-#define KC_SIZE 1024        /* key cache entries (direct-mapped) */
+#define VC_SIZE 2048        /* clean-string cache entries (direct-mapped) */
+#define VC_MAX 40           /* longer strings are not cached */
+#define KC_MIN 1024         /* key cache entries at first (open addressing) */
+#define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
 #define KC_KEYMAX 40        /* longer keys are not cached */
 #define NORM_STACK 256      /* keys normalised on the stack up to this size */
 #define SUBJ_PAD 64         /* zero bytes after a subject given to PCRE2 */
-#define BG_SIZE 2048        /* byte-pair hash buckets of the literal prefilter */
+#define TRI_SIZE 4096       /* trigram hash buckets of the keyword prefilter */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
 
@@ -123,7 +126,23 @@ typedef struct Allow {
   int nwords;
 } Allow;
 
+/* A keyword of 3 or more bytes, in its trigram bucket. */
+typedef struct TriLit {
+  const struct Lit *lit; /* borrowed from its rule */
+  int rule;
+} TriLit;
+
 typedef struct Rule {
+  /* The gate (rule_gate) first: it is read for every candidate string, so
+   * it should sit in one cache line. */
+  uint32_t minlen;     /* PCRE2_INFO_MINLENGTH */
+  int n_need;
+  uint8_t need_slot[N_SLOTS]; /* the slots with a need, for the gate */
+  uint32_t any_mask;   /* slots of which at least one must occur */
+  uint32_t min_digit_run; /* digits in one run ([0-9] with single ' '/'-' between) */
+  int nlits;
+  Lit *lits;           /* any-of literal prefilter; owned */
+  uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
   char *id;            /* owned */
   char *repl;          /* "[REDACTED:<id>]"; owned */
   size_t repl_len;
@@ -137,20 +156,12 @@ typedef struct Rule {
   pcre2_code *code_w;  /* the same with PCRE2_USE_OFFSET_LIMIT (windowed scans); owned */
   int jit_w;
   uint32_t group;      /* capture group that is the span */
-  uint32_t minlen;     /* PCRE2_INFO_MINLENGTH */
   int check;           /* CHECK_* */
   double min_entropy;  /* Shannon bits per byte the span needs (0: no gate) */
   Allow own;           /* the rule's own stopwords / allow_regex */
   Allow **allow;       /* named allowlists it uses (borrowed from the redactor); owned array */
   int nallow;
-  Lit *lits;           /* any-of literal prefilter; owned */
-  int nlits;
-  uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
   int has_need;
-  uint32_t min_digit_run; /* digits in one run ([0-9] with single ' '/'-' between) */
-  uint8_t need_slot[N_SLOTS]; /* the slots with a need, for the gate */
-  int n_need;
-  uint32_t any_mask;   /* slots of which at least one must occur */
   KeyPat *xkeys;       /* except_keys; owned */
   int nxkeys;
   /* key rules */
@@ -171,12 +182,24 @@ typedef struct Span {
   int rule;     /* rule index */
 } Span;
 
+/* A short string no value pattern matched, under profile actions `act`
+ * (NULL: classifying from S0) and with no rule skipped: values repeat
+ * from row to row (tool names, models, tags), so they are scanned once. */
+typedef struct CleanEnt {
+  uint64_t h;         /* XXH3 of the bytes; 0 = empty */
+  const uint8_t *act; /* profile actions it was clean under */
+  uint8_t len;
+  char s[VC_MAX];
+} CleanEnt;
+
 typedef struct KeyCacheEnt {
   uint64_t h;          /* XXH3 of the raw key */
   RMask skip;          /* value rules whose except_keys match */
+  const uint8_t *clean_act; /* profile actions under which no value pattern matches the key */
   int16_t rule;        /* key rule index, -1 none */
   uint8_t len;         /* raw key length */
   uint8_t valid;
+  uint8_t clean;       /* clean_act is set (NULL: classifying from S0) */
   char key[KC_KEYMAX]; /* raw key bytes */
 } KeyCacheEnt;
 
@@ -198,13 +221,25 @@ struct TelemRedactor {
   TelemBuf tmp;         /* scratch for hashing */
   char *subj;           /* scratch: the subject, padded (see find_spans); owned */
   size_t subj_cap;
-  KeyCacheEnt *kcache;  /* KC_SIZE entries; owned */
-  RMask bgm1[BG_SIZE];  /* byte-pair bucket -> rules with a literal starting so */
-  RMask bgm2[BG_SIZE];  /* byte-pair bucket -> rules with a literal ending so */
-  RMask lit_always;     /* rules with a one-byte literal (always candidates) */
+  KeyCacheEnt *kcache;  /* kc_cap entries, open addressing; owned */
+  uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
+  uint32_t kc_count;    /* valid entries */
+  CleanEnt *vcache;     /* VC_SIZE entries; owned */
+  uint64_t tri_bits[TRI_SIZE / 64]; /* trigram buckets some keyword starts with */
+  RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
+  uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
+  struct TriLit *tri_lits; /* keywords of 3+ bytes, by bucket; owned */
+  RMask lit_always;     /* rules with a keyword shorter than 3 bytes (always candidates) */
   RMask value_mask;     /* all value rules */
   RMask lit_mask;       /* value rules with a literal prefilter */
   RMask above[4];       /* value rules whose class is above 0..3 (classify) */
+  /* A quick gate per value rule, packed so that rejecting a rule reads
+   * no Rule: the slots it needs present, its minimum digits, length and
+   * digit run (rule_gate checks the rest). */
+  uint16_t qg_slots[MAX_VALUE_RULES];
+  uint32_t qg_digits[MAX_VALUE_RULES];
+  uint32_t qg_minlen[MAX_VALUE_RULES];
+  uint32_t qg_run[MAX_VALUE_RULES];
   Allow *allows;        /* named allowlists; owned */
   int nallows;
   unsigned char *hmac_key; /* operator key for `hash` (HMAC-SHA256); owned, wiped on free */
@@ -223,7 +258,10 @@ static void lower_init(void) {
   lower_tab_ready = 1;
 }
 
-static inline unsigned bg_hash(unsigned a, unsigned b) { return ((a & 31u) << 6) | (b & 63u); }
+/* Hash of three lower-cased bytes into TRI_SIZE buckets. */
+static inline unsigned tri_hash(unsigned a, unsigned b, unsigned c) {
+  return (a * 961u + b * 31u + c) & (TRI_SIZE - 1);
+}
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -324,7 +362,9 @@ static void rule_clear(Rule *R) {
   sqlite3_free(R->repl);
   if (R->code) pcre2_code_free(R->code);
   if (R->code_w) pcre2_code_free(R->code_w);
-  for (int i = 0; i < R->nlits; i++) sqlite3_free(R->lits[i].s);
+  for (int i = 0; i < R->nlits; i++) {
+    sqlite3_free(R->lits[i].s);
+  }
   sqlite3_free(R->lits);
   for (int i = 0; i < R->nxkeys; i++) sqlite3_free(R->xkeys[i].s);
   sqlite3_free(R->xkeys);
@@ -358,6 +398,10 @@ void telem_redactor_free(TelemRedactor *r) {
   sqlite3_free(r->subj);
   telem_buf_free(&r->tmp);
   sqlite3_free(r->kcache);
+  sqlite3_free(r->tri_rules);
+  sqlite3_free(r->vcache);
+  sqlite3_free(r->tri_start);
+  sqlite3_free(r->tri_lits);
   sqlite3_free(r);
 }
 
@@ -495,13 +539,16 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
     t->ci = ci;
     if (ci)
       for (size_t j = 0; j < t->n; j++) t->s[j] = (char)lower_tab[(unsigned char)t->s[j]];
-    /* The rule becomes a candidate for a string that has the literal's
-     * first and its last byte pair (lower-cased, hashed). */
+
+    /* All keywords of all rules are found in one pass over a string: the
+     * rule becomes a candidate when the (lower-cased) first three bytes of
+     * one of its keywords occur; the keyword itself is then searched. */
     int bit = (int)(R - L->r->rules);
-    if (t->n >= 2) {
+    if (t->n >= 3) {
       const unsigned char *u = (const unsigned char *)t->s;
-      rm_set(&L->r->bgm1[bg_hash(lower_tab[u[0]], lower_tab[u[1]])], bit);
-      rm_set(&L->r->bgm2[bg_hash(lower_tab[u[t->n - 2]], lower_tab[u[t->n - 1]])], bit);
+      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
+      L->r->tri_bits[h >> 6] |= 1ull << (h & 63);
+      rm_set(&L->r->tri_rules[h], bit);
     } else {
       rm_set(&L->r->lit_always, bit);
     }
@@ -990,6 +1037,40 @@ static int load_profiles(Loader *L, json_t *pr) {
   return 0;
 }
 
+/* Indexes the keywords of 3+ bytes by the trigram bucket of their first
+ * three bytes, so that find_spans verifies each where it may start. */
+static int tri_build(Loader *L) {
+  TelemRedactor *r = L->r;
+  size_t total = 0;
+  if (!(r->tri_start = sqlite3_malloc64(sizeof(uint32_t) * (TRI_SIZE + 1)))) goto oom;
+  memset(r->tri_start, 0, sizeof(uint32_t) * (TRI_SIZE + 1));
+  for (int i = 0; i < r->nvalue; i++)
+    for (int k = 0; k < r->rules[i].nlits; k++) {
+      const Lit *t = &r->rules[i].lits[k];
+      if (t->n < 3) continue;
+      const unsigned char *u = (const unsigned char *)t->s;
+      r->tri_start[tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) + 1]++;
+      total++;
+    }
+  for (int h = 0; h < TRI_SIZE; h++) r->tri_start[h + 1] += r->tri_start[h];
+  if (!(r->tri_lits = sqlite3_malloc64(sizeof(TriLit) * (total + 1)))) goto oom;
+  uint32_t fill[TRI_SIZE];
+  memcpy(fill, r->tri_start, sizeof(fill));
+  for (int i = 0; i < r->nvalue; i++)
+    for (int k = 0; k < r->rules[i].nlits; k++) {
+      const Lit *t = &r->rules[i].lits[k];
+      if (t->n < 3) continue;
+      const unsigned char *u = (const unsigned char *)t->s;
+      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
+      r->tri_lits[fill[h]].lit = t;
+      r->tri_lits[fill[h]++].rule = i;
+    }
+  return 0;
+oom:
+  load_err(L, "out of memory");
+  return -1;
+}
+
 TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   lower_init();
   Loader L = {0};
@@ -1004,6 +1085,11 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   L.r = r;
   telem_buf_init(&r->tmp);
   r->nslots = 2; /* slot 1 (digits) is counted without the table */
+  if (!(r->tri_rules = sqlite3_malloc64(sizeof(RMask) * TRI_SIZE))) {
+    load_err(&L, "out of memory");
+    goto fail;
+  }
+  memset(r->tri_rules, 0, sizeof(RMask) * TRI_SIZE);
 
   doc = telem_yaml_parse("redaction-rules.yaml", text, n, &yerr);
   if (!doc) {
@@ -1059,11 +1145,20 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   }
   r->nvalue = (int)nv;
   for (int i = 0; i < r->nvalue; i++) {
+    const Rule *R = &r->rules[i];
+    for (int sl = 2; sl < N_SLOTS; sl++)
+      if (R->need[sl]) r->qg_slots[i] |= (uint16_t)(1u << sl);
+    r->qg_digits[i] = R->need[1];
+    r->qg_minlen[i] = R->minlen;
+    r->qg_run[i] = R->min_digit_run;
+  }
+  for (int i = 0; i < r->nvalue; i++) {
     rm_set(&r->value_mask, i);
     if (r->rules[i].nlits) rm_set(&r->lit_mask, i);
     for (int c = 0; c < 4; c++)
       if (r->rules[i].cls > c) rm_set(&r->above[c], i);
   }
+  if (tri_build(&L)) goto fail;
   for (size_t i = 0; i < nk; i++) {
     r->nrules++;
     if (load_rule(&L, json_array_get(kr, i), RULE_KEY, (int)i, &r->rules[nv + i])) goto fail;
@@ -1074,12 +1169,15 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   r->jstack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
   r->md = pcre2_match_data_create(MAX_GROUP + 1, NULL);
   r->md2 = pcre2_match_data_create(1, NULL);
-  r->kcache = sqlite3_malloc64(sizeof(KeyCacheEnt) * KC_SIZE);
-  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache) {
+  r->kc_cap = KC_MIN;
+  r->kcache = sqlite3_malloc64(sizeof(KeyCacheEnt) * KC_MIN);
+  r->vcache = sqlite3_malloc64(sizeof(CleanEnt) * VC_SIZE);
+  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache || !r->vcache) {
     load_err(&L, "out of memory");
     goto fail;
   }
-  memset(r->kcache, 0, sizeof(KeyCacheEnt) * KC_SIZE);
+  memset(r->kcache, 0, sizeof(KeyCacheEnt) * KC_MIN);
+  memset(r->vcache, 0, sizeof(CleanEnt) * VC_SIZE);
   /* Limits bound the work of one match attempt, so a hostile string costs
    * at most a bounded amount per start position and then fails closed. */
   pcre2_set_match_limit(r->mctx, TELEM_PCRE2_MATCH_LIMIT);
@@ -1203,7 +1301,8 @@ static int record(Run *run, int rule, int action) {
 
 typedef struct Sig {
   RMask lits;             /* rules whose literal prefilter may pass */
-  int64_t digit_run;      /* longest digit run (min_digit_run), -1 until needed */
+  RMask found;            /* rules one of whose 3+ byte keywords occurs (exact) */
+  uint32_t digit_run;     /* longest digit run (min_digit_run) */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
@@ -1212,47 +1311,57 @@ typedef struct Sig {
  * into registers).  The common case (an untracked byte) touches no counter
  * in memory, so the loop has no store-to-load chain. */
 static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
-  memset(g, 0, sizeof(*g));
+  memset(g->cnt, 0, sizeof(g->cnt));
   unsigned prev = 0;
   uint32_t digits = 0;
-  uint64_t m1a = 0, m1b = 0, m2a = 0, m2b = 0;
-  const RMask *t1 = r->bgm1, *t2 = r->bgm2;
+  uint64_t ma = 0, mb = 0;
+  unsigned p2 = 0;
+  uint32_t run = 0, best = 0, prev_sep = 0;
+  const uint64_t *bits = r->tri_bits;
   for (size_t i = 0; i < n; i++) {
     unsigned c = s[i];
-    digits += (c - '0') < 10u;
+    uint32_t isd = (c - '0') < 10u, sep = (c == ' ') | (c == '-');
+    digits += isd;
+    /* The longest digit run, where a single ' ' or '-' between digits does
+     * not end it (card numbers); a gate, so it may overcount. */
+    run = isd ? run + 1 : ((sep & !prev_sep) ? run : 0);
+    best = run > best ? run : best;
+    prev_sep = sep;
     if (r->slot[c]) g->cnt[r->slot[c]]++;
     unsigned l = lower_tab[c];
-    unsigned h = bg_hash(prev, l);
-    m1a |= t1[h].w[0];
-    m1b |= t1[h].w[1];
-    m2a |= t2[h].w[0];
-    m2b |= t2[h].w[1];
+    unsigned h = tri_hash(p2, prev, l);
+    if (((bits[h >> 6] >> (h & 63)) & 1u) && i >= 2) {
+      /* Rare: a keyword may start at i - 2; verify each in the bucket. */
+      for (uint32_t k = r->tri_start[h]; k < r->tri_start[h + 1]; k++) {
+        const Lit *t = r->tri_lits[k].lit;
+        const unsigned char *q = s + i - 2;
+        if (t->n > n - (i - 2)) continue;
+        size_t j = 0;
+        if (t->ci) while (j < t->n && lower_tab[q[j]] == (unsigned char)t->s[j]) j++;
+        else while (j < t->n && q[j] == (unsigned char)t->s[j]) j++;
+        if (j == t->n) {
+          int b = r->tri_lits[k].rule;
+          if (b < 64) ma |= 1ull << b;
+          else mb |= 1ull << (b - 64);
+        }
+      }
+    }
+    p2 = prev;
     prev = l;
   }
   g->cnt[1] = digits;
-  g->lits = rm_or((RMask){{m1a & m2a, m1b & m2b}}, r->lit_always);
-  g->digit_run = -1;
+  g->digit_run = best;
+  g->found = (RMask){{ma, mb}};
+  g->lits = rm_or(g->found, r->lit_always);
 }
 
-/* Digits in the longest run of digits where one ' ' or '-' may separate two
- * digits ("4111 1111-1111 1111" is one run of 16). */
-static int64_t digit_run(const char *s, size_t n) {
-  int64_t best = 0, cur = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= '0' && c <= '9') {
-      if (++cur > best) best = cur;
-    } else if (!((c == ' ' || c == '-') && cur > 0 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9')) {
-      cur = 0;
-    }
-  }
-  return best;
-}
+
+
 
 /* The gates of rule R other than the literal byte pairs (find_spans has
  * already dropped rules whose pairs are missing): 1 when its pattern must
  * run on s[0..n). */
-static int rule_gate(const Rule *R, Sig *g, const char *s, size_t n) {
+static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
   for (int k = 0; k < R->n_need; k++)
     if (g->cnt[R->need_slot[k]] < R->need[R->need_slot[k]]) return 0;
@@ -1262,13 +1371,14 @@ static int rule_gate(const Rule *R, Sig *g, const char *s, size_t n) {
       if ((R->any_mask & (1u << k)) && g->cnt[k]) any = 1;
     if (!any) return 0;
   }
-  if (R->min_digit_run) {
-    if (g->digit_run < 0) g->digit_run = digit_run(s, n);
-    if (g->digit_run < (int64_t)R->min_digit_run) return 0;
-  }
+  if (g->digit_run < R->min_digit_run) return 0;
   if (R->nlits) {
+    /* Keywords of 3+ bytes were found exactly by sig_compute (the rule
+     * is only here if one occurs); shorter ones are searched now. */
+    if (rm_has(g->found, ri)) return 1;
     for (int i = 0; i < R->nlits; i++) {
       const Lit *t = &R->lits[i];
+      if (t->n >= 3) continue;
       if (t->ci ? ci_contains(s, n, t->s, t->n) : mem_find(s, n, t->s, t->n) != NULL) return 1;
     }
     return 0;
@@ -1457,10 +1567,16 @@ static int find_spans(Run *run, const char *s, size_t n, RMask skip) {
   RMask cand = rm_andnot(
       rm_or(rm_andnot(r->value_mask, r->lit_mask), rm_and(g.lits, r->lit_mask)), skip);
   if (!run->act) cand = rm_and(cand, r->above[run->cls]);
+  uint32_t present = 0;
+  for (int k = 2; k < r->nslots; k++) present |= (uint32_t)(g.cnt[k] != 0) << k;
   for (int i; (i = rm_pop(&cand)) >= 0;) {
+    if ((r->qg_slots[i] & ~present) || g.cnt[1] < r->qg_digits[i] || n < r->qg_minlen[i] ||
+        g.digit_run < r->qg_run[i])
+      continue;
+    if (run->act && run->act[i] == TELEM_RACT_KEEP) continue;
     const Rule *R = &r->rules[i];
-    if (run->act ? run->act[i] == TELEM_RACT_KEEP : R->cls <= run->cls) continue;
-    if (!rule_gate(R, &g, s, n)) continue;
+    if (!run->act && R->cls <= run->cls) continue;
+    if (!rule_gate(R, i, &g, s, n)) continue;
     if (!subj) {
       /* PCRE2's JIT scans with wide loads that may read a little past the
        * subject's end (harmless, within the page) -- into uninitialised
@@ -1724,18 +1840,56 @@ done:
 typedef struct KeyInfo {
   int rule;       /* key rule index or -1 */
   RMask skip;     /* value rules not applied below this key */
+  KeyCacheEnt *e; /* its cache entry (valid until the next key_info), or NULL */
 } KeyInfo;
+
+/* The cache slot for key hash h: its entry, or the empty slot where it
+ * goes.  The table grows (doubling, rehashing) while it is at most KC_MAX
+ * entries, so documents with thousands of distinct keys keep hitting;
+ * past that it is cleared when three quarters full. */
+static KeyCacheEnt *kc_slot(TelemRedactor *r, uint64_t h, const char *key, size_t klen,
+                            int inserting) {
+  if (inserting && (r->kc_count + 1) * 4 > r->kc_cap * 3) {
+    uint32_t nc = r->kc_cap * 2;
+    KeyCacheEnt *nv = nc <= KC_MAX ? sqlite3_malloc64(sizeof(KeyCacheEnt) * nc) : NULL;
+    if (nv) {
+      memset(nv, 0, sizeof(KeyCacheEnt) * nc);
+      for (uint32_t i = 0; i < r->kc_cap; i++) {
+        if (!r->kcache[i].valid) continue;
+        uint32_t j = (uint32_t)r->kcache[i].h & (nc - 1);
+        while (nv[j].valid) j = (j + 1) & (nc - 1);
+        nv[j] = r->kcache[i];
+      }
+      sqlite3_free(r->kcache);
+      r->kcache = nv;
+      r->kc_cap = nc;
+    } else {
+      /* At the cap (or out of memory): start over. */
+      memset(r->kcache, 0, sizeof(KeyCacheEnt) * r->kc_cap);
+      r->kc_count = 0;
+    }
+  }
+  uint32_t j = (uint32_t)h & (r->kc_cap - 1);
+  for (;;) {
+    KeyCacheEnt *e = &r->kcache[j];
+    if (!e->valid) return e;
+    if (e->h == h && e->len == klen && memcmp(e->key, key, klen) == 0) return e;
+    j = (j + 1) & (r->kc_cap - 1);
+  }
+}
 
 static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
   TelemRedactor *r = run->r;
   KeyCacheEnt *e = NULL;
   uint64_t h = 0;
+  ki->e = NULL;
   if (klen <= KC_KEYMAX) {
     h = XXH3_64bits(key, klen);
-    e = &r->kcache[h & (KC_SIZE - 1)];
-    if (e->valid && e->h == h && e->len == klen && memcmp(e->key, key, klen) == 0) {
+    e = kc_slot(r, h, key, klen, 0);
+    if (e->valid) {
       ki->rule = e->rule;
       ki->skip = e->skip;
+      ki->e = e;
       return W_OK;
     }
   }
@@ -1757,12 +1911,16 @@ static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
   }
   if (norm != stackbuf) sqlite3_free(norm);
   if (e) {
+    e = kc_slot(r, h, key, klen, 1);
+    memset(e, 0, sizeof(*e));
     e->h = h;
     e->len = (uint8_t)klen;
     e->rule = (int16_t)ki->rule;
     e->skip = ki->skip;
     memcpy(e->key, key, klen);
     e->valid = 1;
+    r->kc_count++;
+    ki->e = e;
   }
   return W_OK;
 }
@@ -1813,8 +1971,15 @@ static int walk_object(Run *run, const TelemJson *v) {
     const char *kp = m->key;
     size_t kn = m->key_len;
     int kspans = 0;
-    if (m->key_len >= r->minlen || run->nknown) {
+    /* Keys repeat from row to row: the cache remembers one that no value
+     * pattern matched under this profile (or when classifying from S0). */
+    int known_clean = ki.e && ki.e->clean && ki.e->clean_act == run->act && !run->nknown;
+    if (!known_clean && (m->key_len >= r->minlen || run->nknown)) {
       if ((rc = find_spans(run, m->key, m->key_len, RM_NONE))) goto out;
+      if (ki.e && !r->nspans && !run->nknown && (run->act || run->cls == 0)) {
+        ki.e->clean = 1;
+        ki.e->clean_act = run->act;
+      }
       if (!run->act) {
         if (run->cls >= 3) {
           rc = W_STOP;
@@ -2027,7 +2192,24 @@ static int walk(Run *run, const TelemJson *v, RMask skip) {
         }
       }
       if (v->n >= r->minlen) {
+        CleanEnt *ce = NULL;
+        uint64_t h = 0;
+        if (v->n <= VC_MAX && !run->nknown && (run->act || run->cls == 0)) {
+          h = XXH3_64bits(v->s, v->n) | 1u;
+          ce = &r->vcache[h & (VC_SIZE - 1)];
+          if (ce->h == h && ce->len == v->n && ce->act == run->act &&
+              memcmp(ce->s, v->s, v->n) == 0) {
+            if (o) out_append(o, run->in + v->src_off, v->src_len);
+            return W_OK;
+          }
+        }
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
+        if (ce && !r->nspans && skip.w[0] == 0 && skip.w[1] == 0) {
+          ce->h = h;
+          ce->act = run->act;
+          ce->len = (uint8_t)v->n;
+          memcpy(ce->s, v->s, v->n);
+        }
         if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
         return emit_scrubbed(run, v->s, v->n, 1, run->in + v->src_off, v->src_len);
       }
