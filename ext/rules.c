@@ -169,6 +169,7 @@ typedef struct Rule {
   int nkeys;
   KeyPat *except;      /* owned */
   int nexcept;
+  int substring;       /* key patterns match anywhere, not whole segments (match: substring) */
 } Rule;
 
 typedef struct Profile {
@@ -287,29 +288,53 @@ static const char *mem_find(const char *s, size_t n, const char *p, size_t m) {
 }
 
 /* Key normalisation: ASCII lower case, '-', '_', '.' and ' ' dropped.
- * Writes at most n bytes to dst and returns the length. */
-static size_t key_normalize(const char *s, size_t n, char *dst) {
+ * Writes at most n bytes to dst and returns the length.  When bnd is not
+ * NULL it gets n + 1 flags: bnd[j] is 1 where a segment of the name starts
+ * at normalised position j (after a separator, at a lower-to-upper case
+ * change: route_profile, routeProfile -> route|profile), and at the end. */
+static size_t key_normalize(const char *s, size_t n, char *dst, uint8_t *bnd) {
   size_t j = 0;
+  int sep = 1;
+  unsigned prev = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '-' || c == '_' || c == '.' || c == ' ') continue;
+    if (c == '-' || c == '_' || c == '.' || c == ' ') {
+      sep = 1;
+      prev = c;
+      continue;
+    }
+    if (bnd) bnd[j] = (uint8_t)(sep || (prev >= 'a' && prev <= 'z' && c >= 'A' && c <= 'Z'));
+    sep = 0;
+    prev = c;
     dst[j++] = (char)lower_tab[c];
   }
+  if (bnd) bnd[j] = 1;
   return j;
 }
 
-static int keypat_match(const KeyPat *p, const char *k, size_t n) {
+/* Whether key k[0..n) (normalised; bnd its segment starts, NULL to match
+ * anywhere) matches p.  With segments, a pattern matches whole segments
+ * only: *file matches rel_file and sourceFile but not route_profile. */
+static int keypat_match(const KeyPat *p, const char *k, size_t n, const uint8_t *bnd) {
   switch (p->mode) {
     case KP_EXACT: return n == p->n && memcmp(k, p->s, n) == 0;
-    case KP_PREFIX: return n >= p->n && memcmp(k, p->s, p->n) == 0;
-    case KP_SUFFIX: return n >= p->n && memcmp(k + n - p->n, p->s, p->n) == 0;
-    default: return n >= p->n && mem_find(k, n, p->s, p->n) != NULL;
+    case KP_PREFIX: return n >= p->n && memcmp(k, p->s, p->n) == 0 && (!bnd || bnd[p->n]);
+    case KP_SUFFIX:
+      return n >= p->n && memcmp(k + n - p->n, p->s, p->n) == 0 && (!bnd || bnd[n - p->n]);
+    default:
+      for (size_t i = 0; i + p->n <= n; i++) {
+        const char *q = mem_find(k + i, n - i, p->s, p->n);
+        if (!q) return 0;
+        i = (size_t)(q - k);
+        if (!bnd || (bnd[i] && bnd[i + p->n])) return 1;
+      }
+      return 0;
   }
 }
 
-static int keypats_match(const KeyPat *v, int nv, const char *k, size_t n) {
+static int keypats_match(const KeyPat *v, int nv, const char *k, size_t n, const uint8_t *bnd) {
   for (int i = 0; i < nv; i++)
-    if (keypat_match(&v[i], k, n)) return 1;
+    if (keypat_match(&v[i], k, n, bnd)) return 1;
   return 0;
 }
 
@@ -479,7 +504,7 @@ static int load_keypats(Loader *L, const char *where, const char *field, json_t 
       load_err(L, "out of memory");
       return -1;
     }
-    size_t nn = key_normalize(b, bl, norm);
+    size_t nn = key_normalize(b, bl, norm, NULL);
     norm[nn] = 0;
     if (nn == 0 || memchr(norm, '*', nn)) {
       sqlite3_free(norm);
@@ -714,7 +739,7 @@ static const char *const value_fields[] = {
     "min_chars", "any_chars", "min_digits", "min_digit_run", "except_keys", "description",
     "keywords", "min_entropy", "stopwords", "allow_regex", "allowlist", NULL};
 static const char *const key_fields[] = {"id", "class", "action", "keys", "except",
-                                         "description", NULL};
+                                         "description", "match", NULL};
 
 
 static int field_known(const char *const *v, const char *k) {
@@ -803,6 +828,14 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
     if (R->nkeys == 0) {
       load_err(L, "%s: \"keys\" is empty", where);
       goto done;
+    }
+    const char *mt = json_string_value(json_object_get(o, "match"));
+    if (json_object_get(o, "match")) {
+      if (mt && strcmp(mt, "substring") == 0) R->substring = 1;
+      else if (!mt || strcmp(mt, "segments") != 0) {
+        load_err(L, "%s: match must be \"segments\" or \"substring\"", where);
+        goto done;
+      }
     }
     json_t *ex = json_object_get(o, "except");
     if (ex && load_keypats(L, where, "except", ex, &R->except, &R->nexcept)) goto done;
@@ -1894,22 +1927,36 @@ static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
     }
   }
   char stackbuf[NORM_STACK];
+  uint8_t bstack[NORM_STACK + 1];
   char *norm = stackbuf;
-  if (klen > NORM_STACK && !(norm = sqlite3_malloc64(klen))) return run_oom(run);
-  size_t nn = key_normalize(key, klen, norm);
+  uint8_t *bnd = bstack;
+  if (klen > NORM_STACK) {
+    norm = sqlite3_malloc64(klen + 1);
+    bnd = sqlite3_malloc64(klen + 1);
+    if (!norm || !bnd) {
+      sqlite3_free(norm);
+      sqlite3_free(bnd);
+      return run_oom(run);
+    }
+  }
+  size_t nn = key_normalize(key, klen, norm, bnd);
   ki->rule = -1;
   memset(&ki->skip, 0, sizeof(ki->skip));
   for (int i = r->nvalue; i < r->nrules && ki->rule < 0; i++) {
     const Rule *R = &r->rules[i];
-    if (keypats_match(R->keys, R->nkeys, norm, nn) &&
-        !keypats_match(R->except, R->nexcept, norm, nn))
+    const uint8_t *b = R->substring ? NULL : bnd;
+    if (keypats_match(R->keys, R->nkeys, norm, nn, b) &&
+        !keypats_match(R->except, R->nexcept, norm, nn, b))
       ki->rule = i;
   }
   for (int i = 0; i < r->nvalue; i++) {
     const Rule *R = &r->rules[i];
-    if (R->nxkeys && keypats_match(R->xkeys, R->nxkeys, norm, nn)) rm_set(&ki->skip, i);
+    if (R->nxkeys && keypats_match(R->xkeys, R->nxkeys, norm, nn, bnd)) rm_set(&ki->skip, i);
   }
-  if (norm != stackbuf) sqlite3_free(norm);
+  if (norm != stackbuf) {
+    sqlite3_free(norm);
+    sqlite3_free(bnd);
+  }
   if (e) {
     e = kc_slot(r, h, key, klen, 1);
     memset(e, 0, sizeof(*e));
