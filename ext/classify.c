@@ -109,6 +109,7 @@ static void classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
       return;
     }
     telem_arena_reset(&c->arena);
+    telem_redact_bind_db(r, c->db);
     int rv = telem_redactor_classify(r, &c->arena, p, (size_t)sqlite3_value_bytes(argv[1]), &cls,
                                      &err);
     telem_arena_reset(&c->arena);

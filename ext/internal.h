@@ -392,6 +392,8 @@ TelemRedactCache *telem_redact_cache(TelemRegistry *reg);
 /* The compiled redaction rules of reg (borrowed: valid while reg is), or
  * NULL with *pzErr set ("<path>: rule ..." or "no redaction-rules contract"). */
 TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr);
+/* Makes long runs of r poll db for sqlite3_interrupt() (redact.c). */
+void telem_redact_bind_db(TelemRedactor *r, sqlite3 *db);
 
 /* ---- feature registration (one per ext/<feature>.c) --------------------- */
 

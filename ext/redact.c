@@ -19,7 +19,12 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define RULES_KIND "redaction-rules"
 #define RULES_PATH "telemetry/redaction-rules.yaml" /* when the index lacks the kind */
@@ -43,6 +48,106 @@ TelemRedactCache *telem_redact_cache(TelemRegistry *reg) {
   return rc;
 }
 
+#define HMAC_KEY_MAX 4096
+
+/* Keys `hash` with the operator's HMAC key, when the process environment
+ * names one (docs/reference/env-vars.md):
+ *   VOXTELEM_HMAC_KEY_FILE  a file holding the key (one trailing newline
+ *                           dropped), or
+ *   VOXTELEM_HMAC_KEY       the key itself (visible to other processes of
+ *                           the user: prefer the file);
+ *   VOXTELEM_HMAC_KEY_ID    the id written beside digests (default k1).
+ * The environment is the operator's, not the database's, so a schema
+ * object cannot choose the key.  The key is read into the redactor, wiped
+ * from the stack, and never stored in a table nor put in a message.
+ * 0, or -1 with *pzErr (the redaction rules then refuse every call: a
+ * configured key that cannot be read must not fall back to unkeyed
+ * digests). */
+static int redact_load_key(TelemRedactor *r, char **pzErr) {
+  const char *file = getenv("VOXTELEM_HMAC_KEY_FILE");
+  const char *text = getenv("VOXTELEM_HMAC_KEY");
+  const char *kid = getenv("VOXTELEM_HMAC_KEY_ID");
+  if (file && !*file) file = NULL;
+  if (text && !*text) text = NULL;
+  if (!file && !text) return 0;
+  if (file && text) {
+    telem_set_err(pzErr, "both VOXTELEM_HMAC_KEY_FILE and VOXTELEM_HMAC_KEY are set: use one");
+    return -1;
+  }
+  if (!kid || !*kid) kid = "k1";
+  unsigned char key[HMAC_KEY_MAX + 1];
+  size_t n = 0;
+  int rc = -1;
+  if (text) {
+    n = strlen(text);
+    if (n > HMAC_KEY_MAX) {
+      telem_set_err(pzErr, "VOXTELEM_HMAC_KEY is longer than %d bytes", HMAC_KEY_MAX);
+      return -1;
+    }
+    memcpy(key, text, n);
+  } else {
+    /* One open, then fstat: a regular file only (no FIFO that would block). */
+    char *shown = telem_printable(file, strlen(file), 200);
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+      telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_FILE \"%s\": %s", shown ? shown : "", strerror(errno));
+    } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_FILE \"%s\": not a regular file", shown ? shown : "");
+    } else {
+      ssize_t got;
+      while (n <= HMAC_KEY_MAX && (got = read(fd, key + n, HMAC_KEY_MAX + 1 - n)) > 0) n += (size_t)got;
+      if (n > HMAC_KEY_MAX)
+        telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_FILE \"%s\": key longer than %d bytes",
+                      shown ? shown : "", HMAC_KEY_MAX);
+      else
+        rc = 0;
+    }
+    if (fd >= 0) close(fd);
+    sqlite3_free(shown);
+    if (rc) {
+      memset(key, 0, sizeof(key));
+      return -1;
+    }
+    if (n > 0 && key[n - 1] == '\n') n--;
+    if (n > 0 && key[n - 1] == '\r') n--;
+  }
+  if (n == 0) {
+    telem_set_err(pzErr, "the HMAC key is empty");
+    return -1;
+  }
+  rc = telem_redactor_set_hmac_key(r, kid, key, n, pzErr);
+  memset(key, 0, sizeof(key));
+  if (rc) {
+    char *shown = telem_printable(kid, strlen(kid), 64);
+    telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_ID \"%s\": must match [A-Za-z0-9._-]{1,32}",
+                  shown ? shown : "");
+    sqlite3_free(shown);
+  }
+  return rc;
+}
+
+/* The SQL layer's interrupt poll for long runs: SQLite's own flag where
+ * the library has sqlite3_is_interrupted() (3.41+); before that, a
+ * trivial statement reports SQLITE_INTERRUPT once sqlite3_interrupt() was
+ * called on the connection (the flag is cleared only when no statement is
+ * running, and ours is). */
+static int redact_interrupted(void *arg) {
+  sqlite3 *db = arg;
+#if SQLITE_VERSION_NUMBER >= 3041000
+  if (sqlite3_libversion_number() >= 3041000) return sqlite3_is_interrupted(db);
+#endif
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_INTERRUPT;
+}
+
+void telem_redact_bind_db(TelemRedactor *r, sqlite3 *db) {
+  telem_redactor_set_stop(r, redact_interrupted, db);
+}
+
 TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr) {
   TelemRedactCache *rc = telem_redact_cache(reg);
   if (!rc) {
@@ -63,6 +168,10 @@ TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr) {
         return NULL;
       }
       rc->rules_err = sqlite3_mprintf("%s: %s", f->path, err);
+    } else if (redact_load_key(rc->rules, &err)) {
+      telem_redactor_free(rc->rules);
+      rc->rules = NULL;
+      rc->rules_err = sqlite3_mprintf("%s", err ? err : "out of memory");
     }
     sqlite3_free(err);
     if (!rc->rules && !rc->rules_err) {
@@ -113,6 +222,7 @@ static void redact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   TelemBuf out;
   telem_buf_init(&out);
   telem_arena_reset(&c->arena);
+  telem_redact_bind_db(r, c->db);
   int rc = telem_redactor_run(r, p, &c->arena, in, n, &out, NULL, &err);
   telem_arena_reset(&c->arena);
   if (rc) {
@@ -277,6 +387,7 @@ static int rdx_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   if (!in) return SQLITE_NOMEM;
   size_t n = (size_t)sqlite3_value_bytes(argv[0]);
   telem_arena_reset(&c->arena);
+  telem_redact_bind_db(r, c->db);
   int rc = telem_redactor_run(r, p, &c->arena, in, n, NULL, &cur->log, &err);
   telem_arena_reset(&c->arena);
   if (rc) {

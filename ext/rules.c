@@ -1343,7 +1343,11 @@ typedef struct Sig {
  * literals' first and last byte pairs both occur (two table lookups OR-ed
  * into registers).  The common case (an untracked byte) touches no counter
  * in memory, so the loop has no store-to-load chain. */
-static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
+static int run_poll(Run *run);
+
+/* Returns W_OK, or W_ERR when a poll every MiB of a long string found the
+ * budget spent or the call interrupted. */
+static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
   memset(g->cnt, 0, sizeof(g->cnt));
   unsigned prev = 0;
   uint32_t digits = 0;
@@ -1381,11 +1385,13 @@ static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n
     }
     p2 = prev;
     prev = l;
+    if ((i & 0xFFFFF) == 0xFFFFF && run_poll(rn)) return W_ERR;
   }
   g->cnt[1] = digits;
   g->digit_run = best;
   g->found = (RMask){{ma, mb}};
   g->lits = rm_or(g->found, r->lit_always);
+  return W_OK;
 }
 
 
@@ -1554,14 +1560,12 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The work budget: checked between windows of start positions and every
- * few PCRE2 calls.  Nonzero (with run->err set) when the regex work of
- * this call exceeded its budget or the caller interrupted it. */
-static int budget_check(Run *run) {
+/* The budget and the interrupt flag, now: also called every so many
+ * spans and merge steps, so that a long call stops within a few tens of
+ * milliseconds of sqlite3_interrupt().  Nonzero (with run->err set) when
+ * the call exceeded its budget or the caller interrupted it. */
+static int run_poll(Run *run) {
   TelemRedactor *r = run->r;
-  if (++run->calls < 64 && !run->window_call) return W_OK;
-  run->calls = 0;
-  run->window_call = 0;
   uint64_t now = now_ms();
   if (now >= run->deadline)
     return run_err(run, "regex work budget exceeded (%u ms for this input)",
@@ -1571,6 +1575,15 @@ static int budget_check(Run *run) {
     if (r->stop(r->stop_arg)) return run_err(run, "interrupted");
   }
   return W_OK;
+}
+
+/* The work budget: checked between windows of start positions and every
+ * few PCRE2 calls. */
+static int budget_check(Run *run) {
+  if (++run->calls < 64 && !run->window_call) return W_OK;
+  run->calls = 0;
+  run->window_call = 0;
+  return run_poll(run);
 }
 
 /* Finds the spans of s[0..n) matched by the value rules not in `skip`,
@@ -1592,7 +1605,7 @@ static int find_spans(Run *run, const char *s, size_t n, RMask skip) {
   }
   if (n < r->minlen) return W_OK;
   Sig g;
-  sig_compute(r, (const unsigned char *)s, n, &g);
+  if (sig_compute(run, r, (const unsigned char *)s, n, &g)) return W_ERR;
   const char *subj = NULL;
   /* Candidates: rules without literals, and those whose literals' byte
    * pairs occur; minus the rules the member key skips and, when
@@ -1699,6 +1712,49 @@ static int span_cmp(const void *x, const void *y) {
   const Span *a = x, *b = y;
   if (a->a != b->a) return a->a < b->a ? -1 : 1;
   return a->rule - b->rule;
+}
+
+/* Sorts r->spans[0..k) by start (then rule).  They arrive as one sorted
+ * run per rule, so runs are merged pairwise (O(k log runs)), polling the
+ * budget between merges. */
+static int spans_sort(Run *run, size_t k) {
+  TelemRedactor *r = run->r;
+  size_t runs = 1;
+  for (size_t i = 1; i < k; i++)
+    if (span_cmp(&r->spans[i - 1], &r->spans[i]) > 0) runs++;
+  if (runs == 1) return W_OK;
+  if (k < 4096) {
+    qsort(r->spans, k, sizeof(Span), span_cmp);
+    return W_OK;
+  }
+  Span *tmp = sqlite3_malloc64(sizeof(Span) * k);
+  if (!tmp) return run_oom(run);
+  Span *src = r->spans, *dst = tmp;
+  while (runs > 1) {
+    size_t i = 0, o = 0;
+    runs = 0;
+    while (i < k) {
+      size_t a = i, am = i + 1;
+      while (am < k && span_cmp(&src[am - 1], &src[am]) <= 0) am++;
+      size_t b = am, bm = am < k ? am + 1 : am;
+      while (bm < k && span_cmp(&src[bm - 1], &src[bm]) <= 0) bm++;
+      while (a < am && b < bm) dst[o++] = span_cmp(&src[a], &src[b]) <= 0 ? src[a++] : src[b++];
+      while (a < am) dst[o++] = src[a++];
+      while (b < bm) dst[o++] = src[b++];
+      i = bm;
+      runs++;
+    }
+    Span *t = src;
+    src = dst;
+    dst = t;
+    if (run_poll(run)) {
+      sqlite3_free(tmp);
+      return W_ERR;
+    }
+  }
+  if (src != r->spans) memcpy(r->spans, src, sizeof(Span) * k);
+  sqlite3_free(tmp);
+  return W_OK;
 }
 
 /* Appends the pseudonym of the canonical JSON bytes t[0..n): with an
@@ -1829,7 +1885,7 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     else out_append(o, s, n);
     return W_OK;
   }
-  if (k > 1) qsort(r->spans, k, sizeof(Span), span_cmp);
+  if (k > 1 && spans_sort(run, k)) return W_ERR;
   /* Build the scrubbed text in `piece` when json (it is escaped as a
    * whole), else straight into the output; nothing when there is no output
    * (telem_redactions). */
@@ -1848,6 +1904,7 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     }
     if (a < pos) a = pos;
     int act = run->act[rule];
+    if ((i & 1023) == 1023 && (rc = run_poll(run))) goto done;
     if ((rc = record(run, rule, act))) goto done;
     if (dst) {
       if (run->repair && !json) telem_buf_utf8_repair(dst, s + pos, a - pos);
