@@ -195,7 +195,16 @@ static int redact_profile(sqlite3_context *ctx, const char *fn, TelemRedactor *r
     return -1;
   }
   int p = telem_redactor_profile_index(r, name);
-  if (p < 0) telem_result_errorf(ctx, fn, "unknown profile \"%.64s\"", name);
+  if (p < 0) {
+    /* The name is the caller's text: escaped, never echoed raw. */
+    char *shown = telem_printable(name, strlen(name), 64);
+    if (!shown) {
+      sqlite3_result_error_nomem(ctx);
+      return -1;
+    }
+    telem_result_errorf(ctx, fn, "unknown profile \"%s\"", shown);
+    sqlite3_free(shown);
+  }
   return p;
 }
 
@@ -380,7 +389,10 @@ static int rdx_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   if (!pname) return SQLITE_NOMEM;
   int p = telem_redactor_profile_index(r, pname);
   if (p < 0) {
-    telem_vtab_errorf(pCur->pVtab, "telem_redactions: unknown profile \"%.64s\"", pname);
+    char *shown = telem_printable(pname, strlen(pname), 64);
+    if (!shown) return SQLITE_NOMEM;
+    telem_vtab_errorf(pCur->pVtab, "telem_redactions: unknown profile \"%s\"", shown);
+    sqlite3_free(shown);
     return SQLITE_ERROR;
   }
   const char *in = (const char *)sqlite3_value_text(argv[0]);

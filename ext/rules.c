@@ -1295,6 +1295,7 @@ typedef struct Run {
 enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
 
 #define MAX_EMBED 4 /* JSON-in-a-string levels looked into */
+#define EMBED_STR "4" /* MAX_EMBED, for messages */
 
 static int run_err(Run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run_err(Run *run, const char *fmt, ...) {
@@ -2287,11 +2288,12 @@ static int walk(Run *run, const TelemJson *v, RMask skip) {
          * drop members by key refuse; `default` scrubs it as text. */
         if (run->embed >= MAX_EMBED || surely_json(v->s, v->n)) {
           if (!run->act || run->needs_json) {
-            const char *why = run->embed >= MAX_EMBED ? "is nested deeper than the embedding limit"
-                                                      : "cannot be read";
-            if (!run->log) return run_err(run, "embedded JSON %s (%d levels)", why, MAX_EMBED);
-            return run_err(run, "embedded JSON at %.*s %s (%d levels)", (int)run->path.len,
-                           run->path.p ? run->path.p : "", why, MAX_EMBED);
+            const char *why = run->embed >= MAX_EMBED
+                                  ? "is nested deeper than the embedding limit (" EMBED_STR " levels)"
+                                  : "cannot be read (truncated or malformed)";
+            if (!run->log || !run->path.len) return run_err(run, "embedded JSON %s", why);
+            /* The path holds scrubbed keys only (walk_object). */
+            return run_err(run, "embedded JSON at %.*s %s", (int)run->path.len, run->path.p, why);
           }
         }
       }
