@@ -184,6 +184,23 @@ TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr) {
   return rc->rules;
 }
 
+char *telem_redact_scrub_str(TelemConn *c, const char *z, size_t n, char **pzErr) {
+  TelemRedactor *r = telem_redact_rules(c->reg, pzErr);
+  if (!r) return NULL;
+  TelemBuf b;
+  telem_buf_init(&b);
+  if (telem_redactor_scrub_text(r, z ? z : "", z ? n : 0, &b, pzErr)) {
+    telem_buf_free(&b);
+    return NULL;
+  }
+  char *out = telem_buf_take(&b);
+  if (!out) {
+    telem_buf_free(&b);
+    telem_set_err(pzErr, "out of memory");
+  }
+  return out;
+}
+
 /* Resolves argument argv[i] (NULL = "default") to a profile index; sets
  * the error on ctx and returns -1 when unknown. */
 static int redact_profile(sqlite3_context *ctx, const char *fn, TelemRedactor *r,

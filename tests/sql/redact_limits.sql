@@ -56,3 +56,6 @@ SELECT 'bad-profile', telem_redact('x', 'no' || char(10) || 'pe' || char(27) || 
 SELECT 'bad-profile-tvf', count(*) FROM telem_redactions('x', 'no' || char(10) || 'pe');
 -- invalid UTF-8 in text comes back repaired
 SELECT 'utf8', hex(telem_redact(CAST(x'61ff62' AS TEXT)));
+-- keys are data in the validator too: instance_path, message and assert errors
+SELECT 've-path', instance_path, message FROM telem_validate_errors('{"ghp_k3Jd8sPq2mZx7VtR4nLw9cYb1HfGa6Ue0oTi":1,"bob@example.com":{"x":"y"}}', '{"additionalProperties":{"type":"object","properties":{"x":{"type":"integer"}}}}');
+SELECT 'assert-valid', telem_assert_valid('{"ghp_k3Jd8sPq2mZx7VtR4nLw9cYb1HfGa6Ue0oTi":1}', '{"additionalProperties":false}');
