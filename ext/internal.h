@@ -314,19 +314,33 @@ typedef int (*TelemRedactStop)(void *arg);
 
 /* One action taken (telem_redactions): never the value. */
 typedef struct TelemRedactEntry {
-  char *path; /* JSON Pointer of the value ("" for the whole text); owned */
+  int node;   /* where: a path node of the log (-1: the whole text); telem_redact_log_path() */
   int rule;   /* rule index: telem_redactor_rule_id() */
   int action; /* TELEM_RACT_* */
   int cls;    /* the rule's class, 0..3 */
 } TelemRedactEntry;
 
+/* One JSON Pointer token of a logged path; paths share their prefixes, so
+ * a log of A actions at depth D costs O(A + D) memory, not O(A x D). */
+typedef struct TelemPathNode {
+  int parent;    /* node index, -1 at the root */
+  uint32_t off;  /* the token ("/name", escaped) in the log's tok buffer */
+  uint32_t len;
+} TelemPathNode;
+
 typedef struct TelemRedactLog {
   TelemRedactEntry *v; /* owned */
   int n, cap;
+  TelemPathNode *nodes; /* owned */
+  int nnodes, cnodes;
+  TelemBuf tok;         /* token text of the nodes */
 } TelemRedactLog;
 
 void telem_redact_log_init(TelemRedactLog *log);
 void telem_redact_log_clear(TelemRedactLog *log); /* frees the entries; reusable */
+/* The JSON Pointer of entry i ("" for the whole text), sqlite3_malloc'd;
+ * NULL on OOM.  O(depth). */
+char *telem_redact_log_path(const TelemRedactLog *log, int i);
 
 /* Builds a redactor from the YAML rules text (see redaction-rules.yaml).
  * Returns NULL and sets *pzErr ("rule \"email\" (line 9): ...") on a bad

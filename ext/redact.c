@@ -447,7 +447,14 @@ static int rdx_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col) 
   const TelemRedactEntry *e = &cur->log.v[cur->i];
   TelemRedactCache *rc = cur->reg->ext[TELEM_EXT_REDACT];
   switch (col) {
-    case RDX_COL_PATH: sqlite3_result_text(ctx, e->path, -1, SQLITE_TRANSIENT); break;
+    case RDX_COL_PATH: {
+      /* Made on demand from shared prefixes: a deep document's log holds
+       * one node per level, not one path copy per action. */
+      char *z = telem_redact_log_path(&cur->log, cur->i);
+      if (!z) return SQLITE_NOMEM;
+      sqlite3_result_text(ctx, z, -1, sqlite3_free);
+      break;
+    }
     case RDX_COL_RULE:
       sqlite3_result_text(ctx, telem_redactor_rule_id(rc->rules, e->rule), -1, SQLITE_TRANSIENT);
       break;

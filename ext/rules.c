@@ -1246,12 +1246,36 @@ const char *telem_class_name(int c) { return c >= 0 && c < 4 ? class_names[c] : 
 
 /* ---- action log ---------------------------------------------------------- */
 
-void telem_redact_log_init(TelemRedactLog *log) { memset(log, 0, sizeof(*log)); }
+void telem_redact_log_init(TelemRedactLog *log) {
+  memset(log, 0, sizeof(*log));
+  telem_buf_init(&log->tok);
+}
 
 void telem_redact_log_clear(TelemRedactLog *log) {
-  for (int i = 0; i < log->n; i++) sqlite3_free(log->v[i].path);
   sqlite3_free(log->v);
+  sqlite3_free(log->nodes);
+  telem_buf_free(&log->tok);
   memset(log, 0, sizeof(*log));
+  telem_buf_init(&log->tok);
+}
+
+char *telem_redact_log_path(const TelemRedactLog *log, int i) {
+  size_t len = 0;
+  int depth = 0;
+  for (int k = log->v[i].node; k >= 0; k = log->nodes[k].parent) {
+    len += log->nodes[k].len;
+    depth++;
+  }
+  char *z = sqlite3_malloc64(len + 1);
+  if (!z) return NULL;
+  z[len] = 0;
+  size_t end = len;
+  for (int k = log->v[i].node; k >= 0; k = log->nodes[k].parent) {
+    end -= log->nodes[k].len;
+    memcpy(z + end, log->tok.p + log->nodes[k].off, log->nodes[k].len);
+  }
+  (void)depth;
+  return z;
 }
 
 /* ---- the run ------------------------------------------------------------- */
@@ -1268,12 +1292,19 @@ typedef struct Known {
 #define BUDGET_MS_BASE 1000   /* regex time per call: this much ... */
 #define BUDGET_MS_PER_MIB 1000 /* ... plus this much per MiB of input */
 
+typedef struct PathLvl {
+  size_t off; /* where its token starts in run->path */
+  int node;   /* its log node, -1 until an action below it is recorded */
+} PathLvl;
+
 typedef struct Run {
   TelemRedactor *r;
   const uint8_t *act;   /* per-rule actions of the profile; NULL when classifying */
   TelemBuf *out;        /* output, or NULL */
   TelemRedactLog *log;  /* actions, or NULL */
   TelemBuf path;        /* JSON Pointer of the current value (only with log) */
+  PathLvl *lv;          /* the tokens of path, as levels; owned */
+  int nlv, clv;
   const char *in;       /* the text being walked (raw copies of unchanged strings) */
   TelemArena *arena;    /* where embedded JSON strings are parsed */
   int embed;            /* embedded-JSON levels entered (walk_embedded) */
@@ -1311,6 +1342,53 @@ static int run_err(Run *run, const char *fmt, ...) {
 
 static int run_oom(Run *run) { return run_err(run, "out of memory"); }
 
+/* Path levels: run->path holds the current JSON Pointer as text; each
+ * pushed token is a level whose log node is made only when an action is
+ * recorded below it (so siblings and descendants share it). */
+static int path_push(Run *run, size_t mark) {
+  if (run->nlv == run->clv) {
+    int nc = run->clv ? run->clv * 2 : 32;
+    PathLvl *v = sqlite3_realloc64(run->lv, sizeof(*v) * (size_t)nc);
+    if (!v) return run_oom(run);
+    run->lv = v;
+    run->clv = nc;
+  }
+  run->lv[run->nlv].off = mark;
+  run->lv[run->nlv].node = -1;
+  run->nlv++;
+  return W_OK;
+}
+
+static void path_pop(Run *run, size_t mark) {
+  while (run->nlv && run->lv[run->nlv - 1].off >= mark) run->nlv--;
+  run->path.len = mark;
+}
+
+/* The log node of the current path (-1 at the root), made on demand. */
+static int path_node(Run *run) {
+  TelemRedactLog *log = run->log;
+  int i = run->nlv;
+  while (i > 0 && run->lv[i - 1].node < 0) i--;
+  for (; i < run->nlv; i++) {
+    if (log->nnodes == log->cnodes) {
+      int nc = log->cnodes ? log->cnodes * 2 : 32;
+      TelemPathNode *v = sqlite3_realloc64(log->nodes, sizeof(*v) * (size_t)nc);
+      if (!v) return -2;
+      log->nodes = v;
+      log->cnodes = nc;
+    }
+    size_t a = run->lv[i].off, b = i + 1 < run->nlv ? run->lv[i + 1].off : run->path.len;
+    TelemPathNode *nd = &log->nodes[log->nnodes];
+    nd->parent = i ? run->lv[i - 1].node : -1;
+    nd->off = (uint32_t)log->tok.len;
+    nd->len = (uint32_t)(b - a);
+    telem_buf_append(&log->tok, run->path.p + a, b - a);
+    if (log->tok.oom) return -2;
+    run->lv[i].node = log->nnodes++;
+  }
+  return run->nlv ? run->lv[run->nlv - 1].node : -1;
+}
+
 /* Records one action at the current path. */
 static int record(Run *run, int rule, int action) {
   TelemRedactLog *log = run->log;
@@ -1323,10 +1401,10 @@ static int record(Run *run, int rule, int action) {
     log->v = v;
     log->cap = nc;
   }
-  char *p = dup_n(run->path.p ? run->path.p : "", run->path.len);
-  if (!p) return run_oom(run);
+  int node = path_node(run);
+  if (node == -2) return run_oom(run);
   TelemRedactEntry *e = &log->v[log->n++];
-  e->path = p;
+  e->node = node;
   e->rule = rule;
   e->action = action;
   e->cls = run->r->rules[rule].cls;
@@ -2114,6 +2192,7 @@ static int walk_object(Run *run, const TelemJson *v) {
     size_t mark = run->path.len;
     if (run->log) {
       path_push_key(run, kp, kn);
+      if ((rc = path_push(run, mark))) goto out;
       for (int k = 0; k < kspans; k++)
         if ((rc = record(run, r->spans[k].rule, run->act[r->spans[k].rule]))) goto out;
     }
@@ -2132,7 +2211,7 @@ static int walk_object(Run *run, const TelemJson *v) {
     }
     if (act == TELEM_RACT_OMIT) {
       if ((rc = record(run, ki.rule, act))) goto out;
-      run->path.len = mark;
+      path_pop(run, mark);
       continue;
     }
     if (o && !first) out_putc(o, ',');
@@ -2161,7 +2240,7 @@ static int walk_object(Run *run, const TelemJson *v) {
     } else if ((rc = walk(run, m, ki.skip))) {
       goto out;
     }
-    run->path.len = mark;
+    path_pop(run, mark);
   }
   if (o) out_putc(o, '}');
   rc = W_OK;
@@ -2327,9 +2406,12 @@ static int walk(Run *run, const TelemJson *v, RMask skip) {
       for (const TelemJson *e = v->child; e; e = e->next, i++) {
         if (o && i) out_putc(o, ',');
         size_t mark = run->path.len;
-        if (run->log) telem_buf_printf(&run->path, "/%u", i);
+        if (run->log) {
+          telem_buf_printf(&run->path, "/%u", i);
+          if ((rc = path_push(run, mark))) return rc;
+        }
         if ((rc = walk(run, e, skip))) return rc;
-        run->path.len = mark;
+        path_pop(run, mark);
       }
       if (o) out_putc(o, ']');
       return W_OK;
@@ -2552,7 +2634,8 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
     bom = 0;
   }
   size_t out_mark = out ? out->len : 0;
-  int log_mark = log ? log->n : 0;
+  int log_mark = log ? log->n : 0, node_mark = log ? log->nnodes : 0;
+  size_t tok_mark = log ? log->tok.len : 0;
   Run run;
   run_init(&run, r, a, text, n);
   run.act = P->action;
@@ -2574,10 +2657,12 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
       if (bom) out_append(out, BOM, 3);
     }
     if (log) {
-      for (int i = log_mark; i < log->n; i++) sqlite3_free(log->v[i].path);
       log->n = log_mark;
+      log->nnodes = node_mark;
+      log->tok.len = tok_mark;
     }
     run.path.len = 0;
+    run.nlv = 0;
     run.collect = 0;
     run.known = run.found;
     run.nknown = run.nfound;
@@ -2585,6 +2670,7 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   }
   if (!rc && (run.path.oom || (out && out->oom))) rc = run_oom(&run);
   telem_buf_free(&run.path);
+  sqlite3_free(run.lv);
   run_free_found(&run);
   sqlite3_free(fixed);
   if (rc) {
@@ -2615,6 +2701,7 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   run.cls = *cls;
   int rc = walk(&run, root, RM_NONE);
   telem_buf_free(&run.path);
+  sqlite3_free(run.lv);
   sqlite3_free(fixed);
   if (rc == W_ERR) {
     if (!run.err || strcmp(run.err, "out of memory") == 0) {
@@ -2655,6 +2742,7 @@ int telem_redactor_scrub_text(TelemRedactor *r, const char *text, size_t n, Tele
   if (!rc) rc = emit_scrubbed(&run, text, n, 0, NULL, 0);
   if (!rc && out->oom) rc = run_oom(&run);
   telem_buf_free(&run.path);
+  sqlite3_free(run.lv);
   run_free_found(&run);
   if (rc) {
     telem_set_err(pzErr, "%s", run.err ? run.err : "out of memory");

@@ -235,6 +235,13 @@ static void test_text(void **state) {
          "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----");
 }
 
+static void assert_path(const TelemRedactLog *log, int i, const char *want) {
+  char *p = telem_redact_log_path(log, i);
+  assert_non_null(p);
+  assert_string_equal(p, want);
+  sqlite3_free(p);
+}
+
 static void test_log(void **state) {
   (void)state;
   TelemArena a;
@@ -248,17 +255,17 @@ static void test_log(void **state) {
   int p = telem_redactor_profile_index(shipped, "strict");
   assert_int_equal(telem_redactor_run(shipped, p, &a, in, strlen(in), &out, &log, &err), 0);
   assert_int_equal(log.n, 4);
-  assert_string_equal(log.v[0].path, "/a~1b/token");
+  assert_path(&log, 0, "/a~1b/token");
   assert_string_equal(telem_redactor_rule_id(shipped, log.v[0].rule), "secret-key");
   assert_int_equal(log.v[0].action, TELEM_RACT_REPLACE);
   assert_int_equal(log.v[0].cls, 3);
   /* spans of one string in order of position */
-  assert_string_equal(log.v[1].path, "/l/1");
+  assert_path(&log, 1, "/l/1");
   assert_string_equal(telem_redactor_rule_id(shipped, log.v[1].rule), "ipv4");
   assert_int_equal(log.v[1].cls, 2);
-  assert_string_equal(log.v[2].path, "/l/1");
+  assert_path(&log, 2, "/l/1");
   assert_string_equal(telem_redactor_rule_id(shipped, log.v[2].rule), "email");
-  assert_string_equal(log.v[3].path, "/prompt");
+  assert_path(&log, 3, "/prompt");
   assert_int_equal(log.v[3].action, TELEM_RACT_HASH);
   telem_redact_log_clear(&log);
   /* without output (telem_redactions) the log is the same */
@@ -270,7 +277,7 @@ static void test_log(void **state) {
   telem_arena_reset(&a);
   assert_int_equal(telem_redactor_run(shipped, 0, &a, "x bob@example.com", 17, NULL, &log, &err), 0);
   assert_int_equal(log.n, 1);
-  assert_string_equal(log.v[0].path, "");
+  assert_path(&log, 0, "");
   telem_redact_log_clear(&log);
   /* profile index out of range */
   assert_int_equal(telem_redactor_run(shipped, 99, &a, "x", 1, &out, NULL, &err), -1);
