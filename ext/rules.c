@@ -65,7 +65,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
 #define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
-#define VC_SIZE 2048        /* clean-string cache entries (direct-mapped) */
+#define VC_SIZE 8192        /* clean-string cache entries (direct-mapped) */
 #define VC_MAX 40           /* longer strings are not cached */
 #define KC_MIN 1024         /* key cache entries at first (open addressing) */
 #define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
