@@ -65,7 +65,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
 #define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
-#define VC_SIZE 8192        /* clean-string cache entries (direct-mapped) */
+#define VC_SIZE 512        /* clean-string cache entries (direct-mapped) */
 #define VC_MAX 40           /* longer strings are not cached */
 #define KC_MIN 1024         /* key cache entries at first (open addressing) */
 #define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
@@ -213,6 +213,7 @@ struct TelemRedactor {
   uint8_t slot[256];    /* byte -> tracked slot */
   int nslots;           /* slots in use (>= 2) */
   uint32_t minlen;      /* shortest span any value rule can match */
+  uint32_t num_minlen;  /* shortest integer literal a rule could match (cards) */
   pcre2_match_context *mctx;  /* limits + JIT stack; owned */
   pcre2_jit_stack *jstack;    /* owned */
   pcre2_match_data *md;       /* scratch; owned */
@@ -238,6 +239,12 @@ struct TelemRedactor {
    * no Rule: the slots it needs present, its minimum digits, length and
    * digit run (rule_gate checks the rest). */
   uint16_t qg_slots[MAX_VALUE_RULES];
+  /* The same gates as sets of rules, so that one string drops most rules
+   * with a few table lookups: ok_len[x] / ok_digits[x] / ok_run[x] are the
+   * rules whose minimum is at most x (index 63: at most 63, or larger --
+   * rule_gate decides those), slot_rules[k] the rules needing byte slot k. */
+  RMask ok_len[64], ok_digits[64], ok_run[64], slot_rules[N_SLOTS];
+  RMask run_rules;      /* rules with a min_digit_run */
   uint32_t qg_digits[MAX_VALUE_RULES];
   uint32_t qg_minlen[MAX_VALUE_RULES];
   uint32_t qg_run[MAX_VALUE_RULES];
@@ -261,7 +268,7 @@ static void lower_init(void) {
 
 /* Hash of three lower-cased bytes into TRI_SIZE buckets. */
 static inline unsigned tri_hash(unsigned a, unsigned b, unsigned c) {
-  return (a * 961u + b * 31u + c) & (TRI_SIZE - 1);
+  return ((a << 7) ^ (b << 4) ^ c ^ (a >> 5)) & (TRI_SIZE - 1);
 }
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -1177,13 +1184,32 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
     if (r->rules[i].minlen < r->minlen) r->minlen = r->rules[i].minlen;
   }
   r->nvalue = (int)nv;
+  r->num_minlen = UINT32_MAX;
   for (int i = 0; i < r->nvalue; i++) {
     const Rule *R = &r->rules[i];
+    /* A rule that needs a keyword or a byte other than digits never
+     * matches an integer literal; the others bound the length worth
+     * scanning (payment-card: 13 digits). */
+    int digits_only = !R->nlits && !R->any_mask;
+    for (int sl = 2; sl < N_SLOTS; sl++)
+      if (R->need[sl]) digits_only = 0;
+    if (digits_only) {
+      uint32_t m = R->minlen > R->need[1] ? R->minlen : R->need[1];
+      if (m < r->num_minlen) r->num_minlen = m;
+    }
     for (int sl = 2; sl < N_SLOTS; sl++)
       if (R->need[sl]) r->qg_slots[i] |= (uint16_t)(1u << sl);
     r->qg_digits[i] = R->need[1];
     r->qg_minlen[i] = R->minlen;
     r->qg_run[i] = R->min_digit_run;
+    for (int x = 0; x < 64; x++) {
+      if (R->minlen <= (uint32_t)x || x == 63) rm_set(&r->ok_len[x], i);
+      if (R->need[1] <= (uint32_t)x || x == 63) rm_set(&r->ok_digits[x], i);
+      if (R->min_digit_run <= (uint32_t)x || x == 63) rm_set(&r->ok_run[x], i);
+    }
+    for (int sl = 2; sl < N_SLOTS; sl++)
+      if (R->need[sl]) rm_set(&r->slot_rules[sl], i);
+    if (R->min_digit_run) rm_set(&r->run_rules, i);
   }
   for (int i = 0; i < r->nvalue; i++) {
     rm_set(&r->value_mask, i);
@@ -1432,17 +1458,10 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
   uint32_t digits = 0;
   uint64_t ma = 0, mb = 0;
   unsigned p2 = 0;
-  uint32_t run = 0, best = 0, prev_sep = 0;
   const uint64_t *bits = r->tri_bits;
   for (size_t i = 0; i < n; i++) {
     unsigned c = s[i];
-    uint32_t isd = (c - '0') < 10u, sep = (c == ' ') | (c == '-');
-    digits += isd;
-    /* The longest digit run, where a single ' ' or '-' between digits does
-     * not end it (card numbers); a gate, so it may overcount. */
-    run = isd ? run + 1 : ((sep & !prev_sep) ? run : 0);
-    best = run > best ? run : best;
-    prev_sep = sep;
+    digits += (c - '0') < 10u;
     if (r->slot[c]) g->cnt[r->slot[c]]++;
     unsigned l = lower_tab[c];
     unsigned h = tri_hash(p2, prev, l);
@@ -1467,7 +1486,7 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
     if ((i & 0xFFFFF) == 0xFFFFF && run_poll(rn)) return W_ERR;
   }
   g->cnt[1] = digits;
-  g->digit_run = best;
+  g->digit_run = UINT32_MAX; /* computed when a rule needs it (digit_run) */
   g->found = (RMask){{ma, mb}};
   g->lits = rm_or(g->found, r->lit_always);
   return W_OK;
@@ -1479,6 +1498,20 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
 /* The gates of rule R other than the literal byte pairs (find_spans has
  * already dropped rules whose pairs are missing): 1 when its pattern must
  * run on s[0..n). */
+/* The longest digit run of s[0..n), where a single ' ' or '-' between
+ * digits does not end it (card numbers); a gate, so it may overcount. */
+static uint32_t digit_run(const char *s, size_t n) {
+  uint32_t run = 0, best = 0, prev_sep = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned c = (unsigned char)s[i];
+    uint32_t isd = (c - '0') < 10u, sep = (c == ' ') | (c == '-');
+    run = isd ? run + 1 : ((sep & !prev_sep) ? run : 0);
+    best = run > best ? run : best;
+    prev_sep = sep;
+  }
+  return best;
+}
+
 static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
   for (int k = 0; k < R->n_need; k++)
@@ -1489,7 +1522,10 @@ static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
       if ((R->any_mask & (1u << k)) && g->cnt[k]) any = 1;
     if (!any) return 0;
   }
-  if (g->digit_run < R->min_digit_run) return 0;
+  if (R->min_digit_run) {
+    if (g->digit_run == UINT32_MAX) g->digit_run = digit_run(s, n);
+    if (g->digit_run < R->min_digit_run) return 0;
+  }
   if (R->nlits) {
     /* Keywords of 3+ bytes were found exactly by sig_compute (the rule
      * is only here if one occurs); shorter ones are searched now. */
@@ -1693,7 +1729,16 @@ static int find_spans(Run *run, const char *s, size_t n, RMask skip) {
       rm_or(rm_andnot(r->value_mask, r->lit_mask), rm_and(g.lits, r->lit_mask)), skip);
   if (!run->act) cand = rm_and(cand, r->above[run->cls]);
   uint32_t present = 0;
-  for (int k = 2; k < r->nslots; k++) present |= (uint32_t)(g.cnt[k] != 0) << k;
+  for (int k = 2; k < r->nslots; k++) {
+    present |= (uint32_t)(g.cnt[k] != 0) << k;
+    if (!g.cnt[k]) cand = rm_andnot(cand, r->slot_rules[k]);
+  }
+  cand = rm_and(cand, r->ok_len[n < 63 ? n : 63]);
+  cand = rm_and(cand, r->ok_digits[g.cnt[1] < 63 ? g.cnt[1] : 63]);
+  if (cand.w[0] & r->run_rules.w[0] || cand.w[1] & r->run_rules.w[1]) {
+    g.digit_run = digit_run(s, n);
+    cand = rm_and(cand, r->ok_run[g.digit_run < 63 ? g.digit_run : 63]);
+  }
   for (int i; (i = rm_pop(&cand)) >= 0;) {
     if ((r->qg_slots[i] & ~present) || g.cnt[1] < r->qg_digits[i] || n < r->qg_minlen[i] ||
         g.digit_run < r->qg_run[i])
@@ -2346,7 +2391,7 @@ static int walk(Run *run, const TelemJson *v, RMask skip) {
       return W_OK;
     case TJ_NUMBER:
       /* Integer literals can be card numbers. */
-      if ((v->flags & TJ_F_INTEGRAL) && v->n >= r->minlen) {
+      if ((v->flags & TJ_F_INTEGRAL) && v->n >= r->num_minlen) {
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
         if (r->nspans) {
           if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
