@@ -2466,42 +2466,6 @@ static int walk(Run *run, const TelemJson *v, RMask skip) {
   }
 }
 
-/* Copies s[0..n) to d (room for 3n bytes) with every ill-formed UTF-8
- * sequence (bad lead or continuation byte, overlong, surrogate, > U+10FFFF,
- * truncated) replaced by U+FFFD, one per offending byte.  Returns the
- * length written. */
-static size_t utf8_repair(const unsigned char *s, size_t n, unsigned char *d) {
-  size_t i = 0, j = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) {
-      d[j++] = (unsigned char)c;
-      i++;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
-    int ok = len && i + len <= n;
-    for (size_t k = 1; ok && k < len; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) ok = 0;
-      else cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = 0;
-    if (ok) {
-      memcpy(d + j, s + i, len);
-      j += len;
-      i += len;
-    } else {
-      d[j++] = 0xEF, d[j++] = 0xBF, d[j++] = 0xBD;
-      i++;
-    }
-  }
-  return j;
-}
-
 static int hex4_value(const char *z, uint32_t *out) {
   uint32_t v = 0;
   for (int i = 0; i < 4; i++) {
@@ -2547,7 +2511,7 @@ static void surrogate_repair(char *d, size_t n) {
 enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP, PJ_BIG };
 
 /* Parses text[0..n) as JSON into arena a.  JSON whose fault is invalid
- * UTF-8 or a lone surrogate escape is repaired (utf8_repair,
+ * UTF-8 or a lone surrogate escape is repaired (telem_buf_utf8_repair,
  * surrogate_repair) and parsed again, so its key rules still apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
  * into it) and *ptext / *pn point at it.  Returns PJ_JSON with *root,
  * PJ_TEXT (not JSON: *je says why), PJ_OOM, PJ_DEEP (nesting deeper
@@ -2568,9 +2532,15 @@ static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const Telem
                     strcmp(je->what, "lone surrogate in \\u escape") != 0))
     return PJ_TEXT;
   if (*pn > UINT32_MAX / 3) return PJ_TEXT;
-  unsigned char *d = sqlite3_malloc64(*pn * 3 + 1);
-  if (!d) return PJ_OOM;
-  size_t dn = utf8_repair((const unsigned char *)*ptext, *pn, d);
+  TelemBuf rb;
+  telem_buf_init(&rb);
+  telem_buf_utf8_repair(&rb, *ptext, *pn);
+  size_t dn = rb.len;
+  unsigned char *d = (unsigned char *)telem_buf_take(&rb);
+  if (!d) {
+    telem_buf_free(&rb);
+    return PJ_OOM;
+  }
   surrogate_repair((char *)d, dn);
   TelemJsonError e2 = {0};
   telem_arena_reset(a);
