@@ -14,8 +14,15 @@
  * file that fails to build is remembered too, so every call reports the
  * same error without recompiling.
  *
+ * The operator's HMAC key for `hash` (VOXTELEM_HMAC_KEY_FILE / _KEY /
+ * _KEY_ID, see redact_load_key) is read from the process environment when
+ * the rules are compiled; long runs poll sqlite3_interrupt() through
+ * telem_redact_bind_db.  telem_redact_scrub_str gives the validator the
+ * value patterns for paths and messages (keys are data).
+ *
  * Redaction fails closed: any engine error is an SQL error, never the
- * input.  Errors never echo the text being redacted.
+ * input.  Errors never echo the text being redacted, and profile names are
+ * escaped to printable UTF-8.
  */
 #include "internal.h"
 

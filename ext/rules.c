@@ -16,26 +16,37 @@
  *
  * Speed.  A typical row is ~400 bytes of JSON with a dozen short strings, so
  * the cost of one PCRE2 call per rule per string would dominate.  Each
- * string gets one pass that counts a few tracked bytes (digits, '@', ':',
- * ...) and looks each lower-cased byte pair up in two tables that say which
- * rules have a literal starting / ending with that pair; a rule runs its
- * pattern only when its gates pass (minimum length, minimum digits/chars,
- * one of its literal prefilters present -- the pair tables reject almost
- * every string without a memmem).  Key rules are decided once per distinct
- * key through a small direct-mapped cache and applied during the JSON walk,
- * so they never cost a regex.  Output is written straight into a TelemBuf;
- * strings without matches are copied from the input as they were written.
+ * string gets one pass that counts digits and a few tracked bytes ('@',
+ * ':', ...) and finds the keywords of all rules at once: keywords are filed
+ * by a hash of their first three bytes, one bit test per position says
+ * whether one may start there, and the rare hit is verified in place.  The
+ * gates (length, digits, bytes, digit run) are kept as rule sets per
+ * threshold, so most rules drop out with a few mask operations; a rule runs
+ * its pattern only when every gate passes.  Key rules are decided once per
+ * distinct key through a growing key cache and applied during the JSON
+ * walk, so they never cost a regex; keys and short values that no pattern
+ * matched are remembered (they repeat from row to row).  Output is written
+ * straight into a TelemBuf; strings without matches are copied from the
+ * input as they were written.
+ *
+ * Secrets.  A match becomes a span only after its rule's checks (Luhn,
+ * IBAN), entropy gate and allowlists; every redacted span is remembered,
+ * and when one may occur again in the payload a second pass redacts every
+ * other occurrence.  `hash` digests canonical JSON (sorted keys, as Vox's
+ * serde_json), unkeyed XXH3 or, with the operator's key, HMAC-SHA256.
  *
  * UTF-8.  Patterns are compiled in byte mode (no PCRE2_UTF): the rules are
  * ASCII, so matching never depends on UTF-8 validity and invalid input can
  * never reach a UTF-mode matcher.  A matched span is widened to whole UTF-8
- * sequences so valid input gives valid output; invalid bytes outside a
- * span are passed through unchanged (text mode only: JSON with invalid
- * UTF-8 is not JSON and is scrubbed as text).
+ * sequences; in text, every ill-formed byte outside the spans becomes
+ * U+FFFD, so the output is always valid UTF-8.
  *
- * Fail closed.  Any engine error (match limit, JIT stack limit, out of
- * memory) makes the whole call fail; no partial or unredacted output is
- * ever returned.
+ * Fail closed.  Any engine error (match limit, JIT stack limit, the work
+ * budget, an interrupt, out of memory, JSON below the embedding limit or
+ * embedded JSON that cannot be read under a profile that hashes or drops
+ * by key) makes the whole call fail; no partial or unredacted output is
+ * ever returned.  Long calls poll a budget and the caller's interrupt
+ * callback (telem_redactor_set_stop): the engine knows nothing of SQL.
  *
  * Threads.  A TelemRedactor holds scratch space (match data, spans, the key
  * cache), so one must not be used by two threads at once.  The SQL layer
