@@ -1357,7 +1357,9 @@ typedef struct Run {
   int repair;           /* text mode: invalid UTF-8 in the input, repair on output */
   int calls;            /* PCRE2 calls since the last budget check */
   int window_call;      /* a windowed call: check the budget now */
-  uint64_t started, deadline, next_poll; /* ms (telem_now_ms) */
+  uint64_t budget_ms;   /* regex work budget of this call (thread CPU time) */
+  uint64_t cpu0;        /* thread CPU ms at the first poll, 0 until then */
+  uint64_t next_poll;   /* monotonic ms of the next interrupt poll, 0 until the first */
 } Run;
 
 enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
@@ -1679,11 +1681,12 @@ static int found_add(Run *run, const char *s, size_t n, int rule) {
   return W_OK;
 }
 
-/* Monotonic milliseconds, for the work budget. */
-static uint64_t now_ms(void) {
+/* Milliseconds of clock c (monotonic: interrupt polls; the thread's CPU
+ * time: the work budget, which a busy machine must not make fail). */
+static uint64_t clock_ms(clockid_t c) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  clock_gettime(c, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + 1u;
 }
 
 /* The budget and the interrupt flag, now: also called every so many
@@ -1692,13 +1695,19 @@ static uint64_t now_ms(void) {
  * the call exceeded its budget or the caller interrupted it. */
 static int run_poll(Run *run) {
   TelemRedactor *r = run->r;
-  uint64_t now = now_ms();
-  if (now >= run->deadline)
-    return run_err(run, "regex work budget exceeded (%u ms for this input)",
-                   (unsigned)(run->deadline - run->started));
-  if (r->stop && now >= run->next_poll) {
-    run->next_poll = now + 10;
-    if (r->stop(r->stop_arg)) return run_err(run, "interrupted");
+  /* The clocks are read here only (not per call): the budget counts from
+   * the first poll, and the work before it is bounded by the poll points. */
+  uint64_t cpu = clock_ms(CLOCK_THREAD_CPUTIME_ID);
+  if (!run->cpu0) run->cpu0 = cpu;
+  else if (cpu - run->cpu0 > run->budget_ms)
+    return run_err(run, "regex work budget exceeded (%llu ms of CPU for this input)",
+                   (unsigned long long)run->budget_ms);
+  if (r->stop) {
+    uint64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (now >= run->next_poll) {
+      run->next_poll = now + 10;
+      if (r->stop(r->stop_arg)) return run_err(run, "interrupted");
+    }
   }
   return W_OK;
 }
@@ -2593,9 +2602,7 @@ static void run_init(Run *run, TelemRedactor *r, TelemArena *a, const char *text
   run->in = text;
   run->arena = a;
   telem_buf_init(&run->path);
-  run->started = now_ms();
-  run->deadline = run->started + BUDGET_MS_BASE + (uint64_t)(n >> 20) * BUDGET_MS_PER_MIB;
-  run->next_poll = run->started + 10;
+  run->budget_ms = BUDGET_MS_BASE + (uint64_t)(n >> 20) * BUDGET_MS_PER_MIB;
 }
 
 static void run_free_found(Run *run) {

@@ -25,10 +25,12 @@ profiles:
 YAML
 start=$(date +%s%N)
 out=$("$SQLITE3" -batch -cmd ".load ${SO%.so}" :memory: \
-  "SELECT telem_use_contracts('$tmp/c'); SELECT length(telem_redact(printf('%.*c', 262144, 'a')));" 2>&1 || true)
+  "SELECT telem_use_contracts('$tmp/c'); SELECT length(telem_redact(printf('%.*c', 524288, 'a')));" 2>&1 || true)
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 case "$out" in
-  *"telem_redact: regex work budget exceeded"*) if [ "$ms" -lt 5000 ]; then echo "ok   quadratic rule stopped by the work budget after $ms ms"; else echo "FAIL budget took $ms ms"; fail=1; fi ;;
+  # The budget is 1 s of CPU: without it this input takes minutes.  The
+  # wall-clock bound is loose for a busy machine.
+  *"telem_redact: regex work budget exceeded"*) if [ "$ms" -lt 20000 ]; then echo "ok   quadratic rule stopped by the work budget after $ms ms"; else echo "FAIL budget took $ms ms"; fail=1; fi ;;
   *) echo "FAIL budget: $out"; fail=1 ;;
 esac
 "$PYTHON" - "$SO" <<'PY' || fail=1
