@@ -238,7 +238,7 @@ struct TelemRedactor {
   uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
   uint32_t kc_count;    /* valid entries */
   CleanEnt *vcache;     /* VC_SIZE entries; owned */
-  uint64_t tri_bits[TRI_SIZE / 64]; /* trigram buckets some keyword starts with */
+  uint8_t tri_hit[TRI_SIZE]; /* 1: some keyword starts with a trigram of this bucket */
   RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
   uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
   struct TriLit *tri_lits; /* keywords of 3+ bytes, by bucket; owned */
@@ -590,7 +590,7 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
     if (t->n >= 3) {
       const unsigned char *u = (const unsigned char *)t->s;
       unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
-      L->r->tri_bits[h >> 6] |= 1ull << (h & 63);
+      L->r->tri_hit[h] = 1;
       rm_set(&L->r->tri_rules[h], bit);
     } else {
       rm_set(&L->r->lit_always, bit);
@@ -1471,14 +1471,18 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
   uint32_t digits = 0;
   uint64_t ma = 0, mb = 0;
   unsigned p2 = 0;
-  const uint64_t *bits = r->tri_bits;
-  for (size_t i = 0; i < n; i++) {
+  const uint8_t *hit = r->tri_hit;
+  /* In chunks of 1 MiB, polling the budget between them (long strings). */
+  for (size_t from = 0, to; from < n; from = to) {
+  to = n - from > (1u << 20) ? from + (1u << 20) : n;
+  if (from && run_poll(rn)) return W_ERR;
+  for (size_t i = from; i < to; i++) {
     unsigned c = s[i];
     digits += (c - '0') < 10u;
     if (r->slot[c]) g->cnt[r->slot[c]]++;
     unsigned l = lower_tab[c];
     unsigned h = tri_hash(p2, prev, l);
-    if (((bits[h >> 6] >> (h & 63)) & 1u) && i >= 2) {
+    if (hit[h] && i >= 2) {
       /* Rare: a keyword may start at i - 2; verify each in the bucket. */
       for (uint32_t k = r->tri_start[h]; k < r->tri_start[h + 1]; k++) {
         const Lit *t = r->tri_lits[k].lit;
@@ -1496,7 +1500,7 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
     }
     p2 = prev;
     prev = l;
-    if ((i & 0xFFFFF) == 0xFFFFF && run_poll(rn)) return W_ERR;
+  }
   }
   g->cnt[1] = digits;
   g->digit_run = UINT32_MAX; /* computed when a rule needs it (digit_run) */

@@ -111,7 +111,8 @@ S["registry-token"] = ([("npm_" + rs(AN, 36), None), ("pypi-AgEIcHlwaS5vcmc" + r
                         ("oy2" + rs(LOW, 43), None), ("AKCp" + rs(AN, 69), None), ("CLOJARS_" + rs(LOW, 60), None)], ["npm_config_cache", "oy2 short"])
 S["saas-token"] = ([("lin_api_" + rs(LOW, 40), None), ("NRAK-" + rs(LOW, 27), None), ("pscale_tkn_" + rs(URL, 40), None),
                     ("pnu_" + rs(AN, 36), None), ("pul-" + rs(HEX, 40), None), ("glc_" + rs(B64, 40), None), ("sntryu_" + rs(HEX, 64), None)], ["lin_api_short", "pul-1"])
-S["saas-token-shape"] = ([("pat%s.%s" % (rs(AN, 14), rs(HEX, 64)), None), ("test_%s" % rs(HEX, 35), None)], ["test_runner_2", "pat_short.1"])
+S["airtable-token"] = ([("pat%s.%s" % (rs(AN, 14), rs(HEX, 64)), None)], ["pat_short.1", "path/to/file.rs"])
+S["saas-token-shape"] = ([("test_%s" % rs(HEX, 35), None), ("%s_%s_mmk" % (rs(AN, 6), rs(AN, 29)), None)], ["test_runner_2"])
 S["clickhouse-key"] = ([("4b1d" + rs(AN, 38), None)], ["4b1d"])
 sk = "%s:%s" % (rs(HEX, 8), rs(HEX, 8))
 S["sidekiq-secret"] = ([("BUNDLE_ENTERPRISE__CONTRIBSYS__COM=" + sk, sk)], ["sidekiq: 5 workers busy"])
