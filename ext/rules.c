@@ -97,7 +97,7 @@ static inline RMask rm_and(RMask a, RMask b) { return (RMask){{a.w[0] & b.w[0], 
 static inline RMask rm_andnot(RMask a, RMask b) {
   return (RMask){{a.w[0] & ~b.w[0], a.w[1] & ~b.w[1]}};
 }
-#define RM_NONE ((RMask){{0, 0}})
+static const RMask rm_none = {{0, 0}};
 static inline void rm_set(RMask *m, int i) { m->w[i >> 6] |= 1ull << (i & 63); }
 static inline int rm_has(RMask m, int i) { return (int)((m.w[i >> 6] >> (i & 63)) & 1u); }
 /* Removes and returns the lowest rule of *m, -1 when empty. */
@@ -1729,7 +1729,9 @@ static int budget_check(Run *run) {
  * into r->spans (cleared first), plus every occurrence of a secret already
  * found in this payload (run->known).  When classifying, rules that cannot
  * raise the class are skipped.  Returns W_OK or W_ERR. */
-static int find_spans(Run *run, const char *s, size_t n, RMask skip) {
+/* (skip by pointer: a 16-byte struct passed by value is stored as two
+ * words and reloaded as one, a store-forwarding stall per call.) */
+static int find_spans(Run *run, const char *s, size_t n, const RMask *skip) {
   TelemRedactor *r = run->r;
   r->nspans = 0;
   for (int k = 0; k < run->nknown; k++) {
@@ -1750,7 +1752,7 @@ static int find_spans(Run *run, const char *s, size_t n, RMask skip) {
    * pairs occur; minus the rules the member key skips and, when
    * classifying, the rules that cannot raise the class. */
   RMask cand = rm_andnot(
-      rm_or(rm_andnot(r->value_mask, r->lit_mask), rm_and(g.lits, r->lit_mask)), skip);
+      rm_or(rm_andnot(r->value_mask, r->lit_mask), rm_and(g.lits, r->lit_mask)), *skip);
   if (!run->act) cand = rm_and(cand, r->above[run->cls]);
   uint32_t present = 0;
   for (int k = 2; k < r->nslots; k++) {
@@ -2190,7 +2192,7 @@ static void path_push_key(Run *run, const char *k, size_t n) {
   telem_buf_pointer_token(&run->path, k, n);
 }
 
-static int walk(Run *run, const TelemJson *v, RMask skip);
+static int walk(Run *run, const TelemJson *v, const RMask *skip);
 
 /* 1 when string v is already a pseudonym this engine (or Vox) writes:
  * xxh3:<16 hex> or hmac:<keyid>:<64 hex>.  Hashing it again would break
@@ -2227,7 +2229,7 @@ static int walk_object(Run *run, const TelemJson *v) {
      * pattern matched under this profile (or when classifying from S0). */
     int known_clean = ki.e && ki.e->clean && ki.e->clean_act == run->act && !run->nknown;
     if (!known_clean && (m->key_len >= r->minlen || run->nknown)) {
-      if ((rc = find_spans(run, m->key, m->key_len, RM_NONE))) goto out;
+      if ((rc = find_spans(run, m->key, m->key_len, &rm_none))) goto out;
       if (ki.e && !r->nspans && !run->nknown && (run->act || run->cls == 0)) {
         ki.e->clean = 1;
         ki.e->clean_act = run->act;
@@ -2306,7 +2308,7 @@ static int walk_object(Run *run, const TelemJson *v) {
         if ((rc = put_value_digest(run, o, m))) goto out;
         out_putc(o, '"');
       }
-    } else if ((rc = walk(run, m, ki.skip))) {
+    } else if ((rc = walk(run, m, &ki.skip))) {
       goto out;
     }
     path_pop(run, mark);
@@ -2353,7 +2355,7 @@ static int json_limit_hit(const TelemJsonError *je) {
  * inside was acted on, the string becomes the compact redacted document,
  * else it is copied as written.  Returns W_NOTJSON when v does not parse,
  * and the caller scrubs it as a string. */
-static int walk_embedded(Run *run, const TelemJson *v, RMask skip) {
+static int walk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
   TelemJsonError je = {0};
   const char *z = v->s;
   size_t zn = v->n;
@@ -2399,7 +2401,7 @@ static int walk_embedded(Run *run, const TelemJson *v, RMask skip) {
   return rc;
 }
 
-static int walk(Run *run, const TelemJson *v, RMask skip) {
+static int walk(Run *run, const TelemJson *v, const RMask *skip) {
   TelemRedactor *r = run->r;
   TelemBuf *o = run->out;
   int rc;
@@ -2458,7 +2460,7 @@ static int walk(Run *run, const TelemJson *v, RMask skip) {
           }
         }
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
-        if (ce && !r->nspans && skip.w[0] == 0 && skip.w[1] == 0) {
+        if (ce && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
           ce->h = h;
           ce->act = run->act;
           ce->len = (uint8_t)v->n;
@@ -2634,8 +2636,8 @@ static int echo_possible(const Run *run, const char *text, size_t n) {
 
 /* One pass over the parsed document or the text. */
 static int run_pass(Run *run, const TelemJson *root, const char *text, size_t n) {
-  if (root) return walk(run, root, RM_NONE);
-  int rc = find_spans(run, text, n, RM_NONE);
+  if (root) return walk(run, root, &rm_none);
+  int rc = find_spans(run, text, n, &rm_none);
   if (!rc) rc = emit_scrubbed(run, text, n, 0, NULL, 0);
   return rc;
 }
@@ -2736,7 +2738,7 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   Run run;
   run_init(&run, r, a, text, n);
   run.cls = *cls;
-  int rc = walk(&run, root, RM_NONE);
+  int rc = walk(&run, root, &rm_none);
   telem_buf_free(&run.path);
   sqlite3_free(run.lv);
   sqlite3_free(fixed);
@@ -2775,7 +2777,7 @@ int telem_redactor_scrub_text(TelemRedactor *r, const char *text, size_t n, Tele
   run.act = r->profiles[p].action;
   run.out = out;
   run.repair = !telem_utf8_valid(text, n);
-  int rc = find_spans(&run, text, n, RM_NONE);
+  int rc = find_spans(&run, text, n, &rm_none);
   if (!rc) rc = emit_scrubbed(&run, text, n, 0, NULL, 0);
   if (!rc && out->oom) rc = run_oom(&run);
   telem_buf_free(&run.path);
