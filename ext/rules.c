@@ -1518,6 +1518,25 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
 /* The longest digit run of s[0..n), where a single ' ' or '-' between
  * digits does not end it (card numbers); a gate, so it may overcount. */
 static uint32_t digit_run(const char *s, size_t n) {
+  if (n <= 64) {
+    /* Bit-parallel for short strings (most values): mark digits and
+     * separators, let a separator between two digits join them, and count
+     * how many shifts empty the longest run (it may count the separators:
+     * a gate may overcount). */
+    uint64_t d = 0, sp = 0;
+    for (size_t i = 0; i < n; i++) {
+      unsigned c = (unsigned char)s[i];
+      d |= (uint64_t)((c - '0') < 10u) << i;
+      sp |= (uint64_t)((c == ' ') | (c == '-')) << i;
+    }
+    uint64_t j = d | (sp & (d << 1) & (d >> 1));
+    uint32_t len = 0;
+    while (j) {
+      j &= j >> 1;
+      len++;
+    }
+    return len;
+  }
   uint32_t run = 0, best = 0, prev_sep = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned c = (unsigned char)s[i];
