@@ -253,8 +253,8 @@ struct TelemRedactor {
   /* The same gates as sets of rules, so that one string drops most rules
    * with a few table lookups: ok_len[x] / ok_digits[x] / ok_run[x] are the
    * rules whose minimum is at most x (index 63: at most 63, or larger --
-   * rule_gate decides those), slot_rules[k] the rules needing byte slot k. */
-  RMask ok_len[64], ok_digits[64], ok_run[64], slot_rules[N_SLOTS];
+   * rule_gate decides those). */
+  RMask ok_len[64], ok_digits[64], ok_run[64];
   RMask run_rules;      /* rules with a min_digit_run */
   uint32_t qg_digits[MAX_VALUE_RULES];
   uint32_t qg_minlen[MAX_VALUE_RULES];
@@ -1218,8 +1218,6 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
       if (R->need[1] <= (uint32_t)x || x == 63) rm_set(&r->ok_digits[x], i);
       if (R->min_digit_run <= (uint32_t)x || x == 63) rm_set(&r->ok_run[x], i);
     }
-    for (int sl = 2; sl < N_SLOTS; sl++)
-      if (R->need[sl]) rm_set(&r->slot_rules[sl], i);
     if (R->min_digit_run) rm_set(&r->run_rules, i);
   }
   for (int i = 0; i < r->nvalue; i++) {
@@ -1453,6 +1451,7 @@ static int record(Run *run, int rule, int action) {
 typedef struct Sig {
   RMask lits;             /* rules whose literal prefilter may pass */
   RMask found;            /* rules one of whose 3+ byte keywords occurs (exact) */
+  uint32_t present;       /* tracked slots that occur (bit per slot) */
   uint32_t digit_run;     /* longest digit run (min_digit_run) */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
@@ -1472,6 +1471,7 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
   uint64_t ma = 0, mb = 0;
   unsigned p2 = 0;
   const uint8_t *hit = r->tri_hit;
+  uint32_t pres = 0;
   /* In chunks of 1 MiB, polling the budget between them (long strings). */
   for (size_t from = 0, to; from < n; from = to) {
   to = n - from > (1u << 20) ? from + (1u << 20) : n;
@@ -1479,7 +1479,10 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
   for (size_t i = from; i < to; i++) {
     unsigned c = s[i];
     digits += (c - '0') < 10u;
-    if (r->slot[c]) g->cnt[r->slot[c]]++;
+    if (r->slot[c]) {
+      g->cnt[r->slot[c]]++;
+      pres |= 1u << r->slot[c];
+    }
     unsigned l = lower_tab[c];
     unsigned h = tri_hash(p2, prev, l);
     if (hit[h] && i >= 2) {
@@ -1503,6 +1506,7 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
   }
   }
   g->cnt[1] = digits;
+  g->present = pres;
   g->digit_run = UINT32_MAX; /* computed when a rule needs it (digit_run) */
   g->found = (RMask){{ma, mb}};
   g->lits = rm_or(g->found, r->lit_always);
@@ -1773,11 +1777,7 @@ static int find_spans(Run *run, const char *s, size_t n, const RMask *skip) {
   RMask cand = rm_andnot(
       rm_or(rm_andnot(r->value_mask, r->lit_mask), rm_and(g.lits, r->lit_mask)), *skip);
   if (!run->act) cand = rm_and(cand, r->above[run->cls]);
-  uint32_t present = 0;
-  for (int k = 2; k < r->nslots; k++) {
-    present |= (uint32_t)(g.cnt[k] != 0) << k;
-    if (!g.cnt[k]) cand = rm_andnot(cand, r->slot_rules[k]);
-  }
+  uint32_t present = g.present;
   cand = rm_and(cand, r->ok_len[n < 63 ? n : 63]);
   cand = rm_and(cand, r->ok_digits[g.cnt[1] < 63 ? g.cnt[1] : 63]);
   if (cand.w[0] & r->run_rules.w[0] || cand.w[1] & r->run_rules.w[1]) {
