@@ -279,7 +279,7 @@ static void lower_init(void) {
 
 /* Hash of three lower-cased bytes into TRI_SIZE buckets. */
 static inline unsigned tri_hash(unsigned a, unsigned b, unsigned c) {
-  return ((a << 7) ^ (b << 4) ^ c ^ (a >> 5)) & (TRI_SIZE - 1);
+  return (((a << 16) | (b << 8) | c) * 0x9E3779B1u) >> (32 - 12); /* TRI_SIZE = 1 << 12 */
 }
 
 /* ---- small helpers ------------------------------------------------------- */
