@@ -57,6 +57,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#define XXH_INLINE_ALL /* short keys and values: hashing inline, no call */
 #include <xxhash.h>
 
 #include <openssl/evp.h>
