@@ -15,9 +15,9 @@ SHELL := /bin/bash
 CC ?= cc
 PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
-PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
+PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash libcrypto
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev
+            libpcre2-dev libcmocka-dev libxxhash-dev libssl-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
 # The conformance suites (JSON Schema test suite, RFC 8259 parsing suite):
