@@ -71,8 +71,9 @@ typedef struct TelemFeature {
   const TelemSqlModule *modules;  /* may be NULL */
   const char *init_sql;           /* run once both are registered (e.g. a
                                    * temp table of a module); may be NULL.
-                                   * SQLITE_BUSY there is not a failure: a
-                                   * module so used must be eponymous too */
+                                   * Best effort: a failure there does not
+                                   * fail the load, so a module it creates
+                                   * a table of must be eponymous too */
 } TelemFeature;
 
 /* Registers every function and module of f with c as user data.  On
