@@ -434,4 +434,15 @@ int telem_db_writer_busy(sqlite3 *db);
 int telem_register_retention(sqlite3 *db, TelemConn *c, char **pzErr);
 int telem_register_prune(sqlite3 *db, TelemConn *c, char **pzErr);
 
+/* ---- upload spool (spool.c) --------------------------------------------- */
+
+/* validate.c: the payload rule of the research_metrics row contract -- j
+ * valid against the taxonomy's schema of metric_type (when it names one).
+ * NULL when it holds, else the problem in words (sqlite3_malloc'd); engine
+ * failures set *fatal and *pzErr and return NULL. */
+char *telem_metric_payload_problem(TelemConn *c, const char *metric_type, const TelemJson *j,
+                                   int *fatal, char **pzErr);
+
+int telem_register_spool(sqlite3 *db, TelemConn *c, char **pzErr);
+
 #endif /* VOXTELEM_INTERNAL_H */

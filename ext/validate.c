@@ -293,6 +293,39 @@ static int metric_type_ok(const unsigned char *z, int n) {
   return 1;
 }
 
+/* The payload rule of the research_metrics row contract, shared with
+ * telem_enqueue (spool.c): j (metadata_json, parsed) must be valid against
+ * the taxonomy's schema of metric_type, when it names one.  Returns NULL
+ * when it is, else the problem as words (sqlite3_malloc'd); engine failures
+ * go to *pzErr with NULL returned and *fatal set. */
+char *telem_metric_payload_problem(TelemConn *c, const char *metric_type, const TelemJson *j,
+                                   int *fatal, char **pzErr) {
+  *fatal = 0;
+  const TelemTaxonomyRow *row = telem_registry_metric(c->reg, metric_type);
+  if (!row || !row->schema_id || !row->schema_id[0]) return NULL;
+  char *err = NULL;
+  TelemSchema *s = schema_by_name(c, row->schema_id, &err);
+  int r = s ? telem_schema_validate_tree(s, j, &err) : -1;
+  if (r == 1) return NULL;
+  if (r < 0) {
+    *fatal = 1;
+    telem_set_err(pzErr, "%s", err ? err : "out of memory");
+    sqlite3_free(err);
+    return NULL;
+  }
+  char *p = first_problem(s, j, &err);
+  if (!p) {
+    *fatal = 1;
+    telem_set_err(pzErr, "%s", err ? err : "out of memory");
+    sqlite3_free(err);
+    return NULL;
+  }
+  char *m = sqlite3_mprintf("metadata_json does not match schema \"%s\" for %s: %s", row->schema_id,
+                            metric_type, p);
+  sqlite3_free(p);
+  return m ? m : (*fatal = 1, telem_set_err(pzErr, "out of memory"), NULL);
+}
+
 /* The first problem of a research_metrics row, as words (sqlite3_malloc'd),
  * or NULL when it meets the contract.  Engine failures (a broken contract,
  * a pattern over its limit) go to *pzErr with NULL returned and *fatal. */
@@ -347,29 +380,7 @@ static char *metric_problem(TelemConn *c, sqlite3_value **argv, int *fatal, char
   char tz[129];
   memcpy(tz, t, (size_t)tn);
   tz[tn] = 0;
-  const TelemTaxonomyRow *row = telem_registry_metric(c->reg, tz);
-  if (!row || !row->schema_id || !row->schema_id[0]) return NULL;
-  char *err = NULL;
-  TelemSchema *s = schema_by_name(c, row->schema_id, &err);
-  int r = s ? telem_schema_validate_tree(s, j, &err) : -1;
-  if (r == 1) return NULL;
-  if (r < 0) {
-    *fatal = 1;
-    telem_set_err(pzErr, "%s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return NULL;
-  }
-  char *p = first_problem(s, j, &err);
-  if (!p) {
-    *fatal = 1;
-    telem_set_err(pzErr, "%s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return NULL;
-  }
-  char *m = sqlite3_mprintf("metadata_json does not match schema \"%s\" for %s: %s", row->schema_id,
-                            tz, p);
-  sqlite3_free(p);
-  return m ? m : (*fatal = 1, telem_set_err(pzErr, "out of memory"), NULL);
+  return telem_metric_payload_problem(c, tz, j, fatal, pzErr);
 oom:
   *fatal = 1;
   telem_set_err(pzErr, "out of memory");

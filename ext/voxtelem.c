@@ -23,6 +23,7 @@ static const struct {
     {"validate", telem_register_validate},
     {"redact", telem_register_redact},
     {"classify", telem_register_classify},
+    {"spool", telem_register_spool},
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
