@@ -16,7 +16,8 @@ PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
 PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev
+            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev \
+            libcurl4-openssl-dev libssl-dev
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
 # The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).
@@ -41,11 +42,16 @@ SQL_TESTS := $(sort $(wildcard tests/sql/*.sql))
 SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
 BENCHES := $(sort $(wildcard bench/*.sh))
 
+# The uploader (upload/): the only networked code, and the only user of
+# libcurl and libcrypto (docs/adr/0006-uploader-is-a-separate-binary.md).
+UPLOADER := build/voxtelem-upload
+UPLOAD_LIBS = $(shell pkg-config --libs libcurl libcrypto 2>/dev/null)
+
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
         check-asan check-asan-sh check-valgrind check-drift conformance
 .DELETE_ON_ERROR:
 
-all: voxtelem.so
+all: voxtelem.so $(UPLOADER)
 
 # ---- build ------------------------------------------------------------------
 
@@ -68,6 +74,11 @@ SO_OBJ := $(EXT_SRC:ext/%.c=build/so/%.o) build/so/contracts_embedded.o
 
 voxtelem.so: $(SO_OBJ)
 	$(CC) -shared -o $@ $(SO_OBJ) $(PKG_LIBS) -Wl,--no-undefined -lm
+
+# The uploader links the engines (build/lib/libtelem.a) for ack, requeue,
+# status and export, and libcurl + libcrypto for HTTPS and HMAC-SHA256.
+$(UPLOADER): upload/voxtelem-upload.c build/lib/libtelem.a $(EXT_HDR)
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
 
 # The same sources for the unit tests, linked with libsqlite3 directly.
 build/lib/%.o: ext/%.c $(EXT_HDR)
@@ -157,9 +168,9 @@ sqltest: voxtelem.so
 	  else echo "FAIL $$t"; cat $$out.diff; fail=1; fi; \
 	done; exit $$fail
 
-shtest: voxtelem.so
+shtest: voxtelem.so $(UPLOADER)
 	@fail=0; for t in $(SH_TESTS); do \
-	  if VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/$$(basename $$t).log 2>&1; \
+	  if VOXTELEM_SO=$$PWD/voxtelem.so VOXTELEM_UPLOAD=$$PWD/$(UPLOADER) SQLITE3=$(SQLITE3) bash $$t > build/$$(basename $$t).log 2>&1; \
 	  then echo "ok   $$t"; else echo "FAIL $$t"; tail -30 build/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
 
@@ -222,15 +233,17 @@ check-valgrind: voxtelem.so
 
 # ---- bench ------------------------------------------------------------------
 
-bench: voxtelem.so
-	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
+bench: voxtelem.so $(UPLOADER)
+	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so VOXTELEM_UPLOAD=$$PWD/$(UPLOADER) SQLITE3=$(SQLITE3) bash $$b; done
 
 # ---- install ----------------------------------------------------------------
 
 # The .so exports only its entry point; C programs that use the engines
 # directly (include/voxtelem.h) link the static library libvoxtelem.a.
-install: voxtelem.so build/lib/libtelem.a
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+install: voxtelem.so build/lib/libtelem.a $(UPLOADER)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(UPLOADER) $(DESTDIR)$(PREFIX)/bin/voxtelem-upload
 	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
 	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(PREFIX)/lib/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
