@@ -28,7 +28,8 @@
  *   class         after the `strict` redaction profile the row is at most
  *                 S1: the taxonomy's class, raised by what the redacted
  *                 payload still holds (values the profile replaced or
- *                 hashed no longer count; anything kept does).
+ *                 hashed no longer count; anything kept does), and the
+ *                 session id is one the profile leaves as it is.
  * Otherwise the statement fails with "telem_enqueue: refused by rule
  * \"<rule>\": ..." -- never echoing the payload.  Each accepted row is one
  * INSERT; rows enqueued earlier in the same statement stay, so wrap a bulk
@@ -98,34 +99,48 @@ static void spool_uuid(char *out) {
   out[k] = 0;
 }
 
-/* Appends d as the shortest JSON number that reads back as d, with ".0"
- * on integral values -- as serde_json (Vox) writes an f64. */
+/* Appends d as serde_json (Vox) writes an f64: the shortest digits that
+ * read back as d, laid out as the ryu crate does -- fixed notation with
+ * ".0" on integral values while the decimal point falls within 21 digits
+ * left or 6 right, else d.ddde<exp> ("100.0", "0.1", "1e21", "-3.5e-7"). */
 static void spool_put_double(TelemBuf *b, double d) {
   char s[40];
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(s, sizeof s, "%.*g", prec, d);
+  for (int prec = 0; prec <= 17; prec++) {
+    snprintf(s, sizeof s, "%.*e", prec, d);
     if (strtod(s, NULL) == d) break;
   }
-  /* 1e+21 -> 1e21, 1e-07 -> 1e-7 */
-  char t[40];
-  size_t k = 0;
-  int has_frac = 0;
-  for (size_t i = 0; s[i]; i++) {
-    if (s[i] == '.' || s[i] == 'e') has_frac = 1;
-    if (s[i] == 'e') {
-      t[k++] = 'e';
-      i++;
-      if (s[i] == '-') t[k++] = s[i++];
-      else if (s[i] == '+') i++;
-      while (s[i] == '0' && s[i + 1]) i++;
-      while (s[i]) t[k++] = s[i++];
-      break;
-    }
-    t[k++] = s[i];
+  const char *p = s;
+  if (*p == '-') {
+    telem_buf_putc(b, '-');
+    p++;
   }
-  t[k] = 0;
-  telem_buf_puts(b, t);
-  if (!has_frac) telem_buf_puts(b, ".0");
+  char dig[24];
+  int len = 0;
+  for (; *p && *p != 'e'; p++)
+    if (*p != '.' && len < 23) dig[len++] = *p;
+  dig[len] = 0;
+  int kk = (*p == 'e' ? atoi(p + 1) : 0) + 1; /* where the decimal point goes */
+  while (len > 1 && dig[len - 1] == '0') dig[--len] = 0;
+  if (len <= kk && kk <= 21) {
+    telem_buf_append(b, dig, (size_t)len);
+    for (int i = len; i < kk; i++) telem_buf_putc(b, '0');
+    telem_buf_puts(b, ".0");
+  } else if (0 < kk && kk <= 21) {
+    telem_buf_append(b, dig, (size_t)kk);
+    telem_buf_putc(b, '.');
+    telem_buf_puts(b, dig + kk);
+  } else if (-6 < kk && kk <= 0) {
+    telem_buf_puts(b, "0.");
+    for (int i = kk; i < 0; i++) telem_buf_putc(b, '0');
+    telem_buf_puts(b, dig);
+  } else {
+    telem_buf_putc(b, dig[0]);
+    if (len > 1) {
+      telem_buf_putc(b, '.');
+      telem_buf_puts(b, dig + 1);
+    }
+    telem_buf_printf(b, "e%d", kk - 1);
+  }
 }
 
 /* 1 when a JSON string value is exactly a mark the redactor leaves in
@@ -461,6 +476,28 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
       }
     }
   }
+  /* The session id leaves the machine too: it must be something the
+   * strict profile would not touch (an id, not an e-mail address or a
+   * home directory). */
+  if (sidn && cls <= 1) {
+    TelemRedactor *r = telem_redact_rules(c->reg, &err);
+    if (!r) {
+      rc = enq_fail(vt, err);
+      err = NULL;
+      goto done;
+    }
+    int prof = telem_redactor_profile_index(r, STRICT_PROFILE);
+    tmp.len = 0;
+    if (prof < 0 || telem_redactor_run(r, prof, &c->arena, sid, sidn, &tmp, NULL, &err) ||
+        tmp.len != sidn || memcmp(tmp.p, sid, sidn) != 0) {
+      if (tmp.oom || (err && strcmp(err, "out of memory") == 0)) {
+        rc = SQLITE_NOMEM;
+        goto done;
+      }
+      rc = enq_refuse(vt, "class", "session_id holds data the strict profile redacts");
+      goto done;
+    }
+  }
   if (cls > 1) {
     char why[120];
     snprintf(why, sizeof why,
@@ -751,17 +788,19 @@ static int spool_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
     if (!k->usable) unusable = 1;
     else slot[a] = i;
   }
+  /* Every argument the call names must reach xFilter: a plan that leaves
+   * one (an outer row's column) for later would run the side effect with
+   * the wrong arguments, so such plans are refused. */
+  if (unusable) return SQLITE_CONSTRAINT;
   int n = 0;
   while (n < d->max_args && slot[n] >= 0) n++;
   for (int a = n; a < d->max_args; a++) {
     if (slot[a] >= 0) { /* a later argument without an earlier one */
-      if (unusable) return SQLITE_CONSTRAINT;
       telem_vtab_errorf(vtab, "%s: argument %d is missing", d->name, n + 1);
       return SQLITE_ERROR;
     }
   }
   if (n < d->min_args) {
-    if (unusable) return SQLITE_CONSTRAINT;
     telem_vtab_errorf(vtab, "%s: expected %d to %d arguments, got %d", d->name, d->min_args,
                       d->max_args, n);
     return SQLITE_ERROR;
