@@ -12,8 +12,9 @@
  *   SELECT * FROM telem_spool_requeue(42, 'HTTP 503');
  *
  * The spool table telem_spool_queue is created by the first enqueue.  A row
- * holds the redacted payload, the exact JSON object the uploader POSTs
- * (`body`: Vox's ResearchMetric event, so retries send the same bytes), an
+ * holds the exact JSON object the uploader POSTs (`body`: Vox's
+ * ResearchMetric event, so retries send the same bytes) and with it the
+ * redacted payload (`payload`, a virtual column read from the body), an
  * id (AUTOINCREMENT: an id is never reused, so a late ack cannot delete a
  * newer row), an idempotency key (a random UUID), the created time and the
  * attempt count.  An ack deletes the row: acknowledged rows never linger.
@@ -61,7 +62,7 @@
   "  metric_type TEXT NOT NULL,\n"                                                        \
   "  session_id TEXT NOT NULL,\n"                                                         \
   "  metric_value REAL,\n"                                                                \
-  "  payload TEXT,                         -- metadata_json after the strict profile\n"   \
+  "  payload TEXT GENERATED ALWAYS AS (json_extract(body, '$.metadata_json')) VIRTUAL,\n"  \
   "  class TEXT NOT NULL,                  -- S0 or S1\n"                                 \
   "  body TEXT NOT NULL,                   -- the JSON object POSTed\n"                   \
   "  last_error TEXT,\n"                                                                  \
@@ -319,7 +320,7 @@ static int spool_run(SpoolVtab *vt, sqlite3_stmt *st) {
 
 #define ENQ_INSERT                                                                         \
   "INSERT INTO main." SPOOL_TABLE "(idempotency_key, created_at, attempts, metric_type, " \
-  "session_id, metric_value, payload, class, body) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8)"
+  "session_id, metric_value, class, body) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7)"
 
 /* Refuses the row: "telem_enqueue: refused by rule "<rule>": <why>". */
 static int enq_refuse(SpoolVtab *vt, const char *rule, const char *why) {
@@ -449,7 +450,23 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
       rc = SQLITE_ERROR;
       goto done;
     }
-    if (telem_redactor_run(r, prof, &c->arena, pz, pn, &red, NULL, &err)) {
+    /* Classify the payload as it stands first.  When it is S0/S1 and every
+     * rule is above S1, no rule matched anything, so the strict profile
+     * would change nothing: the redacted payload is the payload, compact
+     * (this skips a second walk of every row).  Otherwise redact, and when
+     * the payload was above S1, classify what the profile left. */
+    int raw = cls;
+    if (cls <= 1 && telem_redactor_classify(r, &c->arena, pz, pn, &raw, &err)) {
+      rc = enq_fail(vt, err);
+      err = NULL;
+      goto done;
+    }
+    int min_rule = 3;
+    for (int i = 0, n = telem_redactor_rule_count(r); i < n; i++)
+      if (telem_redactor_rule_class(r, i) < min_rule) min_rule = telem_redactor_rule_class(r, i);
+    if (raw <= 1 && min_rule >= 2) {
+      telem_json_write(&red, j);
+    } else if (telem_redactor_run(r, prof, &c->arena, pz, pn, &red, NULL, &err)) {
       rc = enq_fail(vt, err);
       err = NULL;
       goto done;
@@ -458,7 +475,7 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
       rc = SQLITE_NOMEM;
       goto done;
     }
-    if (cls <= 1) {
+    if (cls <= 1 && raw > 1) {
       const TelemJson *rj = telem_json_parse(&c->arena, red.p ? red.p : "", red.len, &je);
       if (rj) {
         spool_write_unmarked(&tmp, rj);
@@ -537,9 +554,8 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
   sqlite3_bind_text(st, 3, mt, (int)mtn, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, sid, (int)sidn, SQLITE_STATIC);
   if (has_value) sqlite3_bind_double(st, 5, value);
-  if (pz) sqlite3_bind_text(st, 6, red.p ? red.p : "", (int)red.len, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, telem_class_name(cls), 2, SQLITE_STATIC);
-  sqlite3_bind_text(st, 8, body.p, (int)body.len, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, telem_class_name(cls), 2, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, body.p, (int)body.len, SQLITE_STATIC);
   if ((rc = spool_run(vt, st)) != SQLITE_OK) goto done;
   spool_set_int(cur, ENQ_COL_ID, sqlite3_last_insert_rowid(vt->db));
   spool_set_text_take(cur, ENQ_COL_KEY, sqlite3_mprintf("%s", key));
