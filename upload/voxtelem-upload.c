@@ -405,7 +405,10 @@ static void http_post(Http *h, const char *body, size_t n, int ndjson, const cha
     sqlite3_free(a);
   }
   char ts[32];
-  snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+  /* VOXTELEM_UPLOAD_FIXED_TIME: tests only, to reproduce the documented
+   * signing example (docs/reference/sink-wire.md). */
+  const char *fixed = getenv("VOXTELEM_UPLOAD_FIXED_TIME");
+  snprintf(ts, sizeof ts, "%lld", fixed && *fixed ? atoll(fixed) : (long long)time(NULL));
   snprintf(line, sizeof line, "X-Vox-Telemetry-Timestamp: %s", ts);
   hd = curl_slist_append(hd, line);
   if (h->sign_key) {

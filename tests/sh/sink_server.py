@@ -53,6 +53,7 @@ state = {
     "times": [],            # arrival time of each request (monotonic seconds)
     "content_types": [],
     "statuses": [],         # the action taken for each request
+    "signatures": [],       # [timestamp, signature, key id] of each request
 }
 
 
@@ -70,6 +71,7 @@ def rst(sock):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stalls)
 
     def log_message(self, *a):
         pass
@@ -129,6 +131,7 @@ class Handler(BaseHTTPRequestHandler):
             # signature: HMAC-SHA256(key, timestamp "\n" body), hex, "v1="
             sig = h.get("X-Vox-Telemetry-Signature")
             ts = h.get("X-Vox-Telemetry-Timestamp", "")
+            state["signatures"].append([ts, sig, h.get("X-Vox-Telemetry-Key-Id")])
             if KEY:
                 if not sig:
                     state["sig_missing"] += 1

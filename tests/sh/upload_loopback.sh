@@ -241,5 +241,21 @@ up --vox-spool "$T/vox" "$URL" 2>"$T/err" || fail "Vox spool upload exited $?"
 [ "$(st 's["sig_ok"]')" = 4 ] || fail "Vox spool: signatures"
 pass "Vox's file spool: POSTed in name order, key = file name, acked files removed, bad file kept"
 
+# ---- 13. the signing example of docs/reference/sink-wire.md, made by the uploader -------------
+rm -f "$T/db"
+"$SQLITE3" "$T/db" ".load ${SO%.so}" \
+  "SELECT count(*) FROM telem_enqueue('benchmark_event', '{\"event\":\"start\",\"ms\":12}', 'bench:1')" >/dev/null
+VOX_TELEMETRY_SIGNING_KEY=example-signing-key VOX_TELEMETRY_SIGNING_KEY_ID=k1 start_server ""
+VOX_TELEMETRY_SIGNING_KEY=example-signing-key VOX_TELEMETRY_SIGNING_KEY_ID=k1 VOXTELEM_UPLOAD_FIXED_TIME=1767225600 \
+  up "$T/db" "$URL" 2>/dev/null || fail "doc example upload exited $?"
+doc=docs/reference/sink-wire.md
+want_sig=$(sed -n 's/^X-Vox-Telemetry-Signature: //p' "$doc")
+want_body=$(grep -m1 '^{"event_type"' "$doc")
+[ -n "$want_sig" ] && [ -n "$want_body" ] || fail "doc example not found in $doc"
+[ "$(st 's["signatures"][0]')" = "['1767225600', '$want_sig', 'k1']" ] || fail "doc example: got $(st 's["signatures"][0]')"
+[ "$(st 'list(s["stored"].values())[0]')" = "$want_body" ] || fail "doc example: body differs"
+[ "$(st 's["sig_ok"]')" = 1 ] || fail "doc example: Python's hmac did not verify it"
+pass "the documented signing example is what the uploader sends"
+
 stop_server
 echo "upload_loopback: all passed"
