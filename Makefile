@@ -213,10 +213,16 @@ check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 # rss_flat (ASan's quarantine is not the extension's memory) and c_api (it
 # builds its own program) are left to make test.
 ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh,$(SH_TESTS))
-check-asan-sh: build/asan/voxtelem.so
+# The uploader, sanitized, with leak checks (it is a program of ours, not a host).
+build/asan/voxtelem-upload: upload/voxtelem-upload.c build/asan/libtelem.a $(EXT_HDR)
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
+
+check-asan-sh: build/asan/voxtelem.so build/asan/voxtelem-upload
 	@fail=0; for t in $(ASAN_SH_TESTS); do \
 	  if LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
-	     VOXTELEM_SO=$$PWD/build/asan/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
+	     VOXTELEM_SO=$$PWD/build/asan/voxtelem.so VOXTELEM_UPLOAD=$$PWD/build/asan/voxtelem-upload \
+	     SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
 	  then echo "ok   asan $$t"; else echo "FAIL asan $$t"; tail -30 build/asan/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
 

@@ -745,7 +745,10 @@ static int cmd_upload(const Opts *o, Spool *s) {
   Item *v = sqlite3_malloc64(sizeof(Item) * (size_t)o->batch);
   long sent = 0, rejected = 0, requests = 0;
   int stop = 0, rc = 0;
-  if (!v) return 2;
+  if (!v) {
+    http_free(&h);
+    return 2;
+  }
   while (!stop) {
     if (o->max_requests && requests >= o->max_requests) break;
     int n = spool_take(s, v, o->batch);
