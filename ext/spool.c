@@ -549,14 +549,23 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
   char key[37], now[32];
   spool_uuid(key);
   spool_now(now);
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, mt, (int)mtn, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, sid, (int)sidn, SQLITE_STATIC);
-  if (has_value) sqlite3_bind_double(st, 5, value);
-  sqlite3_bind_text(st, 6, telem_class_name(cls), 2, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, body.p, (int)body.len, SQLITE_STATIC);
-  if ((rc = spool_run(vt, st)) != SQLITE_OK) goto done;
+  /* one pass, or two when the table was dropped since the statement was
+   * prepared: then it is created again */
+  for (int pass = 0; pass < 2; pass++) {
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, mt, (int)mtn, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, sid, (int)sidn, SQLITE_STATIC);
+    if (has_value) sqlite3_bind_double(st, 5, value);
+    sqlite3_bind_text(st, 6, telem_class_name(cls), 2, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, body.p, (int)body.len, SQLITE_STATIC);
+    rc = spool_run(vt, st);
+    if (pass || rc != SQLITE_ERROR || spool_table_exists(vt->db)) break;
+    sqlite3_finalize(vt->stmt);
+    vt->stmt = NULL;
+    if (!(st = spool_stmt(vt, ENQ_INSERT, 1))) break;
+  }
+  if (rc != SQLITE_OK) goto done;
   spool_set_int(cur, ENQ_COL_ID, sqlite3_last_insert_rowid(vt->db));
   spool_set_text_take(cur, ENQ_COL_KEY, sqlite3_mprintf("%s", key));
   spool_set_text_take(cur, ENQ_COL_CLASS, sqlite3_mprintf("%s", telem_class_name(cls)));

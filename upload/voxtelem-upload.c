@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -884,6 +885,9 @@ int main(int argc, char **argv) {
   Opts o;
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc;
+  /* A receiver that closes mid-request must give an error, not kill us
+   * (CURLOPT_NOSIGNAL leaves SIGPIPE to the program). */
+  signal(SIGPIPE, SIG_IGN);
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     fprintf(stderr, PROG ": cannot start libcurl\n");
     return 2;

@@ -128,3 +128,9 @@ UPDATE telem_spool_queue SET created_at = '2020-01-01T00:00:00.000Z' WHERE id IN
 SELECT 'sp95', table_name, kind, eligible_rows, status FROM telem_prune_plan WHERE table_name = 'telem_spool_queue';
 SELECT 'sp96', telem_prune_apply('telem_spool_queue');
 SELECT 'sp97', count(*), sum(id IN (2, 3)) FROM telem_spool_queue;
+
+-- a dropped spool table is created again by the next enqueue
+DROP TABLE telem_spool_queue;
+SELECT 'sp98', * FROM telem_spool;
+SELECT 'sp99', id, class FROM telem_enqueue('spool.free', '{"k":1}');
+SELECT 'sp99b', pending FROM telem_spool;
