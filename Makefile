@@ -17,7 +17,7 @@ SQLITE3 ?= sqlite3
 PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
             libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev \
-            libcurl4-openssl-dev libssl-dev
+            libcurl4-openssl-dev libssl-dev openssl
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
 # The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).

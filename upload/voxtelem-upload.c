@@ -37,8 +37,10 @@
 #include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +63,7 @@ typedef struct Opts {
   double timeout;        /* seconds per request */
   double backoff_base, backoff_cap, max_retry_after; /* seconds */
   long max_requests;     /* stop after this many requests (0: no limit) */
+  const char *cacert;    /* CA bundle for the receiver's certificate, or NULL */
   int verbose;
 } Opts;
 
@@ -81,6 +84,7 @@ static void usage(FILE *f) {
           "  --backoff S          first backoff in seconds (default 0.5; doubles, max 60)\n"
           "  --max-retry-after S  longest Retry-After honoured (default 300)\n"
           "  --max-requests N     stop after N requests\n"
+          "  --cacert FILE        trust the CA certificates in FILE (PEM) for HTTPS\n"
           "  -v                   one line per request on stderr\n"
           "environment: VOX_TELEMETRY_UPLOAD_URL, VOX_TELEMETRY_UPLOAD_TOKEN (bearer),\n"
           "  VOX_TELEMETRY_SIGNING_KEY and VOX_TELEMETRY_SIGNING_KEY_ID (HMAC-SHA256 signing)\n");
@@ -124,6 +128,10 @@ static int parse_args(int argc, char **argv, Opts *o) {
     } else if (!strcmp(a, "--vox-spool")) {
       if (!v) goto missing;
       o->vox_dir = v;
+      i++;
+    } else if (!strcmp(a, "--cacert")) {
+      if (!v) goto missing;
+      o->cacert = v;
       i++;
     } else if (!strcmp(a, "--rate")) {
       if (parse_num(a, v, 0.001, 1e6, &o->rate)) return 2;
@@ -364,6 +372,7 @@ static int http_init(Http *h, const Opts *o) {
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header_cb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
   curl_easy_setopt(c, CURLOPT_USERAGENT, PROG "/" VOXTELEM_VERSION);
+  if (o->cacert) curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
   return 0;
 }
 
@@ -881,6 +890,23 @@ static int cmd_export(Spool *s) {
   return ferror(stdout) ? 2 : 0;
 }
 
+/* One uploader per spool: two would send the same rows twice (harmless to
+ * a receiver that honours Idempotency-Key, but wasteful).  An flock() on
+ * the database file or the spool directory, held until exit; it does not
+ * touch SQLite's own (fcntl) locks.  0, or 2 when another run holds it. */
+static int lock_spool(const Opts *o) {
+  if (o->dry_run) return 0;
+  const char *path = o->vox_dir ? o->vox_dir : o->db;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0; /* nothing to lock: opening the spool reports it */
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    fprintf(stderr, PROG ": another " PROG " is uploading this spool\n");
+    close(fd);
+    return 2;
+  }
+  return 0; /* fd stays open: the lock lasts until the process ends */
+}
+
 int main(int argc, char **argv) {
   Opts o;
   int rc = parse_args(argc, argv, &o);
@@ -900,7 +926,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(o.cmd, "status")) rc = cmd_status(&o, &s);
   else if (!strcmp(o.cmd, "export")) rc = cmd_export(&s);
-  else rc = cmd_upload(&o, &s);
+  else if ((rc = lock_spool(&o)) == 0) rc = cmd_upload(&o, &s);
   spool_close_all(&s);
   curl_global_cleanup();
   return rc;

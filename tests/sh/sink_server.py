@@ -20,7 +20,8 @@ request; requests past the list are answered normally:
   timeout   read the request, wait 4 s, store nothing (the client gives up)
   lost      store, then reset the connection: a 2xx whose answer is lost
   slow      store, then send the 200 answer one byte every 50 ms
-After MAX_REQUESTS requests (default 10000) the server refuses with 503,
+With SINK_TLS_CERT and SINK_TLS_KEY set it speaks HTTPS with that
+certificate.  After MAX_REQUESTS requests (default 10000) the server refuses with 503,
 so a runaway client cannot loop forever.  The state is written to
 STATEFILE (JSON) after every request.
 """
@@ -176,6 +177,12 @@ class Server(ThreadingHTTPServer):
 
 
 srv = Server(("127.0.0.1", 0), Handler)
+if os.environ.get("SINK_TLS_CERT"):
+    # HTTPS with the test's self-signed certificate (SINK_TLS_CERT, SINK_TLS_KEY)
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["SINK_TLS_CERT"], os.environ["SINK_TLS_KEY"])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with lock:
     save()
 with open(PORTFILE + ".tmp", "w") as f:

@@ -257,5 +257,32 @@ want_body=$(grep -m1 '^{"event_type"' "$doc")
 [ "$(st 's["sig_ok"]')" = 1 ] || fail "doc example: Python's hmac did not verify it"
 pass "the documented signing example is what the uploader sends"
 
+# ---- 14. one uploader per spool ----------------------------------------------------------------
+make_db 6
+start_server ""
+"$UP" --rate 2 --burst 1 --max-requests 20 "$T/db" "$URL" 2>/dev/null &
+UPID=$!
+sleep 0.7
+set +e; up "$T/db" "$URL" 2>"$T/err"; rc=$?; set -e
+kill -9 "$UPID" 2>/dev/null || true; wait "$UPID" 2>/dev/null || true
+[ "$rc" = 2 ] && grep -q 'another voxtelem-upload is uploading this spool' "$T/err" ||
+  fail "a second uploader on the same spool was not refused (exit $rc)"
+up "$T/db" "$URL" || fail "upload after the first one died exited $?"
+check_all_stored 6 "lock"
+pass "a second uploader on the same spool is refused; the lock dies with its holder"
+
+# ---- 15. HTTPS: the certificate is verified -------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 || fail "openssl could not make a certificate"
+make_db 3
+SINK_TLS_CERT=$T/cert.pem SINK_TLS_KEY=$T/key.pem start_server ""
+URL=${URL/http:/https:}
+set +e; up --max-attempts 1 "$T/db" "$URL" 2>"$T/err"; rc=$?; set -e
+[ "$rc" = 1 ] && [ "$(pending)" = 3 ] || fail "an unknown certificate was accepted (exit $rc)"
+grep -qi 'certificate' "$T/err" || fail "no certificate error: $(cat "$T/err")"
+up --cacert "$T/cert.pem" "$T/db" "$URL" || fail "HTTPS upload with --cacert exited $?"
+check_all_stored 3 "https"
+pass "HTTPS: an untrusted certificate is refused, a trusted one (--cacert) works"
+
 stop_server
 echo "upload_loopback: all passed"
