@@ -87,11 +87,21 @@ for k in s["store_order"]:
     ev = json.loads(s["stored"][k])
     assert ev["event_type"] == "research_metric" and ev["metric_type"] == "spool.ok", ev
     assert list(ev) == sorted(ev), "keys not sorted"
+    # compact, keys sorted, non-ASCII raw: the bytes serde_json writes for
+    # a serde_json::Value (Vox's export and upload)
+    assert json.dumps(ev, sort_keys=True, separators=(",", ":"), ensure_ascii=False) == s["stored"][k], "not serde's layout"
     n = json.loads(ev["metadata_json"])["ms"]
     assert n > prev, "out of spool order"
     prev = n
 PY
 }
+
+# ---- 0. the extension has no network code (ADR 0006) ----------------------------------
+if ldd "$SO" | grep -qiE 'libcurl|libssl|libcrypto'; then fail "voxtelem.so links a network or TLS library"; fi
+if nm -D --undefined-only "$SO" | grep -qwE 'socket|connect|getaddrinfo|gethostbyname|sendto|recvfrom'; then
+  fail "voxtelem.so imports a socket function"
+fi
+pass "voxtelem.so links no libcurl/libssl and imports no socket function"
 
 # ---- 1. 2xx acknowledges ---------------------------------------------------------
 make_db 5
