@@ -356,13 +356,21 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
   const TelemTaxonomyRow *row = strlen(mt) == mtn ? telem_registry_metric(c->reg, mt) : NULL;
   if (!row) return enq_refuse(vt, "transmission", "the metric type is not in the taxonomy");
   if (!row->transmission || strcmp(row->transmission, UPLOAD_TRANSMISSION) != 0) {
+    /* both names come from the contracts, still escaped for the message */
     char *t = telem_printable(row->transmission, row->transmission ? strlen(row->transmission) : 0,
                               64);
+    char *m = telem_printable(row->metric_type, strlen(row->metric_type), 128);
+    if (!t || !m) {
+      sqlite3_free(t);
+      sqlite3_free(m);
+      return SQLITE_NOMEM;
+    }
     telem_vtab_errorf(&vt->base,
                       "telem_enqueue: refused by rule \"transmission\": metric type %s is %s; "
                       "only " UPLOAD_TRANSMISSION " may be uploaded",
-                      row->metric_type, t ? t : "?");
+                      m, *t ? t : "(none)");
     sqlite3_free(t);
+    sqlite3_free(m);
     return SQLITE_ERROR;
   }
 
