@@ -254,7 +254,7 @@ pass "Vox's file spool: POSTed in name order, key = file name, acked files remov
 
 # ---- 13. the signing example of docs/reference/sink-wire.md, made by the uploader -------------
 rm -f "$T/db"
-"$SQLITE3" "$T/db" ".load ${SO%.so}" \
+"$SQLITE3" "$T/db" ".load ${SO%.so}" "SELECT telem_use_contracts('$CONTRACTS')" \
   "SELECT count(*) FROM telem_enqueue('benchmark_event', '{\"event\":\"start\",\"ms\":12}', 'bench:1')" >/dev/null
 VOX_TELEMETRY_SIGNING_KEY=example-signing-key VOX_TELEMETRY_SIGNING_KEY_ID=k1 start_server ""
 VOX_TELEMETRY_SIGNING_KEY=example-signing-key VOX_TELEMETRY_SIGNING_KEY_ID=k1 VOXTELEM_UPLOAD_FIXED_TIME=1767225600 \
