@@ -9,6 +9,7 @@
 #   make fuzz FUZZ_SECONDS=N   every fuzz target for N seconds
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make install PREFIX=/usr/local
+#   make deb / npm / wheel / pkgtest   packages (see the packaging section)
 
 SHELL := /bin/bash
 CC ?= cc
@@ -20,8 +21,18 @@ DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev lib
             libcurl4-openssl-dev libssl-dev openssl
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
-# The shared conformance suites (JSON Schema test suite, RFC 8259 parsing suite).
-VOXTELEM_CONFORMANCE ?= $(abspath ../shared/conformance)
+# The conformance suites (JSON Schema test suite, RFC 8259 parsing suite):
+# $$VOXTELEM_CONFORMANCE, else the pinned submodules under
+# tests/conformance/suites/, else ../shared/conformance (tools/conformance-dir.sh).
+# None present: the steps that need them say they were skipped, except
+# under CI=true, where ../shared is always beside the clone.
+VOXTELEM_CONFORMANCE := $(shell tools/conformance-dir.sh)
+ifneq ($(.SHELLSTATUS),0)
+$(error VOXTELEM_CONFORMANCE is set but holds no suites)
+endif
+ifeq ($(CI)$(VOXTELEM_CONFORMANCE),true)
+$(error CI=true but no conformance suites were found (expected ../shared/conformance))
+endif
 export VOXTELEM_CONFORMANCE
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -32,15 +43,15 @@ OPT ?= -O2 -g
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-EXT_SRC := $(sort $(wildcard ext/*.c))
-EXT_HDR := ext/internal.h include/voxtelem.h
+EXT_SRC := $(sort $(wildcard ext/*.c ext/*/*.c))
 CONTRACT_FILES := $(shell find contracts -type f ! -name '.*' 2>/dev/null | sort)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/%)
 ASAN_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
 SQL_TESTS := $(sort $(wildcard tests/sql/*.sql))
 SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
-BENCHES := $(sort $(wildcard bench/*.sh))
+BENCHES := $(filter-out bench/scale_%,$(sort $(wildcard bench/*.sh)))
+SCALE_BENCHES := $(sort $(wildcard bench/scale_*.sh))
 
 # The uploader (upload/): the only networked code, and the only user of
 # libcurl and libcrypto (docs/adr/0006-uploader-is-a-separate-binary.md).
@@ -48,12 +59,14 @@ UPLOADER := build/voxtelem-upload
 UPLOAD_LIBS = $(shell pkg-config --libs libcurl libcrypto 2>/dev/null)
 
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
-        check-asan check-asan-sh check-valgrind check-drift conformance
+        check-asan check-asan-sh check-valgrind check-drift conformance bench-scale
 .DELETE_ON_ERROR:
 
 all: voxtelem.so $(UPLOADER)
 
 # ---- build ------------------------------------------------------------------
+# Every object is built by one rule per variant (OBJ_RULES); -MMD -MP write
+# header dependencies beside each object, included at the end.
 
 build/embed: tools/embed.c
 	@mkdir -p build
@@ -62,63 +75,44 @@ build/embed: tools/embed.c
 build/contracts_embedded.c: build/embed $(CONTRACT_FILES)
 	build/embed contracts $@
 
-build/so/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/so
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+# $(1): object folder; $(2): compiler and flags.
+define OBJ_RULES
+$(1)/%.o: ext/%.c
+	@mkdir -p $$(@D)
+	$(2) -MMD -MP -c -o $$@ $$<
+$(1)/contracts_embedded.o: build/contracts_embedded.c
+	@mkdir -p $$(@D)
+	$(2) -MMD -MP -c -o $$@ $$<
+endef
+objs = $(EXT_SRC:ext/%.c=$(1)/%.o) $(1)/contracts_embedded.o
 
-build/so/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/so
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+# so: the loadable extension; lib: the same sources linked with libsqlite3
+# (unit tests, tools, libvoxtelem.a); asan/*: both with ASan+UBSan.
+$(eval $(call OBJ_RULES,build/so,$(CC) $(CFLAGS_ALL)))
+$(eval $(call OBJ_RULES,build/lib,$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT))
+$(eval $(call OBJ_RULES,build/asan/so,$(CC) $(CFLAGS_ALL) $(SAN) -O1))
+$(eval $(call OBJ_RULES,build/asan/lib,$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT))
 
-SO_OBJ := $(EXT_SRC:ext/%.c=build/so/%.o) build/so/contracts_embedded.o
+voxtelem.so: $(call objs,build/so)
+	$(CC) -shared -o $@ $^ $(PKG_LIBS) -Wl,--no-undefined -lm
+build/asan/voxtelem.so: $(call objs,build/asan/so)
+	$(CC) -shared $(SAN) -o $@ $^ $(PKG_LIBS) -lm
 
-voxtelem.so: $(SO_OBJ)
-	$(CC) -shared -o $@ $(SO_OBJ) $(PKG_LIBS) -Wl,--no-undefined -lm
+build/lib/libtelem.a: $(call objs,build/lib)
+	rm -f $@ && ar rcs $@ $^
+build/asan/libtelem.a: $(call objs,build/asan/lib)
+	rm -f $@ && ar rcs $@ $^
 
 # The uploader links the engines (build/lib/libtelem.a) for ack, requeue,
 # status and export, and libcurl + libcrypto for HTTPS and HMAC-SHA256.
-$(UPLOADER): upload/voxtelem-upload.c build/lib/libtelem.a $(EXT_HDR)
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
+$(UPLOADER): upload/voxtelem-upload.c build/lib/libtelem.a
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -MMD -MP -o $@ $< build/lib/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
 
-# The same sources for the unit tests, linked with libsqlite3 directly.
-build/lib/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/lib
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -c -o $@ $<
-
-build/lib/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/lib
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -c -o $@ $<
-
-LIB_OBJ := $(EXT_SRC:ext/%.c=build/lib/%.o) build/lib/contracts_embedded.o
-build/lib/libtelem.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $(LIB_OBJ)
-
-build/test_%: tests/unit/test_%.c tests/unit/unit.h build/lib/libtelem.a
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lcmocka -lm
-
-# Sanitizer builds: the same objects with ASan+UBSan.
-build/asan/lib/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/asan/lib
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -c -o $@ $<
-build/asan/lib/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/asan/lib
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -c -o $@ $<
-ASAN_LIB_OBJ := $(EXT_SRC:ext/%.c=build/asan/lib/%.o) build/asan/lib/contracts_embedded.o
-build/asan/libtelem.a: $(ASAN_LIB_OBJ)
-	rm -f $@ && ar rcs $@ $(ASAN_LIB_OBJ)
-build/asan/test_%: tests/unit/test_%.c tests/unit/unit.h build/asan/libtelem.a
+build/test_%: tests/unit/test_%.c build/lib/libtelem.a
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -MMD -MP -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lcmocka -lm
+build/asan/test_%: tests/unit/test_%.c build/asan/libtelem.a
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lcmocka -lm
-
-build/asan/so/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/asan/so
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -c -o $@ $<
-build/asan/so/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/asan/so
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -c -o $@ $<
-ASAN_SO_OBJ := $(EXT_SRC:ext/%.c=build/asan/so/%.o) build/asan/so/contracts_embedded.o
-build/asan/voxtelem.so: $(ASAN_SO_OBJ)
-	$(CC) -shared $(SAN) -o $@ $(ASAN_SO_OBJ) $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -MMD -MP -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lcmocka -lm
 
 # ---- dependencies -----------------------------------------------------------
 
@@ -131,6 +125,12 @@ deps:
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "deps: all installed"; fi
+	@# The pinned conformance suites, when the network allows (never required).
+	@if [ -e .git ] && [ -z "$$(ls -A tests/conformance/suites/json-schema-test-suite 2>/dev/null)" ]; then \
+	  if GIT_TERMINAL_PROMPT=0 timeout 120 git submodule update --init --depth 1 -q 2>/dev/null; \
+	  then echo "deps: conformance submodules fetched"; \
+	  else echo "deps: conformance submodules not fetched (offline?); tests use \$$VOXTELEM_CONFORMANCE or ../shared/conformance"; fi; \
+	fi
 
 # ---- demo -------------------------------------------------------------------
 
@@ -147,10 +147,10 @@ test: all unit sqltest shtest exports conformance check-drift
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-# JSON Schema test suite (draft7, draft2020-12; >= 99% each) and the RFC 8259
-# parsing suite, read from $(VOXTELEM_CONFORMANCE) (default ../shared/conformance).
+# JSON Schema test suite and the RFC 8259 parsing suite, read from
+# $(VOXTELEM_CONFORMANCE) (see above).
 build/conformance: tests/conformance/runner.c build/lib/libtelem.a
-	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -MMD -MP -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lm
 
 conformance: build/conformance
 	build/conformance
@@ -158,15 +158,20 @@ conformance: build/conformance
 # SQL golden tests: stderr merged, the shell's error prefix normalised, exit
 # status ignored (errors are part of the expected output).
 SQL_NORMALISE := sed -E 's/^(Parse|Runtime) error near line [0-9]+: /Error: /; s/^Error: near line [0-9]+: /Error: /'
-SQL_RUN = $(SQLITE3) -batch -cmd '.load $(1)' :memory: < $(2) 2>&1 | $(SQL_NORMALISE)
+
+# $(call SQL_GOLDEN,<extension path>,<output folder>,<label>,<environment>):
+# every tests/sql/*.sql through the shell, diffed against its .expected.
+define SQL_GOLDEN
+	@mkdir -p $(2); fail=0; for t in $(SQL_TESTS); do \
+	  out=$(2)/$$(basename $$t .sql).out; \
+	  $(4) $(SQLITE3) -batch -cmd '.load $(1)' :memory: < $$t 2>&1 | $(SQL_NORMALISE) > $$out; \
+	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   $(3)$$t"; \
+	  else echo "FAIL $(3)$$t"; head -60 $$out.diff; fail=1; fi; \
+	done; exit $$fail
+endef
 
 sqltest: voxtelem.so
-	@mkdir -p build/sqlout; fail=0; for t in $(SQL_TESTS); do \
-	  out=build/sqlout/$$(basename $$t .sql).out; \
-	  $(call SQL_RUN,./voxtelem,$$t) > $$out; \
-	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   $$t"; \
-	  else echo "FAIL $$t"; cat $$out.diff; fail=1; fi; \
-	done; exit $$fail
+	$(call SQL_GOLDEN,./voxtelem,build/sqlout,,)
 
 shtest: voxtelem.so $(UPLOADER)
 	@fail=0; for t in $(SH_TESTS); do \
@@ -196,32 +201,26 @@ fuzz-smoke:
 
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
 build/asan/conformance: tests/conformance/runner.c build/asan/libtelem.a
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -MMD -MP -o $@ $< build/asan/libtelem.a $(PKG_LIBS) -lm
 
+ASAN_ENV = LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
 check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 	@set -e; for t in $(ASAN_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
 	@echo "== build/asan/conformance"; ASAN_OPTIONS=detect_leaks=1 build/asan/conformance
-	@mkdir -p build/asan/sqlout; fail=0; for t in $(SQL_TESTS); do \
-	  out=build/asan/sqlout/$$(basename $$t .sql).out; \
-	  LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
-	    $(SQLITE3) -batch -cmd '.load ./build/asan/voxtelem' :memory: < $$t 2>&1 | $(SQL_NORMALISE) > $$out; \
-	  if diff -u $${t%.sql}.expected $$out > $$out.diff; then echo "ok   asan $$t"; \
-	  else echo "FAIL asan $$t"; head -60 $$out.diff; fail=1; fi; \
-	done; exit $$fail
+	$(call SQL_GOLDEN,./build/asan/voxtelem,build/asan/sqlout,asan ,$(ASAN_ENV))
 
 # Shell tests with the sanitized .so preloaded into python3 and sqlite3.
 # rss_flat (ASan's quarantine is not the extension's memory) and c_api (it
 # builds its own program) are left to make test.
 ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh,$(SH_TESTS))
 # The uploader, sanitized, with leak checks (it is a program of ours, not a host).
-build/asan/voxtelem-upload: upload/voxtelem-upload.c build/asan/libtelem.a $(EXT_HDR)
+build/asan/voxtelem-upload: upload/voxtelem-upload.c build/asan/libtelem.a
 	@mkdir -p build/asan
-	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -o $@ $< build/asan/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -MMD -MP -o $@ $< build/asan/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
 
 check-asan-sh: build/asan/voxtelem.so build/asan/voxtelem-upload
 	@fail=0; for t in $(ASAN_SH_TESTS); do \
-	  if LD_PRELOAD=$(ASAN_RT) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
-	     VOXTELEM_SO=$$PWD/build/asan/voxtelem.so VOXTELEM_UPLOAD=$$PWD/build/asan/voxtelem-upload \
+	  if $(ASAN_ENV) VOXTELEM_SO=$$PWD/build/asan/voxtelem.so VOXTELEM_UPLOAD=$$PWD/build/asan/voxtelem-upload \
 	     SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
 	  then echo "ok   asan $$t"; else echo "FAIL asan $$t"; tail -30 build/asan/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
@@ -242,22 +241,29 @@ check-valgrind: voxtelem.so
 bench: voxtelem.so $(UPLOADER)
 	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so VOXTELEM_UPLOAD=$$PWD/$(UPLOADER) SQLITE3=$(SQLITE3) bash $$b; done
 
+# Each dimension grown by 10x steps: the ratio to its baseline per step, and
+# FLAG where the cost per unit grows more than 2x from one step to the next.
+bench-scale: voxtelem.so
+	@set -e; for b in $(SCALE_BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
+
 # ---- install ----------------------------------------------------------------
 
 # The .so exports only its entry point; C programs that use the engines
 # directly (include/voxtelem.h) link the static library libvoxtelem.a.
+# LIBDIR (packaging section below): $(PREFIX)/lib, or Debian's multiarch
+# directory when PREFIX is /usr -- the one where `.load voxtelem` needs no path.
 install: voxtelem.so build/lib/libtelem.a $(UPLOADER)
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(UPLOADER) $(DESTDIR)$(PREFIX)/bin/voxtelem-upload
-	install -m 0755 voxtelem.so $(DESTDIR)$(PREFIX)/lib/voxtelem.so
-	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(PREFIX)/lib/libvoxtelem.a
+	install -m 0755 voxtelem.so $(DESTDIR)$(LIBDIR)/voxtelem.so
+	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(LIBDIR)/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h
 	install -d $(DESTDIR)$(PREFIX)/share/voxtelem/schema
 	install -m 0644 sql/prune.sql sql/guards.sql sql/governance.sql $(DESTDIR)$(PREFIX)/share/voxtelem/
 	install -m 0644 sql/schema/*.sql $(DESTDIR)$(PREFIX)/share/voxtelem/schema/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/voxtelem.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' voxtelem.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/voxtelem.pc
 
 clean:
 	rm -rf build voxtelem.so
@@ -274,20 +280,15 @@ FUZZ_FLAGS := -g -O1 -fno-sanitize-recover=undefined \
               -DTELEM_NO_EXT -std=c11 -D_DEFAULT_SOURCE -Iext -Iinclude
 # The engines are compiled once with coverage instrumentation, then linked
 # into every target.
-FUZZ_OBJ := $(patsubst ext/%.c,build/fuzz/obj/%.o,$(filter-out ext/voxtelem.c,$(EXT_SRC))) \
-            build/fuzz/obj/contracts_embedded.o
+FUZZ_OBJ := $(filter-out build/fuzz/obj/voxtelem.o,$(call objs,build/fuzz/obj))
 
-build/fuzz/obj/%.o: ext/%.c $(EXT_HDR)
-	@mkdir -p build/fuzz/obj
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS) -c -o $@ $<
-build/fuzz/obj/contracts_embedded.o: build/contracts_embedded.c
-	@mkdir -p build/fuzz/obj
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS) -c -o $@ $<
+FUZZ_OBJ_CC = $(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) $(PKG_CFLAGS)
+$(eval $(call OBJ_RULES,build/fuzz/obj,$(FUZZ_OBJ_CC)))
 
 .SECONDARY: $(FUZZ_OBJ)
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(EXT_HDR)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(PKG_CFLAGS) -MMD -MP -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS) -lm
 
 .PHONY: fuzz fuzz-build fuzz-smoke
 fuzz-build: $(FUZZ_BIN)
@@ -300,3 +301,84 @@ fuzz: $(FUZZ_BIN)
 	    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E '^#|stat::|ERROR|SUMMARY|crash' | tail -8; \
 	  test $${PIPESTATUS[0]} -eq 0; \
 	done
+
+# Header dependencies written by -MMD -MP.
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ==== packaging (issue 15) ===================================================
+# Packages of the same voxtelem.so; their tests (tests/pkg/) run from make test.
+#
+#   make deb      build/voxtelem_<version>_<arch>.deb (dpkg-deb): the .so in
+#                 Debian's multiarch library directory, where `.load voxtelem`
+#                 finds it with no path; header, pkg-config, SQL scripts, docs,
+#                 voxtelem-prune and its cron / systemd timer examples
+#   make npm      build/voxtelem-<version>.tgz (npm pack): the .so for linux-x64
+#                 and getLoadablePath() / load(db) for better-sqlite3 and libsql
+#   make wheel    build/dist/voxtelem-<version>-py3-none-linux_<arch>.whl
+#                 (python3 -m build, Debian's python3-build): loadable_path(), load(conn)
+#   make pkgtest  the package tests (the deb test needs root; the npm test skips
+#                 with one line when npm or its registry is not there)
+#
+# make install: LIBDIR defaults to $(PREFIX)/lib, and to the multiarch
+# directory for PREFIX=/usr (as CMake's GNUInstallDirs does on Debian).
+
+.PHONY: deb npm wheel pkgtest install-prune
+
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch 2>/dev/null)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+LIBDIR ?= $(if $(filter /usr /usr/,$(PREFIX)),$(PREFIX)/lib/$(MULTIARCH),$(PREFIX)/lib)
+HOST_PYTHON := /usr/bin/python3
+WHEEL_PLAT := linux_$(shell uname -m)
+
+DEB := build/voxtelem_$(VERSION)_$(DEB_ARCH).deb
+NPM_TGZ := build/voxtelem-$(VERSION).tgz
+WHEEL := build/dist/voxtelem-$(VERSION)-py3-none-$(WHEEL_PLAT).whl
+PKG_TESTS := $(sort $(wildcard tests/pkg/*.sh))
+DEB_PKGS += dpkg-dev python3-build python3-setuptools python3-wheel python3-venv python3-pip
+
+# The scheduled prune wrapper goes with the scripts make install puts in
+# $(PREFIX)/share/voxtelem; it finds prune.sql there.
+install: install-prune
+install-prune:
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 tools/voxtelem-prune $(DESTDIR)$(PREFIX)/bin/voxtelem-prune
+
+deb: $(DEB)
+$(DEB): voxtelem.so build/lib/libtelem.a include/voxtelem.h voxtelem.pc.in tools/voxtelem-prune \
+        $(wildcard sql/*.sql sql/schema/*.sql packaging/debian/* packaging/examples/* packaging/man/*) \
+        README.md CHANGELOG.md $(shell find docs -name '*.md' 2>/dev/null)
+	MAKE="$(MAKE)" VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) MULTIARCH=$(MULTIARCH) \
+	  sh packaging/debian/build-deb.sh $@ build/deb/root
+
+npm: $(NPM_TGZ)
+$(NPM_TGZ): voxtelem.so $(wildcard packaging/npm/*) README.md
+	@rm -rf build/npm/pkg && mkdir -p build/npm/pkg/lib/linux-x64
+	cp packaging/npm/index.js packaging/npm/index.d.ts packaging/npm/README.md build/npm/pkg/
+	sed 's/@VERSION@/$(VERSION)/' packaging/npm/package.json.in > build/npm/pkg/package.json
+	install -m 0644 voxtelem.so build/npm/pkg/lib/linux-x64/voxtelem.so
+	strip --strip-unneeded build/npm/pkg/lib/linux-x64/voxtelem.so
+	cd build/npm/pkg && npm pack --silent --pack-destination .. > /dev/null
+	mv build/npm/voxtelem-$(VERSION).tgz $@
+
+wheel: $(WHEEL)
+$(WHEEL): voxtelem.so $(wildcard packaging/python/* packaging/python/voxtelem/*)
+	@rm -rf build/wheel && mkdir -p build/wheel build/dist
+	cp -r packaging/python build/wheel/src
+	sed -i 's/@VERSION@/$(VERSION)/' build/wheel/src/pyproject.toml build/wheel/src/voxtelem/__init__.py
+	install -m 0644 voxtelem.so build/wheel/src/voxtelem/voxtelem.so
+	strip --strip-unneeded build/wheel/src/voxtelem/voxtelem.so
+	cd build/wheel/src && $(HOST_PYTHON) -m build --no-isolation --wheel --outdir ../../dist . > ../build.log 2>&1 \
+	  || { tail -20 ../build.log; exit 1; }
+	@test -f $@ || { echo "wheel: expected $@, got: $$(ls build/dist)"; exit 1; }
+
+# npm is optional: without it the npm test says so in one line.
+pkgtest: voxtelem.so $(DEB) $(WHEEL) $(if $(shell command -v npm),$(NPM_TGZ))
+	@fail=0; for t in $(PKG_TESTS); do log=build/pkg-$$(basename $$t .sh).log; \
+	  VOXTELEM_SO=$$PWD/voxtelem.so VOXTELEM_DEB=$$PWD/$(DEB) VOXTELEM_WHEEL=$$PWD/$(WHEEL) \
+	  VOXTELEM_NPM=$$PWD/$(NPM_TGZ) VOXTELEM_VERSION=$(VERSION) SQLITE3=$(SQLITE3) bash $$t > $$log 2>&1; rc=$$?; \
+	  if [ $$rc = 0 ]; then echo "ok   $$t"; \
+	  elif [ $$rc = 77 ]; then echo "skip $$t: $$(tail -1 $$log)"; \
+	  else echo "FAIL $$t"; tail -30 $$log; fail=1; fi; \
+	done; exit $$fail
+
+test: pkgtest

@@ -1,29 +1,22 @@
 /*
- * voxtelem.c -- the entry point: sqlite3_voxtelem_init registers every SQL
- * feature of the extension, in the order of the table below, and stops at
- * the first one that fails, naming it.
+ * voxtelem.c -- the entry point: sqlite3_voxtelem_init registers every
+ * feature of the SQL surface (ext/sql/), each from its registration table,
+ * in the order below, and stops at the first failure, naming it:
+ *   voxtelem: registering <name>: <sqlite's message>
  *
  *   sqlite3 app.db
  *   sqlite> .load ./voxtelem
  *   sqlite> SELECT telem_version();
  */
-#include "internal.h"
+#include "sql/sql.h"
 #include "voxtelem.h"
 
 SQLITE_EXTENSION_INIT1
 
-static const struct {
-  const char *name;     /* feature, for the error message */
-  TelemRegisterFn fn;
-} features[] = {
-    {"version", telem_register_version},
-    {"contracts", telem_register_contracts},
-    {"retention", telem_register_retention},
-    {"prune", telem_register_prune},
-    {"validate", telem_register_validate},
-    {"redact", telem_register_redact},
-    {"classify", telem_register_classify},
-    {"spool", telem_register_spool},
+static const TelemFeature *const features[] = {
+    &telem_feature_version,  &telem_feature_contracts, &telem_feature_retention,
+    &telem_feature_prune,    &telem_feature_validate,  &telem_feature_redact,
+    &telem_feature_classify, &telem_feature_spool,
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
@@ -31,23 +24,12 @@ TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,
   SQLITE_EXTENSION_INIT2(pApi);
   char *err = NULL;
   TelemConn *c = telem_conn_new(db, &err);
-  if (!c) {
-    if (pzErrMsg) *pzErrMsg = err;
-    else sqlite3_free(err);
-    return SQLITE_ERROR;
-  }
-  int rc = SQLITE_OK;
-  for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
-    rc = features[i].fn(db, c, &err);
-    if (rc != SQLITE_OK) {
-      char *msg = sqlite3_mprintf("voxtelem: registering %s failed: %s", features[i].name,
-                                  err ? err : sqlite3_errstr(rc));
-      sqlite3_free(err);
-      if (pzErrMsg) *pzErrMsg = msg;
-      else sqlite3_free(msg);
-      break;
-    }
-  }
-  telem_conn_unref_cb(c); /* the registrations hold their own references */
+  int rc = c ? SQLITE_OK : SQLITE_ERROR;
+  for (size_t i = 0; c && rc == SQLITE_OK && i < sizeof(features) / sizeof(features[0]); i++)
+    rc = telem_register_feature(db, c, features[i], &err);
+  if (rc != SQLITE_OK && !err) err = sqlite3_mprintf("voxtelem: %s", sqlite3_errstr(rc));
+  if (pzErrMsg) *pzErrMsg = err;
+  else sqlite3_free(err);
+  if (c) telem_conn_unref_cb(c); /* the registrations hold their own references */
   return rc;
 }

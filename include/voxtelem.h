@@ -27,7 +27,7 @@ int sqlite3_voxtelem_init(struct sqlite3 *db, char **pzErrMsg,
                           const struct sqlite3_api_routines *pApi);
 
 
-/* ---- retention policy (ext/policy.c) -----------------------------------
+/* ---- retention policy (ext/engine/policy.c) -----------------------------------
  *
  * A retention policy is the parsed form of contracts/db/retention-policy.yaml:
  * one rule per table, kept sorted by table name.  No database is involved.
@@ -87,7 +87,7 @@ void telem_policy_remove(TelemPolicy *p, int i);
 int telem_policy_check(const TelemPolicy *p, char **pzErr);
 /* The policy as YAML in the contracts format (NULL on OOM). */
 char *telem_policy_to_yaml(const TelemPolicy *p);
-/* ---- JSON Schema engine (ext/schema.c) ---------------------------------
+/* ---- JSON Schema engine (ext/engine/schema.c) ---------------------------------
  *
  * Draft-07 and 2020-12 (by "$schema"; the set's default draft when a
  * document has none).  References resolve only against documents added to

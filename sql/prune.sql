@@ -7,14 +7,14 @@
 -- "Prune batching"), and prints this run's rows of telem_prune_log.
 --
 -- Finding the extension: `.load voxtelem` is a bare name, so dlopen()
--- searches the library path: LD_LIBRARY_PATH, then /etc/ld.so.cache and the
--- system directories, where `make install` puts voxtelem.so
--- ($(PREFIX)/lib; run ldconfig, or set LD_LIBRARY_PATH=/usr/local/lib).
+-- searches LD_LIBRARY_PATH and the system directories, among them Debian's
+-- multiarch directory, where the voxtelem package (make deb) and
+-- `make install PREFIX=/usr` put voxtelem.so (/usr/local/lib is not searched).
 -- From a build tree:  LD_LIBRARY_PATH=$PWD sqlite3 app.db < sql/prune.sql
--- To pin a file, load it first (loading twice is harmless):
---   sqlite3 -cmd '.load /opt/voxtelem/voxtelem' app.db < sql/prune.sql
--- Cron (daily at 03:17, output appended to a log):
---   17 3 * * * cd /srv/app && LD_LIBRARY_PATH=/usr/local/lib sqlite3 app.db < /usr/local/share/voxtelem/prune.sql >> /var/log/voxtelem-prune.log 2>&1
+-- Scheduled runs: voxtelem-prune runs this script, checks telem_prune_log
+-- and exits non-zero on failure; cron and systemd timer examples are in
+-- docs/reference/install.md ("The scheduled prune"):
+--   17 3 * * *  app  /usr/bin/voxtelem-prune -q /srv/app/app.db
 --
 -- The policy is the database's telem_retention_policy when present, else the
 -- contracts embedded in the extension (or VOXTELEM_CONTRACTS, see the docs).

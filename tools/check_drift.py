@@ -21,6 +21,12 @@ script exits 1 if any guard failed.  The guards:
   sensitivity a column class in contracts/db/column-sensitivity.yaml differs
               from the table in docs/architecture/retention-and-sensitivity.md
   sqldocs     a catalog entry has no section in docs/reference/sql.md
+  regtables   the registration tables of ext/sql/*.c (what the entry point
+              registers) differ from catalog.yaml in argument counts or
+              determinism, or a feature table is not walked by ext/voxtelem.c
+  layers      an engine (ext/engine/) touches a database: a SQLite routine
+              other than the allocator and formatting helpers, or a header
+              of the SQL side (core/conn.h, sql/*.h)
 
 Uses Debian's python3 (its sqlite3 module can load extensions) and PyYAML.
 """
@@ -338,6 +344,84 @@ def check_sqldocs(root, catalog):
     return problems
 
 
+# ---- registration tables -------------------------------------------------------
+
+FUNC_ROW = re.compile(r'\{\s*"(telem_\w+)"\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^,]+),\s*\w+\s*\}')
+MOD_ROW = re.compile(r'\{\s*"(telem_\w+)"\s*,\s*&\w+\s*\}')
+
+
+def table_body(src, kind):
+    """The text of every `static const <kind> name[] = { ... };` in src."""
+    for m in re.finditer(r"static const " + kind + r"\s+\w+\[\]\s*=\s*\{(.*?)\n\};", src, re.S):
+        yield m.group(1)
+
+
+def check_regtables(root, catalog):
+    problems = []
+    funcs = {f["name"]: f for f in catalog.get("functions", [])}
+    mods = {m["name"] for m in catalog.get("virtual_tables", [])}
+    entry = read(os.path.join(root, "ext/voxtelem.c"))
+    walked = set(re.findall(r"&(telem_feature_\w+)", entry))
+    seen_funcs, seen_mods = {}, set()
+    sql_dir = os.path.join(root, "ext/sql")
+    for fn in sorted(os.listdir(sql_dir)):
+        if not fn.endswith(".c"):
+            continue
+        src = read(os.path.join(sql_dir, fn))
+        for feat in re.findall(r"^const TelemFeature (telem_feature_\w+)", src, re.M):
+            if feat not in walked:
+                problems.append(f"ext/sql/{fn}: {feat} is not in the features[] of ext/voxtelem.c")
+        for body in table_body(src, "TelemSqlFunc"):
+            for name, lo, hi, flags in FUNC_ROW.findall(body):
+                seen_funcs[name] = (int(lo), int(hi), "SQLITE_DETERMINISTIC" in flags, fn)
+        for body in table_body(src, "TelemSqlModule"):
+            seen_mods.update(MOD_ROW.findall(body))
+    for name, (lo, hi, det, fn) in sorted(seen_funcs.items()):
+        entry = funcs.get(name)
+        if not entry:
+            problems.append(f"ext/sql/{fn}: {name} is in a registration table but not in catalog.yaml")
+            continue
+        if sorted(entry.get("args", [])) != list(range(lo, hi + 1)):
+            problems.append(f"ext/sql/{fn}: {name} takes {lo}..{hi} arguments, catalog.yaml says {entry.get('args')}")
+        if bool(entry.get("deterministic")) != det:
+            problems.append(f"ext/sql/{fn}: {name} deterministic={det}, catalog.yaml says {bool(entry.get('deterministic'))}")
+    for name in sorted(set(funcs) - set(seen_funcs)):
+        problems.append(f"catalog.yaml lists function {name}, which no registration table holds")
+    for name in sorted(mods ^ seen_mods):
+        where = "catalog.yaml" if name in mods else "a registration table"
+        problems.append(f"virtual table {name} is only in {where}")
+    return problems
+
+
+# ---- layers -----------------------------------------------------------------------
+
+# What an engine may call of SQLite: memory and formatting, nothing that
+# reaches a database.
+ENGINE_SQLITE_OK = {
+    "sqlite3_malloc", "sqlite3_malloc64", "sqlite3_realloc", "sqlite3_realloc64", "sqlite3_free",
+    "sqlite3_msize", "sqlite3_mprintf", "sqlite3_vmprintf", "sqlite3_snprintf", "sqlite3_stricmp",
+    "sqlite3_strnicmp", "sqlite3_int64", "sqlite3_uint64",
+}
+
+
+def check_layers(root):
+    problems = []
+    edir = os.path.join(root, "ext/engine")
+    for fn in sorted(os.listdir(edir)):
+        if not fn.endswith((".c", ".h")):
+            continue
+        src = read(os.path.join(edir, fn))
+        code = re.sub(r"/\*.*?\*/", "", src, flags=re.S)
+        for name in sorted(set(re.findall(r"\bsqlite3_\w+", code)) - ENGINE_SQLITE_OK):
+            problems.append(f"ext/engine/{fn} uses {name}: engines must not touch a database")
+        if re.search(r"\bsqlite3\s*\*", code):
+            problems.append(f"ext/engine/{fn} holds a database handle (sqlite3 *)")
+        for inc in re.findall(r'#include\s+"([^"]+)"', code):
+            if inc.startswith("sql/") or inc == "core/conn.h":
+                problems.append(f"ext/engine/{fn} includes {inc}, a header of the SQL side")
+    return problems
+
+
 def main():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
@@ -359,6 +443,8 @@ def main():
         rep.run("retention", check_retention, db, args.root)
     rep.run("sensitivity", check_sensitivity, args.root)
     rep.run("sqldocs", check_sqldocs, args.root, catalog)
+    rep.run("regtables", check_regtables, args.root, catalog)
+    rep.run("layers", check_layers, args.root)
     if rep.failed:
         print(f"check-drift: {len(rep.failed)} guard(s) failed: {', '.join(rep.failed)}")
         return 1

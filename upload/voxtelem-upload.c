@@ -25,7 +25,8 @@
  * (sqlite3_voxtelem_init), so ack, requeue, status and export are the same
  * SQL an operator runs.  Payload bytes are never printed.
  */
-#include "internal.h"
+#include "core/core.h"
+#include "engine/json.h"
 #include "voxtelem.h"
 
 #include <curl/curl.h>

@@ -2,7 +2,7 @@
  * fuzz_json.c -- libFuzzer target: the data-path JSON parser.  Whatever it
  * accepts must serialise to JSON that parses again to an equal value.
  */
-#include "internal.h"
+#include "engine/json.h"
 
 #include <stdlib.h>
 

@@ -7,7 +7,7 @@
  * to the same rules (the telem_policy_yaml / telem_policy_import round
  * trip), and exporting that again must give the same text.
  */
-#include "internal.h"
+#include "engine/policy.h"
 #include "voxtelem.h"
 
 #include <stdlib.h>

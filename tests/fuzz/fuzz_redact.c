@@ -4,7 +4,8 @@
  * again by the data-path parser); an error is allowed (fail closed), a crash
  * or unredacted output on error is not.
  */
-#include "internal.h"
+#include "engine/redactor.h"
+#include "core/registry.h"
 #include "voxtelem.h"
 
 #include <stdlib.h>

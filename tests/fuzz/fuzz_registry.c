@@ -6,7 +6,8 @@
  * a newline is index.yaml.  The registry must load or fail with a message,
  * never crash or leak.
  */
-#include "internal.h"
+#include "core/registry.h"
+#include "core/yaml.h"
 
 #include <string.h>
 

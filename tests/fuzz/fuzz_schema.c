@@ -5,7 +5,7 @@
  * without crashing, leaking or hanging, and both modes must agree: the 1/0
  * answer is 1 exactly when the error list is empty.
  */
-#include "internal.h"
+#include "engine/schema.h"
 #include "voxtelem.h"
 
 #include <stdlib.h>

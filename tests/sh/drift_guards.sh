@@ -8,7 +8,7 @@ root=$PWD
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-fresh() { rm -rf "$tmp/copy"; mkdir -p "$tmp/copy"; cp -r "$root/contracts" "$root/docs" "$tmp/copy/"; }
+fresh() { rm -rf "$tmp/copy"; mkdir -p "$tmp/copy"; cp -r "$root/contracts" "$root/docs" "$root/ext" "$tmp/copy/"; }
 run() { $PYTHON "$root/tools/check_drift.py" --root "$tmp/copy" --so "$SO" > "$tmp/out" 2>&1; }
 fails=0
 expect_fail() { # guard, expected text
@@ -65,6 +65,19 @@ expect_fail sensitivity "column ci_completion_run.branch is S1 in column-sensiti
 # sqldocs: a catalog entry without its section
 fresh; sed -i 's/^## telem_column_class$/## telem_column_klass/' "$tmp/copy/docs/reference/sql.md"
 expect_fail sqldocs "catalog entry telem_column_class: docs/reference/sql.md has no section '## telem_column_class'"
+
+# regtables: a registration table that disagrees with the catalog, and a
+# feature the entry point does not walk
+fresh; sed -i 's/{"telem_column_class", 2, 2,/{"telem_column_class", 2, 3,/' "$tmp/copy/ext/sql/contracts.c"
+expect_fail regtables "telem_column_class takes 2..3 arguments, catalog.yaml says [2]"
+fresh; sed -i '/&telem_feature_classify,/d; s/&telem_feature_classify//' "$tmp/copy/ext/voxtelem.c"
+expect_fail regtables "telem_feature_classify is not in the features[] of ext/voxtelem.c"
+
+# layers: an engine that prepares a statement or includes the SQL side
+fresh; printf 'static int f(sqlite3 *db) { return sqlite3_exec(db, "", 0, 0, 0); }\n' >> "$tmp/copy/ext/engine/policy.c"
+expect_fail layers "ext/engine/policy.c uses sqlite3_exec: engines must not touch a database"
+fresh; sed -i '0,/#include "core\/yaml.h"/s//#include "sql\/sql.h"/' "$tmp/copy/ext/engine/policy.c"
+expect_fail layers "ext/engine/policy.c includes sql/sql.h, a header of the SQL side"
 
 [ $fails -eq 0 ] || { echo "$fails guard test(s) failed"; exit 1; }
 echo "all drift guards fail on their broken copies"

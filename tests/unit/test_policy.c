@@ -1,5 +1,5 @@
 /*
- * test_policy.c -- cmocka tests of the retention policy engine (ext/policy.c):
+ * test_policy.c -- cmocka tests of the retention policy engine (ext/engine/policy.c):
  * the happy path and export round trip, every kind of bad policy (each
  * error names the table and the field), hostile input (SQL in a table name,
  * a YAML alias bomb, 5 MB, non-UTF-8, NUL bytes, empty text), the rule
@@ -16,8 +16,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../ext/internal.h"
-#include "../../include/voxtelem.h"
+#include "engine/policy.h"
+#include "core/yaml.h"
+#include "voxtelem.h"
 
 static const char good[] =
     "tables:\n"
@@ -433,7 +434,7 @@ static void test_oom(void **state) {
 }
 
 
-/* ---- files through telem_policy_import (ext/retention.c) ---------------- */
+/* ---- files through telem_policy_import (ext/sql/retention.c) ---------------- */
 
 /* Runs one-value SQL on db; returns the text result or the error message
  * (sqlite3 memory). */

@@ -3,7 +3,7 @@
  * the URI and decimal helpers. */
 #include "unit.h"
 
-#include "schema_int.h"
+#include "engine/schema_int.h"
 #include "voxtelem.h"
 
 #include <pthread.h>

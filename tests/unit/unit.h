@@ -8,7 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "core/registry.h"
+#include "core/yaml.h"
+#include "engine/json.h"
 
 /* Builds a registry from (path, text) pairs, NULL-terminated. */
 static inline TelemRegistry *unit_registry(char **pzErr, const char *const *pairs) {

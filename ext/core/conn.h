@@ -1,0 +1,90 @@
+/*
+ * conn.h -- the SQL side of the core: per-connection state, registration
+ * tables, and the error helpers for functions and virtual tables.  Only
+ * ext/voxtelem.c and the SQL surface (ext/sql/) include it.
+ */
+#ifndef VOXTELEM_CONN_H
+#define VOXTELEM_CONN_H
+
+#include "core/core.h"
+#include "core/registry.h"
+
+/* ---- per-connection state (conn.c) -------------------------------------- */
+
+/* One per connection that loaded the extension; reference-counted by every
+ * function and module registered with it as user data. */
+typedef struct TelemConn {
+  int refs;
+  sqlite3 *db;
+  TelemRegistry *reg; /* contracts in use; owned reference */
+  TelemArena arena;   /* per-row scratch for the data-path parser */
+} TelemConn;
+
+TelemConn *telem_conn_new(sqlite3 *db, char **pzErr);
+TelemConn *telem_conn_ref(TelemConn *c);
+void telem_conn_unref_cb(void *p); /* xDestroy for functions and modules */
+/* Swaps the registry in use (takes ownership of r). */
+void telem_conn_set_registry(TelemConn *c, TelemRegistry *r);
+
+/* Registers a scalar/aggregate function with c as user data (ref taken). */
+int telem_create_function(sqlite3 *db, TelemConn *c, const char *name, int nArg, int flags,
+                          void (*xFunc)(sqlite3_context *, int, sqlite3_value **));
+/* Registers a module with c as client data (ref taken). */
+int telem_create_module(sqlite3 *db, TelemConn *c, const char *name, const sqlite3_module *m);
+
+/* ---- registration tables ------------------------------------------------- */
+
+/* One SQL function of a feature.  It is registered once for each count in
+ * min_args..max_args, and once more with nArg -1 to answer any other count
+ * with an error that starts with the function's name (SQLite's own message
+ * does not), so its body never checks argc.  The drift guard reads these
+ * tables too. */
+typedef struct TelemSqlFunc {
+  const char *name;  /* SQL name */
+  int min_args, max_args;
+  int flags;         /* SQLITE_DETERMINISTIC, SQLITE_INNOCUOUS, SQLITE_DIRECTONLY */
+  void (*fn)(sqlite3_context *, int, sqlite3_value **);
+} TelemSqlFunc;
+
+/* One virtual table module of a feature (eponymous unless it says so). */
+typedef struct TelemSqlModule {
+  const char *name;
+  const sqlite3_module *module;
+} TelemSqlModule;
+
+/* What one file of ext/sql/ registers: both lists end with a NULL name. */
+typedef struct TelemFeature {
+  const char *name;               /* for the error message */
+  const TelemSqlFunc *funcs;      /* may be NULL */
+  const TelemSqlModule *modules;  /* may be NULL */
+} TelemFeature;
+
+/* Registers every function and module of f with c as user data.  On
+ * failure returns the SQLite code and sets *pzErr to
+ * "voxtelem: registering <name>: <sqlite's message>". */
+int telem_register_feature(sqlite3 *db, TelemConn *c, const TelemFeature *f, char **pzErr);
+
+/* ---- errors in SQL functions and virtual tables ---------------------------- */
+
+/* Sets "<fn>: <message>" as the result error of ctx. */
+void telem_result_errorf(sqlite3_context *ctx, const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* SQL functions are registered with nArg -1 so that a wrong argument count
+ * gets an error that starts with the function's name (SQLite's own message
+ * does not).  Returns 1 when min <= argc <= max, else sets the error. */
+int telem_check_argc(sqlite3_context *ctx, const char *fn, int argc, int min, int max);
+/* Table-valued functions declare TELEM_TVF_EXTRA_COLUMNS after their real
+ * HIDDEN arguments, so that a call with too many arguments reaches
+ * xBestIndex instead of failing with SQLite's own message, which does not
+ * start with the function's name.  telem_tvf_too_many_args() returns 1
+ * (with the vtab error set) when a call used them. */
+#define TELEM_TVF_EXTRA_COLUMNS \
+  ", extra_arg1 HIDDEN, extra_arg2 HIDDEN, extra_arg3 HIDDEN, extra_arg4 HIDDEN"
+#define TELEM_TVF_EXTRA_COUNT 4
+int telem_tvf_too_many_args(sqlite3_vtab *vtab, const sqlite3_index_info *info, const char *fn,
+                            int first_extra_col, int max_args);
+/* Sets a vtab's zErrMsg, freeing the old one. */
+void telem_vtab_errorf(sqlite3_vtab *vtab, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* VOXTELEM_CONN_H */

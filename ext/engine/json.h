@@ -1,0 +1,80 @@
+/*
+ * json.h -- the data-path JSON parser (json.c): single pass, strict RFC
+ * 8259, into a TelemArena.
+ */
+#ifndef VOXTELEM_JSON_H
+#define VOXTELEM_JSON_H
+
+#include "core/core.h"
+
+/* ---- data-path JSON (jsonp.c) ------------------------------------------- */
+
+typedef enum TelemJsonType {
+  TJ_NULL = 0,
+  TJ_FALSE,
+  TJ_TRUE,
+  TJ_NUMBER,
+  TJ_STRING,
+  TJ_ARRAY,
+  TJ_OBJECT
+} TelemJsonType;
+
+#define TJ_F_INTEGRAL 0x01 /* number: no fraction or exponent in the text */
+#define TJ_F_NEGATIVE 0x02 /* number: leading '-' */
+#define TJ_F_DECODED 0x04  /* string: escapes were decoded into the arena */
+#define TJ_F_KEY_DECODED 0x08 /* member key: escapes were decoded into the arena */
+
+/* One value of a parsed document.  Every pointer points into the input text
+ * or the arena the document was parsed into; nothing is owned.
+ * Strings and keys are not NUL-terminated: use the lengths. */
+typedef struct TelemJson TelemJson;
+struct TelemJson {
+  uint8_t type;        /* TelemJsonType */
+  uint8_t flags;       /* TJ_F_* */
+  uint32_t n;          /* string/number: bytes in s; array/object: child count */
+  const char *s;       /* string: UTF-8 value; number: its literal text */
+  const char *key;     /* object member: its key (UTF-8), else NULL */
+  uint32_t key_len;    /* bytes in key */
+  uint32_t src_off;    /* offset of the value's first byte in the input */
+  uint32_t src_len;    /* bytes the value spans in the input */
+  TelemJson *child;    /* array/object: first child */
+  TelemJson *next;     /* next sibling in the parent container */
+};
+
+/* Why a parse failed, for callers that act on the reason (compare codes,
+ * never the text). */
+enum {
+  TJ_ERR_SYNTAX = 1, /* not JSON */
+  TJ_ERR_UTF8,       /* ill-formed UTF-8 in the text */
+  TJ_ERR_SURROGATE,  /* a lone surrogate \u escape */
+  TJ_ERR_DEPTH,      /* nested deeper than TELEM_JSON_MAX_DEPTH */
+  TJ_ERR_LIMIT,      /* too many values, or a string too long */
+  TJ_ERR_NOMEM       /* out of memory (what is telem_oom_text) */
+};
+
+typedef struct TelemJsonError {
+  size_t offset; /* byte offset of the first problem */
+  int line;      /* 1-based */
+  int column;    /* 1-based, in bytes */
+  int code;      /* TJ_ERR_* */
+  const char *what; /* static text: "unexpected character", ... */
+} TelemJsonError;
+
+/* Parses text[0..n) strictly per RFC 8259 (UTF-8 checked, no trailing
+ * garbage beyond whitespace, depth <= TELEM_JSON_MAX_DEPTH, at most
+ * TELEM_JSON_MAX_VALUES values) into arena a.
+ * Returns the root, or NULL with *err filled (err may be NULL).  The tree
+ * lives until the arena is reset and may point into text. */
+TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err);
+
+/* Member of object o named key[0..klen), or NULL (last one wins on dups). */
+const TelemJson *telem_json_get(const TelemJson *o, const char *key, size_t klen);
+/* Appends v as compact JSON (strings re-escaped minimally). */
+void telem_json_write(TelemBuf *b, const TelemJson *v);
+/* Compares two JSON number literals exactly (no rounding): <0, 0, >0. */
+int telem_json_number_cmp(const char *a, size_t an, const char *b, size_t bn);
+/* 1 when a and b are equal as JSON values (numbers by value, objects
+ * regardless of member order). */
+int telem_json_equal(const TelemJson *a, const TelemJson *b);
+
+#endif /* VOXTELEM_JSON_H */

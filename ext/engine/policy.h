@@ -1,0 +1,48 @@
+/*
+ * policy.h -- the retention policy engine (policy.c) beyond the public API
+ * in include/voxtelem.h: rule internals shared with the SQL surface.
+ */
+#ifndef VOXTELEM_POLICY_H
+#define VOXTELEM_POLICY_H
+
+#include "core/core.h"
+#include "voxtelem.h"
+
+/* ---- retention policy (policy.c; public API in include/voxtelem.h) ------ */
+
+enum {
+  TELEM_RK_DAYS = 1, /* ISO-8601 text older than now - days */
+  TELEM_RK_MS_DAYS,  /* INTEGER Unix milliseconds older than now - days */
+  TELEM_RK_EXPIRES,  /* expires_lt_now: non-NULL TTL column before now */
+  TELEM_RK_KEEP,     /* keep_forever: listed, never deleted */
+  TELEM_RK_MANUAL,   /* manual: listed, never deleted automatically */
+  TELEM_RK_CASCADE   /* goes with its parent (cascade_from) through a foreign key */
+};
+#define TELEM_POLICY_BAD_DAYS (-0x7fffffffffffffffLL) /* days: not an integer */
+
+typedef struct TelemPolicyRule {
+  char *table_name;   /* owned */
+  int kind;           /* TELEM_RK_* */
+  int64_t days;       /* TELEM_POLICY_NO_DAYS when absent */
+  char *time_column;  /* owned; may be NULL */
+  char *cascade_from; /* owned; may be NULL */
+  char *rationale;    /* owned */
+  int64_t rowid;      /* row in telem_retention_policy (0: from a file) */
+} TelemPolicyRule;
+
+struct TelemPolicy {
+  TelemPolicyRule *rules; /* sorted by table_name, case-insensitively; owned */
+  int n, cap;
+};
+typedef struct TelemPolicy TelemPolicy; /* also in voxtelem.h (C11 allows both) */
+
+int telem_policy_kind(const char *name);      /* TELEM_RK_* or 0 */
+const char *telem_policy_kind_name(int kind); /* static text or NULL */
+struct TelemPolicyRuleInfo;
+int telem_policy_ident_ok(const char *z);     /* ^[A-Za-z_][A-Za-z0-9_]{0,127}$, not sqlite_* */
+/* telem_policy_add() that also records the rule's rowid. */
+int telem_policy_add_rowid(TelemPolicy *p, const struct TelemPolicyRuleInfo *r, int64_t rowid,
+                           char **pzErr);
+
+
+#endif /* VOXTELEM_POLICY_H */

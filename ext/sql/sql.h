@@ -1,0 +1,61 @@
+/*
+ * sql.h -- what the files of the SQL surface (ext/sql/) share: their
+ * registration tables, which ext/voxtelem.c walks, and the few helpers one
+ * feature lends another.
+ */
+#ifndef VOXTELEM_SQL_H
+#define VOXTELEM_SQL_H
+
+#include "core/conn.h"
+#include "engine/policy.h"
+#include "engine/redactor.h"
+
+/* ---- registration tables (one per file) ---------------------------------- */
+
+extern const TelemFeature telem_feature_version;
+extern const TelemFeature telem_feature_contracts;
+extern const TelemFeature telem_feature_retention;
+extern const TelemFeature telem_feature_prune;
+extern const TelemFeature telem_feature_validate;
+extern const TelemFeature telem_feature_redact;
+extern const TelemFeature telem_feature_classify;
+extern const TelemFeature telem_feature_spool;
+
+/* ---- redaction rules cache (redact.c, lent to classify.c) ---------------- */
+
+/* What reg->ext[TELEM_EXT_REDACT] holds: built lazily, once per registry
+ * (so once per connection and contracts source), freed with the registry. */
+typedef struct TelemRedactCache {
+  int rules_built;          /* the rules were tried */
+  TelemRedactor *rules;     /* compiled rules, NULL when they failed; owned */
+  char *rules_err;          /* why rules is NULL; owned */
+} TelemRedactCache;
+
+/* The cache of reg, created on first use; NULL on OOM. */
+TelemRedactCache *telem_redact_cache(TelemRegistry *reg);
+/* The compiled redaction rules of reg (borrowed: valid while reg is), or
+ * NULL with *pzErr set ("<path>: rule ..." or "no redaction-rules contract"). */
+TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr);
+
+/* ---- retention (retention.c, lent to prune.c) ---------------------------- */
+
+/* retention.c: the active policy of the connection (database table
+ * telem_retention_policy when it exists, else the contracts' file).
+ * Returns a new policy the caller frees, or NULL with *pzErr.  *pzSource
+ * (may be NULL) gets "database" or "<registry source>:<path>" (static or
+ * owned by the registry; valid while the registry is). */
+TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSource, char **pzErr);
+
+/* 1 when a statement that writes is running on db (COMMIT would fail). */
+int telem_db_writer_busy(sqlite3 *db);
+
+/* ---- the research_metrics payload rule (validate.c, lent to spool.c) ------ */
+
+/* j (metadata_json, parsed) must be valid against the taxonomy's schema of
+ * metric_type, when it names one.  NULL when it is, else the problem in
+ * words (sqlite3_malloc'd); engine failures set *fatal and *pzErr and
+ * return NULL. */
+char *telem_metric_payload_problem(TelemConn *c, const char *metric_type, const TelemJson *j,
+                                   int *fatal, char **pzErr);
+
+#endif /* VOXTELEM_SQL_H */
