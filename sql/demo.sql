@@ -48,12 +48,15 @@ FROM research_metrics m JOIN telem_taxonomy t USING (metric_type)
 WHERE t.schema_id IS NOT NULL GROUP BY m.metric_type ORDER BY m.metric_type;
 
 .print ''
-.print '== guard triggers (sql/guards.sql) refuse a row that breaks its contract'
-.read sql/guards.sql
-SELECT telem_metric_problem('syntaxk:repo-1', 'syntax_k_event', 1.0, '{"event":"parse","language":"rust"}')
-       AS "an INSERT of this row fails with";
-SELECT instance_path, keyword, message
-FROM telem_validate_errors('{"event":"compile","language":"Rust!","duration_ms":-1}', 'syntax-k-event');
+.print '== audit: rows that break their contract or hold a secret (sql/audit.sql)'
+.read sql/audit.sql
+SELECT table_name, problem_kind, count(*) AS rows FROM telem_audit_rows GROUP BY 1, 2 ORDER BY 1, 2;
+.print ''
+.print '== a row Vox would refuse, and a payload that breaks its contract (telem_metric_problem)'
+SELECT telem_metric_problem('route:repo-1', 'model_route_event', NULL, '{"tier":"strong"}') AS problem
+UNION ALL
+SELECT telem_metric_problem('syntaxk:repo-1', 'syntax_k_event', 1.0,
+                            '{"name":"webir_json","fixture_id":"fx","details":{"schema_version":1}}');
 .read sql/demo_redact.sql
 
 .print ''

@@ -16,6 +16,8 @@ script exits 1 if any guard failed.  The guards:
               meta-schema, checked with the project's own telem_validate
   taxonomy    a metric type of the taxonomy is missing from, or differs in,
               docs/architecture/taxonomy.md, or the other way round
+  payloads    the taxonomy and the payload schemas disagree (see check_payloads;
+              with VOXTELEM_VOX_TYPES_RS set, also Vox's METRIC_TYPE_* list)
   retention   a retention rule has no rationale, or differs from the table in
               docs/architecture/retention-and-sensitivity.md
   sensitivity a column class in contracts/db/column-sensitivity.yaml differs
@@ -244,18 +246,73 @@ def check_taxonomy(db, root):
     documented = {r[0]: r for r in rows}
     contract = {}
     for r in db.execute("SELECT metric_type, family, sensitivity, plane, transmission, "
-                        "coalesce(session_prefix, ''), coalesce(schema_id, '') FROM telem_taxonomy"):
+                        "coalesce(session_prefix, ''), coalesce(schema_id, ''), "
+                        "coalesce(schema_pointer, '') FROM telem_taxonomy"):
         contract[r[0]] = list(r)
     for mt in sorted(set(contract) - set(documented)):
         problems.append(f"metric type {mt} is in the taxonomy but not in docs/architecture/taxonomy.md")
     for mt in sorted(set(documented) - set(contract)):
         problems.append(f"metric type {mt} is in docs/architecture/taxonomy.md but not in the taxonomy")
-    cols = ["metric_type", "family", "class", "plane", "transmission", "session prefix", "schema"]
+    cols = ["metric_type", "family", "class", "plane", "transmission", "session prefix", "schema",
+            "schema pointer"]
     for mt in sorted(set(contract) & set(documented)):
         for i in range(1, len(cols)):
             want, got = contract[mt][i], documented[mt][i] if i < len(documented[mt]) else ""
             if want != got:
                 problems.append(f"metric type {mt}: {cols[i]} is {want!r} in the taxonomy but {got!r} in the docs")
+    return problems
+
+
+# ---- taxonomy and payload schemas ---------------------------------------------
+
+def check_payloads(db, root):
+    """The taxonomy and the payload schemas agree: every schema under
+    contracts/telemetry/payloads/ is the payload of some metric type, every
+    schema a metric type names exists and compiles, a schema_pointer needs a
+    schema and is a JSON Pointer, a schema with a "metric_type" const names
+    a type that uses it, no type claims approved_usage_upload (Vox keeps it
+    reserved), and -- when VOXTELEM_VOX_TYPES_RS names Vox's
+    crates/vox-telemetry/src/types.rs -- the taxonomy holds exactly Vox's
+    METRIC_TYPE_* values."""
+    import json
+    problems = []
+    tax = db.execute("SELECT metric_type, schema_id, schema_pointer, transmission FROM telem_taxonomy").fetchall()
+    kinds = dict(db.execute("SELECT id, kind FROM telem_contracts").fetchall())
+    paths = dict(db.execute("SELECT id, path FROM telem_contracts").fetchall())
+    used = {}
+    for mt, sid, ptr, tx in tax:
+        if tx == "approved_usage_upload":
+            problems.append(f"metric type {mt} is approved_usage_upload, which Vox keeps reserved")
+        if sid is None:
+            if ptr:
+                problems.append(f"metric type {mt} has a schema_pointer but no schema")
+            continue
+        used.setdefault(sid, []).append(mt)
+        if kinds.get(sid) != "json-schema":
+            problems.append(f"metric type {mt} names schema {sid!r}, which is not a json-schema contract")
+            continue
+        if ptr and not ptr.startswith("/"):
+            problems.append(f"metric type {mt}: schema_pointer {ptr!r} is not a JSON Pointer")
+        try:
+            db.execute("SELECT telem_validate('null', ?)", (sid,)).fetchall()
+        except sqlite3.Error as e:
+            problems.append(f"metric type {mt}: schema {sid} does not compile: {e}")
+            continue
+        doc = json.loads(read(os.path.join(root, "contracts", paths[sid])))
+        const = ((doc.get("properties") or {}).get("metric_type") or {}).get("const")
+        if const is not None and const not in used[sid]:
+            problems.append(f"schema {sid} requires metric_type {const!r} but is the payload of {used[sid]}")
+    for cid, path in paths.items():
+        if path.startswith("telemetry/payloads/") and cid not in used:
+            problems.append(f"contracts/{path} ({cid}) is the payload schema of no metric type in the taxonomy")
+    types_rs = os.environ.get("VOXTELEM_VOX_TYPES_RS")
+    if types_rs:
+        vox = set(re.findall(r'pub const METRIC_TYPE_[A-Z0-9_]+: &str = "([^"]+)";', read(types_rs)))
+        ours = {r[0] for r in tax}
+        for mt in sorted(vox - ours):
+            problems.append(f"Vox defines metric type {mt}, which the taxonomy does not list")
+        for mt in sorted(ours - vox):
+            problems.append(f"the taxonomy lists {mt}, which Vox's types.rs does not define")
     return problems
 
 
@@ -435,11 +492,12 @@ def main():
         rep.run("index", check_index, db, args.root)
     except Unloadable as e:
         rep.guard("index", [str(e)])
-        for name in ("schemas", "taxonomy", "retention"):
+        for name in ("schemas", "taxonomy", "payloads", "retention"):
             rep.guard(name, ["not checked: the contracts do not load"])
     else:
         rep.run("schemas", check_schemas, db, args.root)
         rep.run("taxonomy", check_taxonomy, db, args.root)
+        rep.run("payloads", check_payloads, db, args.root)
         rep.run("retention", check_retention, db, args.root)
     rep.run("sensitivity", check_sensitivity, args.root)
     rep.run("sqldocs", check_sqldocs, args.root, catalog)

@@ -93,6 +93,7 @@ static void registry_free(TelemRegistry *r) {
     TelemContract *c = &r->contracts[i];
     sqlite3_free(c->id); sqlite3_free(c->path); sqlite3_free(c->kind);
     sqlite3_free(c->owner); sqlite3_free(c->description); sqlite3_free(c->enforced_by);
+    sqlite3_free(c->error);
   }
   sqlite3_free(r->contracts);
   for (int i = 0; i < r->n_taxonomy; i++) {
@@ -100,6 +101,7 @@ static void registry_free(TelemRegistry *r) {
     sqlite3_free(t->metric_type); sqlite3_free(t->family); sqlite3_free(t->sensitivity);
     sqlite3_free(t->plane); sqlite3_free(t->transmission); sqlite3_free(t->session_prefix);
     sqlite3_free(t->schema_id); sqlite3_free(t->owner); sqlite3_free(t->description);
+    sqlite3_free(t->schema_pointer);
   }
   sqlite3_free(r->taxonomy);
   sqlite3_free(r->tax_slots);
@@ -124,9 +126,10 @@ void telem_registry_unref(TelemRegistry *r) {
 
 /* ---- lookups ------------------------------------------------------------- */
 
+/* Contracts with an error (foreign directories) are listed, never used. */
 const TelemContract *telem_registry_contract(const TelemRegistry *r, const char *id) {
   for (int i = 0; i < r->n_contracts; i++)
-    if (strcmp(r->contracts[i].id, id) == 0) return &r->contracts[i];
+    if (!r->contracts[i].error && strcmp(r->contracts[i].id, id) == 0) return &r->contracts[i];
   return NULL;
 }
 
@@ -143,7 +146,7 @@ const TelemFile *telem_registry_file_by_id(const TelemRegistry *r, const char *i
 
 const TelemFile *telem_registry_file_by_kind(const TelemRegistry *r, const char *kind) {
   for (int i = 0; i < r->n_contracts; i++)
-    if (strcmp(r->contracts[i].kind, kind) == 0)
+    if (!r->contracts[i].error && strcmp(r->contracts[i].kind, kind) == 0)
       return telem_registry_file(r, r->contracts[i].path);
   return NULL;
 }
@@ -300,8 +303,8 @@ done:
 
 static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, char **pzErr) {
   static const char *const fields[] = {"metric_type", "family", "sensitivity", "plane",
-                                       "transmission", "session_prefix", "schema", "owner",
-                                       "description", NULL};
+                                       "transmission", "session_prefix", "schema",
+                                       "schema_pointer", "owner", "description", NULL};
   const char *file = c->path;
   json_t *list = json_object_get(doc, "metric_types");
   if (!json_is_array(list)) {
@@ -329,7 +332,7 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
   r->tax_mask = cap - 1;
   for (size_t i = 0; i < n; i++) {
     json_t *e = json_array_get(list, i);
-    const char *mt, *fam, *sens, *plane, *tx, *prefix, *schema, *owner, *desc;
+    const char *mt, *fam, *sens, *plane, *tx, *prefix, *schema, *ptr, *owner, *desc;
     if (!json_is_object(e)) {
       telem_set_err(pzErr, "%s: entry %d of \"metric_types\" is not a mapping", file, (int)i + 1);
       return 0;
@@ -343,6 +346,7 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
         !field_str(e, file, "transmission", 1, &tx, pzErr) ||
         !field_str(e, file, "session_prefix", 0, &prefix, pzErr) ||
         !field_str(e, file, "schema", 0, &schema, pzErr) ||
+        !field_str(e, file, "schema_pointer", 0, &ptr, pzErr) ||
         !field_str(e, file, "owner", 1, &owner, pzErr) ||
         !field_str(e, file, "description", 1, &desc, pzErr))
       return 0;
@@ -373,8 +377,21 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
         return 0;
       }
     }
+    if (ptr && ptr[0] && ptr[0] != '/') {
+      telem_set_err(pzErr, "%s:%d: schema_pointer of \"%s\" must be \"\" or a JSON Pointer starting with /", file, line, mt);
+      return 0;
+    }
+    if (ptr && ptr[0] && !schema) {
+      telem_set_err(pzErr, "%s:%d: schema_pointer of \"%s\" needs a schema", file, line, mt);
+      return 0;
+    }
     TelemTaxonomyRow *t = &r->taxonomy[r->n_taxonomy++];
     t->cls = telem_class_rank(sens);
+    t->schema_pointer = ptr && ptr[0] ? dup_str(ptr) : NULL;
+    if (ptr && ptr[0] && !t->schema_pointer) {
+      telem_set_err(pzErr, "%s: out of memory", file);
+      return 0;
+    }
     t->metric_type = dup_str(mt); t->family = dup_str(fam); t->sensitivity = dup_str(sens);
     t->plane = dup_str(plane); t->transmission = dup_str(tx);
     t->session_prefix = dup_str(prefix); t->schema_id = dup_str(schema);
@@ -581,6 +598,170 @@ done:
   return data;
 }
 
+/* ---- foreign contracts directories (Vox's index format) ------------------- */
+
+/* Vox's contracts/index.yaml (vox-foundation/vox) differs from ours:
+ *   schema_version: 1          a top-level version
+ *   path: contracts/x/y.json   relative to the repository root
+ *   enforced_by: [a, b]        a list
+ *   kind: yaml | json | json-schema | openapi-yaml
+ * A directory whose index looks like that is read leniently, for the people
+ * who point voxtelem at a Vox checkout: every entry becomes a row of
+ * telem_contracts; an entry that cannot be used (unknown kind, a path
+ * outside the directory, a missing, huge or malformed file, a duplicate or
+ * ill-formed id) gets its `error` and is left out of every lookup; the rest
+ * load.  YAML contracts must parse, json and json-schema ones must be JSON
+ * (a json-schema an object or boolean).  Our own format stays strict. */
+
+static const char *const foreign_kinds[] = {"json-schema", "json", "yaml", "openapi-yaml", NULL};
+
+/* 1 when the parsed index is in Vox's format rather than ours. */
+static int index_is_foreign(json_t *doc, const char *base) {
+  if (json_object_get(doc, "schema_version")) return 1;
+  json_t *list = json_object_get(doc, "contracts");
+  size_t n = json_is_array(list) ? json_array_size(list) : 0;
+  size_t bl = strlen(base);
+  for (size_t i = 0; i < n; i++) {
+    json_t *e = json_array_get(list, i);
+    if (json_is_array(json_object_get(e, "enforced_by"))) return 1;
+    json_t *p = json_object_get(e, "path");
+    const char *z = json_is_string(p) ? json_string_value(p) : NULL;
+    if (z && bl && strncmp(z, base, bl) == 0 && z[bl] == '/') return 1;
+  }
+  return 0;
+}
+
+/* A field as text: strings as they are, a list of strings joined with ", ",
+ * anything else NULL.  sqlite3 memory. */
+static char *foreign_text(json_t *v) {
+  if (json_is_string(v)) return dup_str(json_string_value(v));
+  if (!json_is_array(v)) return NULL;
+  TelemBuf b;
+  telem_buf_init(&b);
+  size_t i;
+  json_t *x;
+  json_array_foreach(v, i, x) {
+    if (!json_is_string(x)) continue;
+    if (b.len) telem_buf_puts(&b, ", ");
+    telem_buf_puts(&b, json_string_value(x));
+  }
+  if (!b.len) telem_buf_puts(&b, "");
+  return telem_buf_take(&b);
+}
+
+/* Checks one foreign contract's bytes by kind; NULL when usable, else the
+ * problem (sqlite3 memory). */
+static char *foreign_check(const char *kind, const char *rel, const char *data, size_t len) {
+  if (!strcmp(kind, "json-schema") || !strcmp(kind, "json")) {
+    json_error_t je;
+    json_t *doc = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!doc) return sqlite3_mprintf("%d:%d: %s", je.line, je.column, je.text);
+    int ok = strcmp(kind, "json-schema") || json_is_object(doc) || json_is_boolean(doc);
+    json_decref(doc);
+    return ok ? NULL : sqlite3_mprintf("a JSON Schema must be an object or a boolean");
+  }
+  char *err = NULL;
+  json_t *doc = telem_yaml_parse(rel, data, len, &err);
+  if (!doc) return err ? err : sqlite3_mprintf("out of memory");
+  json_decref(doc);
+  return NULL;
+}
+
+/* Builds the registry of a foreign directory from its parsed index. */
+static TelemRegistry *registry_load_foreign(const char *dir, const char *base, json_t *doc,
+                                            char *index, size_t index_len, char **pzErr) {
+  TelemRegistry *r = sqlite3_malloc64(sizeof(*r));
+  if (!r) goto oom0;
+  memset(r, 0, sizeof(*r));
+  r->refs = 1;
+  r->source = dup_str(dir);
+  json_t *list = json_object_get(doc, "contracts");
+  size_t n = json_is_array(list) ? json_array_size(list) : 0;
+  r->files = sqlite3_malloc64(sizeof(TelemFile) * (n + 1));
+  r->contracts = sqlite3_malloc64(sizeof(TelemContract) * (n + 1));
+  if (!r->source || !r->files || !r->contracts) goto oom;
+  memset(r->contracts, 0, sizeof(TelemContract) * (n + 1));
+  /* index.yaml itself, as a file of the registry */
+  r->files[0].path = dup_str("index.yaml");
+  r->files[0].data = sqlite3_malloc64(index_len + 1);
+  if (!r->files[0].path || !r->files[0].data) {
+    sqlite3_free(r->files[0].path);
+    sqlite3_free(r->files[0].data);
+    goto oom;
+  }
+  memcpy(r->files[0].data, index, index_len);
+  r->files[0].data[index_len] = 0;
+  r->files[0].len = index_len;
+  r->n_files = 1;
+  size_t bl = strlen(base);
+  for (size_t i = 0; i < n; i++) {
+    json_t *e = json_array_get(list, i);
+    TelemContract *c = &r->contracts[r->n_contracts++];
+    json_t *jid = json_object_get(e, "id"), *jpath = json_object_get(e, "path");
+    json_t *jkind = json_object_get(e, "kind");
+    const char *id = json_is_string(jid) ? json_string_value(jid) : NULL;
+    const char *path = json_is_string(jpath) ? json_string_value(jpath) : NULL;
+    const char *kind = json_is_string(jkind) ? json_string_value(jkind) : NULL;
+    c->id = id ? dup_str(id) : sqlite3_mprintf("#%d", (int)i + 1);
+    c->kind = dup_str(kind ? kind : "");
+    c->owner = foreign_text(json_object_get(e, "owner"));
+    c->description = foreign_text(json_object_get(e, "description"));
+    c->enforced_by = foreign_text(json_object_get(e, "enforced_by"));
+    /* paths are relative to the repository root: "<base>/rest" -> "rest" */
+    const char *rel = path;
+    if (rel && bl && strncmp(rel, base, bl) == 0 && rel[bl] == '/') rel += bl + 1;
+    c->path = dup_str(rel ? rel : "");
+    if (!c->id || !c->kind || !c->path) goto oom;
+    int line = json_is_object(e) ? telem_yaml_line(e) : 0;
+    if (!json_is_object(e)) c->error = sqlite3_mprintf("index.yaml: entry %d is not a mapping", (int)i + 1);
+    else if (!id || !telem_contract_id_ok(id))
+      c->error = sqlite3_mprintf("index.yaml:%d: id must match ^[a-z0-9][a-z0-9.-]*$", line);
+    else {
+      for (int k = 0; k < r->n_contracts - 1 && !c->error; k++)
+        if (!r->contracts[k].error && strcmp(r->contracts[k].id, id) == 0)
+          c->error = sqlite3_mprintf("index.yaml:%d: duplicate id", line);
+    }
+    if (c->error) continue;
+    if (!kind || !in_list(kind, foreign_kinds))
+      c->error = sqlite3_mprintf("index.yaml:%d: kind not read by voxtelem (listed only)", line);
+    else if (!path || !path_ok(rel) || rel == path)
+      c->error = sqlite3_mprintf("index.yaml:%d: path is not inside this contracts directory", line);
+    if (c->error) continue;
+    const TelemFile *have = telem_registry_file(r, rel);
+    if (!have) {
+      char *ferr = NULL;
+      size_t len = 0;
+      char *data = read_file(dir, rel, &len, &ferr);
+      if (!data) {
+        c->error = ferr ? ferr : sqlite3_mprintf("unreadable");
+        continue;
+      }
+      sqlite3_free(ferr);
+      char *bad = foreign_check(kind, rel, data, len);
+      if (bad) {
+        c->error = bad;
+        sqlite3_free(data);
+        continue;
+      }
+      TelemFile *f = &r->files[r->n_files];
+      f->path = dup_str(rel);
+      if (!f->path) {
+        sqlite3_free(data);
+        goto oom;
+      }
+      f->data = data;
+      f->len = len;
+      r->n_files++;
+    }
+  }
+  return r;
+oom:
+  registry_free(r);
+oom0:
+  telem_set_err(pzErr, "out of memory");
+  return NULL;
+}
+
 TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   /* Read index.yaml first to learn which files to read; the registry is
    * then validated as a whole by telem_registry_load_files. */
@@ -604,6 +785,24 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   if (!doc) {
     telem_set_err(pzErr, "%s", err ? err : "index.yaml: out of memory");
     goto done;
+  }
+  {
+    /* the directory's own name: Vox's paths start with it ("contracts/...") */
+    const char *end = dir + strlen(dir);
+    while (end > dir && end[-1] == '/') end--;
+    const char *start = end;
+    while (start > dir && start[-1] != '/') start--;
+    char *base = sqlite3_mprintf("%.*s", (int)(end - start), start);
+    if (!base) {
+      telem_set_err(pzErr, "out of memory");
+      goto done;
+    }
+    if (index_is_foreign(doc, base)) {
+      r = registry_load_foreign(dir, base, doc, index, len, pzErr);
+      sqlite3_free(base);
+      goto done;
+    }
+    sqlite3_free(base);
   }
   json_t *list = json_object_get(doc, "contracts");
   size_t count = json_is_array(list) ? json_array_size(list) : 0;

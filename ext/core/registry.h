@@ -11,11 +11,13 @@
 
 typedef struct TelemContract {
   char *id, *path, *kind, *owner, *description, *enforced_by; /* owned */
+  char *error; /* foreign directories: why this contract is unusable (owned), or NULL */
 } TelemContract;
 
 typedef struct TelemTaxonomyRow {
   char *metric_type, *family, *sensitivity, *plane, *transmission;
   char *session_prefix, *schema_id, *owner, *description; /* owned; may be NULL */
+  char *schema_pointer; /* JSON Pointer of the payload in metadata_json; owned; NULL = "" */
   int cls; /* telem_class_rank(sensitivity): 0..3 */
 } TelemTaxonomyRow;
 
@@ -33,7 +35,7 @@ typedef struct TelemFile {
  * of the embedded copy).  Features may hang caches off it (ext slots). */
 typedef struct TelemRegistry TelemRegistry;
 
-enum { TELEM_EXT_SCHEMA, TELEM_EXT_REDACT, TELEM_EXT_POLICY, TELEM_EXT_COUNT };
+enum { TELEM_EXT_SCHEMA, TELEM_EXT_REDACT, TELEM_EXT_POLICY, TELEM_EXT_METRIC, TELEM_EXT_COUNT };
 
 struct TelemRegistry {
   int refs;
@@ -49,7 +51,11 @@ struct TelemRegistry {
 
 /* Loads the embedded contracts.  Returns NULL and sets *pzErr on failure. */
 TelemRegistry *telem_registry_embedded(char **pzErr);
-/* Loads every file of dir named by dir/index.yaml.  NULL + *pzErr on failure. */
+/* Loads every file of dir named by dir/index.yaml.  NULL + *pzErr on failure.
+ * A directory in Vox's own index format (schema_version, paths relative to
+ * the repository root, enforced_by lists, kinds yaml/json/openapi-yaml) is
+ * read leniently: a contract that cannot be used gets an `error` and the
+ * others stay usable (see registry.c). */
 TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr);
 /* Loads from an in-memory file set (takes nothing; copies). */
 TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *files, int n,

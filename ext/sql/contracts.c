@@ -100,12 +100,13 @@ static const char *contracts_cell(const TelemRegistry *r, int row, int col) {
     case 4: return c->description;
     case 5: return c->enforced_by;
     case CONTRACTS_COL_SOURCE: return r->source;
+    case 7: return c->error; /* NULL: usable; a foreign directory lists broken entries */
   }
   return NULL;
 }
 static const RowTable contracts_table = {
     "CREATE TABLE x(id TEXT, path TEXT, kind TEXT, owner TEXT, description TEXT,"
-    " enforced_by TEXT, source TEXT)",
+    " enforced_by TEXT, source TEXT, error TEXT)",
     contracts_count, contracts_cell};
 
 #define TAXONOMY_COL_SOURCE 9
@@ -123,13 +124,15 @@ static const char *taxonomy_cell(const TelemRegistry *r, int row, int col) {
     case 7: return t->owner;
     case 8: return t->description;
     case TAXONOMY_COL_SOURCE: return r->source;
+    /* "" (the whole metadata_json) when a schema is named without a pointer */
+    case 10: return t->schema_pointer ? t->schema_pointer : t->schema_id ? "" : NULL;
   }
   return NULL;
 }
 static const RowTable taxonomy_table = {
     "CREATE TABLE x(metric_type TEXT, family TEXT, sensitivity TEXT, plane TEXT,"
     " transmission TEXT, session_prefix TEXT, schema_id TEXT, owner TEXT, description TEXT,"
-    " source TEXT)",
+    " source TEXT, schema_pointer TEXT)",
     taxonomy_count, taxonomy_cell};
 
 static int row_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv,

@@ -433,7 +433,7 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
       goto done;
     }
     int fatal = 0;
-    char *problem = telem_metric_payload_problem(c, row->metric_type, j, &fatal, &err);
+    char *problem = telem_metric_payload_problem(c, row, j, &fatal, &err);
     if (fatal) {
       rc = enq_fail(vt, err);
       err = NULL;

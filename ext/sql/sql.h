@@ -9,6 +9,7 @@
 #include "core/conn.h"
 #include "engine/policy.h"
 #include "engine/redactor.h"
+#include "engine/schema.h"
 
 /* ---- registration tables (one per file) ---------------------------------- */
 
@@ -20,6 +21,17 @@ extern const TelemFeature telem_feature_validate;
 extern const TelemFeature telem_feature_redact;
 extern const TelemFeature telem_feature_classify;
 extern const TelemFeature telem_feature_spool;
+extern const TelemFeature telem_feature_metric;
+extern const TelemFeature telem_feature_scrub;
+
+/* ---- compiled schemas (validate.c, lent to metric.c) ---------------------- */
+
+/* The compiled schema of registry id `id`, cached on the registry
+ * (borrowed: valid while the registry is), or NULL + *pzErr. */
+TelemSchema *telem_validate_schema_by_id(TelemConn *c, const char *id, char **pzErr);
+/* "<instance_path>: <message>" of the first failing leaf of j
+ * (sqlite3_malloc'd), or NULL + *pzErr. */
+char *telem_validate_first_problem(TelemSchema *s, const TelemJson *j, char **pzErr);
 
 /* ---- redaction rules cache (redact.c, lent to classify.c) ---------------- */
 
@@ -49,13 +61,13 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
 /* 1 when a statement that writes is running on db (COMMIT would fail). */
 int telem_db_writer_busy(sqlite3 *db);
 
-/* ---- the research_metrics payload rule (validate.c, lent to spool.c) ------ */
+/* ---- the research_metrics payload rule (metric.c, lent to spool.c) -------- */
 
-/* j (metadata_json, parsed) must be valid against the taxonomy's schema of
- * metric_type, when it names one.  NULL when it is, else the problem in
- * words (sqlite3_malloc'd); engine failures set *fatal and *pzErr and
- * return NULL. */
-char *telem_metric_payload_problem(TelemConn *c, const char *metric_type, const TelemJson *j,
+/* j (metadata_json, parsed) meets tier 2 of the row contract for taxonomy
+ * row `row`: the value at its schema_pointer is valid against its schema.
+ * NULL when it does, else the problem in words (sqlite3_malloc'd); engine
+ * failures set *fatal and *pzErr and return NULL. */
+char *telem_metric_payload_problem(TelemConn *c, const TelemTaxonomyRow *row, const TelemJson *j,
                                    int *fatal, char **pzErr);
 
 #endif /* VOXTELEM_SQL_H */

@@ -4,9 +4,7 @@
  *   telem_validate(json, schema)              1 valid, 0 invalid
  *   telem_validate_errors(json, schema)       table: instance_path, schema_path, keyword, message
  *   telem_assert_valid(json, schema)          1, or an error naming the first failing leaf
- *   telem_metric_problem(session_id, metric_type, metric_value, metadata_json)
- *                                             NULL when the research_metrics row contract holds
- *   telem_assert_metric(...)                  1, or an error with that problem (for triggers)
+ *   (telem_metric_problem / telem_assert_metric live in metric.c)
  *
  *   SELECT id FROM research_metrics WHERE NOT telem_validate(metadata_json, 'syntax-k-event');
  *   SELECT * FROM telem_validate_errors('{"event":1}', 'syntax-k-event');
@@ -282,140 +280,14 @@ static void assert_valid_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   validate_common(ctx, argc, argv, 1);
 }
 
-/* ---- research_metrics row contract -------------------------------------------- */
+/* ---- shared with metric.c ------------------------------------------------------ */
 
-static int metric_type_ok(const unsigned char *z, int n) {
-  for (int i = 0; i < n; i++) {
-    unsigned char ch = z[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          ch == '_' || ch == '.' || ch == ':' || ch == '-'))
-      return 0;
-  }
-  return 1;
+TelemSchema *telem_validate_schema_by_id(TelemConn *c, const char *id, char **pzErr) {
+  return schema_by_name(c, id, pzErr);
 }
 
-/* The payload rule of the research_metrics row contract, shared with
- * telem_enqueue (spool.c): j (metadata_json, parsed) must be valid against
- * the taxonomy's schema of metric_type, when it names one.  Returns NULL
- * when it is, else the problem as words (sqlite3_malloc'd); engine failures
- * go to *pzErr with NULL returned and *fatal set. */
-char *telem_metric_payload_problem(TelemConn *c, const char *metric_type, const TelemJson *j,
-                                   int *fatal, char **pzErr) {
-  *fatal = 0;
-  const TelemTaxonomyRow *row = telem_registry_metric(c->reg, metric_type);
-  if (!row || !row->schema_id || !row->schema_id[0]) return NULL;
-  char *err = NULL;
-  TelemSchema *s = schema_by_name(c, row->schema_id, &err);
-  int r = s ? telem_schema_validate_tree(s, j, &err) : -1;
-  if (r == 1) return NULL;
-  if (r < 0) {
-    *fatal = 1;
-    telem_set_err(pzErr, "%s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return NULL;
-  }
-  char *p = first_problem(s, j, &err);
-  if (!p) {
-    *fatal = 1;
-    telem_set_err(pzErr, "%s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return NULL;
-  }
-  char *m = sqlite3_mprintf("metadata_json does not match schema \"%s\" for %s: %s", row->schema_id,
-                            metric_type, p);
-  sqlite3_free(p);
-  return m ? m : (*fatal = 1, telem_set_err(pzErr, "out of memory"), NULL);
-}
-
-/* The first problem of a research_metrics row, as words (sqlite3_malloc'd),
- * or NULL when it meets the contract.  Engine failures (a broken contract,
- * a pattern over its limit) go to *pzErr with NULL returned and *fatal. */
-static char *metric_problem(TelemConn *c, sqlite3_value **argv, int *fatal, char **pzErr) {
-  *fatal = 0;
-  /* session_id: 1..512 UTF-8 characters */
-  sqlite3_value *v = argv[0];
-  if (sqlite3_value_type(v) == SQLITE_NULL) return sqlite3_mprintf("session_id is required");
-  if (sqlite3_value_type(v) != SQLITE_TEXT) return sqlite3_mprintf("session_id must be text");
-  const char *z = (const char *)sqlite3_value_text(v);
-  size_t n = (size_t)sqlite3_value_bytes(v);
-  if (!z) goto oom;
-  if (n == 0) return sqlite3_mprintf("session_id is empty");
-  if (memchr(z, 0, n) || !telem_utf8_valid(z, n))
-    return sqlite3_mprintf("session_id is not valid UTF-8 text");
-  if (n > 512 && telem_utf8_count(z, n) > 512)
-    return sqlite3_mprintf("session_id is longer than 512 characters");
-  /* metric_type: 1..128 of [A-Za-z0-9_.:-] */
-  v = argv[1];
-  if (sqlite3_value_type(v) == SQLITE_NULL) return sqlite3_mprintf("metric_type is required");
-  if (sqlite3_value_type(v) != SQLITE_TEXT) return sqlite3_mprintf("metric_type must be text");
-  const unsigned char *t = sqlite3_value_text(v);
-  int tn = sqlite3_value_bytes(v);
-  if (!t) goto oom;
-  if (tn == 0) return sqlite3_mprintf("metric_type is empty");
-  if (tn > 128) return sqlite3_mprintf("metric_type is longer than 128 characters");
-  if (!metric_type_ok(t, tn))
-    return sqlite3_mprintf("metric_type may only contain A-Z a-z 0-9 _ . : -");
-  /* metric_value: REAL (or INTEGER, which a REAL column stores as REAL) or NULL */
-  v = argv[2];
-  int vt = sqlite3_value_type(v);
-  if (vt == SQLITE_TEXT || vt == SQLITE_BLOB)
-    return sqlite3_mprintf("metric_value must be a number or NULL");
-  if (vt == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v)))
-    return sqlite3_mprintf("metric_value must be a finite number");
-  /* metadata_json: NULL, or <= 256 KiB of JSON valid against the type's schema */
-  v = argv[3];
-  if (sqlite3_value_type(v) == SQLITE_NULL) return NULL;
-  if (sqlite3_value_type(v) != SQLITE_TEXT) return sqlite3_mprintf("metadata_json must be text");
-  const char *mz = (const char *)sqlite3_value_text(v);
-  size_t mn = (size_t)sqlite3_value_bytes(v);
-  if (!mz) goto oom;
-  if (mn > TELEM_METADATA_MAX_BYTES)
-    return sqlite3_mprintf("metadata_json is larger than %d bytes", TELEM_METADATA_MAX_BYTES);
-  telem_arena_reset(&c->arena);
-  TelemJsonError je;
-  memset(&je, 0, sizeof je);
-  const TelemJson *j = telem_json_parse(&c->arena, mz, mn, &je);
-  if (!j)
-    return sqlite3_mprintf("metadata_json is not valid JSON (line %d, column %d: %s)", je.line,
-                           je.column, je.what ? je.what : "syntax error");
-  char tz[129];
-  memcpy(tz, t, (size_t)tn);
-  tz[tn] = 0;
-  return telem_metric_payload_problem(c, tz, j, fatal, pzErr);
-oom:
-  *fatal = 1;
-  telem_set_err(pzErr, "out of memory");
-  return NULL;
-}
-
-static void metric_common(sqlite3_context *ctx, int argc, sqlite3_value **argv, int assert) {
-  const char *fn = assert ? "telem_assert_metric" : "telem_metric_problem";
-  if (!telem_check_argc(ctx, fn, argc, 4, 4)) return;
-  TelemConn *c = sqlite3_user_data(ctx);
-  int fatal;
-  char *err = NULL;
-  char *p = metric_problem(c, argv, &fatal, &err);
-  if (fatal) {
-    telem_result_errorf(ctx, fn, "%s", err ? err : "out of memory");
-  } else if (!p) {
-    if (assert) sqlite3_result_int(ctx, 1);
-    else sqlite3_result_null(ctx);
-  } else if (assert) {
-    telem_result_errorf(ctx, fn, "%s", p);
-  } else {
-    sqlite3_result_text(ctx, p, -1, sqlite3_free);
-    p = NULL;
-  }
-  sqlite3_free(p);
-  sqlite3_free(err);
-}
-
-static void metric_problem_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  metric_common(ctx, argc, argv, 0);
-}
-
-static void assert_metric_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  metric_common(ctx, argc, argv, 1);
+char *telem_validate_first_problem(TelemSchema *s, const TelemJson *j, char **pzErr) {
+  return first_problem(s, j, pzErr);
 }
 
 /* ---- telem_validate_errors(json, schema) ---------------------------------------- */
@@ -662,8 +534,6 @@ static const sqlite3_module ve_module = {
 static const TelemSqlFunc validate_funcs[] = {
     {"telem_validate", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, validate_func},
     {"telem_assert_valid", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, assert_valid_func},
-    {"telem_metric_problem", 4, 4, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, metric_problem_func},
-    {"telem_assert_metric", 4, 4, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, assert_metric_func},
     {NULL},
 };
 

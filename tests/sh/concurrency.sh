@@ -30,7 +30,7 @@ OLD = 30000
 db.execute("BEGIN")
 db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
   INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
-  SELECT 'bench:old-' || i, 'benchmark_event', i, json_object('count', i),
+  SELECT 'bench:old-' || i, 'benchmark_event', i, json_object('name', 'warm_run', 'details', json_object('count', i)),
          strftime('%Y-%m-%d %H:%M:%S', 'now', '-400 days', printf('-%d seconds', i)) FROM n""", (OLD,))
 db.execute("COMMIT")
 db.close()
@@ -44,7 +44,8 @@ db.execute("PRAGMA busy_timeout = 10000")
 ok = refused = 0; worst = 0.0
 for i in range(n):
     bad = i % 50 == 7           # every 50th row breaks the syntax-k contract
-    meta = '{"event":"parse","language":"rust","duration_ms":1}' if not bad else '{"event":"parse"}'
+    meta = ('{"name":"webir_json","repository_id":"r","fixture_id":"fx-1","details":{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}}' if not bad
+            else '{"name":"webir_json","details":{"schema_version":1}}')
     t0 = time.monotonic()
     try:
         db.execute("INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at) "

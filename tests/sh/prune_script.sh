@@ -20,10 +20,10 @@ PRAGMA journal_mode=WAL;
 .read sql/schema/ci_completion.sql
 INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES
   ('s', 'old', '2001-01-01 00:00:00'), ('s', 'old', '2001-01-02T00:00:00Z'), ('s', 'new', '2999-01-01 00:00:00');
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
-  ('r1', 'repo', 'ok', '2001-01-01', '2001-01-01 00:00:00');
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
-  ('r1', 'd', 'low', 'f', '2001-01-01');
+INSERT INTO ci_completion_run(id, repository_id, started_at, finished_at) VALUES
+  (1, 'repo', '2001-01-01', '2001-01-01 00:00:00');
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, fingerprint) VALUES
+  (1, 'd', 'B', 'low', 'f');
 SQL
 
 out=$(cd "$T" && LD_LIBRARY_PATH="$LIBDIR" "$SQLITE3" "$db" < "$OLDPWD/sql/prune.sql") || fail "first run exited $?"

@@ -70,32 +70,32 @@ SELECT 'telem_assert_valid/nul', telem_assert_valid((SELECT x FROM v WHERE name 
 SELECT 'telem_assert_valid/big', telem_assert_valid((SELECT x FROM v WHERE name = 'big'), 'syntax-k-event');
 SELECT 'telem_assert_valid/deep', telem_assert_valid((SELECT x FROM v WHERE name = 'deep'), 'syntax-k-event');
 .print '-- telem_metric_problem(x, ...)'
-SELECT 'telem_metric_problem/null', telem_metric_problem((SELECT x FROM v WHERE name = 'null'), 'benchmark_event', 1.0, '{}');
-SELECT 'telem_metric_problem/int', telem_metric_problem((SELECT x FROM v WHERE name = 'int'), 'benchmark_event', 1.0, '{}');
-SELECT 'telem_metric_problem/real', telem_metric_problem((SELECT x FROM v WHERE name = 'real'), 'benchmark_event', 1.0, '{}');
-SELECT 'telem_metric_problem/blob', telem_metric_problem((SELECT x FROM v WHERE name = 'blob'), 'benchmark_event', 1.0, '{}');
-SELECT 'telem_metric_problem/bad_utf8', telem_metric_problem((SELECT x FROM v WHERE name = 'bad_utf8'), 'benchmark_event', 1.0, '{}');
-SELECT 'telem_metric_problem/nul', telem_metric_problem((SELECT x FROM v WHERE name = 'nul'), 'benchmark_event', 1.0, '{}');
-SELECT 'telem_metric_problem/big', telem_metric_problem((SELECT x FROM v WHERE name = 'big'), 'benchmark_event', 1.0, '{}');
-SELECT 'telem_metric_problem/deep', telem_metric_problem((SELECT x FROM v WHERE name = 'deep'), 'benchmark_event', 1.0, '{}');
+SELECT 'telem_metric_problem/null', telem_metric_problem((SELECT x FROM v WHERE name = 'null'), 'benchmark_event', 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/int', telem_metric_problem((SELECT x FROM v WHERE name = 'int'), 'benchmark_event', 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/real', telem_metric_problem((SELECT x FROM v WHERE name = 'real'), 'benchmark_event', 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/blob', telem_metric_problem((SELECT x FROM v WHERE name = 'blob'), 'benchmark_event', 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/bad_utf8', telem_metric_problem((SELECT x FROM v WHERE name = 'bad_utf8'), 'benchmark_event', 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/nul', telem_metric_problem((SELECT x FROM v WHERE name = 'nul'), 'benchmark_event', 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/big', telem_metric_problem((SELECT x FROM v WHERE name = 'big'), 'benchmark_event', 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/deep', telem_metric_problem((SELECT x FROM v WHERE name = 'deep'), 'benchmark_event', 1.0, '{"name":"n"}');
 .print '-- telem_metric_problem(.., x, ..)'
-SELECT 'telem_metric_problem/null', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'null'), 1.0, '{}');
-SELECT 'telem_metric_problem/int', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'int'), 1.0, '{}');
-SELECT 'telem_metric_problem/real', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'real'), 1.0, '{}');
-SELECT 'telem_metric_problem/blob', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'blob'), 1.0, '{}');
-SELECT 'telem_metric_problem/bad_utf8', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'bad_utf8'), 1.0, '{}');
-SELECT 'telem_metric_problem/nul', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'nul'), 1.0, '{}');
-SELECT 'telem_metric_problem/big', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'big'), 1.0, '{}');
-SELECT 'telem_metric_problem/deep', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'deep'), 1.0, '{}');
+SELECT 'telem_metric_problem/null', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'null'), 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/int', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'int'), 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/real', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'real'), 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/blob', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'blob'), 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/bad_utf8', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'bad_utf8'), 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/nul', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'nul'), 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/big', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'big'), 1.0, '{"name":"n"}');
+SELECT 'telem_metric_problem/deep', telem_metric_problem('bench:a', (SELECT x FROM v WHERE name = 'deep'), 1.0, '{"name":"n"}');
 .print '-- telem_metric_problem(.., .., x, ..)'
-SELECT 'telem_metric_problem/null', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'null'), '{}');
-SELECT 'telem_metric_problem/int', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'int'), '{}');
-SELECT 'telem_metric_problem/real', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'real'), '{}');
-SELECT 'telem_metric_problem/blob', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'blob'), '{}');
-SELECT 'telem_metric_problem/bad_utf8', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'bad_utf8'), '{}');
-SELECT 'telem_metric_problem/nul', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'nul'), '{}');
-SELECT 'telem_metric_problem/big', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'big'), '{}');
-SELECT 'telem_metric_problem/deep', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'deep'), '{}');
+SELECT 'telem_metric_problem/null', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'null'), '{"name":"n"}');
+SELECT 'telem_metric_problem/int', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'int'), '{"name":"n"}');
+SELECT 'telem_metric_problem/real', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'real'), '{"name":"n"}');
+SELECT 'telem_metric_problem/blob', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'blob'), '{"name":"n"}');
+SELECT 'telem_metric_problem/bad_utf8', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'bad_utf8'), '{"name":"n"}');
+SELECT 'telem_metric_problem/nul', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'nul'), '{"name":"n"}');
+SELECT 'telem_metric_problem/big', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'big'), '{"name":"n"}');
+SELECT 'telem_metric_problem/deep', telem_metric_problem('bench:a', 'benchmark_event', (SELECT x FROM v WHERE name = 'deep'), '{"name":"n"}');
 .print '-- telem_metric_problem(..., x)'
 SELECT 'telem_metric_problem/null', telem_metric_problem('bench:a', 'benchmark_event', 1.0, (SELECT x FROM v WHERE name = 'null'));
 SELECT 'telem_metric_problem/int', telem_metric_problem('bench:a', 'benchmark_event', 1.0, (SELECT x FROM v WHERE name = 'int'));

@@ -12,7 +12,7 @@ SELECT count(*) FROM telem_taxonomy WHERE metric_type LIKE 'orch.%' AND sensitiv
 SELECT DISTINCT source FROM telem_taxonomy;
 -- column classes
 SELECT telem_column_class('ci_completion_run', 'repository_id'), telem_column_class('ci_completion_run', 'branch'),
-       telem_column_class('ci_completion_finding', 'fingerprint'), telem_column_class('ci_completion_detector_snapshot', 'tool_versions_json'),
+       telem_column_class('ci_completion_finding', 'fingerprint'), telem_column_class('ci_completion_suppression', 'owner'),
        telem_column_class('ci_completion_finding', 'detector_id');
 SELECT quote(telem_column_class('research_metrics', 'no_such_column')), quote(telem_column_class(NULL, 'x'));
 -- switching to a directory: the repository's own contracts

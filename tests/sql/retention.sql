@@ -35,22 +35,25 @@ INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES
   ('s', 'm_garbage',          'yesterday'),
   ('s', 'n_compact_iso',      20190101),
   ('s', 'o_empty',            '');
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
-  ('r-old', 'repo', 'ok', '2024-01-01', '2024-01-01T00:10:00Z'),
-  ('r-edge', 'repo', 'ok', '2024-12-31', '2024-12-31 23:59:59'),
-  ('r-new', 'repo', 'ok', '2025-06-01', '2025-06-01T00:00:00Z'),
-  ('r-running', 'repo', 'running', '2023-01-01', NULL);
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
-  ('r-old', 'd', 'high', 'f1', '2024-01-01'), ('r-old', 'd', 'low', 'f2', '2024-01-01'),
-  ('r-edge', 'd', 'low', 'f3', '2024-12-31'), ('r-new', 'd', 'low', 'f4', '2025-06-01'),
-  ('r-running', 'd', 'low', 'f5', '2023-01-01');
-INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at) VALUES
-  ('r-old', 'd', 2, '2024-01-01'), ('r-new', 'd', 1, '2025-06-01'), ('r-running', 'd', 1, '2023-01-01');
-INSERT INTO ci_completion_suppression(repository_id, fingerprint, reason, created_at, expires_at) VALUES
-  ('repo', 'f1', 'expired a second ago', '2025-01-01', '2025-12-31T23:59:59Z'),
-  ('repo', 'f2', 'standing', '2020-01-01', NULL),
-  ('repo', 'f3', 'expires in a second', '2025-01-01', '2026-01-01 00:00:01'),
-  ('repo', 'f4', 'expires exactly now', '2025-01-01', '2026-01-01 00:00:00');
+-- Vox's shape (sql/schema/ci_completion.sql): runs are keyed by INTEGER id
+-- and labelled here by commit_sha; children point at the id.  A run with a
+-- finished_at that is not a time is never pruned.
+INSERT INTO ci_completion_run(id, repository_id, commit_sha, started_at, finished_at) VALUES
+  (1, 'repo', 'r-old', '2024-01-01', '2024-01-01T00:10:00Z'),
+  (2, 'repo', 'r-edge', '2024-12-31', '2024-12-31 23:59:59'),
+  (3, 'repo', 'r-new', '2025-06-01', '2025-06-01T00:00:00Z'),
+  (4, 'repo', 'r-running', '2023-01-01', 'running');
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, fingerprint) VALUES
+  (1, 'd', 'A', 'high', 'f1'), (1, 'd', 'B', 'low', 'f2'),
+  (2, 'd', 'B', 'low', 'f3'), (3, 'd', 'B', 'low', 'f4'),
+  (4, 'd', 'B', 'low', 'f5');
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, tier, finding_count) VALUES
+  (1, 'd', 'A', 2), (3, 'd', 'B', 1), (4, 'd', 'B', 1);
+INSERT INTO ci_completion_suppression(detector_id, scope, reason, owner, created_at, expires_at) VALUES
+  ('d', 'f1', 'expired a second ago', 'ops', '2025-01-01', '2025-12-31T23:59:59Z'),
+  ('d', 'f2', 'standing', 'ops', '2020-01-01', NULL),
+  ('d', 'f3', 'expires in a second', 'ops', '2025-01-01', '2026-01-01 00:00:01'),
+  ('d', 'f4', 'expires exactly now', 'ops', '2025-01-01', '2026-01-01 00:00:00');
 
 -- 3. The plan
 SELECT table_name, kind, quote(time_column), quote(days), cutoff, eligible_rows, quote(cascade_rows), status
@@ -65,10 +68,11 @@ SELECT * FROM telem_prune_plan(42);
 PRAGMA foreign_keys = ON;
 SELECT telem_prune_apply(NULL, 2, '2026-01-01T00:00:00Z');
 SELECT group_concat(metric_type, ' ') FROM (SELECT metric_type FROM research_metrics ORDER BY metric_type);
-SELECT group_concat(run_id, ' ') FROM (SELECT run_id FROM ci_completion_run ORDER BY run_id);
+SELECT group_concat(commit_sha, ' ') FROM (SELECT commit_sha FROM ci_completion_run ORDER BY commit_sha);
 SELECT group_concat(fingerprint, ' ') FROM (SELECT fingerprint FROM ci_completion_finding ORDER BY fingerprint);
-SELECT group_concat(run_id, ' ') FROM (SELECT run_id FROM ci_completion_detector_snapshot ORDER BY run_id);
-SELECT group_concat(fingerprint, ' ') FROM (SELECT fingerprint FROM ci_completion_suppression ORDER BY fingerprint);
+SELECT group_concat(commit_sha, ' ') FROM (SELECT r.commit_sha FROM ci_completion_detector_snapshot s
+  JOIN ci_completion_run r ON r.id = s.run_id ORDER BY 1);
+SELECT group_concat(scope, ' ') FROM (SELECT scope FROM ci_completion_suppression ORDER BY scope);
 SELECT run_id, table_name, kind, cutoff, rows_deleted, cascaded_rows, batches, status, duration_ms >= 0, logged_at LIKE '____-__-__T__:__:__.___Z'
 FROM telem_prune_log ORDER BY id;
 PRAGMA foreign_key_check;
@@ -108,16 +112,16 @@ DROP TABLE telem_retention_policy;
 
 -- 5. Apply with foreign keys OFF: children are still deleted first, no orphans
 PRAGMA foreign_keys = OFF;
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
-  ('r-old2', 'repo', 'ok', '2024-02-01', '2024-02-01 00:00:00');
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
-  ('r-old2', 'd', 'low', 'g1', '2024-02-01'), ('r-old2', 'd', 'low', 'g2', '2024-02-01');
-INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at) VALUES
-  ('r-old2', 'd', 2, '2024-02-01');
+INSERT INTO ci_completion_run(id, repository_id, commit_sha, started_at, finished_at) VALUES
+  (5, 'repo', 'r-old2', '2024-02-01', '2024-02-01 00:00:00');
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, fingerprint) VALUES
+  (5, 'd', 'B', 'low', 'g1'), (5, 'd', 'B', 'low', 'g2');
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, tier, finding_count) VALUES
+  (5, 'd', 'B', 2);
 SELECT cascade_rows FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name = 'ci_completion_run';
 SELECT telem_prune_apply('ci_completion_run', NULL, '2026-01-01T00:00:00Z');
-SELECT count(*) FROM ci_completion_finding WHERE run_id = 'r-old2';
-SELECT count(*) FROM ci_completion_detector_snapshot WHERE run_id = 'r-old2';
+SELECT count(*) FROM ci_completion_finding WHERE run_id = 5;
+SELECT count(*) FROM ci_completion_detector_snapshot WHERE run_id = 5;
 PRAGMA foreign_key_check;
 PRAGMA foreign_keys = ON;
 
@@ -198,19 +202,19 @@ SELECT table_name, rows_deleted, status FROM telem_prune_log WHERE run_id = (SEL
 SELECT telem_prune_apply('audit_log', NULL, '2026-01-01T00:00:00Z');
 -- TEMP tables named like governed ones are not them: plan and apply use main's
 INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'shadowed', '2020-01-01 00:00:00');
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, finished_at) VALUES
-  ('r-shadow', 'repo', 'ok', '2020-01-01', '2020-01-01 00:00:00');
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, fingerprint, created_at) VALUES
-  ('r-shadow', 'd', 'low', 's1', '2020-01-01');
+INSERT INTO ci_completion_run(id, repository_id, commit_sha, started_at, finished_at) VALUES
+  (6, 'repo', 'r-shadow', '2020-01-01', '2020-01-01 00:00:00');
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, fingerprint) VALUES
+  (6, 'd', 'B', 'low', 's1');
 CREATE TEMP TABLE research_metrics(id INTEGER PRIMARY KEY, created_at TEXT);
 INSERT INTO temp.research_metrics(created_at) VALUES ('2019-01-01');
-CREATE TEMP TABLE ci_completion_finding(id INTEGER PRIMARY KEY, run_id TEXT);
-INSERT INTO temp.ci_completion_finding(run_id) VALUES ('r-shadow');
+CREATE TEMP TABLE ci_completion_finding(id INTEGER PRIMARY KEY, run_id INTEGER);
+INSERT INTO temp.ci_completion_finding(run_id) VALUES (6);
 SELECT table_name, eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z')
 WHERE table_name IN ('research_metrics', 'ci_completion_finding') ORDER BY 1;
 SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
 SELECT (SELECT count(*) FROM main.research_metrics WHERE metric_type = 'shadowed'),
-       (SELECT count(*) FROM main.ci_completion_finding WHERE run_id = 'r-shadow'),
+       (SELECT count(*) FROM main.ci_completion_finding WHERE run_id = 6),
        (SELECT count(*) FROM temp.research_metrics), (SELECT count(*) FROM temp.ci_completion_finding);
 DROP TABLE temp.research_metrics;
 DROP TABLE temp.ci_completion_finding;

@@ -4,10 +4,10 @@
 .mode list
 
 .print '== telem_validate by registry id'
-SELECT telem_validate('{"event":"parse","language":"rust","duration_ms":3}', 'syntax-k-event');
-SELECT telem_validate('{"event":"parse","language":"rust","duration_ms":3,"extra":1}', 'syntax-k-event');
-SELECT telem_validate('{"run_id":"r1","repository_id":"repo","status":"passed","started_at":"2024-05-01T10:00:00Z"}', 'ci-completion-run');
-SELECT telem_validate('{"repository_id":"repo","fingerprint":"0123456789abcdef","reason":"noise","created_at":"2024-05-01 10:00:00","expires_at":null}', 'ci-completion-suppression');
+SELECT telem_validate('{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}', 'syntax-k-event');
+SELECT telem_validate('{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]},"extra":1}', 'syntax-k-event');
+SELECT telem_validate('{"repository_id":"repo","workflow":"local","run_kind":"audit","started_at":"2024-05-01T10:00:00Z","finished_at":"2024-05-01T10:00:00Z"}', 'ci-completion-run');
+SELECT telem_validate('{"detector_id":"d","scope":"src/","reason":"noise","owner":"ops","created_at":"2024-05-01 10:00:00","expires_at":null}', 'ci-completion-suppression');
 SELECT telem_validate('1', 'https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json');
 
 .print '== inline schemas, numbers'
@@ -21,7 +21,7 @@ SELECT telem_validate('19.99', '{"multipleOf":0.01}');
 SELECT telem_validate('1e308', '{"multipleOf":0.123456789}');
 SELECT telem_validate('[1, 1.0]', '{"uniqueItems":true}');
 SELECT telem_validate('"h€llo"', '{"maxLength":5,"minLength":5}');
-SELECT telem_validate('{"a":1}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json#/properties/k"}');
+SELECT telem_validate('{"a":1}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json#/properties/raw_bytes"}');
 
 .print '== NULL in, NULL out; non-text and malformed input is 0'
 SELECT quote(telem_validate(NULL, '{}')), quote(telem_validate('1', NULL));
@@ -71,7 +71,7 @@ SELECT * FROM telem_validate_errors;
 
 .print '== telem_validate_errors'
 .headers on
-SELECT * FROM telem_validate_errors('{"event":"parsex","language":"Rust","duration_ms":-3,"k":1.5,"x":1}', 'syntax-k-event');
+SELECT * FROM telem_validate_errors('{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]},"raw_bytes":-3,"target_kind":"","x":1,"compressor_results":[{"name":"lz4","profile":"1","compressed_bytes":1.5,"ratio":1}]}', 'syntax-k-event');
 SELECT * FROM telem_validate_errors('{"trace_id":"00","span_id":"0123456789abcdef","context_id":"c","phase":"compacted","tokens_after":5,"junk":true}', 'context-lifecycle-tracing');
 SELECT * FROM telem_validate_errors('[1,"x",{"a":[]}]', '{"prefixItems":[{"type":"integer"}],"items":{"type":"object","properties":{"a":{"minItems":1}}}}');
 SELECT * FROM telem_validate_errors('3', '{"anyOf":[{"type":"string"},{"minimum":5}]}');
@@ -79,7 +79,7 @@ SELECT * FROM telem_validate_errors('3', '{"oneOf":[{"type":"integer"},{"minimum
 SELECT * FROM telem_validate_errors('3', '{"not":{"type":"integer"}}');
 SELECT * FROM telem_validate_errors('{"a/b~c":1}', '{"properties":{"a/b~c":false}}');
 SELECT * FROM telem_validate_errors('{"a":1}', '{"unevaluatedProperties":false}');
-SELECT * FROM telem_validate_errors('{"event":"parse","language":"rust","duration_ms":3}', 'syntax-k-event');
+SELECT * FROM telem_validate_errors('{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}', 'syntax-k-event');
 SELECT * FROM telem_validate_errors('{"a":', '{}');
 SELECT * FROM telem_validate_errors(42, '{}');
 SELECT count(*) FROM telem_validate_errors(NULL, '{}');
@@ -88,13 +88,13 @@ SELECT * FROM telem_validate_errors('"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"
 .headers off
 
 .print '== telem_assert_valid'
-SELECT telem_assert_valid('{"event":"parse","language":"rust","duration_ms":3}', 'syntax-k-event');
-SELECT telem_assert_valid('{"event":"parse","language":"rust"}', 'syntax-k-event');
+SELECT telem_assert_valid('{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}', 'syntax-k-event');
+SELECT telem_assert_valid('{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}', 'syntax-k-event');
 SELECT telem_assert_valid('[1]', '{"items":{"type":"string"}}');
 SELECT telem_assert_valid('nope', '{}');
 
 .print '== telem_metric_problem'
-SELECT quote(telem_metric_problem('s1', 'syntax_k_event', 1.5, '{"event":"parse","language":"rust","duration_ms":3}'));
+SELECT quote(telem_metric_problem('syntaxk:repo', 'syntax_k_event', 1.5, '{"name":"webir_json","repository_id":"repo","fixture_id":"fx-1","details":{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}}'));
 SELECT quote(telem_metric_problem('s1', 'benchmark_event', NULL, NULL));
 SELECT quote(telem_metric_problem('s1', 'not.in.taxonomy', 2, '{"anything":[1,2]}'));
 SELECT telem_metric_problem(NULL, 'x', NULL, NULL);
@@ -117,9 +117,24 @@ SELECT telem_metric_problem('s', 'x', 1e999, NULL);
 SELECT telem_metric_problem('s', 'x', NULL, 42);
 SELECT telem_metric_problem('s', 'x', NULL, '{"a":');
 SELECT telem_metric_problem('s', 'x', NULL, '"' || printf('%.*c', 262144, 'x') || '"');
-SELECT telem_metric_problem('s', 'syntax_k_event', NULL, '{"event":"parse","language":"rust","duration_ms":"3"}');
+SELECT telem_metric_problem('s', 'syntax_k_event', NULL, '{"name":"webir_json","repository_id":"repo","fixture_id":"fx-1","details":{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":"100","compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}}');
 SELECT telem_metric_problem('s', 'orch.hitl.interrupt', NULL, '{}');
-SELECT telem_assert_metric('s1', 'syntax_k_event', 1.5, '{"event":"parse","language":"rust","duration_ms":3}');
+SELECT telem_assert_metric('s1', 'syntax_k_event', 1.5, '{"name":"webir_json","repository_id":"repo","fixture_id":"fx-1","details":{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}}');
+.print '-- Vox accepts: no details (None is skipped), any metadata for a type without a schema, unknown types'
+SELECT quote(telem_metric_problem('syntaxk:repo', 'syntax_k_event', NULL, '{"name":"n","repository_id":"r","fixture_id":"f"}'));
+SELECT quote(telem_metric_problem('mcp:repo', 'socrates_surface', NULL, 'not json at all'));
+SELECT quote(telem_metric_problem('s', 'entropy', 0.5, NULL));
+.print '-- session_id length is in bytes, as Rust str::len(): 256 two-byte characters pass, 257 do not'
+SELECT quote(telem_metric_problem(replace(printf('%.*c', 256, 's'), 's', 'é'), 'x', NULL, NULL));
+SELECT telem_metric_problem(replace(printf('%.*c', 257, 's'), 's', 'é'), 'x', NULL, NULL);
+.print '-- model_route_event: the quoted key names must appear in the text (Vox: str::contains)'
+SELECT telem_metric_problem('route:r', 'model_route_event', NULL, '{"trace_id":"t"}');
+SELECT quote(telem_metric_problem('route:r', 'model_route_event', NULL, '{"trace_id":"t","route_policy_profile":"p"}'));
+SELECT quote(telem_metric_problem('route:r', 'model_route_event', NULL, NULL));
+SELECT quote(telem_metric_problem('route:r', 'model_route_event', NULL, '"trace_id" "route_policy_profile" not json'));
+.print '-- the metadata cap is RESEARCH_METRICS_METADATA_JSON_MAX_BYTES: 262144 bytes pass, 262145 do not'
+SELECT quote(telem_metric_problem('s', 'x', NULL, printf('%.*c', 262144, 'x')));
+SELECT telem_metric_problem('s', 'x', NULL, printf('%.*c', 262145, 'x'));
 SELECT telem_assert_metric('s1', 'bad type!', 1.5, NULL);
 
 .print '== guards'
@@ -127,35 +142,35 @@ SELECT telem_assert_metric('s1', 'bad type!', 1.5, NULL);
 .read sql/schema/ci_completion.sql
 .read sql/guards.sql
 INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
-VALUES ('bench:1', 'syntax_k_event', 12.5, '{"event":"parse","language":"rust","duration_ms":12.5}', '2024-05-01 10:00:00');
+VALUES ('syntaxk:1', 'syntax_k_event', 12.5, '{"name":"webir_json","repository_id":"repo","fixture_id":"fx-1","details":{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":100,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}}', '2024-05-01 10:00:00');
 INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
 VALUES ('', 'syntax_k_event', 1, NULL, '2024-05-01 10:00:00');
 INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
-VALUES ('bench:1', 'syntax_k_event', 1, '{"event":"parse","language":"/home/alice/x.rs","duration_ms":1}', '2024-05-01 10:00:00');
+VALUES ('syntaxk:1', 'syntax_k_event', 1, '{"name":"webir_json","repository_id":"repo","fixture_id":"fx-1","details":{"schema_version":1,"fixture_id":"fx-1","target_kind":"webir","raw_bytes":-1,"compressor_results":[{"name":"zstd","profile":"19","compressed_bytes":40,"ratio":0.4}],"k_est_bytes":40,"toolchain_fingerprint":{"compiler":"voxc 0.9","compressor_profiles":["zstd-19"]}}}', '2024-05-01 10:00:00');
 INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
 VALUES ('bench:1', 'benchmark_event', 1, NULL, 'yesterday');
 UPDATE research_metrics SET metric_type = 'no spaces allowed' WHERE id = 1;
 UPDATE research_metrics SET metric_value = 99 WHERE id = 1;
 SELECT id, session_id, metric_type, metric_value FROM research_metrics;
-INSERT INTO ci_completion_run(run_id, repository_id, branch, commit_sha, status, started_at)
-VALUES ('run-1', 'repo-a', 'main', 'abcdef1', 'passed', '2024-05-01T10:00:00Z');
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at)
-VALUES ('run-2', 'repo-a', 'exploded', '2024-05-01T10:00:00Z');
-UPDATE ci_completion_run SET finished_at = 'soon' WHERE run_id = 'run-1';
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, file_path, line, fingerprint, created_at)
-VALUES ('run-1', 'secrets', 'high', 'src/main.rs', 10, '0123456789abcdef', '2024-05-01 10:00:01');
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, file_path, line, fingerprint, created_at)
-VALUES ('run-1', 'secrets', 'high', '/etc/passwd', 10, '0123456789abcdef', '2024-05-01 10:00:01');
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, line, fingerprint, created_at)
-VALUES ('run-1', 'secrets', 'high', 0, '0123456789abcdef', '2024-05-01 10:00:01');
-INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at)
-VALUES ('run-1', 'secrets', 1, '2024-05-01 10:00:02');
-INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, created_at)
-VALUES ('run-1', 'secrets', -1, '2024-05-01 10:00:02');
-INSERT INTO ci_completion_suppression(repository_id, fingerprint, reason, created_at)
-VALUES ('repo-a', '0123456789abcdef', 'false positive', '2024-05-01 10:00:03');
-INSERT INTO ci_completion_suppression(repository_id, fingerprint, reason, created_at)
-VALUES ('repo-a', 'XYZ', 'false positive', '2024-05-01 10:00:03');
+INSERT INTO ci_completion_run(repository_id, branch, commit_sha, started_at)
+VALUES ('repo-a', 'main', 'abcdef1', '2024-05-01T10:00:00Z');
+INSERT INTO ci_completion_run(repository_id, workflow, started_at)
+VALUES ('repo-a', '', '2024-05-01T10:00:00Z');
+UPDATE ci_completion_run SET finished_at = 'soon' WHERE id = 1;
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, file_path, line_start, fingerprint)
+VALUES (1, 'secrets', 'A', 'high', 'src/main.rs', 10, '0123456789abcdef');
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, file_path, line_start, fingerprint)
+VALUES (1, 'secrets', 'D', 'high', 'src/main.rs', 10, 'fedcba9876543210');
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, line_start, fingerprint, suppressed)
+VALUES (1, 'secrets', 'A', 'high', 0, 'aaaa', 2);
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, tier, finding_count)
+VALUES (1, 'secrets', 'A', 1);
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, tier, finding_count)
+VALUES (1, 'lint', 'A', -1);
+INSERT INTO ci_completion_suppression(detector_id, scope, reason, owner, created_at)
+VALUES ('secrets', 'src/', 'false positive', 'ops', '2024-05-01 10:00:03');
+INSERT INTO ci_completion_suppression(detector_id, scope, reason, owner, created_at)
+VALUES ('secrets', 'src/', 'false positive', '', '2024-05-01 10:00:03');
 UPDATE ci_completion_suppression SET reason = '' WHERE id = 1;
 SELECT (SELECT count(*) FROM ci_completion_run), (SELECT count(*) FROM ci_completion_finding),
        (SELECT count(*) FROM ci_completion_detector_snapshot), (SELECT count(*) FROM ci_completion_suppression);
@@ -172,32 +187,30 @@ SELECT telem_use_contracts(NULL) > 0;
 SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
 
 .print '== a contract URI with a fragment names that subschema'
-SELECT telem_validate('"bogus"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/properties/status');
-SELECT telem_validate('"passed"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/properties/status');
-SELECT telem_validate('"passed"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-run.v1.schema.json#/no/such/place');
+SELECT telem_validate('"D"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-finding.v1.schema.json#/properties/tier');
+SELECT telem_validate('"A"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-finding.v1.schema.json#/properties/tier');
+SELECT telem_validate('"A"', 'https://voxtelem.dev/contracts/telemetry/ci-completion-finding.v1.schema.json#/no/such/place');
 
 .print '== guards: JSON columns filled with json() are checked as the text they store'
 INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
-VALUES ('bench:2', 'syntax_k_event', 1, json('{"event":"parse","language":"rust","duration_ms":1}'), '2024-05-01 10:00:00');
-UPDATE research_metrics SET metadata_json = json_object('event', 'parse', 'language', 'go', 'duration_ms', 2)
+VALUES ('bench:2', 'benchmark_event', 1, json('{"name":"warm_run","details":{"ms":1}}'), '2024-05-01 10:00:00');
+UPDATE research_metrics SET metadata_json = json_object('name', 'warm_run', 'metric_value_unit', 'seconds')
 WHERE session_id = 'bench:2';
 SELECT session_id, metadata_json FROM research_metrics WHERE session_id = 'bench:2';
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, tool_versions_json, meta_json)
-VALUES ('run-3', 'repo-a', 'passed', '2024-05-01T10:00:00Z', json('{"rustc":"1.80"}'), json_object('k', 1));
-UPDATE ci_completion_run SET meta_json = json('[1,2]') WHERE run_id = 'run-3';
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, file_path, line, fingerprint, meta_json, created_at)
-VALUES ('run-3', 'secrets', 'high', 'src/main.rs', 10, '0123456789abcdef', json('{"k":1}'), '2024-05-01 10:00:01');
-INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, findings_count, tool_versions_json, created_at)
-VALUES ('run-3', 'secrets', 1, json('{"v":"2"}'), '2024-05-01 10:00:02');
-SELECT (SELECT meta_json FROM ci_completion_run WHERE run_id = 'run-3'),
-       (SELECT count(*) FROM ci_completion_finding WHERE run_id = 'run-3'),
-       (SELECT count(*) FROM ci_completion_detector_snapshot WHERE run_id = 'run-3');
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at, meta_json)
-VALUES ('run-4', 'repo-a', 'passed', '2024-05-01T10:00:00Z', x'7b7d');
+INSERT INTO ci_completion_run(id, repository_id, started_at, tool_versions_json)
+VALUES (3, 'repo-a', '2024-05-01T10:00:00Z', json('{"rustc":"1.80"}'));
+UPDATE ci_completion_run SET tool_versions_json = json('[1,2]') WHERE id = 3;
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, file_path, line_start, fingerprint, meta_json)
+VALUES (3, 'secrets', 'A', 'high', 'src/main.rs', 10, '0123456789abcdef', json('{"k":1}'));
+INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, tier, finding_count, block_state)
+VALUES (3, 'secrets', 'A', 1, 'open');
+SELECT (SELECT tool_versions_json FROM ci_completion_run WHERE id = 3),
+       (SELECT count(*) FROM ci_completion_finding WHERE run_id = 3),
+       (SELECT count(*) FROM ci_completion_detector_snapshot WHERE run_id = 3);
+INSERT INTO ci_completion_run(id, repository_id, started_at, tool_versions_json)
+VALUES (4, 'repo-a', '2024-05-01T10:00:00Z', x'7b7d');
 .print '-- ...and text made by json() cannot pass for the value it encodes'
-INSERT INTO ci_completion_run(run_id, repository_id, status, started_at)
-VALUES ('run-5', 'repo-a', json('"passed"'), '2024-05-01T10:00:00Z');
-INSERT INTO ci_completion_finding(run_id, detector_id, severity, line, fingerprint, created_at)
-VALUES ('run-3', 'secrets', 'high', json('null'), '0123456789abcdef', '2024-05-01 10:00:01');
+INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, line_start, fingerprint)
+VALUES (3, 'secrets', json('"A"'), 'high', 1, 'bbbb');
 UPDATE research_metrics SET created_at = json_quote('2024-05-01 10:00:00') WHERE session_id = 'bench:2';
-SELECT count(*) FROM ci_completion_run WHERE run_id = 'run-5';
+SELECT count(*) FROM ci_completion_finding WHERE fingerprint = 'bbbb';

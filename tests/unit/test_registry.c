@@ -100,7 +100,7 @@ static void test_embedded_registry_loads(void **state) {
   TelemRegistry *r = telem_registry_embedded(&err);
   if (!r) fail_msg("embedded contracts do not load: %s", err);
   assert_string_equal(r->source, "embedded");
-  assert_true(r->n_taxonomy >= 28);
+  assert_int_equal(r->n_taxonomy, 42); /* Vox's METRIC_TYPE_* */
   assert_string_equal(telem_registry_metric(r, "memory_hybrid_fusion")->sensitivity, "S2");
   assert_string_equal(telem_registry_column_class(r, "ci_completion_run", "repository_id"), "S2");
   assert_string_equal(telem_registry_column_class(r, "ci_completion_detector_snapshot", "detector_id"), "S1");
@@ -293,6 +293,73 @@ static void test_load_dir_and_broken_dir(void **state) {
   rmdir(dir);
 }
 
+/* Hashed taxonomy lookup (issue 18): every one of 5,000 types is found, by
+ * NUL-terminated name and by length, and near misses are not. */
+static void test_taxonomy_hash(void **state) {
+  (void)state;
+  TelemBuf t;
+  telem_buf_init(&t);
+  telem_buf_puts(&t, "metric_types:\n");
+  for (int i = 0; i < 5000; i++)
+    telem_buf_printf(&t, "  - metric_type: t.%d\n    family: f\n    sensitivity: S%d\n"
+                         "    plane: UsageTelemetry\n    transmission: local_only\n"
+                         "    owner: o\n    description: d\n", i, i % 4);
+  char *tax = telem_buf_take(&t);
+  assert_non_null(tax);
+  const char *pairs[] = {"index.yaml", INDEX, "telemetry/taxonomy.yaml", tax,
+                         "db/cols.yaml", COLS, "ev.schema.json", SCHEMA, NULL, NULL};
+  char *err = NULL;
+  TelemRegistry *r = unit_registry(&err, pairs);
+  if (!r) fail_msg("%s", err);
+  assert_int_equal(r->n_taxonomy, 5000);
+  char name[32];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(name, sizeof name, "t.%d", i);
+    const TelemTaxonomyRow *row = telem_registry_metric(r, name);
+    assert_non_null(row);
+    assert_string_equal(row->metric_type, name);
+    assert_int_equal(row->sensitivity[1] - '0', i % 4);
+    assert_ptr_equal(telem_registry_metric_n(r, name, strlen(name)), row);
+  }
+  assert_null(telem_registry_metric(r, "t.5000"));
+  assert_null(telem_registry_metric(r, "t."));
+  assert_null(telem_registry_metric_n(r, "t.12", 2)); /* "t." is no type */
+  assert_string_equal(telem_registry_metric_n(r, "t.12", 3)->metric_type, "t.1");
+  assert_non_null(telem_registry_metric_n(r, "t.12", 4));
+  telem_registry_unref(r);
+  sqlite3_free(tax);
+  /* schema_pointer: a JSON Pointer, and only with a schema */
+  char *bad = replace(TAXONOMY, "    schema: ev\n", "    schema: ev\n    schema_pointer: details\n");
+  assert_load_fails(INDEX, bad, COLS, SCHEMA, "schema_pointer of \"a.b\" must be");
+  free(bad);
+  bad = replace(TAXONOMY, "    schema: ev\n", "    schema_pointer: /details\n");
+  assert_load_fails(INDEX, bad, COLS, SCHEMA, "schema_pointer of \"a.b\" needs a schema");
+  free(bad);
+}
+
+/* A directory in Vox's index format (the derived fixture under tests/data):
+ * broken entries carry an error and are never found; the others load. */
+static void test_foreign_dir(void **state) {
+  (void)state;
+  char *err = NULL;
+  TelemRegistry *r = telem_registry_load_dir("tests/data/vox-contracts/contracts", &err);
+  if (!r) fail_msg("%s", err);
+  assert_int_equal(r->n_contracts, 9);
+  int broken = 0;
+  for (int i = 0; i < r->n_contracts; i++) broken += r->contracts[i].error != NULL;
+  assert_int_equal(broken, 5);
+  const TelemContract *c = telem_registry_contract(r, "telemetry-agentos-guardrail-deny-v1-schema");
+  assert_non_null(c);
+  assert_string_equal(c->path, "telemetry/agentos-guardrail-deny.v1.schema.json");
+  assert_string_equal(c->enforced_by, "vox ci contracts-index, crate tests");
+  assert_non_null(telem_registry_file(r, c->path));
+  assert_null(telem_registry_contract(r, "telemetry-completion-run-v1-schema"));
+  assert_null(telem_registry_contract(r, "rust-toolchain-policy"));
+  assert_null(telem_registry_file(r, "telemetry/completion-run.v1.schema.json"));
+  assert_int_equal(r->n_taxonomy, 0);
+  telem_registry_unref(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_registry),
@@ -303,6 +370,8 @@ int main(void) {
       cmocka_unit_test(test_yaml_hostile_input),
       cmocka_unit_test(test_yaml_values_and_lines),
       cmocka_unit_test(test_load_dir_and_broken_dir),
+      cmocka_unit_test(test_taxonomy_hash),
+      cmocka_unit_test(test_foreign_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
