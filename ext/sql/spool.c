@@ -387,8 +387,8 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
     if (sidn == 0) return enq_refuse(vt, "contract", "session_id is empty");
     if (memchr(sid, 0, sidn) || !telem_utf8_valid(sid, sidn))
       return enq_refuse(vt, "contract", "session_id is not valid UTF-8 text");
-    if (sidn > 512 && telem_utf8_count(sid, sidn) > 512)
-      return enq_refuse(vt, "contract", "session_id is longer than 512 characters");
+    if (sidn > 512) /* Vox's validate_research_metric_row: len() > 512, in bytes */
+      return enq_refuse(vt, "contract", "session_id exceeds 512 bytes");
   }
   int has_value = 0;
   double value = 0;
