@@ -1,78 +1,112 @@
 #!/bin/sh
-# bench/prune.sh -- telem_prune_apply against a hand-written DELETE, and the
+# bench/prune.sh -- telem_prune_apply against one hand-written DELETE, and the
 # wait it imposes on a concurrent writer.
 #
-# 1,000,000 research_metrics rows (half older than the cutoff, both ISO
-# forms mixed), an index on created_at, WAL mode, synchronous=NORMAL.
-# Identical copies of one database, in the same run:
-#   A: DELETE FROM research_metrics WHERE created_at < cutoff   (baseline)
-#   B: SELECT telem_prune_apply('research_metrics', NULL, now)  (target <= 1.5x A)
-#   C: B again while a second process inserts a row every 5 ms under
-#      busy_timeout; the longest single insert is the writer's wait
-#      (target <= 250 ms).
-#   D: C, but the writer only starts 150 ms into the prune.
-# Environment: VOXTELEM_SO (default ./voxtelem.so), SQLITE3 (default
-# sqlite3), BENCH_ROWS (default 1000000).  Prints figures; asserts nothing.
+# research_metrics as Vox creates it (crates/vox-db/src/schema/domains/agents.rs:
+# no index on created_at; an index on (session_id, metric_type)), BENCH_ROWS
+# rows (default 1,000,000), half older than the cutoff, timestamps in
+# shuffled order (imports, backfill, clock changes), both ISO forms mixed.
+# WAL mode, synchronous=NORMAL.  Identical copies of one database, same run:
+#   noidx   DELETE ... WHERE julianday(created_at) < julianday(cutoff) vs
+#           SELECT * FROM telem_prune_apply('research_metrics', NULL, now)
+#           (target <= 1.5x)
+#   idx     the same with CREATE INDEX ON research_metrics(created_at)
+#           (target <= 1.2x)
+#   pertype a per-metric-type rule (fixture.* kept 90 days, the rest 365),
+#           when the build supports per-type rules (filter column of
+#           telem_retention), against the hand DELETE of the same rows
+#   writer  the prune while a second process inserts a row every 5 ms under
+#           busy_timeout: longest and p99 insert (target max <= 50 ms,
+#           p99 < 25 ms), without and with the index
+# Each timing is the best of BENCH_ROUNDS (default 2) interleaved runs.
+# Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS.  Prints figures
+# and ratios against the same-run baseline; asserts nothing.
 set -eu
 SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
 SQLITE3=${SQLITE3:-sqlite3}
 ROWS=${BENCH_ROWS:-1000000}
+ROUNDS=${BENCH_ROUNDS:-2}
 NOW='2026-01-01T00:00:00Z'
 CUT='2025-01-01 00:00:00'
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-# 1. The base database: rows spread evenly over 2024-01-01 .. 2025-12-31, so about half
-#    (the 366 days of 2024) is older than the cutoff.
-half=$((ROWS / 2))
+# Rows spread over 2024-01-01 .. 2025-12-31 (about half before the cutoff),
+# inserted in a shuffled order: row n gets the instant of (n * 7919) mod ROWS.
 "$SQLITE3" "$T/base.db" <<SQL >/dev/null
 PRAGMA journal_mode=WAL;
-CREATE TABLE research_metrics(id INTEGER PRIMARY KEY, session_id TEXT NOT NULL,
-  metric_type TEXT NOT NULL, metric_value REAL, metadata_json TEXT, created_at TEXT NOT NULL);
-CREATE INDEX research_metrics_created_at ON research_metrics(created_at);
+CREATE TABLE IF NOT EXISTS research_metrics (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    metric_type TEXT NOT NULL,
+    metric_value REAL,
+    metadata_json TEXT,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS idx_research_metrics_session ON research_metrics(session_id, metric_type);
 WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < $ROWS)
 INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at)
-SELECT 'sess-' || (n % 977), 'bench.metric', n * 0.5,
+SELECT 'sess-' || (n % 977), CASE n % 5 WHEN 0 THEN 'fixture.hole' ELSE 'bench.metric' END, n * 0.5,
        '{"k":' || n || ',"note":"some payload text of moderate length"}',
        strftime(CASE n % 2 WHEN 0 THEN '%Y-%m-%d %H:%M:%S' ELSE '%Y-%m-%dT%H:%M:%SZ' END,
-                '2024-01-01', '+' || (n * 31536000 / $half) || ' seconds')
+                '2024-01-01', '+' || (((n * 7919) % $ROWS) * 63072000 / $ROWS) || ' seconds')
 FROM i;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
+cp "$T/base.db" "$T/base_idx.db"
+"$SQLITE3" "$T/base_idx.db" "CREATE INDEX research_metrics_created_at ON research_metrics(created_at); PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 eligible=$("$SQLITE3" "$T/base.db" "SELECT count(*) FROM research_metrics WHERE julianday(created_at) < julianday('$CUT')")
+pertype=0
+if "$SQLITE3" -cmd ".load $SO" :memory: "SELECT filter FROM telem_retention" >/dev/null 2>&1; then pertype=1; fi
 
 secs() { sed -n 's/^Run Time: real \([0-9.]*\).*/\1/p' | tail -n 1; }
-fresh() { rm -f "$T/$1" "$T/$1-wal" "$T/$1-shm"; cp "$T/base.db" "$T/$1"; }
+fresh() { rm -f "$T/$2" "$T/$2-wal" "$T/$2-shm"; cp "$T/$1" "$T/$2"; }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 
-# 2./3. Baseline (one DELETE) and telem_prune_apply with no other connection,
-# interleaved twice on fresh copies; the faster run of each counts (the
-# machine is shared).
-ta=999; tb=999
-for round in 1 2; do
-  fresh a.db
-  t=$("$SQLITE3" "$T/a.db" <<SQL | secs
-PRAGMA synchronous=NORMAL;
-.timer on
-DELETE FROM research_metrics WHERE created_at < '$CUT';
-SQL
-)
-  ta=$(min "$ta" "$t")
-  fresh b.db
-  t=$("$SQLITE3" -cmd ".load $SO" "$T/b.db" <<SQL | secs
-PRAGMA synchronous=NORMAL;
-.timer on
-SELECT telem_prune_apply('research_metrics', NULL, '$NOW');
-SQL
-)
-  tb=$(min "$tb" "$t")
-done
-left_a=$("$SQLITE3" "$T/a.db" "SELECT count(*) FROM research_metrics")
-left_b=$("$SQLITE3" "$T/b.db" "SELECT count(*) FROM research_metrics")
-batches=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
-fresh c.db
+POLICY_PT="tables:
+  research_metrics:
+    kind: days
+    days: 365
+    time_column: created_at
+    per_type:
+      - metric_type: fixture.*
+        days: 90
+"
+# $1 base db, $2 SQL of the baseline, $3 SQL of the prune; sets ta tb
+race() {
+  ta=999; tb=999; r=0
+  while [ $r -lt "$ROUNDS" ]; do
+    r=$((r + 1))
+    fresh "$1" a.db
+    t=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$2" | "$SQLITE3" "$T/a.db" | secs)
+    ta=$(min "$ta" "$t")
+    fresh "$1" b.db
+    t=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$3" | "$SQLITE3" -cmd ".load $SO" "$T/b.db" | secs)
+    tb=$(min "$tb" "$t")
+  done
+  left_a=$("$SQLITE3" "$T/a.db" "SELECT count(*) FROM research_metrics")
+  left_b=$("$SQLITE3" "$T/b.db" "SELECT count(*) FROM research_metrics")
+}
 
-# 4. telem_prune_apply with a writer inserting every 5 ms (busy_timeout 10 s).
+HAND="DELETE FROM research_metrics WHERE julianday(created_at) < julianday('$CUT');"
+APPLY="SELECT count(*) FROM telem_prune_apply('research_metrics', NULL, '$NOW');"
+echo "prune: $ROWS rows, $eligible eligible, shuffled timestamps, Vox's DDL, WAL, synchronous=NORMAL"
+race base.db "$HAND" "$APPLY"
+b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
+echo "prune: no index   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.5x)  rows left $left_a / $left_b, $b batches"
+race base_idx.db "DELETE FROM research_metrics WHERE created_at < '$CUT';" "$APPLY"
+b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
+echo "prune: indexed    DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.2x)  rows left $left_a / $left_b, $b batches"
+if [ "$pertype" = 1 ]; then
+  race base.db "DELETE FROM research_metrics WHERE (metric_type GLOB 'fixture.*' AND julianday(created_at) < julianday('$NOW', '-90 days')) OR (metric_type NOT GLOB 'fixture.*' AND julianday(created_at) < julianday('$CUT'));" \
+    "SELECT rules FROM telem_policy_import('$POLICY_PT'); $APPLY"
+  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (no index; fixture.* 90 days, the rest 365)  rows left $left_a / $left_b"
+else
+  echo "prune: per type   skipped (this build has no per-type rules)"
+fi
+
+# The writer: one INSERT every 5 ms under busy_timeout 10 s, in another process.
 cat > "$T/writer.py" <<'PY'
 import os, sqlite3, sys, time
 db, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -95,44 +129,19 @@ waits.sort()
 with open(out, "w") as f:
     f.write("%d %.1f %.1f\n" % (len(waits), waits[-1], waits[int(len(waits) * 0.99)]))
 PY
-python3 "$T/writer.py" "$T/c.db" "$T/stop" "$T/writer.out" &
-wpid=$!
-sleep 0.5
-tc=$("$SQLITE3" -cmd ".load $SO" "$T/c.db" <<SQL | secs
-PRAGMA synchronous=NORMAL;
-PRAGMA busy_timeout=10000;
-.timer on
-SELECT telem_prune_apply('research_metrics', NULL, '$NOW');
-SQL
-)
-sleep 0.3
-touch "$T/stop"
-wait $wpid
-read -r wn wmax wp99 < "$T/writer.out"
-
-# 5. The same with a writer that only starts 150 ms into the prune (the
-#    prune began alone: no pauses, checkpoints deferred).
-fresh d.db
-rm -f "$T/stop"
-(sleep 0.15; python3 "$T/writer.py" "$T/d.db" "$T/stop" "$T/writer2.out") &
-wpid=$!
-td=$("$SQLITE3" -cmd ".load $SO" "$T/d.db" <<SQL | secs
-PRAGMA synchronous=NORMAL;
-PRAGMA busy_timeout=10000;
-.timer on
-SELECT telem_prune_apply('research_metrics', NULL, '$NOW');
-SQL
-)
-sleep 0.3
-touch "$T/stop"
-wait $wpid
-read -r wn2 wmax2 wp992 < "$T/writer2.out"
-
-ratio=$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2f", b / a }')
-rate=$(awk -v b="$tb" -v n="$eligible" 'BEGIN { printf "%.0f", n / b }')
-echo "prune: $ROWS rows, $eligible eligible, WAL, synchronous=NORMAL"
-echo "prune: single DELETE          ${ta}s  (best of 2; rows left $left_a)"
-echo "prune: telem_prune_apply      ${tb}s  (best of 2; rows left $left_b, $batches batches, $rate rows/s)"
-echo "prune: ratio apply/DELETE     ${ratio}x   (target <= 1.5x)"
-echo "prune: with a 5 ms writer     ${tc}s  prune; writer: $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms   (target max <= 250 ms)"
-echo "prune: writer joining at 150 ms ${td}s  prune; writer: $wn2 inserts, max wait ${wmax2} ms, p99 ${wp992} ms   (target max <= 250 ms)"
+writer() { # $1 base db, $2 label
+  fresh "$1" c.db
+  rm -f "$T/stop"
+  /usr/bin/python3 "$T/writer.py" "$T/c.db" "$T/stop" "$T/writer.out" &
+  wpid=$!
+  sleep 0.5
+  tc=$(printf 'PRAGMA synchronous=NORMAL;\nPRAGMA busy_timeout=10000;\n.timer on\n%s\n' "$APPLY" | "$SQLITE3" -cmd ".load $SO" "$T/c.db" | secs)
+  sleep 0.3
+  touch "$T/stop"
+  wait $wpid
+  read -r wn wmax wp99 < "$T/writer.out"
+  b=$("$SQLITE3" "$T/c.db" "SELECT batches FROM telem_prune_log")
+  echo "prune: $2 with a 5 ms writer: prune ${tc}s ($b batches); writer $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms (target max <= 50, p99 < 25)"
+}
+writer base.db "no index"
+writer base_idx.db "indexed "

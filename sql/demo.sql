@@ -69,8 +69,7 @@ SELECT table_name, kind, cutoff, eligible_rows, cascade_rows, status FROM telem_
 
 .print ''
 .print '== prune it in short batches (telem_prune_apply), then the log of this run'
-SELECT telem_prune_apply() AS rows_deleted;
-SELECT table_name, kind, rows_deleted, cascaded_rows, batches, status FROM telem_prune_log ORDER BY id;
+SELECT table_name, kind, rows_deleted, cascaded_rows, batches, status FROM telem_prune_apply();
 SELECT 'research_metrics' AS table_name, count(*) AS rows_left FROM research_metrics
 UNION ALL SELECT 'ci_completion_run', count(*) FROM ci_completion_run
 UNION ALL SELECT 'ci_completion_finding', count(*) FROM ci_completion_finding

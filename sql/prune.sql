@@ -4,7 +4,12 @@
 --
 -- Loads voxtelem, prints the plan, applies it (batches of its own choosing,
 -- each committed on its own; see docs/architecture/retention-and-sensitivity.md,
--- "Prune batching"), and prints this run's rows of telem_prune_log.
+-- "Prune batching") and prints one row per table of this run, and then this
+-- run's rows of telem_prune_log.  telem_prune_apply is a table-valued
+-- function (SELECT * FROM telem_prune_apply()): no trigger, view or CHECK
+-- of a database can run it.  A telem_prune_log or telem_retention_policy
+-- that voxtelem did not create (a trigger, CHECK or default added to it) is
+-- refused before anything is deleted.
 --
 -- Finding the extension: `.load voxtelem` is a bare name, so dlopen()
 -- searches LD_LIBRARY_PATH and the system directories, among them Debian's
@@ -34,7 +39,13 @@ FROM telem_prune_plan;
 
 .print ''
 .print '== prune'
-SELECT telem_prune_apply() AS rows_deleted;
+SELECT table_name, kind, cutoff, rows_deleted, cascaded_rows, batches, duration_ms, status
+FROM telem_prune_apply();
+
+.print ''
+.print '== rows deleted'
+SELECT coalesce(sum(rows_deleted), 0) AS rows_deleted FROM telem_prune_log
+WHERE run_id = (SELECT max(run_id) FROM telem_prune_log);
 
 .print ''
 .print '== this run'

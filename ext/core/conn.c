@@ -111,6 +111,14 @@ int telem_register_feature(sqlite3 *db, TelemConn *c, const TelemFeature *f, cha
     int rc = telem_create_module(db, c, m->name, m->module);
     if (rc != SQLITE_OK) return register_fail(db, m->name, rc, pzErr);
   }
+  if (f->init_sql) {
+    int rc = sqlite3_exec(db, f->init_sql, NULL, NULL, NULL);
+    /* Creating a temp table reads main's schema: a database another process
+     * holds locked while the extension loads must not make the load fail.
+     * Such modules are eponymous too, so their functions still work. */
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) rc = SQLITE_OK;
+    if (rc != SQLITE_OK) return register_fail(db, f->name, rc, pzErr);
+  }
   return SQLITE_OK;
 }
 

@@ -57,6 +57,10 @@ typedef struct TelemFeature {
   const char *name;               /* for the error message */
   const TelemSqlFunc *funcs;      /* may be NULL */
   const TelemSqlModule *modules;  /* may be NULL */
+  const char *init_sql;           /* run once both are registered (e.g. a
+                                   * temp table of a module); may be NULL.
+                                   * SQLITE_BUSY there is not a failure: a
+                                   * module so used must be eponymous too */
 } TelemFeature;
 
 /* Registers every function and module of f with c as user data.  On

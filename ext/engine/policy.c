@@ -26,7 +26,8 @@
  *   manual          -          optional     -
  *   cascade         -          -            required (a non-cascade rule)
  *
- * `rationale` is required for every rule.  Table and column names must match
+ * `rationale` is optional (Vox's own file has none); a rule without one
+ * shows NULL in telem_retention and a note in the plan.  Table and column names must match
  * ^[A-Za-z_][A-Za-z0-9_]{0,127}$ and may not start with "sqlite_": this is
  * stricter than SQLite needs, so that no name can carry SQL, and generated
  * SQL still quotes every identifier with "%w" (defence in depth).
@@ -171,11 +172,24 @@ int telem_policy_rule(const TelemPolicy *p, int i, TelemPolicyRuleInfo *out) {
   return 0;
 }
 
+/* First index whose table name is not below `table` (rules are sorted). */
+static int policy_lower_bound(const TelemPolicy *p, const char *table) {
+  int lo = 0, hi = p->n;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (sqlite3_stricmp(p->rules[mid].table_name, table) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Binary search: the rules are kept sorted case-insensitively. */
 int telem_policy_find(const TelemPolicy *p, const char *table) {
   if (!p || !table) return -1;
-  for (int i = 0; i < p->n; i++)
-    if (sqlite3_stricmp(p->rules[i].table_name, table) == 0) return i;
-  return -1;
+  int i = policy_lower_bound(p, table);
+  return i < p->n && sqlite3_stricmp(p->rules[i].table_name, table) == 0 ? i : -1;
 }
 
 /* Validates the fields of one rule on their own (no cross-rule checks).
@@ -253,10 +267,7 @@ static int policy_rule_check(const TelemPolicyRuleInfo *r, const char *where, ch
     policy_err(pzErr, where, t, "cascade_from", "is only used by kind cascade");
     return -1;
   }
-  if (!r->rationale || !*r->rationale) {
-    policy_err(pzErr, where, t, "rationale", "is required (say why the data is kept so long)");
-    return -1;
-  }
+  if (!r->rationale || !*r->rationale) return 0; /* optional, as in Vox's own file */
   size_t rn = strlen(r->rationale);
   if (rn > POLICY_MAX_RATIONALE) {
     policy_err(pzErr, where, t, "rationale", "longer than %d bytes", POLICY_MAX_RATIONALE);
@@ -301,14 +312,13 @@ static int policy_insert(TelemPolicy *p, const TelemPolicyRuleInfo *r, int64_t r
   nr.table_name = policy_strdup(r->table_name);
   nr.time_column = policy_strdup(r->time_column);
   nr.cascade_from = policy_strdup(r->cascade_from);
-  nr.rationale = policy_strdup(r->rationale);
+  nr.rationale = r->rationale && *r->rationale ? policy_strdup(r->rationale) : NULL;
   if (!nr.table_name || (r->time_column && !nr.time_column) ||
-      (r->cascade_from && !nr.cascade_from) || !nr.rationale) {
+      (r->cascade_from && !nr.cascade_from) || (r->rationale && *r->rationale && !nr.rationale)) {
     policy_rule_clear(&nr);
     return -2;
   }
-  int at = 0;
-  while (at < p->n && sqlite3_stricmp(p->rules[at].table_name, nr.table_name) < 0) at++;
+  int at = policy_lower_bound(p, nr.table_name);
   memmove(&p->rules[at + 1], &p->rules[at], (size_t)(p->n - at) * sizeof nr);
   p->rules[at] = nr;
   p->n++;
@@ -348,6 +358,47 @@ int telem_policy_check(const TelemPolicy *p, char **pzErr) {
                  "parent table \"%s\" is itself a cascade (one level only)", r->cascade_from);
       return -1;
     }
+  }
+  return 0;
+}
+
+int telem_policy_check_change(const TelemPolicy *p, const char *old_table, const char *new_table,
+                              char **pzErr) {
+  if (!p) return -1;
+  if (new_table) {
+    int i = telem_policy_find(p, new_table);
+    const TelemPolicyRule *r = i >= 0 ? &p->rules[i] : NULL;
+    if (r && r->kind == TELEM_RK_CASCADE) {
+      int j = telem_policy_find(p, r->cascade_from);
+      if (j < 0) {
+        policy_err(pzErr, NULL, r->table_name, "cascade_from",
+                   "parent table \"%s\" is not in the policy", r->cascade_from);
+        return -1;
+      }
+      if (p->rules[j].kind == TELEM_RK_CASCADE) {
+        policy_err(pzErr, NULL, r->table_name, "cascade_from",
+                   "parent table \"%s\" is itself a cascade (one level only)", r->cascade_from);
+        return -1;
+      }
+      /* It became a cascade: none may cascade from it (one scan, only then). */
+      for (int k = 0; k < p->n; k++)
+        if (p->rules[k].kind == TELEM_RK_CASCADE &&
+            sqlite3_stricmp(p->rules[k].cascade_from, r->table_name) == 0) {
+          policy_err(pzErr, NULL, p->rules[k].table_name, "cascade_from",
+                     "parent table \"%s\" is itself a cascade (one level only)", r->table_name);
+          return -1;
+        }
+    }
+  }
+  if (old_table && telem_policy_find(p, old_table) < 0) {
+    /* A rule went (or was renamed): none may still cascade from it. */
+    for (int k = 0; k < p->n; k++)
+      if (p->rules[k].kind == TELEM_RK_CASCADE &&
+          sqlite3_stricmp(p->rules[k].cascade_from, old_table) == 0) {
+        policy_err(pzErr, NULL, p->rules[k].table_name, "cascade_from",
+                   "parent table \"%s\" is not in the policy", p->rules[k].cascade_from);
+        return -1;
+      }
   }
   return 0;
 }
@@ -587,7 +638,8 @@ char *telem_policy_to_yaml(const TelemPolicy *p) {
   telem_buf_init(&b);
   telem_buf_puts(&b,
                  "# Retention policy exported by telem_policy_yaml(); import with\n"
-                 "# telem_policy_import() or commit as contracts/db/retention-policy.yaml.\n");
+                 "# telem_policy_import() or commit as contracts/db/retention-policy.yaml.\n"
+                 "# Comments of the file it was imported from are not kept.\n");
   telem_buf_puts(&b, p->n ? "tables:\n" : "tables: {}\n");
   for (int i = 0; i < p->n; i++) {
     const TelemPolicyRule *r = &p->rules[i];
@@ -606,9 +658,11 @@ char *telem_policy_to_yaml(const TelemPolicy *p) {
       policy_yaml_name(&b, r->cascade_from);
       telem_buf_putc(&b, '\n');
     }
-    telem_buf_puts(&b, "    rationale: ");
-    policy_yaml_string(&b, r->rationale);
-    telem_buf_putc(&b, '\n');
+    if (r->rationale) {
+      telem_buf_puts(&b, "    rationale: ");
+      policy_yaml_string(&b, r->rationale);
+      telem_buf_putc(&b, '\n');
+    }
   }
   return telem_buf_take(&b);
 }

@@ -28,6 +28,7 @@ typedef struct TelemPolicyRule {
   char *cascade_from; /* owned; may be NULL */
   char *rationale;    /* owned */
   int64_t rowid;      /* row in telem_retention_policy (0: from a file) */
+  int implicit;       /* plan only: a cascade child found from the schema */
 } TelemPolicyRule;
 
 struct TelemPolicy {
@@ -44,5 +45,12 @@ int telem_policy_ident_ok(const char *z);     /* ^[A-Za-z_][A-Za-z0-9_]{0,127}$,
 int telem_policy_add_rowid(TelemPolicy *p, const struct TelemPolicyRuleInfo *r, int64_t rowid,
                            char **pzErr);
 
+
+/* The cross-rule checks of telem_policy_check, for one change only: the
+ * rule now named new_table (NULL: none) and the name old_table a rule had
+ * before (NULL: none).  O(log n), plus one pass over the rules only when a
+ * rule became a cascade or a name left the policy.  0, or -1 with *pzErr. */
+int telem_policy_check_change(const TelemPolicy *p, const char *old_table, const char *new_table,
+                              char **pzErr);
 
 #endif /* VOXTELEM_POLICY_H */

@@ -4,13 +4,15 @@
  *   telem_retention            eponymous writable virtual table:
  *                              table_name, kind, days, time_column,
  *                              cascade_from, rationale, source
- *   telem_policy_import(x)     replaces the database policy with the YAML
- *                              file (or text) x; returns the number of rules
+ *   telem_policy_import(x)     table-valued function (a table of the temp
+ *                              schema, DIRECTONLY): replaces the database
+ *                              policy with the YAML file (or text) x; one
+ *                              row, `rules`, the number of rules
  *   telem_policy_yaml()        the active policy as YAML
  *
  *     SELECT table_name, kind, days FROM telem_retention;
  *     UPDATE telem_retention SET days = 180 WHERE table_name = 'research_metrics';
- *     SELECT telem_policy_import('contracts/db/retention-policy.yaml');
+ *     SELECT rules FROM telem_policy_import('contracts/db/retention-policy.yaml');
  *
  * The active policy is the table main.telem_retention_policy when it exists,
  * else the retention-policy contract of the connection's registry (the
@@ -19,9 +21,11 @@
  * rules (keeping their rowids 1..n, which the statement being run already
  * saw), so a write never silently drops the file's other rules.
  *
- * Writes are validated as a whole policy (the changed rule on its own, then
- * cross-rule checks: a cascade's parent must stay in the policy) before
- * anything is written, and are written through to telem_retention_policy
+ * Writes are validated before anything is written (the changed rule on its
+ * own, then the cross-rule checks that change can break: a cascade's parent
+ * must stay in the policy), reading only the rules the write touches, by
+ * key (ret_db_partial: O(log n) per row), and are written through to
+ * telem_retention_policy
  * with ordinary statements on the same connection, so they belong to the
  * caller's transaction and roll back with it.
  *
@@ -41,6 +45,18 @@
 #include <sys/stat.h>
 
 #define RET_TABLE "telem_retention_policy"
+
+/* The policy table, after "CREATE TABLE <name>" (sqlite_master keeps this
+ * text; telem_own_table_check compares it). */
+static const char ret_ddl_body[] =
+    "(\n"
+    "  table_name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE, -- governed table\n"
+    "  kind TEXT NOT NULL,     -- days | ms_days | expires_lt_now | keep_forever | manual | cascade\n"
+    "  days INTEGER,           -- days and ms_days only\n"
+    "  time_column TEXT,       -- column compared with the cutoff\n"
+    "  cascade_from TEXT,      -- parent table of a cascade rule\n"
+    "  rationale TEXT NOT NULL -- why the data is kept that long\n"
+    ")";
 
 /* ---- copying a policy ---------------------------------------------------- */
 
@@ -117,19 +133,64 @@ static RetFileCache *ret_file_policy(TelemConn *c, char **pzErr) {
 
 /* ---- the database policy -------------------------------------------------- */
 
-/* 1 when main.telem_retention_policy exists, 0 when not, -1 on error. */
-static int ret_db_table_exists(sqlite3 *db) {
+/* ---- tables voxtelem owns ---------------------------------------------------- */
+
+int telem_own_table_check(sqlite3 *db, const char *name, const char *body, char **pzErr) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db,
-                              "SELECT 1 FROM main.sqlite_master WHERE type='table' AND name='" RET_TABLE
-                              "'",
+                              "SELECT type, name, sql FROM main.sqlite_master "
+                              "WHERE tbl_name = ?1 COLLATE NOCASE OR name = ?1 COLLATE NOCASE",
                               -1, &st, NULL);
-  if (rc != SQLITE_OK) return -1;
-  rc = sqlite3_step(st);
-  int found = (rc == SQLITE_ROW);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) found = -1;
+  if (rc != SQLITE_OK) {
+    telem_set_err(pzErr, "cannot read the schema: %s", sqlite3_errmsg(db));
+    return -1;
+  }
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int found = 0, foreign = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *type = (const char *)sqlite3_column_text(st, 0);
+    const char *oname = (const char *)sqlite3_column_text(st, 1);
+    const char *sql = (const char *)sqlite3_column_text(st, 2);
+    if (type && strcmp(type, "table") == 0 && oname && sqlite3_stricmp(oname, name) == 0) {
+      /* As created, or renamed by ALTER TABLE (which quotes the name). */
+      char *want = sqlite3_mprintf("CREATE TABLE %s%s", oname, body);
+      char *want_q = sqlite3_mprintf("CREATE TABLE \"%w\"%s", oname, body);
+      if (!want || !want_q) {
+        sqlite3_free(want);
+        sqlite3_free(want_q);
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      if (!sql || (strcmp(sql, want) != 0 && strcmp(sql, want_q) != 0)) foreign = 1;
+      sqlite3_free(want);
+      sqlite3_free(want_q);
+      found = 1;
+    } else if (!(type && strcmp(type, "index") == 0 && !sql)) {
+      foreign = 1; /* a trigger, a view or an index someone added; autoindexes are ours */
+    }
+  }
   sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    telem_set_err(pzErr, "cannot read the schema: %s",
+                  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+    return -1;
+  }
+  if (foreign) {
+    telem_set_err(pzErr,
+                  "main.%s is not the table voxtelem creates (it has a trigger, an index, a "
+                  "constraint or a column voxtelem did not put there), so voxtelem will not "
+                  "read or write it: rename or drop it",
+                  name);
+    return -1;
+  }
   return found;
+}
+
+/* 1 when main.telem_retention_policy exists (in any case: SQLite's names
+ * are case-insensitive) and is the table voxtelem creates, 0 when there is
+ * none, -1 with *pzErr when it exists but is not ours. */
+static int ret_db_table_exists(sqlite3 *db, char **pzErr) {
+  return telem_own_table_check(db, RET_TABLE, ret_ddl_body, pzErr);
 }
 
 /* Reads main.telem_retention_policy into a new policy (rowids kept).  A
@@ -192,11 +253,8 @@ fail:
 
 TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSource,
                                  char **pzErr) {
-  int ex = ret_db_table_exists(db);
-  if (ex < 0) {
-    telem_set_err(pzErr, "cannot read the schema: %s", sqlite3_errmsg(db));
-    return NULL;
-  }
+  int ex = ret_db_table_exists(db, pzErr);
+  if (ex < 0) return NULL;
   if (ex) {
     if (pzSource) *pzSource = "database";
     return ret_db_policy(db, pzErr);
@@ -211,16 +269,6 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
 
 /* ---- writing the database policy ------------------------------------------ */
 
-static const char ret_ddl[] =
-    "CREATE TABLE IF NOT EXISTS main." RET_TABLE "(\n"
-    "  table_name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE, -- governed table\n"
-    "  kind TEXT NOT NULL,     -- days | ms_days | expires_lt_now | keep_forever | manual | cascade\n"
-    "  days INTEGER,           -- days and ms_days only\n"
-    "  time_column TEXT,       -- column compared with the cutoff\n"
-    "  cascade_from TEXT,      -- parent table of a cascade rule\n"
-    "  rationale TEXT NOT NULL -- why the data is kept that long\n"
-    ")";
-
 /* Binds rule r to parameters ?2..?7 (table_name, kind, days, time_column,
  * cascade_from, rationale) of an INSERT or UPDATE of the policy table. */
 static void ret_bind_rule(sqlite3_stmt *st, const TelemPolicyRule *r) {
@@ -229,7 +277,9 @@ static void ret_bind_rule(sqlite3_stmt *st, const TelemPolicyRule *r) {
   if (r->days != TELEM_POLICY_NO_DAYS) sqlite3_bind_int64(st, 4, r->days);
   sqlite3_bind_text(st, 5, r->time_column, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 6, r->cascade_from, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, r->rationale, -1, SQLITE_STATIC);
+  /* The column is NOT NULL (tables created before rationale was optional):
+   * a missing rationale is stored as '' and read back as none. */
+  sqlite3_bind_text(st, 7, r->rationale ? r->rationale : "", -1, SQLITE_STATIC);
 }
 
 /* Inserts rule r (with rowid when rowid > 0) into the database table.
@@ -256,22 +306,40 @@ static int ret_db_insert(sqlite3 *db, const TelemPolicyRule *r, int64_t rowid,
 
 /* Creates the database table if needed, seeding it with the file policy
  * (rowids 1..n).  Returns an SQLite code with *pzErr on error. */
+/* Creates main.telem_retention_policy (the caller knows it is absent).
+ * Returns an SQLite code with *pzErr. */
+static int ret_db_create(sqlite3 *db, char **pzErr) {
+  char *ddl = sqlite3_mprintf("CREATE TABLE main." RET_TABLE "%s", ret_ddl_body);
+  int rc = ddl ? sqlite3_exec(db, ddl, NULL, NULL, NULL) : SQLITE_NOMEM;
+  sqlite3_free(ddl);
+  if (rc != SQLITE_OK)
+    telem_set_err(pzErr, "cannot create " RET_TABLE ": %s",
+                  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+  return rc;
+}
+
+/* Creates the database table if needed, seeding it with the file policy
+ * (rowids 1..n).  Returns an SQLite code with *pzErr on error.
+ *
+ * The seed is a copy: the file policy belongs to the registry, and the SQL
+ * run while seeding (an INSERT whose trigger or CHECK calls a function that
+ * switches the contracts) could free it under the loop. */
 static int ret_db_ensure(sqlite3 *db, TelemConn *c, char **pzErr) {
-  int ex = ret_db_table_exists(db);
-  if (ex < 0) {
-    telem_set_err(pzErr, "cannot read the schema: %s", sqlite3_errmsg(db));
-    return SQLITE_ERROR;
-  }
+  int ex = ret_db_table_exists(db, pzErr);
+  if (ex < 0) return SQLITE_ERROR;
   if (ex) return SQLITE_OK;
   RetFileCache *fc = ret_file_policy(c, pzErr);
   if (!fc) return SQLITE_ERROR;
-  int rc = sqlite3_exec(db, ret_ddl, NULL, NULL, NULL);
-  if (rc != SQLITE_OK) {
-    telem_set_err(pzErr, "cannot create " RET_TABLE ": %s", sqlite3_errmsg(db));
-    return rc;
+  TelemPolicy *seed = ret_policy_dup(fc->policy);
+  fc = NULL; /* may be freed from here on */
+  if (!seed) {
+    telem_set_err(pzErr, "out of memory");
+    return SQLITE_NOMEM;
   }
-  for (int i = 0; i < fc->policy->n && rc == SQLITE_OK; i++)
-    rc = ret_db_insert(db, &fc->policy->rules[i], fc->policy->rules[i].rowid, NULL, pzErr);
+  int rc = ret_db_create(db, pzErr);
+  for (int i = 0; i < seed->n && rc == SQLITE_OK; i++)
+    rc = ret_db_insert(db, &seed->rules[i], seed->rules[i].rowid, NULL, pzErr);
+  telem_policy_free(seed);
   return rc;
 }
 
@@ -281,6 +349,60 @@ int telem_db_writer_busy(sqlite3 *db) {
   for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s; s = sqlite3_next_stmt(db, s))
     if (sqlite3_stmt_busy(s) && !sqlite3_stmt_readonly(s)) return 1;
   return 0;
+}
+
+/* The rules of the database policy one write needs, read by key (O(log n)
+ * rows, not the whole policy): the row being changed (rowid `old`, 0 for
+ * none), the rule named `name` (a duplicate), the parent `parent` of a
+ * cascade, and, when `children_of` is not NULL, one cascade rule of that
+ * parent (enough to refuse removing it).  Returns a new policy or NULL with
+ * *pzErr; a damaged row is an error naming its rowid, as for reads. */
+static TelemPolicy *ret_db_partial(sqlite3 *db, sqlite3_int64 old, const char *name,
+                                   const char *parent, const char *children_of, char **pzErr) {
+  static const char sql[] =
+      "SELECT rowid, table_name, kind, days, time_column, cascade_from, rationale "
+      "FROM main." RET_TABLE " WHERE rowid = ?1 OR table_name = ?2 OR table_name = ?3 "
+      "OR rowid = (SELECT rowid FROM main." RET_TABLE
+      " WHERE ?4 IS NOT NULL AND cascade_from = ?4 COLLATE NOCASE LIMIT 1)";
+  sqlite3_stmt *st = NULL;
+  TelemPolicy *p = telem_policy_new();
+  char *err = NULL;
+  int rc = p ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, old);
+    if (name) sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    if (parent) sqlite3_bind_text(st, 3, parent, -1, SQLITE_STATIC);
+    if (children_of) sqlite3_bind_text(st, 4, children_of, -1, SQLITE_STATIC);
+  }
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    TelemPolicyRuleInfo info;
+    memset(&info, 0, sizeof info);
+    sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+    info.table_name = (const char *)sqlite3_column_text(st, 1);
+    info.kind = (const char *)sqlite3_column_text(st, 2);
+    int dt = sqlite3_column_type(st, 3);
+    info.days = dt == SQLITE_NULL ? TELEM_POLICY_NO_DAYS
+                : dt == SQLITE_INTEGER ? sqlite3_column_int64(st, 3) : 0;
+    info.time_column = (const char *)sqlite3_column_text(st, 4);
+    info.cascade_from = (const char *)sqlite3_column_text(st, 5);
+    info.rationale = (const char *)sqlite3_column_text(st, 6);
+    int arc = telem_policy_add_rowid(p, &info, rowid, &err);
+    if (arc == -2) rc = SQLITE_NOMEM;
+    else if (arc) {
+      telem_set_err(pzErr, RET_TABLE " row %lld: %s", (long long)rowid, err ? err : "invalid");
+      rc = SQLITE_CONSTRAINT;
+    } else {
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_free(err);
+  if (rc == SQLITE_DONE) return p;
+  if (rc == SQLITE_NOMEM) telem_set_err(pzErr, "out of memory");
+  else if (rc != SQLITE_CONSTRAINT)
+    telem_set_err(pzErr, "cannot read " RET_TABLE ": %s", sqlite3_errmsg(db));
+  telem_policy_free(p);
+  return NULL;
 }
 
 /* ---- telem_retention: the virtual table ----------------------------------- */
@@ -447,20 +569,57 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   int at = -1;
   sqlite3_stmt *st = NULL;
 
-  /* Validate against the active policy first (the file's rowids are the
-   * ones the seed will use), so a bad first write creates nothing. */
-  p = telem_policy_active(v->db, v->c, NULL, &err);
+  /* Validate first, so a bad write (even the first, which creates and
+   * seeds the table) changes nothing.  Once the database policy exists,
+   * only the rules this write touches are read, by key: a write costs
+   * O(log n), not a read and check of the whole policy. */
+  int ex = ret_db_table_exists(v->db, &err);
+  if (ex < 0) {
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  const char *new_name = argc > 1 ? ret_text(argv[2 + RET_COL_TABLE]) : NULL;
+  const char *new_kind = argc > 1 ? ret_text(argv[2 + RET_COL_KIND]) : NULL;
+  const char *new_parent = argc > 1 ? ret_text(argv[2 + RET_COL_CASCADE]) : NULL;
+  if (sqlite3_value_type(argv[0]) != SQLITE_NULL) old = sqlite3_value_int64(argv[0]);
+  if (!ex) {
+    p = telem_policy_active(v->db, v->c, NULL, &err); /* the file's, rowids as seeded */
+  } else {
+    /* The old row's name, to look for its cascade children when it goes,
+     * is renamed or becomes a cascade itself. */
+    char *old_name = NULL;
+    if (old) {
+      sqlite3_stmt *q = NULL;
+      if (sqlite3_prepare_v2(v->db, "SELECT table_name FROM main." RET_TABLE " WHERE rowid = ?1",
+                             -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, old);
+        if (sqlite3_step(q) == SQLITE_ROW)
+          old_name = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(q, 0));
+      }
+      sqlite3_finalize(q);
+    }
+    int need_children = old_name && (argc == 1 || !new_name ||
+                                      sqlite3_stricmp(old_name, new_name) != 0 ||
+                                      (new_kind && strcmp(new_kind, "cascade") == 0));
+    p = ret_db_partial(v->db, old, new_name, new_parent, need_children ? old_name : NULL, &err);
+    sqlite3_free(old_name);
+  }
   if (!p) {
     rc = SQLITE_ERROR;
     goto done;
   }
-  if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-    old = sqlite3_value_int64(argv[0]);
+  char *gone = NULL; /* the old rule's name, kept to check what referred to it */
+  if (old) {
     for (int i = 0; i < p->n; i++)
       if (p->rules[i].rowid == old) at = i;
     if (at < 0) {
       telem_set_err(&err, "no policy row with rowid %lld", (long long)old);
       rc = SQLITE_ERROR;
+      goto done;
+    }
+    gone = sqlite3_mprintf("%s", p->rules[at].table_name);
+    if (!gone) {
+      rc = SQLITE_NOMEM;
       goto done;
     }
   }
@@ -469,12 +628,13 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
         sqlite3_value_int64(argv[1]) != old) {
       telem_set_err(&err, "the rowid cannot be changed");
       rc = SQLITE_ERROR;
+      sqlite3_free(gone);
       goto done;
     }
     TelemPolicyRuleInfo info;
     memset(&info, 0, sizeof info);
-    info.table_name = ret_text(argv[2 + RET_COL_TABLE]);
-    info.kind = ret_text(argv[2 + RET_COL_KIND]);
+    info.table_name = new_name;
+    info.kind = new_kind;
     sqlite3_value *dv = argv[2 + RET_COL_DAYS];
     switch (sqlite3_value_numeric_type(dv)) {
       case SQLITE_NULL: info.days = TELEM_POLICY_NO_DAYS; break;
@@ -487,22 +647,21 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       default: info.days = 0; break; /* text that is not a number */
     }
     info.time_column = ret_text(argv[2 + RET_COL_TIME]);
-    info.cascade_from = ret_text(argv[2 + RET_COL_CASCADE]);
+    info.cascade_from = new_parent;
     info.rationale = ret_text(argv[2 + RET_COL_RATIONALE]);
     if (at >= 0) telem_policy_remove(p, at);
     int arc = telem_policy_add_rowid(p, &info, old, &err);
-    if (arc == -2) {
-      rc = SQLITE_NOMEM;
-      goto done;
-    }
     if (arc) {
-      rc = SQLITE_ERROR;
+      rc = arc == -2 ? SQLITE_NOMEM : SQLITE_ERROR;
+      sqlite3_free(gone);
       goto done;
     }
   } else {
     telem_policy_remove(p, at);
   }
-  if (telem_policy_check(p, &err)) {
+  int crc = telem_policy_check_change(p, gone, new_name, &err);
+  sqlite3_free(gone);
+  if (crc) {
     rc = SQLITE_ERROR;
     goto done;
   }
@@ -629,31 +788,32 @@ static int ret_is_yaml_text(const char *z) {
   return strncmp(z, "tables:", 7) == 0 || *z == '{' || strncmp(z, "---", 3) == 0;
 }
 
-/* telem_policy_import(path_or_yaml) -> number of rules. */
-static void ret_import_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  if (!telem_check_argc(ctx, "telem_policy_import", argc, 1, 1)) return;
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
+/* Imports the policy in `v` (a path or YAML text) into the database, in one
+ * SAVEPOINT.  Returns the number of rules, -2 for NULL in (nothing done), or
+ * -1 with *pzErr (no function-name prefix; NULL *pzErr means out of memory). */
+static int ret_import_run(sqlite3 *db, sqlite3_value *v, char **pzErr) {
   char *err = NULL;
   char *data = NULL;
   TelemPolicy *p = NULL;
-  int in_sp = 0;
-  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return; /* NULL in, NULL out */
-  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-    telem_result_errorf(ctx, "telem_policy_import", "argument 1: expected a file path or YAML text");
-    return;
+  int in_sp = 0, n_rules = -1;
+  if (sqlite3_value_type(v) == SQLITE_NULL) return -2; /* NULL in, NULL out */
+  if (sqlite3_value_type(v) != SQLITE_TEXT) {
+    telem_set_err(pzErr, "argument 1: expected a file path or YAML text");
+    return -1;
   }
-  const char *arg = (const char *)sqlite3_value_text(argv[0]);
-  size_t alen = (size_t)sqlite3_value_bytes(argv[0]);
-  if (!arg) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
+  const char *arg = (const char *)sqlite3_value_text(v);
+  size_t alen = (size_t)sqlite3_value_bytes(v);
+  if (!arg) return -1;
   const char *name = "argument 1";
   const char *text = arg;
   size_t n = alen;
   if (alen == 0) {
-    telem_result_errorf(ctx, "telem_policy_import", "argument 1: policy is empty");
-    return;
+    telem_set_err(pzErr, "argument 1: policy is empty");
+    return -1;
+  }
+  if (telem_db_writer_busy(db)) { /* SAVEPOINT and COMMIT are refused there */
+    telem_set_err(&err, "cannot run inside a writing statement; call it from a plain SELECT");
+    goto fail;
   }
   if (!ret_is_yaml_text(arg)) {
     data = ret_read_file(arg, &n, &err);
@@ -663,10 +823,6 @@ static void ret_import_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   }
   p = telem_policy_parse(name, text, n, &err);
   if (!p) goto fail;
-  if (telem_db_writer_busy(db)) { /* SAVEPOINT and COMMIT are refused there */
-    telem_set_err(&err, "cannot run inside a writing statement; call it from a plain SELECT");
-    goto fail;
-  }
   /* One SAVEPOINT: the old rules go and the new ones come in together, or
    * nothing changes. */
   if (sqlite3_exec(db, "SAVEPOINT telem_policy_import", NULL, NULL, NULL) != SQLITE_OK) {
@@ -674,8 +830,10 @@ static void ret_import_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     goto fail;
   }
   in_sp = 1;
-  if (sqlite3_exec(db, ret_ddl, NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_exec(db, "DELETE FROM main." RET_TABLE, NULL, NULL, NULL) != SQLITE_OK) {
+  int ex = ret_db_table_exists(db, &err);
+  if (ex < 0) goto fail;
+  if (!ex && ret_db_create(db, &err) != SQLITE_OK) goto fail;
+  if (sqlite3_exec(db, "DELETE FROM main." RET_TABLE, NULL, NULL, NULL) != SQLITE_OK) {
     telem_set_err(&err, "cannot write " RET_TABLE ": %s", sqlite3_errmsg(db));
     goto fail;
   }
@@ -686,28 +844,184 @@ static void ret_import_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
     goto fail;
   }
   in_sp = 0;
-  sqlite3_result_int(ctx, p->n);
-  telem_policy_free(p);
-  sqlite3_free(data);
-  return;
+  n_rules = p->n;
 fail:
   if (in_sp) {
     sqlite3_exec(db, "ROLLBACK TO telem_policy_import", NULL, NULL, NULL);
     sqlite3_exec(db, "RELEASE telem_policy_import", NULL, NULL, NULL);
   }
-  if (err)
-    telem_result_errorf(ctx, "telem_policy_import", "%s", err);
-  else
-    sqlite3_result_error_nomem(ctx);
-  sqlite3_free(err);
+  if (n_rules < 0) *pzErr = err;
+  else sqlite3_free(err);
   telem_policy_free(p);
   sqlite3_free(data);
+  return n_rules;
+}
+
+/* ---- telem_policy_import: the table-valued function --------------------------- */
+
+#define IMP_COL_RULES 0
+#define IMP_COL_ARG 1   /* HIDDEN argument: path or YAML text */
+#define IMP_COL_EXTRA 2 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
+
+/* idxNum 1: the argument is given (argv[0]). */
+
+typedef struct ImpVtab {
+  sqlite3_vtab base; /* must be first */
+  sqlite3 *db;
+} ImpVtab;
+
+typedef struct ImpCursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  sqlite3_int64 rules;      /* rule count, or -1 for NULL */
+  int eof;
+} ImpCursor;
+
+/* xConnect and xCreate. */
+static int imp_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                       sqlite3_vtab **ppVtab, char **pzErr) {
+  (void)pAux;
+  (void)argc;
+  (void)argv;
+  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(rules INTEGER, source HIDDEN"
+                                    TELEM_TVF_EXTRA_COLUMNS ")");
+  if (rc != SQLITE_OK) {
+    telem_set_err(pzErr, "telem_policy_import: %s", sqlite3_errmsg(db));
+    return rc;
+  }
+  /* DIRECTONLY: it reads a file and replaces the policy.  Triggers and
+   * views refuse DIRECTONLY tables; CHECKs, defaults and generated columns
+   * cannot hold a subquery. */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  ImpVtab *v = sqlite3_malloc64(sizeof *v);
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof *v);
+  v->db = db;
+  *ppVtab = &v->base;
+  return SQLITE_OK;
+}
+
+/* xDisconnect / xDestroy */
+static int imp_disconnect(sqlite3_vtab *pVtab) {
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+/* xBestIndex: the argument is required. */
+static int imp_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
+  int ix = -1, unusable = 0;
+  if (telem_tvf_too_many_args(pVtab, info, "telem_policy_import", IMP_COL_EXTRA, 1))
+    return SQLITE_ERROR;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *cn = &info->aConstraint[i];
+    if (cn->iColumn != IMP_COL_ARG || cn->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (!cn->usable) unusable = 1;
+    else ix = i;
+  }
+  if (ix < 0) {
+    if (unusable) return SQLITE_CONSTRAINT;
+    telem_vtab_errorf(pVtab, "telem_policy_import: expected 1 argument, got 0");
+    return SQLITE_ERROR;
+  }
+  info->aConstraintUsage[ix].argvIndex = 1;
+  info->aConstraintUsage[ix].omit = 1;
+  info->idxNum = 1;
+  info->estimatedCost = 1e9;
+  info->estimatedRows = 1;
+  return SQLITE_OK;
+}
+
+/* xOpen */
+static int imp_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur) {
+  (void)pVtab;
+  ImpCursor *cur = sqlite3_malloc64(sizeof *cur);
+  if (!cur) return SQLITE_NOMEM;
+  memset(cur, 0, sizeof *cur);
+  cur->eof = 1;
+  *ppCur = &cur->base;
+  return SQLITE_OK;
+}
+
+/* xClose */
+static int imp_close(sqlite3_vtab_cursor *pCur) {
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+/* xFilter: runs the import; one row with the rule count. */
+static int imp_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr, int argc,
+                      sqlite3_value **argv) {
+  (void)idxStr;
+  ImpCursor *cur = (ImpCursor *)pCur;
+  cur->eof = 1;
+  if (!(idxNum & 1) || argc < 1) return SQLITE_ERROR;
+  char *err = NULL;
+  sqlite3 *db = ((ImpVtab *)pCur->pVtab)->db;
+  int n = ret_import_run(db, argv[0], &err);
+  if (n == -1) {
+    int rc = err ? SQLITE_ERROR : SQLITE_NOMEM;
+    telem_vtab_errorf(pCur->pVtab, "telem_policy_import: %s", err ? err : "out of memory");
+    sqlite3_free(err);
+    return rc;
+  }
+  cur->rules = n;
+  cur->eof = 0;
+  return SQLITE_OK;
+}
+
+/* xNext */
+static int imp_next(sqlite3_vtab_cursor *pCur) {
+  ((ImpCursor *)pCur)->eof = 1;
+  return SQLITE_OK;
+}
+
+/* xEof */
+static int imp_eof(sqlite3_vtab_cursor *pCur) { return ((ImpCursor *)pCur)->eof; }
+
+/* xColumn */
+static int imp_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col) {
+  ImpCursor *cur = (ImpCursor *)pCur;
+  if (col == IMP_COL_RULES && cur->rules >= 0) sqlite3_result_int64(ctx, cur->rules);
+  return SQLITE_OK;
+}
+
+/* xRowid */
+static int imp_rowid(sqlite3_vtab_cursor *pCur, sqlite3_int64 *pRowid) {
+  (void)pCur;
+  *pRowid = 1;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module imp_module = {
+    .iVersion = 0,
+    .xCreate = imp_connect, /* eponymous too: the fallback when temp could not be made */
+    .xConnect = imp_connect,
+    .xBestIndex = imp_best_index,
+    .xDisconnect = imp_disconnect,
+    .xDestroy = imp_disconnect,
+    .xOpen = imp_open,
+    .xClose = imp_close,
+    .xFilter = imp_filter,
+    .xNext = imp_next,
+    .xEof = imp_eof,
+    .xColumn = imp_column,
+    .xRowid = imp_rowid,
+};
+
+/* telem_policy_import(...) as a scalar: only says how to call it (no side
+ * effect). */
+static void ret_import_scalar_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  sqlite3_result_error(ctx,
+                       "telem_policy_import: call it as a table: SELECT * FROM "
+                       "telem_policy_import(...)",
+                       -1);
 }
 
 /* telem_policy_yaml() -> the active policy as YAML text. */
 static void ret_yaml_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
   (void)argv;
-  if (!telem_check_argc(ctx, "telem_policy_yaml", argc, 0, 0)) return;
   TelemConn *c = sqlite3_user_data(ctx);
   char *err = NULL;
   TelemPolicy *p = telem_policy_active(sqlite3_context_db_handle(ctx), c, NULL, &err);
@@ -726,17 +1040,24 @@ static void ret_yaml_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 }
 
 static const TelemSqlFunc retention_funcs[] = {
-    /* DIRECTONLY: both read tables (and import reads files and writes the
-     * policy), so they must not run from triggers or views of an untrusted
-     * schema. */
-    {"telem_policy_import", 1, 1, SQLITE_DIRECTONLY, ret_import_func},
+    /* No side effect: it only says to call the table form. */
+    {"telem_policy_import", 1, 1, SQLITE_INNOCUOUS, ret_import_scalar_func},
+    /* DIRECTONLY: reads tables (the policy); no side effect. */
     {"telem_policy_yaml", 0, 0, SQLITE_DIRECTONLY, ret_yaml_func},
     {NULL},
 };
 
 static const TelemSqlModule retention_modules[] = {
     {"telem_retention", &ret_module},
+    {"telem_policy_import", &imp_module},
     {NULL},
 };
 
-const TelemFeature telem_feature_retention = {"retention", retention_funcs, retention_modules};
+/* telem_policy_import is a table created in temp, not an eponymous table of
+ * main: a statement reading a table of main holds a read transaction on it,
+ * whose snapshot a writer in another process can make stale before the
+ * import starts writing (SQLITE_BUSY_SNAPSHOT); temp is private.  See
+ * prune_apply.c for the same choice. */
+const TelemFeature telem_feature_retention = {
+    "retention", retention_funcs, retention_modules,
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.telem_policy_import USING telem_policy_import"};

@@ -16,7 +16,8 @@
 extern const TelemFeature telem_feature_version;
 extern const TelemFeature telem_feature_contracts;
 extern const TelemFeature telem_feature_retention;
-extern const TelemFeature telem_feature_prune;
+extern const TelemFeature telem_feature_prune_plan;
+extern const TelemFeature telem_feature_prune_apply;
 extern const TelemFeature telem_feature_validate;
 extern const TelemFeature telem_feature_redact;
 extern const TelemFeature telem_feature_classify;
@@ -69,5 +70,13 @@ int telem_db_writer_busy(sqlite3 *db);
  * failures set *fatal and *pzErr and return NULL. */
 char *telem_metric_payload_problem(TelemConn *c, const TelemTaxonomyRow *row, const TelemJson *j,
                                    int *fatal, char **pzErr);
+
+/* 1 when main.<name> (any case) is the table voxtelem creates -- its stored
+ * SQL is "CREATE TABLE <name><body>" and nothing but SQLite's own
+ * autoindexes hangs on it --, 0 when there is no such table, -1 with *pzErr
+ * when there is one voxtelem did not create that way.  A table with someone
+ * else's CHECK, default, generated column, trigger or index could run code
+ * whenever voxtelem writes or reads it, so it is refused. */
+int telem_own_table_check(sqlite3 *db, const char *name, const char *body, char **pzErr);
 
 #endif /* VOXTELEM_SQL_H */

@@ -69,7 +69,7 @@ db.enable_load_extension(True); db.load_extension(ext)
 db.execute("PRAGMA busy_timeout = 10000")
 total = 0
 for _ in range(6):
-    total += db.execute("SELECT telem_prune_apply('research_metrics', 1000)").fetchone()[0]
+    total += db.execute("SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('research_metrics', 1000)").fetchone()[0]
     time.sleep(0.2)
 print(total)
 '''

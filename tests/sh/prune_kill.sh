@@ -73,7 +73,7 @@ for mode in wal delete; do
   # How long one whole prune takes here, so kill points land inside it.
   cp "$pristine" "$db"
   t0=$(now_ms)
-  "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT telem_prune_apply(NULL, 100, '$NOW')" >/dev/null
+  "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT count(*) FROM telem_prune_apply(NULL, 100, '$NOW')" >/dev/null
   full=$(( $(now_ms) - t0 ))
   [ "$full" -ge 20 ] || full=20
   i=0
@@ -86,7 +86,7 @@ for mode in wal delete; do
     # a random point between 5% and 95% of a whole run (batches of 100)
     ms=$(( full / 20 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % (full * 9 / 10 + 1) ))
     "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" \
-      "SELECT telem_prune_apply(NULL, 100, '$NOW')" >/dev/null 2>&1 &
+      "SELECT count(*) FROM telem_prune_apply(NULL, 100, '$NOW')" >/dev/null 2>&1 &
     pid=$!
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
     kill -KILL "$pid" 2>/dev/null || true
@@ -96,7 +96,7 @@ for mode in wal delete; do
     if [ "$left" -lt "$before" ] && [ "$left" -gt "$expect_rm" ]; then midway=$((midway + 1)); fi
     progress="$progress ${ms}ms:$left"
     # a rerun finishes the job, leaving exactly the expected rows
-    "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT telem_prune_apply(NULL, NULL, '$NOW')" >/dev/null
+    "$SQLITE3" -cmd ".load $SO" "$db" "PRAGMA foreign_keys=ON" "SELECT count(*) FROM telem_prune_apply(NULL, NULL, '$NOW')" >/dev/null
     check_db "$db"
     got_rm=$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")
     got_run=$("$SQLITE3" "$db" "SELECT count(*) FROM ci_completion_run")

@@ -38,15 +38,27 @@ out=$(cd "$T" && LD_LIBRARY_PATH="$LIBDIR" "$SQLITE3" "$db" < "$OLDPWD/sql/prune
 echo "$out" | grep -Eq '^0 *$' || fail "second run deleted rows: $out"
 [ "$("$SQLITE3" "$db" "SELECT count(DISTINCT run_id) FROM telem_prune_log")" = 2 ] || fail "expected two runs in the log"
 
-# A hand-damaged database policy: the script stops with an error, nothing goes.
+# A policy table voxtelem did not create (another definition): refused
+# before anything is read or deleted.
 "$SQLITE3" "$db" "CREATE TABLE telem_retention_policy(table_name TEXT PRIMARY KEY, kind TEXT, days INTEGER,
   time_column TEXT, cascade_from TEXT, rationale TEXT);
   INSERT INTO telem_retention_policy VALUES ('research_metrics', 'days', 0, 'created_at', NULL, 'broken');
   INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'old', '2001-01-01 00:00:00');"
 if (cd "$T" && LD_LIBRARY_PATH="$LIBDIR" "$SQLITE3" "$db" < "$OLDPWD/sql/prune.sql" > "$T/out3" 2>&1); then
+  fail "a foreign policy table did not fail the script"
+fi
+grep -q 'telem_prune_plan: main.telem_retention_policy is not the table voxtelem creates' "$T/out3" \
+  || fail "unexpected error: $(cat "$T/out3")"
+[ "$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")" = 2 ] || fail "rows were deleted under a foreign policy table"
+
+# A hand-damaged database policy: the script stops with an error, nothing goes.
+"$SQLITE3" "$db" "DROP TABLE telem_retention_policy"
+"$SQLITE3" -cmd ".load $SO" "$db" "UPDATE telem_retention SET days = 300 WHERE table_name = 'research_metrics'" \
+  "UPDATE telem_retention_policy SET days = 0 WHERE table_name = 'research_metrics'" >/dev/null
+if (cd "$T" && LD_LIBRARY_PATH="$LIBDIR" "$SQLITE3" "$db" < "$OLDPWD/sql/prune.sql" > "$T/out3" 2>&1); then
   fail "a broken policy did not fail the script"
 fi
-grep -q 'telem_prune_plan: telem_retention_policy row 1: table "research_metrics": days: must be a positive integer' "$T/out3" \
+grep -q 'telem_prune_plan: telem_retention_policy row [0-9]*: table "research_metrics": days: must be a positive integer' "$T/out3" \
   || fail "unexpected error: $(cat "$T/out3")"
 [ "$("$SQLITE3" "$db" "SELECT count(*) FROM research_metrics")" = 2 ] || fail "rows were deleted under a broken policy"
 echo "prune_script: ok"

@@ -62,9 +62,9 @@ grep -q '^voxtelem-prune: .*research_metrics' "$T/out4" || fail "-v did not show
 
 # 4. A hand-damaged database policy: exit 1, the error on stderr (even with
 #    -q), nothing deleted.
-"$SQLITE3" "$db" "CREATE TABLE telem_retention_policy(table_name TEXT PRIMARY KEY, kind TEXT, days INTEGER,
-  time_column TEXT, cascade_from TEXT, rationale TEXT);
-  INSERT INTO telem_retention_policy VALUES ('research_metrics', 'days', 0, 'created_at', NULL, 'broken');
+# voxtelem creates its policy table; a plain sqlite3 then breaks one row.
+"$SQLITE3" -cmd ".load ${SO%.so}" "$db" "UPDATE telem_retention SET rationale = 'broken' WHERE table_name = 'research_metrics'"
+"$SQLITE3" "$db" "UPDATE telem_retention_policy SET days = 0 WHERE table_name = 'research_metrics';
   INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'old', '2001-01-01 00:00:00');"
 set +e
 run -q "$db" > "$T/out5" 2> "$T/err5"; rc=$?
@@ -72,7 +72,7 @@ set -e
 cat "$T/err5"
 [ "$rc" = 1 ] || fail "a broken policy exited $rc, expected 1"
 [ ! -s "$T/out5" ] || fail "a failure wrote to stdout: $(cat "$T/out5")"
-grep -q "^voxtelem-prune: $db: .*telem_prune_plan: telem_retention_policy row 1: table \"research_metrics\": days: must be a positive integer" \
+grep -q "^voxtelem-prune: $db: .*telem_prune_plan: telem_retention_policy row [0-9]*: table \"research_metrics\": days: must be a positive integer" \
   "$T/err5" || fail "the error is not shown"
 grep -qx "voxtelem-prune: $db: the prune FAILED (sqlite3 exit status 1; 0 table(s) logged with status error)" "$T/err5" \
   || fail "no closing FAILED line"

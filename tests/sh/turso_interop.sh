@@ -76,7 +76,7 @@ run_gov() { # one round of governance beside the writer
   $SQLITE3 -batch -cmd ".load $SO" -cmd ".timeout 10000" "$db" ".read sql/audit.sql" \
     "SELECT count(*) FROM telem_audit_rows" \
     "SELECT rows_scrubbed FROM telem_scrub_apply('research_metrics', 'metadata_json', 'default', 100)" \
-    "SELECT telem_prune_apply('research_metrics')" >/dev/null 2>"$T/gov.err" ||
+    "SELECT * FROM telem_prune_apply('research_metrics')" >/dev/null 2>"$T/gov.err" ||
     fail "governance round failed: $(head -3 "$T/gov.err")"
 }
 while kill -0 $wpid 2>/dev/null; do

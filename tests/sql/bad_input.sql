@@ -25,9 +25,9 @@ SELECT telem_classify();
 SELECT telem_classify('a', 'b', 'c');
 SELECT telem_redact();
 SELECT telem_redact('a', 'default', 'x');
-SELECT telem_policy_import();
+SELECT (SELECT rules FROM telem_policy_import());
 SELECT telem_policy_yaml(1);
-SELECT telem_prune_apply(NULL, NULL, NULL, NULL);
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, NULL, NULL));
 SELECT * FROM telem_validate_errors('{}');
 SELECT * FROM telem_validate_errors('{}', '{}', 'x');
 SELECT * FROM telem_redactions();
@@ -178,14 +178,14 @@ SELECT 'telem_use_contracts/nul', telem_use_contracts((SELECT x FROM v WHERE nam
 SELECT 'telem_use_contracts/big', telem_use_contracts((SELECT x FROM v WHERE name = 'big'));
 SELECT 'telem_use_contracts/deep', telem_use_contracts((SELECT x FROM v WHERE name = 'deep'));
 .print '-- telem_policy_import(x)'
-SELECT 'telem_policy_import/null', telem_policy_import((SELECT x FROM v WHERE name = 'null'));
-SELECT 'telem_policy_import/int', telem_policy_import((SELECT x FROM v WHERE name = 'int'));
-SELECT 'telem_policy_import/real', telem_policy_import((SELECT x FROM v WHERE name = 'real'));
-SELECT 'telem_policy_import/blob', telem_policy_import((SELECT x FROM v WHERE name = 'blob'));
-SELECT 'telem_policy_import/bad_utf8', telem_policy_import((SELECT x FROM v WHERE name = 'bad_utf8'));
-SELECT 'telem_policy_import/nul', telem_policy_import((SELECT x FROM v WHERE name = 'nul'));
-SELECT 'telem_policy_import/big', telem_policy_import((SELECT x FROM v WHERE name = 'big'));
-SELECT 'telem_policy_import/deep', telem_policy_import((SELECT x FROM v WHERE name = 'deep'));
+SELECT 'telem_policy_import/null', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'null')));
+SELECT 'telem_policy_import/int', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'int')));
+SELECT 'telem_policy_import/real', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'real')));
+SELECT 'telem_policy_import/blob', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'blob')));
+SELECT 'telem_policy_import/bad_utf8', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'bad_utf8')));
+SELECT 'telem_policy_import/nul', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'nul')));
+SELECT 'telem_policy_import/big', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'big')));
+SELECT 'telem_policy_import/deep', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'deep')));
 .print '-- telem_prune_plan(x)'
 SELECT 'telem_prune_plan/null', (SELECT count(*) FROM telem_prune_plan((SELECT x FROM v WHERE name = 'null')));
 SELECT 'telem_prune_plan/int', (SELECT count(*) FROM telem_prune_plan((SELECT x FROM v WHERE name = 'int')));
@@ -196,32 +196,32 @@ SELECT 'telem_prune_plan/nul', (SELECT count(*) FROM telem_prune_plan((SELECT x 
 SELECT 'telem_prune_plan/big', (SELECT count(*) FROM telem_prune_plan((SELECT x FROM v WHERE name = 'big')));
 SELECT 'telem_prune_plan/deep', (SELECT count(*) FROM telem_prune_plan((SELECT x FROM v WHERE name = 'deep')));
 .print '-- telem_prune_apply(x)'
-SELECT 'telem_prune_apply/null', telem_prune_apply((SELECT x FROM v WHERE name = 'null'));
-SELECT 'telem_prune_apply/int', telem_prune_apply((SELECT x FROM v WHERE name = 'int'));
-SELECT 'telem_prune_apply/real', telem_prune_apply((SELECT x FROM v WHERE name = 'real'));
-SELECT 'telem_prune_apply/blob', telem_prune_apply((SELECT x FROM v WHERE name = 'blob'));
-SELECT 'telem_prune_apply/bad_utf8', telem_prune_apply((SELECT x FROM v WHERE name = 'bad_utf8'));
-SELECT 'telem_prune_apply/nul', telem_prune_apply((SELECT x FROM v WHERE name = 'nul'));
-SELECT 'telem_prune_apply/big', telem_prune_apply((SELECT x FROM v WHERE name = 'big'));
-SELECT 'telem_prune_apply/deep', telem_prune_apply((SELECT x FROM v WHERE name = 'deep'));
+SELECT 'telem_prune_apply/null', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'null')));
+SELECT 'telem_prune_apply/int', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'int')));
+SELECT 'telem_prune_apply/real', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'real')));
+SELECT 'telem_prune_apply/blob', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'blob')));
+SELECT 'telem_prune_apply/bad_utf8', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'bad_utf8')));
+SELECT 'telem_prune_apply/nul', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'nul')));
+SELECT 'telem_prune_apply/big', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'big')));
+SELECT 'telem_prune_apply/deep', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply((SELECT x FROM v WHERE name = 'deep')));
 .print '-- telem_prune_apply(NULL, x)'
-SELECT 'telem_prune_apply/null', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'null'));
-SELECT 'telem_prune_apply/int', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'int'));
-SELECT 'telem_prune_apply/real', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'real'));
-SELECT 'telem_prune_apply/blob', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'blob'));
-SELECT 'telem_prune_apply/bad_utf8', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'bad_utf8'));
-SELECT 'telem_prune_apply/nul', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'nul'));
-SELECT 'telem_prune_apply/big', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'big'));
-SELECT 'telem_prune_apply/deep', telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'deep'));
+SELECT 'telem_prune_apply/null', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'null')));
+SELECT 'telem_prune_apply/int', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'int')));
+SELECT 'telem_prune_apply/real', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'real')));
+SELECT 'telem_prune_apply/blob', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'blob')));
+SELECT 'telem_prune_apply/bad_utf8', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'bad_utf8')));
+SELECT 'telem_prune_apply/nul', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'nul')));
+SELECT 'telem_prune_apply/big', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'big')));
+SELECT 'telem_prune_apply/deep', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, (SELECT x FROM v WHERE name = 'deep')));
 .print '-- telem_prune_apply(NULL, NULL, x)'
-SELECT 'telem_prune_apply/null', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'null'));
-SELECT 'telem_prune_apply/int', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'int'));
-SELECT 'telem_prune_apply/real', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'real'));
-SELECT 'telem_prune_apply/blob', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'blob'));
-SELECT 'telem_prune_apply/bad_utf8', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'bad_utf8'));
-SELECT 'telem_prune_apply/nul', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'nul'));
-SELECT 'telem_prune_apply/big', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'big'));
-SELECT 'telem_prune_apply/deep', telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'deep'));
+SELECT 'telem_prune_apply/null', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'null')));
+SELECT 'telem_prune_apply/int', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'int')));
+SELECT 'telem_prune_apply/real', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'real')));
+SELECT 'telem_prune_apply/blob', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'blob')));
+SELECT 'telem_prune_apply/bad_utf8', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'bad_utf8')));
+SELECT 'telem_prune_apply/nul', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'nul')));
+SELECT 'telem_prune_apply/big', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'big')));
+SELECT 'telem_prune_apply/deep', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'deep')));
 .print '-- the contracts in use survived every bad telem_use_contracts'
 SELECT DISTINCT source FROM telem_contracts;
 .print '-- telem_retention: bad writes change nothing'

@@ -13,7 +13,7 @@ FROM telem_retention;
 SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy';
 -- a bad first write, even inside a transaction, creates nothing
 BEGIN;
-INSERT INTO telem_retention(table_name, kind) VALUES ('t', 'manual');
+INSERT INTO telem_retention(table_name, kind) VALUES ('t', 'forever');
 SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy';
 COMMIT;
 SELECT DISTINCT source FROM telem_retention;
@@ -66,7 +66,7 @@ SELECT * FROM telem_prune_plan(42);
 
 -- 4. Apply with foreign keys ON, small batches
 PRAGMA foreign_keys = ON;
-SELECT telem_prune_apply(NULL, 2, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, 2, '2026-01-01T00:00:00Z'));
 SELECT group_concat(metric_type, ' ') FROM (SELECT metric_type FROM research_metrics ORDER BY metric_type);
 SELECT group_concat(commit_sha, ' ') FROM (SELECT commit_sha FROM ci_completion_run ORDER BY commit_sha);
 SELECT group_concat(fingerprint, ' ') FROM (SELECT fingerprint FROM ci_completion_finding ORDER BY fingerprint);
@@ -77,7 +77,7 @@ SELECT run_id, table_name, kind, cutoff, rows_deleted, cascaded_rows, batches, s
 FROM telem_prune_log ORDER BY id;
 PRAGMA foreign_key_check;
 -- nothing left to do: a second run deletes nothing and logs a second run
-SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z'));
 SELECT run_id, table_name, rows_deleted, cascaded_rows FROM telem_prune_log WHERE run_id = 2 ORDER BY id;
 
 -- 4b. Property check: thousands of instants around the cutoff in five forms
@@ -102,7 +102,7 @@ SELECT count(*), sum(old) FROM ts_truth;
 INSERT INTO telem_retention(table_name, kind, days, time_column, rationale)
   VALUES ('ts_check', 'days', 365, 'at', 'property check');
 SELECT eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name = 'ts_check';
-SELECT telem_prune_apply('ts_check', 500, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('ts_check', 500, '2026-01-01T00:00:00Z'));
 SELECT count(*) FROM ts_truth WHERE old = 1 AND id IN (SELECT id FROM ts_check);
 SELECT count(*) FROM ts_truth WHERE old = 0 AND id NOT IN (SELECT id FROM ts_check);
 SELECT batches > 10 FROM telem_prune_log WHERE table_name = 'ts_check';
@@ -119,7 +119,7 @@ INSERT INTO ci_completion_finding(run_id, detector_id, tier, severity, fingerpri
 INSERT INTO ci_completion_detector_snapshot(run_id, detector_id, tier, finding_count) VALUES
   (5, 'd', 'B', 2);
 SELECT cascade_rows FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name = 'ci_completion_run';
-SELECT telem_prune_apply('ci_completion_run', NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('ci_completion_run', NULL, '2026-01-01T00:00:00Z'));
 SELECT count(*) FROM ci_completion_finding WHERE run_id = 5;
 SELECT count(*) FROM ci_completion_detector_snapshot WHERE run_id = 5;
 PRAGMA foreign_key_check;
@@ -128,31 +128,31 @@ PRAGMA foreign_keys = ON;
 -- 6. Apply inside the caller's transaction: batches are savepoints, ROLLBACK undoes them
 INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'p_old', '2020-01-01 00:00:00');
 BEGIN;
-SELECT telem_prune_apply('research_metrics', 1, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('research_metrics', 1, '2026-01-01T00:00:00Z'));
 SELECT count(*) FROM research_metrics WHERE metric_type = 'p_old';
 ROLLBACK;
 SELECT count(*) FROM research_metrics WHERE metric_type = 'p_old';
 -- not from inside a writing statement, not from a trigger
 CREATE TABLE sink(n);
-INSERT INTO sink SELECT telem_prune_apply();
+INSERT INTO sink SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply());
 BEGIN;
-INSERT INTO sink SELECT telem_prune_apply();
-INSERT INTO sink SELECT telem_policy_import('contracts/db/retention-policy.yaml');
+INSERT INTO sink SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply());
+INSERT INTO sink SELECT (SELECT rules FROM telem_policy_import('contracts/db/retention-policy.yaml'));
 COMMIT;
-CREATE TRIGGER sink_prune AFTER INSERT ON sink BEGIN SELECT telem_prune_apply(); END;
+CREATE TRIGGER sink_prune AFTER INSERT ON sink BEGIN SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply()); END;
 INSERT INTO sink VALUES (1);
 DROP TRIGGER sink_prune;
 CREATE VIEW retention_view AS SELECT * FROM telem_retention;
 SELECT count(*) FROM retention_view;
 DROP VIEW retention_view;
 -- argument errors
-SELECT telem_prune_apply('no_such_table');
-SELECT telem_prune_apply('x"; DROP TABLE research_metrics; --');
-SELECT telem_prune_apply('ci_completion_finding');
-SELECT telem_prune_apply(NULL, 0);
-SELECT telem_prune_apply(NULL, 'many');
-SELECT telem_prune_apply(NULL, NULL, 'last tuesday');
-SELECT telem_prune_apply(NULL, NULL, NULL, NULL);
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('no_such_table'));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('x"; DROP TABLE research_metrics; --'));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('ci_completion_finding'));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, 0));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, 'many'));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, 'last tuesday'));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, NULL, NULL));
 SELECT count(*) FROM research_metrics;
 
 -- 7. Statuses: only ok tables are ever touched
@@ -183,7 +183,7 @@ INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALU
   ('no_col', 'days', 1, 'created_at', 'no such column'),
   ('missing_t', 'days', 1, 'created_at', 'no such table'),
   ('a_view', 'days', 1, 'at', 'a view'),
-  ('parent_x', 'days', 1, 'at', 'child not in the policy'),
+  ('parent_x', 'days', 1, 'at', 'its child is found from the schema (ON DELETE CASCADE)'),
   ('parent_y', 'days', 1, 'at', 'child restricts');
 INSERT INTO telem_retention(table_name, kind, time_column, rationale) VALUES
   ('audit_log', 'keep_forever', 'at', 'legal hold'),
@@ -192,14 +192,14 @@ INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
   ('child_y', 'cascade', 'parent_y', 'goes with parent_y'),
   ('loose', 'cascade', 'parent_y', 'no foreign key');
 SELECT table_name, kind, cutoff, quote(eligible_rows), status FROM telem_prune_plan('2026-01-01T00:00:00Z');
-SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z'));
 SELECT group_concat(ts_ms, ' ') FROM (SELECT ts_ms FROM usage_ms ORDER BY ts_ms);
 SELECT (SELECT count(*) FROM wrong_type), (SELECT count(*) FROM no_col), (SELECT count(*) FROM audit_log),
        (SELECT count(*) FROM by_hand), (SELECT count(*) FROM parent_x), (SELECT count(*) FROM child_x),
        (SELECT count(*) FROM parent_y), (SELECT count(*) FROM child_y);
 SELECT table_name, rows_deleted, status FROM telem_prune_log WHERE run_id = (SELECT max(run_id) FROM telem_prune_log) ORDER BY id;
 -- a keep_forever table asked for by name: nothing deleted
-SELECT telem_prune_apply('audit_log', NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('audit_log', NULL, '2026-01-01T00:00:00Z'));
 -- TEMP tables named like governed ones are not them: plan and apply use main's
 INSERT INTO research_metrics(session_id, metric_type, created_at) VALUES ('s', 'shadowed', '2020-01-01 00:00:00');
 INSERT INTO ci_completion_run(id, repository_id, commit_sha, started_at, finished_at) VALUES
@@ -212,7 +212,7 @@ CREATE TEMP TABLE ci_completion_finding(id INTEGER PRIMARY KEY, run_id INTEGER);
 INSERT INTO temp.ci_completion_finding(run_id) VALUES (6);
 SELECT table_name, eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z')
 WHERE table_name IN ('research_metrics', 'ci_completion_finding') ORDER BY 1;
-SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z'));
 SELECT (SELECT count(*) FROM main.research_metrics WHERE metric_type = 'shadowed'),
        (SELECT count(*) FROM main.ci_completion_finding WHERE run_id = 6),
        (SELECT count(*) FROM temp.research_metrics), (SELECT count(*) FROM temp.ci_completion_finding);
@@ -228,8 +228,8 @@ INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALU
   ('rid_a', 'days', 30, 'at', 'rowid column'), ('rid_b', 'days', 30, 'at', 'every rowid name taken');
 SELECT table_name, status, eligible_rows FROM telem_prune_plan('2026-01-01T00:00:00Z')
 WHERE table_name LIKE 'rid_%' ORDER BY 1;
-SELECT telem_prune_apply('rid_a', NULL, '2026-01-01T00:00:00Z');
-SELECT telem_prune_apply('rid_b', NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('rid_a', NULL, '2026-01-01T00:00:00Z'));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('rid_b', NULL, '2026-01-01T00:00:00Z'));
 SELECT group_concat(id || ':' || rowid || ':' || at, ' ') FROM (SELECT id, rowid, at FROM rid_a ORDER BY id);
 SELECT count(*) FROM rid_b;
 DELETE FROM telem_retention WHERE table_name IN ('rid_a', 'rid_b');
@@ -249,7 +249,7 @@ INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
   ('fk2_c', 'cascade', 'fk2_p', 'either key');
 SELECT table_name, status, eligible_rows, cascade_rows, delete_sql FROM telem_prune_plan('2026-01-01T00:00:00Z')
 WHERE table_name LIKE 'fk2_%' ORDER BY 1;
-SELECT telem_prune_apply('fk2_p', NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('fk2_p', NULL, '2026-01-01T00:00:00Z'));
 SELECT group_concat(id, ' ') FROM fk2_c;
 PRAGMA foreign_key_check(fk2_c);
 CREATE TABLE fk2_d(id INTEGER PRIMARY KEY, a INTEGER REFERENCES fk2_p(id) ON DELETE CASCADE,
@@ -279,7 +279,7 @@ INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALU
 INSERT INTO telem_retention(table_name, kind, cascade_from, rationale) VALUES
   ('fkm_c', 'cascade', 'fkm_p', 'by a non-key column'), ('fku_c', 'cascade', 'fku_p', 'by a unique pair');
 SELECT table_name, status FROM telem_prune_plan('2026-01-01T00:00:00Z') WHERE table_name GLOB 'fk[mu]_*' ORDER BY 1;
-SELECT telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, '2026-01-01T00:00:00Z'));
 SELECT (SELECT group_concat(id, ' ') FROM fkm_c), (SELECT group_concat(id, ' ') FROM fku_c);
 DELETE FROM telem_retention WHERE table_name IN ('fkm_c', 'fku_c');
 DELETE FROM telem_retention WHERE table_name IN ('fkm_p', 'fku_p');
@@ -295,8 +295,8 @@ CREATE TRIGGER held_keep BEFORE DELETE ON held WHEN old.hold = 1 BEGIN SELECT RA
 INSERT INTO held(at, hold) VALUES ('2020-01-01', 1), ('2020-01-02', 1), ('2020-01-03', 0), ('2020-01-04', 1);
 INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES
   ('held', 'days', 30, 'at', 'legal hold trigger');
-SELECT telem_prune_apply('held', 3, '2026-01-01T00:00:00Z');
-SELECT telem_prune_apply('held', 2, '2026-01-01T00:00:00Z');
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('held', 3, '2026-01-01T00:00:00Z'));
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply('held', 2, '2026-01-01T00:00:00Z'));
 SELECT group_concat(id, ' ') FROM held;
 DELETE FROM telem_retention WHERE table_name = 'held';
 DROP TABLE held;
@@ -334,7 +334,7 @@ SELECT count(*) FROM telem_retention;
 
 -- 9. Export / import round trip
 CREATE TEMP TABLE before AS SELECT table_name, kind, days, time_column, cascade_from, rationale FROM telem_retention;
-SELECT telem_policy_import(telem_policy_yaml());
+SELECT (SELECT rules FROM telem_policy_import(telem_policy_yaml()));
 SELECT count(*) FROM (SELECT * FROM before EXCEPT SELECT table_name, kind, days, time_column, cascade_from, rationale FROM telem_retention);
 SELECT count(*) FROM (SELECT table_name, kind, days, time_column, cascade_from, rationale FROM telem_retention EXCEPT SELECT * FROM before);
 SELECT telem_policy_yaml() = telem_policy_yaml();
@@ -345,7 +345,7 @@ SAVEPOINT empty_policy;
 DELETE FROM telem_retention WHERE kind = 'cascade';
 DELETE FROM telem_retention;
 SELECT telem_policy_yaml() LIKE '%tables: {}%';
-SELECT telem_policy_import(telem_policy_yaml());
+SELECT (SELECT rules FROM telem_policy_import(telem_policy_yaml()));
 SELECT count(*) FROM telem_retention;
 SELECT count(*) FROM telem_prune_plan;
 ROLLBACK TO empty_policy;
@@ -354,30 +354,30 @@ SELECT count(*) FROM telem_retention;
 
 -- 10. Bad imports: an error naming the problem, the previous policy untouched
 CREATE TEMP TABLE yaml_before AS SELECT telem_policy_yaml() AS y;
-SELECT telem_policy_import('tables:' || char(10) || '  t:' || char(10) || '    kind: forever' || char(10) || '    rationale: r' || char(10));
-SELECT telem_policy_import('tables:' || char(10) || '  ''x"; DROP TABLE research_metrics; --'':' || char(10) || '    kind: manual' || char(10) || '    rationale: r' || char(10));
-SELECT telem_policy_import('tables:' || char(10) || '  t:' || char(10) || '    kind: days' || char(10) || '    days: 0' || char(10) || '    time_column: c' || char(10) || '    rationale: r' || char(10));
-SELECT telem_policy_import('tables:' || char(10) || '  c:' || char(10) || '    kind: cascade' || char(10) || '    cascade_from: p' || char(10) || '    rationale: r' || char(10));
-SELECT telem_policy_import('a: &a ["x","x","x","x","x","x","x","x","x"]' || char(10) ||
+SELECT (SELECT rules FROM telem_policy_import('tables:' || char(10) || '  t:' || char(10) || '    kind: forever' || char(10) || '    rationale: r' || char(10)));
+SELECT (SELECT rules FROM telem_policy_import('tables:' || char(10) || '  ''x"; DROP TABLE research_metrics; --'':' || char(10) || '    kind: manual' || char(10) || '    rationale: r' || char(10)));
+SELECT (SELECT rules FROM telem_policy_import('tables:' || char(10) || '  t:' || char(10) || '    kind: days' || char(10) || '    days: 0' || char(10) || '    time_column: c' || char(10) || '    rationale: r' || char(10)));
+SELECT (SELECT rules FROM telem_policy_import('tables:' || char(10) || '  c:' || char(10) || '    kind: cascade' || char(10) || '    cascade_from: p' || char(10) || '    rationale: r' || char(10)));
+SELECT (SELECT rules FROM telem_policy_import('a: &a ["x","x","x","x","x","x","x","x","x"]' || char(10) ||
   (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70)
-   SELECT group_concat('b' || i || ': &b' || i || ' [*a, *a]', char(10)) FROM n) || char(10) || 'tables: {}' || char(10));
-SELECT telem_policy_import('');
-SELECT telem_policy_import('   ');
-SELECT telem_policy_import('tests/data/no-such-policy.yaml');
-SELECT telem_policy_import('tests');
+   SELECT group_concat('b' || i || ': &b' || i || ' [*a, *a]', char(10)) FROM n) || char(10) || 'tables: {}' || char(10)));
+SELECT (SELECT rules FROM telem_policy_import(''));
+SELECT (SELECT rules FROM telem_policy_import('   '));
+SELECT (SELECT rules FROM telem_policy_import('tests/data/no-such-policy.yaml'));
+SELECT (SELECT rules FROM telem_policy_import('tests'));
 SELECT writefile('build/retention-empty.yaml', '');
-SELECT telem_policy_import('build/retention-empty.yaml');
+SELECT (SELECT rules FROM telem_policy_import('build/retention-empty.yaml'));
 SELECT writefile('build/retention-big.yaml', 'tables:' || char(10) || replace(hex(zeroblob(2621440)), '0', '#')) > 5000000;
-SELECT telem_policy_import('build/retention-big.yaml');
+SELECT (SELECT rules FROM telem_policy_import('build/retention-big.yaml'));
 SELECT writefile('build/retention-latin1.yaml', CAST('tables:' || char(10) || '  t:' || char(10) || '    kind: manual' || char(10) || '    rationale: caf' AS BLOB) || X'E9' || X'0A');
-SELECT telem_policy_import('build/retention-latin1.yaml');
-SELECT telem_policy_import(NULL) IS NULL;
-SELECT telem_policy_import();
+SELECT (SELECT rules FROM telem_policy_import('build/retention-latin1.yaml'));
+SELECT (SELECT rules FROM telem_policy_import(NULL)) IS NULL;
+SELECT (SELECT rules FROM telem_policy_import());
 SELECT telem_policy_yaml(1);
 SELECT (SELECT y FROM yaml_before) = telem_policy_yaml();
 SELECT count(*) FROM research_metrics;
 -- a good file replaces everything in one go
-SELECT telem_policy_import('contracts/db/retention-policy.yaml');
+SELECT (SELECT rules FROM telem_policy_import('contracts/db/retention-policy.yaml'));
 SELECT group_concat(table_name, ' ') FROM telem_retention;
 SELECT DISTINCT source FROM telem_retention;
 
@@ -391,15 +391,15 @@ SELECT telem_use_contracts(NULL) > 0;
 SELECT telem_use_contracts('tests/data/retention-bad-policy');
 SELECT count(*) FROM telem_retention;
 SELECT count(*) FROM telem_prune_plan;
-SELECT telem_prune_apply();
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply());
 SELECT telem_policy_yaml();
 SELECT telem_use_contracts('tests/data/retention-no-policy');
 SELECT count(*) FROM telem_retention;
-SELECT telem_prune_apply();
+SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply());
 -- a write through telem_retention needs a policy to seed from
 INSERT INTO telem_retention(table_name, kind, rationale) VALUES ('audit_log', 'keep_forever', 'legal hold');
 -- an import needs none
-SELECT telem_policy_import('contracts/db/retention-policy.yaml');
+SELECT (SELECT rules FROM telem_policy_import('contracts/db/retention-policy.yaml'));
 SELECT DISTINCT source FROM telem_retention;
 SELECT telem_use_contracts(NULL) > 0;
 SELECT count(*) FROM research_metrics;

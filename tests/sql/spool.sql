@@ -121,12 +121,11 @@ INSERT INTO t VALUES (2);
 SELECT 'sp92', count(*) FROM telem_spool_queue WHERE id = 2;
 SELECT 'sp93', name FROM pragma_module_list WHERE name LIKE 'telem_spool%' OR name = 'telem_enqueue' ORDER BY name;
 
--- retention covers the spool like any table
-INSERT INTO telem_retention(table_name, kind, days, time_column, rationale)
-  VALUES ('telem_spool_queue', 'days', 30, 'created_at', 'unsent telemetry older than a month is dropped');
+-- retention covers the spool like any table (the test contracts' policy
+-- lists telem_spool_queue: days 30 on created_at)
 UPDATE telem_spool_queue SET created_at = '2020-01-01T00:00:00.000Z' WHERE id IN (2, 3);
 SELECT 'sp95', table_name, kind, eligible_rows, status FROM telem_prune_plan WHERE table_name = 'telem_spool_queue';
-SELECT 'sp96', telem_prune_apply('telem_spool_queue');
+SELECT 'sp96', table_name, rows_deleted, status FROM telem_prune_apply('telem_spool_queue');
 SELECT 'sp97', count(*), sum(id IN (2, 3)) FROM telem_spool_queue;
 
 -- a dropped spool table is created again by the next enqueue

@@ -277,7 +277,24 @@ static void test_structure(void **state) {
   (void)state;
   expect_bad("tables:\n  t:\n    kind: manual\n    rationale: r\n    owner: me\n",
              "table \"t\": owner: unknown field", NULL);
-  expect_bad("tables:\n  t:\n    kind: manual\n", "table \"t\": rationale: is required", NULL);
+  { /* rationale is optional (Vox's own file has none): parsed, NULL, exported without it */
+    char *err = NULL;
+    const char *txt = "tables:\n  t:\n    kind: manual\n";
+    TelemPolicy *p = telem_policy_parse("p.yaml", txt, strlen(txt), &err);
+    assert_non_null(p);
+    TelemPolicyRuleInfo info;
+    assert_int_equal(telem_policy_rule(p, 0, &info), 0);
+    assert_null(info.rationale);
+    char *y = telem_policy_to_yaml(p);
+    assert_non_null(y);
+    assert_null(strstr(y, "rationale"));
+    TelemPolicy *q = telem_policy_parse("export", y, strlen(y), &err);
+    assert_non_null(q);
+    assert_int_equal(telem_policy_count(q), 1);
+    telem_policy_free(q);
+    sqlite3_free(y);
+    telem_policy_free(p);
+  }
   expect_bad("tables:\n  t:\n    kind: manual\n    rationale: [a, b]\n",
              "table \"t\": rationale: must be a scalar", NULL);
   expect_bad("tables:\n  t: manual\n", "table \"t\": rule must be a mapping", NULL);
@@ -477,11 +494,11 @@ static void test_import_files(void **state) {
   char *err = NULL;
   assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
   if (sqlite3_voxtelem_init(db, &err, NULL) != SQLITE_OK) fail_msg("%s", err);
-  expect_sql(db, "SELECT telem_policy_import('/nonexistent-dir/policy.yaml')",
+  expect_sql(db, "SELECT rules FROM telem_policy_import('/nonexistent-dir/policy.yaml')",
              "telem_policy_import: cannot open /nonexistent-dir/policy.yaml: No such file");
-  expect_sql(db, "SELECT telem_policy_import('/tmp')", "telem_policy_import: cannot read /tmp: is a directory");
+  expect_sql(db, "SELECT rules FROM telem_policy_import('/tmp')", "telem_policy_import: cannot read /tmp: is a directory");
   const char *path = tmp_file("", 0);
-  char *q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  char *q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
   expect_sql(db, q, "policy is empty");
   sqlite3_free(q);
   unlink(path);
@@ -491,19 +508,19 @@ static void test_import_files(void **state) {
   memset(text, '#', big);
   path = tmp_file(text, big);
   free(text);
-  q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
   expect_sql(db, q, "policy is 5242880 bytes, larger than the 1048576 byte limit");
   sqlite3_free(q);
   unlink(path);
   /* nothing was written by the failures */
   expect_sql(db, "SELECT count(*) FROM sqlite_master WHERE name = 'telem_retention_policy'", "0");
   path = tmp_file(good, strlen(good));
-  q = sqlite3_mprintf("SELECT telem_policy_import('%q')", path);
+  q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
   expect_sql(db, q, "7");
   sqlite3_free(q);
   unlink(path);
   expect_sql(db, "SELECT group_concat(DISTINCT source) FROM telem_retention", "database");
-  expect_sql(db, "SELECT telem_policy_import(telem_policy_yaml())", "7");
+  expect_sql(db, "SELECT rules FROM telem_policy_import(telem_policy_yaml())", "7");
   sqlite3_close(db);
 }
 
