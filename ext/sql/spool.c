@@ -54,20 +54,23 @@
 #include <time.h>
 
 #define SPOOL_TABLE "telem_spool_queue"
-#define SPOOL_DDL                                                                         \
-  "CREATE TABLE IF NOT EXISTS main." SPOOL_TABLE "(\n"                                    \
-  "  id INTEGER PRIMARY KEY AUTOINCREMENT, -- spool order; never reused\n"                \
-  "  idempotency_key TEXT NOT NULL,        -- sent as Idempotency-Key on every attempt\n" \
-  "  created_at TEXT NOT NULL,             -- ISO-8601 UTC, for retention\n"              \
-  "  attempts INTEGER NOT NULL DEFAULT 0,  -- failed uploads so far\n"                    \
-  "  metric_type TEXT NOT NULL,\n"                                                        \
-  "  session_id TEXT NOT NULL,\n"                                                         \
-  "  metric_value REAL,\n"                                                                \
-  "  payload TEXT GENERATED ALWAYS AS (json_extract(body, '$.metadata_json')) VIRTUAL,\n"  \
-  "  class TEXT NOT NULL,                  -- S0 or S1\n"                                 \
-  "  body TEXT NOT NULL,                   -- the JSON object POSTed\n"                   \
-  "  last_error TEXT,\n"                                                                  \
+/* The spool table after "CREATE TABLE <name>" (sqlite_master keeps this
+ * text; telem_own_table_check compares it before the table is used). */
+#define SPOOL_BODY                                                                           \
+  "(\n"                                                                                      \
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT, -- spool order; never reused\n"                   \
+  "  idempotency_key TEXT NOT NULL,        -- sent as Idempotency-Key on every attempt\n"    \
+  "  created_at TEXT NOT NULL,             -- ISO-8601 UTC, for retention\n"                 \
+  "  attempts INTEGER NOT NULL DEFAULT 0,  -- failed uploads so far\n"                       \
+  "  metric_type TEXT NOT NULL,\n"                                                           \
+  "  session_id TEXT NOT NULL,\n"                                                            \
+  "  metric_value REAL,\n"                                                                   \
+  "  payload TEXT GENERATED ALWAYS AS (json_extract(body, '$.metadata_json')) VIRTUAL,\n"     \
+  "  class TEXT NOT NULL,                  -- S0 or S1\n"                                    \
+  "  body TEXT NOT NULL,                   -- the JSON object POSTed\n"                      \
+  "  last_error TEXT,\n"                                                                     \
   "  last_attempt_at TEXT)"
+#define SPOOL_DDL "CREATE TABLE IF NOT EXISTS main." SPOOL_TABLE SPOOL_BODY
 #define UPLOAD_TRANSMISSION "approved_usage_upload"
 #define STRICT_PROFILE "strict"
 #define ERROR_MAX_BYTES 1000 /* requeue keeps this much of an error text */
@@ -224,6 +227,8 @@ typedef struct SpoolVtab {
   TelemConn *conn;     /* borrowed: the module's client data outlives the vtab */
   int kind;            /* SP_* */
   sqlite3_stmt *stmt;  /* the module's write statement, prepared on first use; owned */
+  sqlite3_stmt *ver;   /* PRAGMA schema_version, to notice schema changes; owned */
+  int checked_ver;     /* schema version when the table was last checked (-1: never) */
 } SpoolVtab;
 
 /* One output row: either computed (side-effect modules, status) or the
@@ -261,22 +266,35 @@ static void spool_set_text_take(SpoolCursor *cur, int col, char *z) {
   cur->type[col] = z ? SQLITE_TEXT : SQLITE_NULL;
 }
 
-/* 1 when main has the spool table. */
-static int spool_table_exists(sqlite3 *db) {
-  sqlite3_stmt *st = NULL;
-  int found = 0;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT 1 FROM main.sqlite_master WHERE type='table' AND name='" SPOOL_TABLE
-                         "'",
-                         -1, &st, NULL) == SQLITE_OK)
-    found = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
-  return found;
+/* 1 when main has the spool table as voxtelem creates it, 0 when it has
+ * none, -1 (vtab error set) when a table of that name is someone else's or
+ * carries their trigger or index: writing or reading it could run their
+ * code, so it is refused (the rule telem_own_table_check applies to every
+ * table voxtelem creates). */
+static int spool_table_state(SpoolVtab *vt) {
+  char *err = NULL;
+  int r = telem_own_table_check(vt->db, SPOOL_TABLE, SPOOL_BODY, &err);
+  if (r < 0)
+    telem_vtab_errorf(&vt->base, "%s: %s", spool_defs[vt->kind].name, err ? err : "out of memory");
+  sqlite3_free(err);
+  return r;
 }
 
 /* The module's cached statement, prepared from sql on first use (creating
  * the table first when create is set).  NULL with the vtab error set. */
 static sqlite3_stmt *spool_stmt(SpoolVtab *vt, const char *sql, int create) {
+  /* The table is checked again whenever the schema changed since the last
+   * check (one cheap PRAGMA per call): a trigger added later must not fire
+   * from a statement prepared before it. */
+  int ver = -1;
+  if (vt->ver || sqlite3_prepare_v3(vt->db, "PRAGMA main.schema_version", -1,
+                                    SQLITE_PREPARE_PERSISTENT, &vt->ver, NULL) == SQLITE_OK) {
+    if (sqlite3_step(vt->ver) == SQLITE_ROW) ver = sqlite3_column_int(vt->ver, 0);
+    sqlite3_reset(vt->ver);
+  }
+  if (vt->stmt && ver >= 0 && ver == vt->checked_ver) return vt->stmt;
+  if (spool_table_state(vt) < 0) return NULL;
+  vt->checked_ver = ver;
   if (vt->stmt) return vt->stmt;
   const char *fn = spool_defs[vt->kind].name;
   if (create) {
@@ -288,6 +306,7 @@ static sqlite3_stmt *spool_stmt(SpoolVtab *vt, const char *sql, int create) {
       return NULL;
     }
   }
+  if (create) vt->checked_ver = -1; /* the CREATE changed the version: check again next call */
   if (sqlite3_prepare_v3(vt->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &vt->stmt, NULL) !=
       SQLITE_OK) {
     telem_vtab_errorf(&vt->base, "%s: %s", fn, sqlite3_errmsg(vt->db));
@@ -569,7 +588,7 @@ static int enq_filter(SpoolVtab *vt, SpoolCursor *cur, int argc, sqlite3_value *
     sqlite3_bind_text(st, 6, telem_class_name(cls), 2, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, body.p, (int)body.len, SQLITE_STATIC);
     rc = spool_run(vt, st);
-    if (pass || rc != SQLITE_ERROR || spool_table_exists(vt->db)) break;
+    if (pass || rc != SQLITE_ERROR || spool_table_state(vt) != 0) break;
     sqlite3_finalize(vt->stmt);
     vt->stmt = NULL;
     if (!(st = spool_stmt(vt, ENQ_INSERT, 1))) break;
@@ -614,8 +633,9 @@ static int ack_filter(SpoolVtab *vt, SpoolCursor *cur, sqlite3_value **argv) {
   sqlite3_int64 id;
   int rc = spool_id_arg(vt, argv[0], &id);
   if (rc) return rc;
-  int n = 0;
-  if (spool_table_exists(vt->db)) {
+  int n = 0, state = spool_table_state(vt);
+  if (state < 0) return SQLITE_ERROR;
+  if (state) {
     sqlite3_stmt *st = spool_stmt(vt, "DELETE FROM main." SPOOL_TABLE " WHERE id = ?1", 0);
     if (!st) return SQLITE_ERROR;
     sqlite3_bind_int64(st, 1, id);
@@ -649,9 +669,13 @@ static int requeue_filter(SpoolVtab *vt, SpoolCursor *cur, sqlite3_value **argv)
     telem_buf_free(&e);
     return SQLITE_NOMEM;
   }
-  int found = 0;
+  int found = 0, state = spool_table_state(vt);
   sqlite3_int64 attempts = 0;
-  if (spool_table_exists(vt->db)) {
+  if (state < 0) {
+    telem_buf_free(&e);
+    return SQLITE_ERROR;
+  }
+  if (state) {
     sqlite3_stmt *st = spool_stmt(vt,
                                   "UPDATE main." SPOOL_TABLE
                                   " SET attempts = attempts + 1, last_error = ?2, "
@@ -699,7 +723,9 @@ static int status_filter(SpoolVtab *vt, SpoolCursor *cur) {
   spool_set_int(cur, 4, 0);
   cur->rowid = 1;
   cur->eof = 0;
-  if (!spool_table_exists(vt->db)) return SQLITE_OK;
+  int state = spool_table_state(vt);
+  if (state < 0) return SQLITE_ERROR;
+  if (!state) return SQLITE_OK;
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
       vt->db,
@@ -747,7 +773,9 @@ static int export_next(SpoolCursor *cur) {
  * what Vox's `vox telemetry export` prints for a spooled ResearchMetric
  * event (compact JSON, keys sorted as serde_json sorts them). */
 static int export_filter(SpoolVtab *vt, SpoolCursor *cur) {
-  if (!spool_table_exists(vt->db)) return SQLITE_OK;
+  int state = spool_table_state(vt);
+  if (state < 0) return SQLITE_ERROR;
+  if (!state) return SQLITE_OK;
   int rc = sqlite3_prepare_v2(vt->db,
                               "SELECT body, id, idempotency_key, attempts, created_at, metric_type, "
                               "class, length(CAST(body AS BLOB)) FROM main." SPOOL_TABLE
@@ -778,6 +806,7 @@ static int spool_connect(sqlite3 *db, void *pAux, int argc, const char *const *a
   v->db = db;
   v->conn = pAux;
   v->kind = kind;
+  v->checked_ver = -1;
   /* DIRECTONLY: these modules write the spool (enqueue, ack, requeue) or
    * read it (status, export); a view or trigger of a database someone
    * else wrote must not reach them. */
@@ -801,6 +830,7 @@ SPOOL_CONNECT(export_connect, SP_EXPORT)
 static int spool_disconnect(sqlite3_vtab *vtab) {
   SpoolVtab *vt = (SpoolVtab *)vtab;
   sqlite3_finalize(vt->stmt);
+  sqlite3_finalize(vt->ver);
   sqlite3_free(vt);
   return SQLITE_OK;
 }

@@ -133,3 +133,22 @@ DROP TABLE telem_spool_queue;
 SELECT 'sp98', * FROM telem_spool;
 SELECT 'sp99', id, class FROM telem_enqueue('spool.free', '{"k":1}');
 SELECT 'sp99b', pending FROM telem_spool;
+
+-- a spool table that is not as voxtelem made it (a trigger on it, other
+-- columns, a CHECK) is never written or read: it could run someone's code
+CREATE TRIGGER spool_spy AFTER INSERT ON telem_spool_queue BEGIN SELECT 1; END;
+SELECT 'sq01', * FROM telem_enqueue('spool.free', '{"k":2}');
+SELECT 'sq02', * FROM telem_spool;
+SELECT 'sq03', * FROM telem_spool_ack(1);
+SELECT 'sq04', * FROM telem_spool_requeue(1, 'x');
+SELECT 'sq05', count(*) FROM telem_spool_export;
+SELECT 'sq06', count(*) FROM telem_spool_queue;
+DROP TRIGGER spool_spy;
+SELECT 'sq07', pending FROM telem_spool;
+SELECT 'sq08', id FROM telem_enqueue('spool.free', '{"k":3}');
+DROP TABLE telem_spool_queue;
+CREATE TABLE telem_spool_queue(id INTEGER PRIMARY KEY, idempotency_key TEXT, created_at TEXT,
+  attempts INTEGER, metric_type TEXT, session_id TEXT, metric_value REAL, class TEXT,
+  body TEXT CHECK (length(body) > 0), last_error TEXT, last_attempt_at TEXT);
+SELECT 'sq09', * FROM telem_enqueue('spool.free', '{"k":4}');
+SELECT 'sq10', count(*) FROM telem_spool_queue;
