@@ -79,10 +79,10 @@ build/contracts_embedded.c: build/embed $(CONTRACT_FILES)
 define OBJ_RULES
 $(1)/%.o: ext/%.c
 	@mkdir -p $$(@D)
-	$(2) -MMD -MP -c -o $$@ $$<
+	@echo "  CC  $$@"; $(2) -MMD -MP -c -o $$@ $$<
 $(1)/contracts_embedded.o: build/contracts_embedded.c
 	@mkdir -p $$(@D)
-	$(2) -MMD -MP -c -o $$@ $$<
+	@echo "  CC  $$@"; $(2) -MMD -MP -c -o $$@ $$<
 endef
 objs = $(EXT_SRC:ext/%.c=$(1)/%.o) $(1)/contracts_embedded.o
 
@@ -211,9 +211,13 @@ check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 
 # Shell tests with the sanitized .so preloaded into python3 and sqlite3.
 # rss_flat (ASan's quarantine is not the extension's memory) and c_api (it
-# builds its own program) are left to make test.
-ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh,$(SH_TESTS))
-# The uploader, sanitized, with leak checks (it is a program of ours, not a host).
+# builds its own program) are left to make test, and so is hostile_schema:
+# the sqlite3 3.40 shell itself reads out of bounds when it points at an
+# error inside a schema object (ASan stops the shell, not voxtelem), and its
+# 1,200 sessions take many minutes under ASan; fuzz_hostile_schema runs the
+# same attacks on the sanitized extension.
+ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh tests/sh/hostile_schema.sh,$(SH_TESTS))
+# The uploader, sanitized (it is a program of ours, not a host).
 build/asan/voxtelem-upload: upload/voxtelem-upload.c build/asan/libtelem.a
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -MMD -MP -o $@ $< build/asan/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm

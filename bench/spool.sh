@@ -27,7 +27,7 @@ trap '[ -n "$SPID" ] && kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
 {
   echo ".load ${SO%.so}"
   cat <<SQL
-SELECT telem_use_contracts('$CONTRACTS');
+SELECT contracts FROM telem_use_contracts('$CONTRACTS');
 CREATE TABLE src(s TEXT, m TEXT);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS)
 INSERT INTO src SELECT 'bench:' || (i % 97),
@@ -95,7 +95,7 @@ rate_run() { # rate burst requests
   "$SQLITE3" "$T/db" >/dev/null <<SQL
 .load ${SO%.so}
 PRAGMA journal_mode=WAL;
-SELECT telem_use_contracts('$CONTRACTS');
+SELECT contracts FROM telem_use_contracts('$CONTRACTS');
 CREATE TABLE src(i);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $n) INSERT INTO src SELECT i FROM n;
 SELECT count(*) FROM src, telem_enqueue('spool.ok', json_object('event', 'e', 'ms', src.i)) e;

@@ -89,8 +89,10 @@ int telem_policy_check(const TelemPolicy *p, char **pzErr);
 char *telem_policy_to_yaml(const TelemPolicy *p);
 /* ---- JSON Schema engine (ext/engine/schema.c) ---------------------------------
  *
- * Draft-07 and 2020-12 (by "$schema"; the set's default draft when a
- * document has none).  References resolve only against documents added to
+ * Draft-04, draft-06, draft-07, 2019-09 and 2020-12, each with its own
+ * keyword semantics, chosen by "$schema" (the set's default draft when a
+ * document has none; a "$schema" that is neither one of those URIs nor a
+ * loaded meta-schema of one of them is an error).  References resolve only against documents added to
  * the set, never the network.  Strings returned through pzErr are allocated
  * with sqlite3_malloc: release them with sqlite3_free.
  *
@@ -105,8 +107,14 @@ typedef struct TelemSchemaSet TelemSchemaSet;       /* loaded documents (the res
 typedef struct TelemSchema TelemSchema;             /* one compiled, immutable schema */
 typedef struct TelemSchemaErrors TelemSchemaErrors; /* the failures of one validation */
 
+#define TELEM_DRAFT_4 4
+#define TELEM_DRAFT_6 6
 #define TELEM_DRAFT_7 7
+#define TELEM_DRAFT_2019_09 2019
 #define TELEM_DRAFT_2020_12 2020
+
+/* Compile flags (telem_schema_compile_ex). */
+#define TELEM_SCHEMA_FORMAT_ASSERT 0x01 /* "format" is an assertion, not an annotation */
 
 /* One failing leaf of a validation. */
 typedef struct TelemSchemaError {
@@ -116,8 +124,8 @@ typedef struct TelemSchemaError {
   const char *message;       /* words; never contains instance values */
 } TelemSchemaError;
 
-/* A new, empty set whose documents default to draft (TELEM_DRAFT_7 or
- * TELEM_DRAFT_2020_12; 0 means 2020-12).  NULL on OOM. */
+/* A new, empty set whose documents default to draft (TELEM_DRAFT_4, _6,
+ * _7, _2019_09 or _2020_12; 0 means 2020-12).  NULL on OOM. */
 TelemSchemaSet *telem_schema_set_new(int default_draft);
 /* Adds a schema document retrievable as uri (may be NULL when the document
  * has an absolute "$id"; both name it).  Returns 0, or -1 with *pzErr. Do
@@ -133,8 +141,13 @@ void telem_schema_set_free(TelemSchemaSet *set);
  * $ref cycle that consumes no input. */
 TelemSchema *telem_schema_compile(TelemSchemaSet *set, const char *text, size_t n,
                                   char **pzErr);
+/* telem_schema_compile with TELEM_SCHEMA_* flags. */
+TelemSchema *telem_schema_compile_ex(TelemSchemaSet *set, const char *text, size_t n, int flags,
+                                     char **pzErr);
 /* Compiles the document of set known as uri (e.g. a contract's "$id"). */
 TelemSchema *telem_schema_compile_uri(TelemSchemaSet *set, const char *uri, char **pzErr);
+TelemSchema *telem_schema_compile_uri_ex(TelemSchemaSet *set, const char *uri, int flags,
+                                         char **pzErr);
 void telem_schema_free(TelemSchema *s);
 
 /* Validates the JSON text json[0..n).  Returns 1 valid, 0 invalid (also

@@ -166,10 +166,9 @@ def check_catalog(db, root):
             problems.append(f"function {name}: catalog says deterministic={bool(entry.get('deterministic'))}, "
                             f"the .so registers deterministic={det}")
         want = sorted(entry.get("args", []))
-        if name in ("telem_use_contracts",):
-            got = want  # probing would switch the connection's contracts
-        else:
-            got = accepted_arg_counts(db, name)
+        # Every scalar is safe to probe: side effects live in DIRECTONLY
+        # table-valued functions (telem_use_contracts' scalar only errors).
+        got = accepted_arg_counts(db, name)
         if got != want:
             problems.append(f"function {name}: catalog says argument counts {want}, the .so accepts {got}")
     return problems, catalog
@@ -181,7 +180,7 @@ def check_index(db, root):
     problems = []
     cdir = os.path.join(root, "contracts")
     try:
-        db.execute("SELECT telem_use_contracts(?)", (cdir,)).fetchall()
+        db.execute("SELECT * FROM telem_use_contracts(?)", (cdir,)).fetchall()
     except sqlite3.Error as e:
         raise Unloadable(f"contracts/ does not load: {e}")
     listed = {r[0] for r in db.execute("SELECT path FROM telem_contracts")}
@@ -203,8 +202,13 @@ def check_index(db, root):
 # ---- schemas -----------------------------------------------------------------
 
 META = {
+    "http://json-schema.org/draft-04/schema#": "meta.draft-04",
+    "http://json-schema.org/draft-04/schema": "meta.draft-04",
+    "http://json-schema.org/draft-06/schema#": "meta.draft-06",
+    "http://json-schema.org/draft-06/schema": "meta.draft-06",
     "http://json-schema.org/draft-07/schema#": "meta.draft-07",
     "http://json-schema.org/draft-07/schema": "meta.draft-07",
+    "https://json-schema.org/draft/2019-09/schema": "meta.draft2019-09",
     "https://json-schema.org/draft/2020-12/schema": "meta.draft2020-12",
 }
 

@@ -27,27 +27,32 @@ TelemConn *telem_conn_new(sqlite3 *db, char **pzErr) {
   telem_arena_init(&c->arena);
   /* VOXTELEM_CONTRACTS switches every connection of the process to a
    * contracts directory; a broken one fails the load rather than silently
-   * falling back to the embedded copy. */
+   * falling back to the embedded copy.  It is kept, so that
+   * telem_use_contracts(NULL) goes back to it rather than dropping it. */
   const char *dir = getenv("VOXTELEM_CONTRACTS");
   char *err = NULL;
-  if (dir && dir[0]) {
-    c->reg = telem_registry_load_dir(dir, &err);
-    if (!c->reg) {
+  if (dir && dir[0] && !(c->default_dir = sqlite3_mprintf("%s", dir))) {
+    telem_set_err(pzErr, "voxtelem: out of memory");
+    sqlite3_free(c);
+    return NULL;
+  }
+  c->reg = telem_conn_default_registry(c, &err);
+  if (!c->reg) {
+    if (c->default_dir)
       telem_set_err(pzErr, "voxtelem: VOXTELEM_CONTRACTS=%.200s: %s", dir, err ? err : telem_oom_text);
-      sqlite3_free(err);
-      sqlite3_free(c);
-      return NULL;
-    }
-  } else {
-    c->reg = telem_registry_embedded(&err);
-    if (!c->reg) {
+    else
       telem_set_err(pzErr, "voxtelem: embedded contracts: %s", err ? err : telem_oom_text);
-      sqlite3_free(err);
-      sqlite3_free(c);
-      return NULL;
-    }
+    sqlite3_free(err);
+    sqlite3_free(c->default_dir);
+    sqlite3_free(c);
+    return NULL;
   }
   return c;
+}
+
+TelemRegistry *telem_conn_default_registry(const TelemConn *c, char **pzErr) {
+  return c->default_dir ? telem_registry_load_dir(c->default_dir, pzErr)
+                        : telem_registry_embedded(pzErr);
 }
 
 TelemConn *telem_conn_ref(TelemConn *c) {
@@ -58,7 +63,9 @@ TelemConn *telem_conn_ref(TelemConn *c) {
 void telem_conn_unref_cb(void *p) {
   TelemConn *c = p;
   if (!c || --c->refs > 0) return;
+  if (c->schema) c->schema_free(c->schema);
   telem_registry_unref(c->reg);
+  sqlite3_free(c->default_dir);
   telem_arena_free(&c->arena);
   sqlite3_free(c);
 }

@@ -17,7 +17,15 @@ typedef struct TelemConn {
   int refs;
   sqlite3 *db;
   TelemRegistry *reg; /* contracts in use; owned reference */
+  char *default_dir;  /* VOXTELEM_CONTRACTS when the extension was loaded (owned),
+                         NULL for the embedded copy: what telem_use_contracts(NULL)
+                         goes back to */
   TelemArena arena;   /* per-row scratch for the data-path parser */
+  /* sql/schema_conn.c: registered schemas and the inline LRU, made on first
+   * use; owned, freed by schema_free (set with it, so the core needs no
+   * symbol of the SQL side). */
+  struct TelemSchemaConn *schema;
+  void (*schema_free)(struct TelemSchemaConn *);
 } TelemConn;
 
 TelemConn *telem_conn_new(sqlite3 *db, char **pzErr);
@@ -25,6 +33,10 @@ TelemConn *telem_conn_ref(TelemConn *c);
 void telem_conn_unref_cb(void *p); /* xDestroy for functions and modules */
 /* Swaps the registry in use (takes ownership of r). */
 void telem_conn_set_registry(TelemConn *c, TelemRegistry *r);
+/* Loads the connection's default contracts afresh: c->default_dir when
+ * VOXTELEM_CONTRACTS was set at load time, else the embedded copy.  Returns
+ * a new registry (the caller owns it) or NULL with *pzErr. */
+TelemRegistry *telem_conn_default_registry(const TelemConn *c, char **pzErr);
 
 /* Registers a scalar/aggregate function with c as user data (ref taken). */
 int telem_create_function(sqlite3 *db, TelemConn *c, const char *name, int nArg, int flags,

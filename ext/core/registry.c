@@ -15,12 +15,10 @@
  * with the registry.
  */
 #include "core/registry.h"
+#include "core/file.h"
 #include "core/yaml.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Generated at build time from contracts/ (tools/embed.c). */
 typedef struct TelemEmbeddedFile {
@@ -503,7 +501,7 @@ TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *fi
                                          char **pzErr) {
   TelemRegistry *r = sqlite3_malloc64(sizeof(*r));
   if (!r) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   memset(r, 0, sizeof(*r));
@@ -531,7 +529,7 @@ TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *fi
   }
   return r;
 oom:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   registry_free(r);
   return NULL;
 }
@@ -539,7 +537,7 @@ oom:
 TelemRegistry *telem_registry_embedded(char **pzErr) {
   TelemFile *files = sqlite3_malloc64(sizeof(TelemFile) * (size_t)(telem_embedded_count + 1));
   if (!files) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   for (int i = 0; i < telem_embedded_count; i++) {
@@ -553,48 +551,17 @@ TelemRegistry *telem_registry_embedded(char **pzErr) {
   return r;
 }
 
-/* Reads dir/rel into sqlite3 memory.  Refuses non-regular and huge files. */
-static char *read_file(const char *dir, const char *rel, size_t *len, char **pzErr) {
-  char *path = sqlite3_mprintf("%s/%s", dir, rel);
-  char *data = NULL;
-  FILE *fp = NULL;
-  struct stat st;
-  if (!path) {
-    telem_set_err(pzErr, "out of memory");
-    return NULL;
-  }
-  if (stat(path, &st) != 0) {
-    telem_set_err(pzErr, "%s: missing file (%s)", rel, strerror(errno));
-    goto done;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    telem_set_err(pzErr, "%s: not a regular file", rel);
-    goto done;
-  }
-  if ((unsigned long long)st.st_size > TELEM_MAX_CONTRACT_FILE) {
-    telem_set_err(pzErr, "%s: file larger than %u bytes", rel, TELEM_MAX_CONTRACT_FILE);
-    goto done;
-  }
-  if (!(fp = fopen(path, "rb"))) {
-    telem_set_err(pzErr, "%s: cannot open (%s)", rel, strerror(errno));
-    goto done;
-  }
-  data = sqlite3_malloc64((size_t)st.st_size + 1);
+/* Reads rel beneath the contracts root (file.c: no link followed, only a
+ * regular file of at most TELEM_MAX_CONTRACT_FILE bytes).  On failure
+ * *pzErr names rel ("out of memory" when the reader set none). */
+static char *read_file(int root, const char *rel, size_t *len, char **pzErr) {
+  char *err = NULL;
+  char *data = telem_file_read_beneath(root, rel, TELEM_MAX_CONTRACT_FILE, len, &err);
   if (!data) {
-    telem_set_err(pzErr, "%s: out of memory", rel);
-    goto done;
+    if (err) telem_set_err(pzErr, "%s", err);
+    else telem_set_err(pzErr, "%.200s: out of memory", rel);
+    sqlite3_free(err);
   }
-  *len = fread(data, 1, (size_t)st.st_size, fp);
-  if (ferror(fp)) {
-    telem_set_err(pzErr, "%s: read error", rel);
-    sqlite3_free(data);
-    data = NULL;
-    goto done;
-  }
-  data[*len] = 0;
-done:
-  if (fp) fclose(fp);
-  sqlite3_free(path);
   return data;
 }
 
@@ -668,8 +635,9 @@ static char *foreign_check(const char *kind, const char *rel, const char *data, 
 }
 
 /* Builds the registry of a foreign directory from its parsed index. */
-static TelemRegistry *registry_load_foreign(const char *dir, const char *base, json_t *doc,
-                                            char *index, size_t index_len, char **pzErr) {
+static TelemRegistry *registry_load_foreign(const char *dir, int root, const char *base,
+                                            json_t *doc, char *index, size_t index_len,
+                                            char **pzErr) {
   TelemRegistry *r = sqlite3_malloc64(sizeof(*r));
   if (!r) goto oom0;
   memset(r, 0, sizeof(*r));
@@ -731,7 +699,7 @@ static TelemRegistry *registry_load_foreign(const char *dir, const char *base, j
     if (!have) {
       char *ferr = NULL;
       size_t len = 0;
-      char *data = read_file(dir, rel, &len, &ferr);
+      char *data = read_file(root, rel, &len, &ferr);
       if (!data) {
         c->error = ferr ? ferr : sqlite3_mprintf("unreadable");
         continue;
@@ -758,7 +726,7 @@ static TelemRegistry *registry_load_foreign(const char *dir, const char *base, j
 oom:
   registry_free(r);
 oom0:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   return NULL;
 }
 
@@ -771,8 +739,13 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   json_t *doc = NULL;
   char *err = NULL;
   size_t len = 0;
-  char *index = read_file(dir, "index.yaml", &len, pzErr);
+  /* One descriptor for the root, opened once: every file is read beneath
+   * the same directory even if the path is renamed meanwhile. */
+  int root = telem_file_open_root(dir, pzErr);
+  if (root < 0) return NULL;
+  char *index = read_file(root, "index.yaml", &len, pzErr);
   if (!index) {
+    telem_file_close(root);
     /* Name the directory: nothing of it could be read. */
     if (pzErr) {
       char *msg = sqlite3_mprintf("%.200s/%s", dir, *pzErr ? *pzErr : "index.yaml: unreadable");
@@ -794,11 +767,11 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
     while (start > dir && start[-1] != '/') start--;
     char *base = sqlite3_mprintf("%.*s", (int)(end - start), start);
     if (!base) {
-      telem_set_err(pzErr, "out of memory");
+      telem_set_oom(pzErr);
       goto done;
     }
     if (index_is_foreign(doc, base)) {
-      r = registry_load_foreign(dir, base, doc, index, len, pzErr);
+      r = registry_load_foreign(dir, root, base, doc, index, len, pzErr);
       sqlite3_free(base);
       goto done;
     }
@@ -808,7 +781,7 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   size_t count = json_is_array(list) ? json_array_size(list) : 0;
   files = sqlite3_malloc64(sizeof(TelemFile) * (count + 1));
   if (!files) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     goto done;
   }
   files[n].path = (char *)"index.yaml";
@@ -823,10 +796,12 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
     int seen = 0;
     for (int k = 0; k < n; k++) seen |= strcmp(files[k].path, rel) == 0;
     if (seen) continue;
-    files[n].data = read_file(dir, rel, &files[n].len, pzErr);
+    char *why = NULL;
+    files[n].data = read_file(root, rel, &files[n].len, &why);
     if (!files[n].data) {
       /* Name the index line too: the missing file is an index problem. */
-      telem_set_err(pzErr, "index.yaml:%d: missing or unreadable file \"%s\"", telem_yaml_line(e), rel);
+      telem_set_err(pzErr, "index.yaml:%d: %s", telem_yaml_line(e), why ? why : "out of memory");
+      sqlite3_free(why);
       goto done;
     }
     files[n].path = (char *)rel;
@@ -834,6 +809,7 @@ TelemRegistry *telem_registry_load_dir(const char *dir, char **pzErr) {
   }
   r = telem_registry_load_files(dir, files, n, pzErr);
 done:
+  telem_file_close(root);
   if (files)
     for (int k = 1; k < n; k++) sqlite3_free(files[k].data);
   sqlite3_free(files);

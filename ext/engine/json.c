@@ -3,15 +3,15 @@
  *
  * Row payloads are parsed millions of times, so they do not go through
  * jansson (a malloc per value).  This is a single-pass, strictly RFC 8259
- * recursive-descent parser into a TelemArena:
+ * parser (iterative: no recursion) into a TelemArena:
  *   - strings without escapes point straight into the input (no copy);
  *     strings with escapes are decoded into the arena (TJ_F_DECODED);
  *   - numbers stay as their exact text: keywords that need a value
  *     (minimum, multipleOf, ...) convert on demand, so big integers and
  *     decimals are never rounded by the parser;
  *   - UTF-8 is validated as it is read, lone surrogate escapes rejected;
- *   - nesting deeper than TELEM_JSON_MAX_DEPTH is an error, so hostile
- *     input cannot exhaust the C stack.
+ *   - nesting deeper than TELEM_JSON_MAX_DEPTH is an error, and the parser
+ *     keeps open containers on an explicit stack, not the C stack.
  * Also here: compact serialisation and JSON value equality over the tree.
  */
 #include "engine/json.h"
@@ -30,9 +30,14 @@ typedef struct JsonParser {
   const char *err;        /* first error, static text */
   int err_code;           /* its TJ_ERR_* */
   size_t err_at;
+  TelemJson *pool;        /* nodes taken from the arena in batches */
+  size_t pool_left;
 } JsonParser;
 
-static TelemJson *parse_value(JsonParser *p);
+/* Nodes come from the arena NODE_BATCH at a time: one arena call per batch
+ * instead of per value (documents of many small values, nested arrays). */
+#define NODE_BATCH 64
+
 
 static int parse_fail(JsonParser *p, int code, const char *what) {
   if (!p->err) {
@@ -43,7 +48,9 @@ static int parse_fail(JsonParser *p, int code, const char *what) {
   return 0;
 }
 
-static void skip_ws(JsonParser *p) {
+static inline void skip_ws(JsonParser *p) {
+  /* most documents have no whitespace between tokens */
+  if (p->i < p->n && p->z[p->i] > ' ') return;
   while (p->i < p->n) {
     unsigned char c = p->z[p->i];
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
@@ -58,11 +65,19 @@ static TelemJson *new_node(JsonParser *p, int type) {
     parse_fail(p, TJ_ERR_LIMIT, "too many values");
     return NULL;
   }
-  TelemJson *v = telem_arena_alloc(p->arena, sizeof(*v));
-  if (!v) {
-    parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
-    return NULL;
+  if (!p->pool_left) {
+    /* a batch never exceeds what the value limit still allows */
+    size_t k = TELEM_JSON_MAX_VALUES - p->values + 1;
+    if (k > NODE_BATCH) k = NODE_BATCH;
+    p->pool = telem_arena_alloc(p->arena, k * sizeof(TelemJson));
+    if (!p->pool) {
+      parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
+      return NULL;
+    }
+    p->pool_left = k;
   }
+  TelemJson *v = p->pool++;
+  p->pool_left--;
   memset(v, 0, sizeof(*v));
   v->type = (uint8_t)type;
   v->src_off = (uint32_t)p->i;
@@ -190,7 +205,17 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
   size_t n = p->n;
   size_t i = start;
   for (;;) {
-    /* Fast path: plain printable ASCII. */
+    /* Fast path: plain printable ASCII, eight bytes at a time (a word
+     * with no byte < 0x20, >= 0x80, '"' or '\\'), then byte by byte. */
+    while (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, z + i, 8);
+      const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+      uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+      uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+      if (stop) break;
+      i += 8;
+    }
     while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;
     if (i >= n) {
       p->i = i;
@@ -286,111 +311,148 @@ static int match_word(JsonParser *p, const char *w, size_t len) {
   return 1;
 }
 
-static TelemJson *parse_container(JsonParser *p, int type) {
-  TelemJson *v = new_node(p, type);
-  if (!v) return NULL;
-  if (++p->depth > TELEM_JSON_MAX_DEPTH) {
-    parse_fail(p, TJ_ERR_DEPTH, "nesting too deep");
-    return NULL;
-  }
-  char close = type == TJ_ARRAY ? ']' : '}';
-  p->i++; /* [ or { */
+/* An open container while parsing: where its next child goes. */
+typedef struct PFrame {
+  TelemJson *c;
+  TelemJson **tail;
+} PFrame;
+
+/* A member's key and the ':' after it.  0 on error. */
+static inline __attribute__((always_inline)) int parse_key(JsonParser *p, const char **key, uint32_t *len,
+                                                   int *decoded) {
   skip_ws(p);
-  TelemJson **tail = &v->child;
-  if (p->i < p->n && p->z[p->i] == close) {
-    p->i++;
-    p->depth--;
-    return v;
-  }
-  for (;;) {
-    const char *key = NULL;
-    uint32_t key_len = 0;
-    int key_decoded = 0;
-    if (type == TJ_OBJECT) {
-      skip_ws(p);
-      if (p->i >= p->n || p->z[p->i] != '"') {
-        parse_fail(p, TJ_ERR_SYNTAX, "expected a string key");
-        return NULL;
-      }
-      if (!scan_string(p, &key, &key_len, &key_decoded)) return NULL;
-      skip_ws(p);
-      if (p->i >= p->n || p->z[p->i] != ':') {
-        parse_fail(p, TJ_ERR_SYNTAX, "expected ':'");
-        return NULL;
-      }
-      p->i++;
-    }
-    TelemJson *kid = parse_value(p);
-    if (!kid) return NULL;
-    if (type == TJ_OBJECT) {
-      kid->key = key;
-      kid->key_len = key_len;
-      if (key_decoded) kid->flags |= TJ_F_KEY_DECODED;
-    }
-    *tail = kid;
-    tail = &kid->next;
-    v->n++;
-    skip_ws(p);
-    if (p->i >= p->n) {
-      parse_fail(p, TJ_ERR_SYNTAX, "unexpected end of input");
-      return NULL;
-    }
-    char c = (char)p->z[p->i];
-    if (c == ',') {
-      p->i++;
-      continue;
-    }
-    if (c == close) {
-      p->i++;
-      break;
-    }
-    parse_fail(p, TJ_ERR_SYNTAX, type == TJ_ARRAY ? "expected ',' or ']'" : "expected ',' or '}'");
-    return NULL;
-  }
-  p->depth--;
-  return v;
+  if (p->i >= p->n || p->z[p->i] != '"') return parse_fail(p, TJ_ERR_SYNTAX, "expected a string key");
+  if (!scan_string(p, key, len, decoded)) return 0;
+  skip_ws(p);
+  if (p->i >= p->n || p->z[p->i] != ':') return parse_fail(p, TJ_ERR_SYNTAX, "expected ':'");
+  p->i++;
+  return 1;
 }
 
-static TelemJson *parse_value(JsonParser *p) {
-  skip_ws(p);
-  if (p->i >= p->n) {
-    parse_fail(p, TJ_ERR_SYNTAX, "unexpected end of input");
-    return NULL;
-  }
-  size_t start = p->i;
+/* The scalar at p->i (string, number, true, false, null), or NULL. */
+static inline __attribute__((always_inline)) TelemJson *parse_scalar(JsonParser *p, unsigned char c) {
   TelemJson *v = NULL;
-  unsigned char c = p->z[p->i];
   switch (c) {
-    case '{': v = parse_container(p, TJ_OBJECT); break;
-    case '[': v = parse_container(p, TJ_ARRAY); break;
     case '"': {
       int decoded = 0;
       if (!(v = new_node(p, TJ_STRING))) return NULL;
       if (!scan_string(p, &v->s, &v->n, &decoded)) return NULL;
       if (decoded) v->flags |= TJ_F_DECODED;
-      break;
+      return v;
     }
     case 't':
-      if (!(v = new_node(p, TJ_TRUE)) || !match_word(p, "true", 4)) return NULL;
-      break;
+      return (v = new_node(p, TJ_TRUE)) && match_word(p, "true", 4) ? v : NULL;
     case 'f':
-      if (!(v = new_node(p, TJ_FALSE)) || !match_word(p, "false", 5)) return NULL;
-      break;
+      return (v = new_node(p, TJ_FALSE)) && match_word(p, "false", 5) ? v : NULL;
     case 'n':
-      if (!(v = new_node(p, TJ_NULL)) || !match_word(p, "null", 4)) return NULL;
-      break;
+      return (v = new_node(p, TJ_NULL)) && match_word(p, "null", 4) ? v : NULL;
     default:
-      if (c == '-' || (c >= '0' && c <= '9')) {
-        if (!(v = new_node(p, TJ_NUMBER)) || !scan_number(p, v)) return NULL;
-      } else {
-        parse_fail(p, TJ_ERR_SYNTAX, "unexpected character");
+      if (c == '-' || (c >= '0' && c <= '9'))
+        return (v = new_node(p, TJ_NUMBER)) && scan_number(p, v) ? v : NULL;
+      parse_fail(p, TJ_ERR_SYNTAX, "unexpected character");
+      return NULL;
+  }
+}
+
+/* The whole document, without recursion: open containers are kept on an
+ * explicit stack (on the C stack for the first 32 levels, then in the
+ * arena), so the parser's own stack use does not grow with nesting. */
+static TelemJson *parse_doc(JsonParser *p) {
+  PFrame local[32], *st = local;
+  size_t cap = 32, sp = 0;
+  TelemJson *root = NULL;
+  const char *key = NULL;
+  uint32_t key_len = 0;
+  int key_decoded = 0;
+  for (;;) {
+    /* a value starts here */
+    skip_ws(p);
+    if (p->i >= p->n) {
+      parse_fail(p, TJ_ERR_SYNTAX, "unexpected end of input");
+      return NULL;
+    }
+    size_t start = p->i;
+    unsigned char c = p->z[p->i];
+    int open = c == '{' || c == '[';
+    TelemJson *v;
+    if (open) {
+      if (!(v = new_node(p, c == '{' ? TJ_OBJECT : TJ_ARRAY))) return NULL;
+      if (++p->depth > TELEM_JSON_MAX_DEPTH) {
+        parse_fail(p, TJ_ERR_DEPTH, "nesting too deep");
         return NULL;
       }
+      p->i++;
+    } else if (!(v = parse_scalar(p, c))) {
+      return NULL;
+    }
+    v->src_off = (uint32_t)start;
+    if (sp) {
+      PFrame *f = &st[sp - 1];
+      *f->tail = v;
+      f->tail = &v->next;
+      f->c->n++;
+      if (f->c->type == TJ_OBJECT) {
+        v->key = key;
+        v->key_len = key_len;
+        if (key_decoded) v->flags |= TJ_F_KEY_DECODED;
+      }
+    } else {
+      root = v;
+    }
+    if (open) {
+      skip_ws(p);
+      char close = v->type == TJ_ARRAY ? ']' : '}';
+      if (p->i < p->n && p->z[p->i] == close) {
+        p->i++;
+        p->depth--;
+        v->src_len = (uint32_t)(p->i - start);
+      } else {
+        if (sp == cap) { /* past 32 levels: room for the deepest document */
+          PFrame *big = telem_arena_alloc(p->arena, (TELEM_JSON_MAX_DEPTH + 1) * sizeof *big);
+          if (!big) {
+            parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
+            return NULL;
+          }
+          memcpy(big, st, sp * sizeof *big);
+          st = big;
+          cap = TELEM_JSON_MAX_DEPTH + 1;
+        }
+        st[sp].c = v;
+        st[sp].tail = &v->child;
+        sp++;
+        if (v->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
+        continue; /* its first member */
+      }
+    } else {
+      v->src_len = (uint32_t)(p->i - start);
+    }
+    /* after a value: the next member, or close containers */
+    for (;;) {
+      if (!sp) return root;
+      PFrame *f = &st[sp - 1];
+      skip_ws(p);
+      if (p->i >= p->n) {
+        parse_fail(p, TJ_ERR_SYNTAX, "unexpected end of input");
+        return NULL;
+      }
+      char ch = (char)p->z[p->i];
+      char close = f->c->type == TJ_ARRAY ? ']' : '}';
+      if (ch == ',') {
+        p->i++;
+        if (f->c->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
+        break;
+      }
+      if (ch == close) {
+        p->i++;
+        p->depth--;
+        f->c->src_len = (uint32_t)(p->i - f->c->src_off);
+        sp--;
+        continue;
+      }
+      parse_fail(p, TJ_ERR_SYNTAX, f->c->type == TJ_ARRAY ? "expected ',' or ']'" : "expected ',' or '}'");
+      return NULL;
+    }
   }
-  if (!v) return NULL;
-  v->src_off = (uint32_t)start;
-  v->src_len = (uint32_t)(p->i - start);
-  return v;
 }
 
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err) {
@@ -399,7 +461,7 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
   if (n > UINT32_MAX) {
     parse_fail(&p, TJ_ERR_LIMIT, "input too large");
   } else {
-    root = parse_value(&p);
+    root = parse_doc(&p);
     if (root) {
       skip_ws(&p);
       if (p.i != p.n) {
@@ -430,7 +492,7 @@ const TelemJson *telem_json_get(const TelemJson *o, const char *key, size_t klen
   const TelemJson *found = NULL;
   if (!o || o->type != TJ_OBJECT) return NULL;
   for (const TelemJson *k = o->child; k; k = k->next)
-    if (k->key_len == klen && memcmp(k->key, key, klen) == 0) found = k;
+    if (k->key_len == klen && telem_bytes_eq(k->key, key, klen)) found = k;
   return found;
 }
 
@@ -548,7 +610,7 @@ int telem_json_equal(const TelemJson *a, const TelemJson *b) {
     case TJ_TRUE:
     case TJ_FALSE: return 1;
     case TJ_NUMBER: return telem_json_number_cmp(a->s, a->n, b->s, b->n) == 0;
-    case TJ_STRING: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
+    case TJ_STRING: return a->n == b->n && telem_bytes_eq(a->s, b->s, a->n);
     case TJ_ARRAY: {
       if (a->n != b->n) return 0;
       const TelemJson *x = a->child, *y = b->child;

@@ -67,6 +67,20 @@ typedef struct TelemJsonError {
  * lives until the arena is reset and may point into text. */
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err);
 
+/* 1 when a[0..n) and b[0..n) are equal: inline, for the short keys and
+ * strings of the hot paths, where a memcmp call costs more than the bytes. */
+static inline int telem_bytes_eq(const void *a, const void *b, size_t n) {
+  const unsigned char *x = a, *y = b;
+  for (; n >= 8; x += 8, y += 8, n -= 8) {
+    uint64_t u, v;
+    __builtin_memcpy(&u, x, 8);
+    __builtin_memcpy(&v, y, 8);
+    if (u != v) return 0;
+  }
+  for (; n; n--)
+    if (*x++ != *y++) return 0;
+  return 1;
+}
 /* Member of object o named key[0..klen), or NULL (last one wins on dups). */
 const TelemJson *telem_json_get(const TelemJson *o, const char *key, size_t klen);
 /* Appends v as compact JSON (strings re-escaped minimally). */

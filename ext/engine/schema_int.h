@@ -45,4 +45,12 @@ int sc_dec_cmp(const ScDec *a, const ScDec *b);      /* <0, 0, >0 */
 int sc_dec_is_integer(const ScDec *d);               /* 1 when no fraction */
 int sc_dec_multiple_of(const ScDec *v, const ScDec *m); /* 1 when v = k*m */
 
+/* ---- formats (schema_format.c) ---- */
+
+/* The id (> 0) of a format name the engine can assert, or 0 (an unknown
+ * format stays an annotation). */
+int sc_format_id(const char *name, size_t n);
+/* 1 when s[0..n) (UTF-8) is valid for format id. */
+int sc_format_check(int id, const char *s, size_t n);
+
 #endif /* VOXTELEM_SCHEMA_INT_H */

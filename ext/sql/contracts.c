@@ -1,54 +1,216 @@
 /*
  * contracts.c -- the contracts registry from SQL.
  *
- *   SELECT telem_use_contracts('/srv/app/contracts');  -- number of contracts
- *   SELECT telem_use_contracts(NULL);                  -- back to the embedded copy
+ *   SELECT * FROM telem_use_contracts('/srv/app/contracts');  -- contracts, source
+ *   SELECT * FROM telem_use_contracts(NULL);   -- back to the default contracts
  *   SELECT telem_column_class('ci_completion_run', 'branch');   -- 'S2'
  *   SELECT id, kind, source FROM telem_contracts;
  *   SELECT metric_type, sensitivity FROM telem_taxonomy WHERE family = 'orch';
  *
+ * telem_use_contracts is a DIRECTONLY table-valued function (it switches
+ * the connection's contracts: see below why not a scalar).  The default
+ * contracts are VOXTELEM_CONTRACTS as it was when the extension was loaded,
+ * else the embedded copy.
+ *
  * telem_contracts and telem_taxonomy are eponymous-only, read-only virtual
  * tables over the registry in use.  A cursor holds a reference to the
  * registry it started on, so switching contracts mid-scan is safe.
+ * telem_contracts shows the contracts directory and is DIRECTONLY;
+ * telem_taxonomy shows no path and is INNOCUOUS.
  */
 #include "sql/sql.h"
 
 #include <string.h>
 
-/* ---- telem_use_contracts(dir) ------------------------------------------ */
+/* ---- telem_use_contracts(dir): a table-valued function -------------------
+ *
+ * Switching contracts changes what every other function answers (an empty
+ * redaction-rules file turns telem_redact into the identity), and loading a
+ * directory reads files.  So it is an eponymous table-valued function,
+ * flagged SQLITE_VTAB_DIRECTONLY: a CHECK constraint, DEFAULT, generated
+ * column or index cannot hold the subquery it needs, and SQLite refuses a
+ * DIRECTONLY table inside a trigger or view whatever trusted_schema says.
+ * Only a statement the operator typed can switch.  (A DIRECTONLY scalar
+ * would not do: SQLite 3.40 runs it inside a CHECK constraint, which
+ * PRAGMA quick_check evaluates on an attached database.)
+ *
+ * The scalar of the same name only says so: it has no side effect.
+ */
 
-static void use_contracts_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc; /* registered for exactly 1 */
-  TelemConn *c = sqlite3_user_data(ctx);
+#define UC_COL_CONTRACTS 0
+#define UC_COL_SOURCE 1
+#define UC_COL_DIR 2   /* HIDDEN: the argument */
+#define UC_COL_EXTRA 3 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
+#define UC_SCHEMA \
+  "CREATE TABLE x(contracts INTEGER, source TEXT, dir HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")"
+/* idxNum: 1 when dir is constrained (argv[0]); it is required. */
+#define UC_IDX_DIR 1
+
+typedef struct UcVtab {
+  sqlite3_vtab base; /* must be first */
+  TelemConn *conn;   /* borrowed: the module's client data outlives the vtab */
+} UcVtab;
+
+typedef struct UcCursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  int done;                 /* the one row was read */
+  int contracts;            /* contracts now in use */
+  char *source;             /* their source; owned */
+} UcCursor;
+
+static void use_contracts_scalar(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  telem_result_errorf(ctx, "telem_use_contracts",
+                      "is a table-valued function: SELECT * FROM telem_use_contracts(dir)");
+}
+
+static int uc_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                      sqlite3_vtab **ppVtab, char **pzErr) {
+  (void)argc;
+  (void)argv;
+  (void)pzErr;
+  int rc = sqlite3_declare_vtab(db, UC_SCHEMA);
+  if (rc != SQLITE_OK) return rc;
+  UcVtab *v = sqlite3_malloc64(sizeof(*v));
+  if (!v) return SQLITE_NOMEM;
+  memset(v, 0, sizeof(*v));
+  v->conn = pAux;
+  /* DIRECTONLY: switches the connection's contracts and reads files; never
+   * from a trigger or view (see the comment above). */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  *ppVtab = &v->base;
+  return SQLITE_OK;
+}
+
+static int uc_disconnect(sqlite3_vtab *vtab) {
+  sqlite3_free(vtab);
+  return SQLITE_OK;
+}
+
+static int uc_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
+  int dir_i = -1, unusable = 0;
+  if (telem_tvf_too_many_args(vtab, info, "telem_use_contracts", UC_COL_EXTRA, 1))
+    return SQLITE_ERROR;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *k = &info->aConstraint[i];
+    if (k->iColumn != UC_COL_DIR) continue;
+    if (!k->usable || k->op != SQLITE_INDEX_CONSTRAINT_EQ) unusable = 1;
+    else dir_i = i;
+  }
+  if (dir_i < 0) {
+    if (unusable) return SQLITE_CONSTRAINT;
+    telem_vtab_errorf(vtab, "telem_use_contracts: expected 1 argument (a directory, or NULL for "
+                            "the default contracts)");
+    return SQLITE_ERROR;
+  }
+  info->aConstraintUsage[dir_i].argvIndex = 1;
+  info->aConstraintUsage[dir_i].omit = 1;
+  info->idxNum = UC_IDX_DIR;
+  info->idxFlags = SQLITE_INDEX_SCAN_UNIQUE; /* one row */
+  info->estimatedCost = 1000;
+  info->estimatedRows = 1;
+  return SQLITE_OK;
+}
+
+static int uc_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **ppCursor) {
+  (void)vtab;
+  UcCursor *cur = sqlite3_malloc64(sizeof(*cur));
+  if (!cur) return SQLITE_NOMEM;
+  memset(cur, 0, sizeof(*cur));
+  *ppCursor = &cur->base;
+  return SQLITE_OK;
+}
+
+static int uc_close(sqlite3_vtab_cursor *base) {
+  UcCursor *cur = (UcCursor *)base;
+  sqlite3_free(cur->source);
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+/* Loads the directory (or the default contracts for NULL) and, only when
+ * that succeeded whole, makes it the connection's contracts. */
+static int uc_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
+                     sqlite3_value **argv) {
+  (void)idxStr;
+  UcCursor *cur = (UcCursor *)base;
+  UcVtab *v = (UcVtab *)base->pVtab;
+  sqlite3_free(cur->source);
+  cur->source = NULL;
+  cur->done = 1;
+  if (!(idxNum & UC_IDX_DIR) || argc < 1) { /* xBestIndex refused this plan */
+    telem_vtab_errorf(base->pVtab, "telem_use_contracts: expected 1 argument");
+    return SQLITE_ERROR;
+  }
   char *err = NULL;
   TelemRegistry *r;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-    r = telem_registry_embedded(&err);
+    r = telem_conn_default_registry(v->conn, &err);
   } else if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-    telem_result_errorf(ctx, "telem_use_contracts", "argument 1: expected a directory path as text");
-    return;
+    telem_vtab_errorf(base->pVtab, "telem_use_contracts: argument 1: expected a directory path as text");
+    return SQLITE_ERROR;
   } else {
     const char *dir = (const char *)sqlite3_value_text(argv[0]);
-    if (!dir) {
-      sqlite3_result_error_nomem(ctx);
-      return;
-    }
+    if (!dir) return SQLITE_NOMEM;
     if ((size_t)sqlite3_value_bytes(argv[0]) != strlen(dir) || !dir[0]) {
-      telem_result_errorf(ctx, "telem_use_contracts", "argument 1: not a usable directory path");
-      return;
+      telem_vtab_errorf(base->pVtab, "telem_use_contracts: argument 1: not a usable directory path");
+      return SQLITE_ERROR;
     }
     r = telem_registry_load_dir(dir, &err);
   }
   if (!r) {
     /* The contracts in use stay in use. */
-    telem_result_errorf(ctx, "telem_use_contracts", "%s", err ? err : "out of memory");
+    if (!err) return SQLITE_NOMEM;
+    telem_vtab_errorf(base->pVtab, "telem_use_contracts: %s", err);
     sqlite3_free(err);
-    return;
+    return SQLITE_ERROR;
   }
-  int n = r->n_contracts;
-  telem_conn_set_registry(c, r);
-  sqlite3_result_int(ctx, n);
+  if (!(cur->source = sqlite3_mprintf("%s", r->source))) {
+    telem_registry_unref(r);
+    return SQLITE_NOMEM;
+  }
+  cur->contracts = r->n_contracts;
+  telem_conn_set_registry(v->conn, r);
+  cur->done = 0;
+  return SQLITE_OK;
 }
+
+static int uc_next(sqlite3_vtab_cursor *base) {
+  ((UcCursor *)base)->done = 1;
+  return SQLITE_OK;
+}
+
+static int uc_eof(sqlite3_vtab_cursor *base) { return ((UcCursor *)base)->done; }
+
+static int uc_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col) {
+  UcCursor *cur = (UcCursor *)base;
+  if (col == UC_COL_CONTRACTS) sqlite3_result_int(ctx, cur->contracts);
+  else if (col == UC_COL_SOURCE) sqlite3_result_text(ctx, cur->source, -1, SQLITE_TRANSIENT);
+  return SQLITE_OK;
+}
+
+static int uc_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *pRowid) {
+  (void)base;
+  *pRowid = 1;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module use_contracts_module = {
+    .iVersion = 0,
+    .xCreate = NULL,              /* eponymous-only: no CREATE VIRTUAL TABLE */
+    .xConnect = uc_connect,       /* declares the columns; DIRECTONLY */
+    .xBestIndex = uc_best_index,  /* the dir argument is required */
+    .xDisconnect = uc_disconnect,
+    .xDestroy = uc_disconnect,
+    .xOpen = uc_open,
+    .xClose = uc_close,
+    .xFilter = uc_filter,         /* does the switch */
+    .xNext = uc_next,
+    .xEof = uc_eof,
+    .xColumn = uc_column,
+    .xRowid = uc_rowid,
+};
 
 /* ---- telem_column_class(table, column) ---------------------------------- */
 
@@ -74,6 +236,7 @@ typedef struct RowTable {
   const char *schema;  /* CREATE TABLE x(...) */
   int (*count)(const TelemRegistry *r);
   const char *(*cell)(const TelemRegistry *r, int row, int col); /* NULL = SQL NULL */
+  int directonly;      /* 1: shows the operator's configuration (a path) */
 } RowTable;
 
 typedef struct RowVtab {
@@ -104,12 +267,14 @@ static const char *contracts_cell(const TelemRegistry *r, int row, int col) {
   }
   return NULL;
 }
+/* DIRECTONLY: `source` is the contracts directory, a path of the
+ * operator's machine; a trigger or view of a database someone else wrote
+ * must not be able to copy it into a table. */
 static const RowTable contracts_table = {
     "CREATE TABLE x(id TEXT, path TEXT, kind TEXT, owner TEXT, description TEXT,"
     " enforced_by TEXT, source TEXT, error TEXT)",
-    contracts_count, contracts_cell};
+    contracts_count, contracts_cell, 1};
 
-#define TAXONOMY_COL_SOURCE 9
 static int taxonomy_count(const TelemRegistry *r) { return r->n_taxonomy; }
 static const char *taxonomy_cell(const TelemRegistry *r, int row, int col) {
   const TelemTaxonomyRow *t = &r->taxonomy[row];
@@ -123,17 +288,18 @@ static const char *taxonomy_cell(const TelemRegistry *r, int row, int col) {
     case 6: return t->schema_id;
     case 7: return t->owner;
     case 8: return t->description;
-    case TAXONOMY_COL_SOURCE: return r->source;
     /* "" (the whole metadata_json) when a schema is named without a pointer */
-    case 10: return t->schema_pointer ? t->schema_pointer : t->schema_id ? "" : NULL;
+    case 9: return t->schema_pointer ? t->schema_pointer : t->schema_id ? "" : NULL;
   }
   return NULL;
 }
+/* No path here (telem_contracts.source has it): the taxonomy is what views
+ * and governance queries join, so it stays INNOCUOUS. */
 static const RowTable taxonomy_table = {
     "CREATE TABLE x(metric_type TEXT, family TEXT, sensitivity TEXT, plane TEXT,"
     " transmission TEXT, session_prefix TEXT, schema_id TEXT, owner TEXT, description TEXT,"
-    " source TEXT, schema_pointer TEXT)",
-    taxonomy_count, taxonomy_cell};
+    " schema_pointer TEXT)",
+    taxonomy_count, taxonomy_cell, 0};
 
 static int row_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
                        sqlite3_vtab **ppVtab, char **pzErr, const RowTable *def) {
@@ -147,8 +313,9 @@ static int row_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
   memset(v, 0, sizeof(*v));
   v->conn = pAux;
   v->def = def;
-  /* Pure views of in-memory contracts: safe anywhere. */
-  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  /* Views of in-memory contracts: safe anywhere, unless they show where the
+   * contracts came from. */
+  sqlite3_vtab_config(db, def->directonly ? SQLITE_VTAB_DIRECTONLY : SQLITE_VTAB_INNOCUOUS);
   *ppVtab = &v->base;
   return SQLITE_OK;
 }
@@ -250,13 +417,14 @@ static const sqlite3_module contracts_module = ROW_MODULE(contracts_connect);
 static const sqlite3_module taxonomy_module = ROW_MODULE(taxonomy_connect);
 
 static const TelemSqlFunc contracts_funcs[] = {
-    /* Reads files named by its argument: never from triggers or views. */
-    {"telem_use_contracts", 1, 1, SQLITE_DIRECTONLY, use_contracts_func},
+    /* Only points to the table-valued form: no side effect, safe anywhere. */
+    {"telem_use_contracts", 1, 1, SQLITE_INNOCUOUS, use_contracts_scalar},
     {"telem_column_class", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, column_class_func},
     {NULL},
 };
 
 static const TelemSqlModule contracts_modules[] = {
+    {"telem_use_contracts", &use_contracts_module},
     {"telem_contracts", &contracts_module},
     {"telem_taxonomy", &taxonomy_module},
     {NULL},

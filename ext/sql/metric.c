@@ -92,7 +92,7 @@ static MetricCache *metric_cache_get(TelemRegistry *reg) {
 static TelemSchema *metric_schema(TelemConn *c, const TelemTaxonomyRow *row, char **pzErr) {
   MetricCache *mc = metric_cache_get(c->reg);
   if (!mc) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   int i = (int)(row - c->reg->taxonomy);
@@ -101,9 +101,9 @@ static TelemSchema *metric_schema(TelemConn *c, const TelemTaxonomyRow *row, cha
     mc->s[i] = telem_validate_schema_by_id(c, row->schema_id, &err);
     if (!mc->s[i]) {
       /* an OOM is not remembered: the next row tries again */
-      if (!err || strcmp(err, "out of memory") == 0) {
+      if (telem_err_is_oom(err)) {
         sqlite3_free(err);
-        telem_set_err(pzErr, "out of memory");
+        telem_set_oom(pzErr);
         return NULL;
       }
       mc->err[i] = err;
@@ -285,7 +285,7 @@ static char *metric_problem(TelemConn *c, sqlite3_value **argv, int *fatal, char
   return telem_metric_payload_problem(c, row, j, fatal, pzErr);
 oom:
   *fatal = 1;
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   return NULL;
 }
 
@@ -297,7 +297,7 @@ static void metric_common(sqlite3_context *ctx, int argc, sqlite3_value **argv, 
   char *err = NULL;
   char *p = metric_problem(c, argv, &fatal, &err);
   if (fatal) {
-    if (err && strcmp(err, "out of memory") == 0) sqlite3_result_error_nomem(ctx);
+    if (telem_err_is_oom(err)) sqlite3_result_error_nomem(ctx);
     else telem_result_errorf(ctx, fn, "%s", err ? err : "out of memory");
   } else if (!p) {
     if (assert) sqlite3_result_int(ctx, 1);

@@ -311,7 +311,7 @@ static int apply_log(Applier *a, const TelemPruneRow *r, sqlite3_int64 rows,
     int cap = a->capout ? a->capout * 2 : 8;
     ApplyOut *o = sqlite3_realloc64(a->out, (sqlite3_uint64)cap * sizeof *o);
     if (!o) {
-      if (!a->err) telem_set_err(&a->err, "out of memory");
+      if (!a->err) telem_set_oom(&a->err);
       return SQLITE_NOMEM;
     }
     a->out = o;
@@ -331,7 +331,7 @@ static int apply_log(Applier *a, const TelemPruneRow *r, sqlite3_int64 rows,
   if (!o->table_name || (r->cutoff && !o->cutoff)) {
     sqlite3_free(o->table_name);
     sqlite3_free(o->cutoff);
-    if (!a->err) telem_set_err(&a->err, "out of memory");
+    if (!a->err) telem_set_oom(&a->err);
     return SQLITE_NOMEM;
   }
   a->nout++;
@@ -472,7 +472,7 @@ static int keyed_stmts_prepare(Applier *a, const TelemPruneRow *r, int after, Ke
                      r->hi_lit, filt.p);
     rc = apply_prepare(a, &s, &k->rest);
   }
-  if (rc == SQLITE_NOMEM && !a->err) telem_set_err(&a->err, "out of memory");
+  if (rc == SQLITE_NOMEM && !a->err) telem_set_oom(&a->err);
   telem_buf_free(&lower);
   telem_buf_free(&filt);
   return rc;
@@ -504,7 +504,7 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
       sqlite3_value *k = sqlite3_value_dup(sqlite3_column_value(S->bound, 0));
       if (!k) {
         rc = SQLITE_NOMEM;
-        if (!a->err) telem_set_err(&a->err, "out of memory");
+        if (!a->err) telem_set_oom(&a->err);
       } else {
         sqlite3_value_free(lastk);
         lastk = k;
@@ -684,7 +684,7 @@ static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, Ran
     telem_prune_sqlf(&q, "DELETE FROM main.\"%w\" NOT INDEXED WHERE %s", t, cond.p);
     rc = apply_prepare(a, &q, &s->parent);
   }
-  if (rc == SQLITE_NOMEM && !a->err) telem_set_err(&a->err, "out of memory");
+  if (rc == SQLITE_NOMEM && !a->err) telem_set_oom(&a->err);
   telem_buf_free(&cond);
   return rc;
 }
@@ -705,7 +705,7 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
   if (rc == SQLITE_OK && S.nchild &&
       !(child_got = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)S.nchild))) {
     rc = SQLITE_NOMEM;
-    if (!a->err) telem_set_err(&a->err, "out of memory");
+    if (!a->err) telem_set_oom(&a->err);
   }
   /* With children a parent row may carry any number of rows: start with
    * one parent and let the batch grow with the measured lock time. */

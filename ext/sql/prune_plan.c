@@ -906,7 +906,7 @@ sqlerr:
   telem_set_err(pzErr, "%s", sqlite3_errmsg(db));
   goto fail;
 oom:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
 fail:
   plan_fks_free(&fks);
   plan_tables_free(&tables);

@@ -37,6 +37,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* fileno */
 #include "sql/sql.h"
+#include "core/file.h"
 #include "voxtelem.h"
 
 #include <errno.h>
@@ -120,7 +121,7 @@ static RetFileCache *ret_file_policy(TelemConn *c, char **pzErr) {
     sqlite3_free(fc);
     sqlite3_free(src);
     telem_policy_free(p);
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   for (int i = 0; i < p->n; i++) p->rules[i].rowid = i + 1;
@@ -243,7 +244,7 @@ static TelemPolicy *ret_db_policy(sqlite3 *db, char **pzErr) {
   sqlite3_finalize(st);
   return p;
 oom:
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
 fail:
   sqlite3_free(err);
   sqlite3_finalize(st);
@@ -263,7 +264,7 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
   if (!fc) return NULL;
   if (pzSource) *pzSource = fc->source;
   TelemPolicy *p = ret_policy_dup(fc->policy);
-  if (!p) telem_set_err(pzErr, "out of memory");
+  if (!p) telem_set_oom(pzErr);
   return p;
 }
 
@@ -333,7 +334,7 @@ static int ret_db_ensure(sqlite3 *db, TelemConn *c, char **pzErr) {
   TelemPolicy *seed = ret_policy_dup(fc->policy);
   fc = NULL; /* may be freed from here on */
   if (!seed) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return SQLITE_NOMEM;
   }
   int rc = ret_db_create(db, pzErr);
@@ -398,7 +399,7 @@ static TelemPolicy *ret_db_partial(sqlite3 *db, sqlite3_int64 old, const char *n
   sqlite3_finalize(st);
   sqlite3_free(err);
   if (rc == SQLITE_DONE) return p;
-  if (rc == SQLITE_NOMEM) telem_set_err(pzErr, "out of memory");
+  if (rc == SQLITE_NOMEM) telem_set_oom(pzErr);
   else if (rc != SQLITE_CONSTRAINT)
     telem_set_err(pzErr, "cannot read " RET_TABLE ": %s", sqlite3_errmsg(db));
   telem_policy_free(p);
@@ -704,7 +705,7 @@ done:
   telem_policy_free(p);
   if (rc != SQLITE_OK) {
     if (rc == SQLITE_NOMEM && !err) {
-      telem_set_err(&err, "out of memory");
+      telem_set_oom(&err);
     }
     telem_vtab_errorf(pVtab, "telem_retention: %s", err ? err : "cannot write the policy");
   }
@@ -730,53 +731,6 @@ static const sqlite3_module ret_module = {
 };
 
 /* ---- telem_policy_import / telem_policy_yaml ------------------------------ */
-
-/* Reads file `path` into a new sqlite3 buffer, refusing more than
- * TELEM_MAX_POLICY_BYTES before reading them.  NULL + *pzErr on error. */
-static char *ret_read_file(const char *path, size_t *pn, char **pzErr) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    telem_set_err(pzErr, "cannot open %.200s: %s", path, strerror(errno));
-    return NULL;
-  }
-  struct stat sb;
-  if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-    fclose(f);
-    telem_set_err(pzErr, "cannot read %.200s: is a directory", path);
-    return NULL;
-  }
-  if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
-      (unsigned long long)sb.st_size > TELEM_MAX_POLICY_BYTES) {
-    fclose(f);
-    telem_set_err(pzErr, "%.200s: policy is %llu bytes, larger than the %u byte limit", path,
-                  (unsigned long long)sb.st_size, (unsigned)TELEM_MAX_POLICY_BYTES);
-    return NULL;
-  }
-  size_t cap = TELEM_MAX_POLICY_BYTES + 2;
-  char *buf = sqlite3_malloc64(cap);
-  if (!buf) {
-    fclose(f);
-    telem_set_err(pzErr, "out of memory");
-    return NULL;
-  }
-  size_t n = fread(buf, 1, cap - 1, f);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    sqlite3_free(buf);
-    telem_set_err(pzErr, "cannot read %.200s", path);
-    return NULL;
-  }
-  if (n > TELEM_MAX_POLICY_BYTES) { /* a pipe or a file that grew */
-    sqlite3_free(buf);
-    telem_set_err(pzErr, "%.200s: policy is larger than the %u byte limit", path,
-                  (unsigned)TELEM_MAX_POLICY_BYTES);
-    return NULL;
-  }
-  buf[n] = 0;
-  *pn = n;
-  return buf;
-}
 
 /* 1 when the argument of telem_policy_import is YAML text rather than a
  * path: it has a newline, is blank, or starts (after blanks) with "tables:",
@@ -816,7 +770,9 @@ static int ret_import_run(sqlite3 *db, sqlite3_value *v, char **pzErr) {
     goto fail;
   }
   if (!ret_is_yaml_text(arg)) {
-    data = ret_read_file(arg, &n, &err);
+    /* One open-then-fstat path (core/file.c): a regular file only, opened
+     * O_NONBLOCK, so a FIFO is an error at once, not a hang. */
+    data = telem_file_read(arg, TELEM_MAX_POLICY_BYTES, &n, &err);
     if (!data) goto fail;
     name = arg;
     text = data;

@@ -24,6 +24,36 @@ extern const TelemFeature telem_feature_classify;
 extern const TelemFeature telem_feature_spool;
 extern const TelemFeature telem_feature_metric;
 extern const TelemFeature telem_feature_scrub;
+extern const TelemFeature telem_feature_schema_register;
+
+/* ---- per-connection schema state (schema_conn.c, lent to validate.c) ------ */
+
+typedef struct TelemSchemaConn TelemSchemaConn;
+void telem_schema_conn_free(TelemSchemaConn *st);
+/* The set inline schemas compile against: documents registered with
+ * telem_schema_register over the contracts' set.  NULL on OOM. */
+TelemSchemaSet *telem_schema_conn_set(TelemConn *c);
+/* 1 when telem_schema_register added documents on this connection. */
+int telem_schema_conn_has_docs(TelemConn *c);
+/* The compiled inline schema z[0..n) with TELEM_SCHEMA_* flags, from the
+ * connection's LRU or compiled now.  Returns a new reference (release with
+ * telem_schema_free), or NULL with *pzErr. */
+TelemSchema *telem_schema_conn_inline(TelemConn *c, const char *z, size_t n, int flags,
+                                      char **pzErr);
+/* Parses an options argument ("format"): 0, or -1 with *pzErr. */
+int telem_schema_options(const char *z, int *flags, char **pzErr);
+/* Lets sqlite3_interrupt() stop a validation (see schema_conn.c). */
+typedef struct TelemSchemaProbe {
+  sqlite3 *db;
+  sqlite3_stmt *stmt; /* "SELECT 1", prepared on first poll; owned */
+  int fired;          /* SQLITE_INTERRUPT was seen */
+} TelemSchemaProbe;
+void telem_schema_probe_init(TelemSchemaProbe *p, sqlite3 *db, TelemSchemaRun *run);
+int telem_schema_probe_interrupted(void *arg);
+void telem_schema_probe_done(TelemSchemaProbe *p);
+/* validate.c: the set of every json-schema contract of reg (borrowed,
+ * lives with reg), or NULL on OOM. */
+TelemSchemaSet *telem_validate_contract_set(TelemRegistry *reg);
 
 /* ---- compiled schemas (validate.c, lent to metric.c) ---------------------- */
 

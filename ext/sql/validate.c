@@ -1,9 +1,9 @@
 /*
  * validate.c -- SQL surface of the JSON Schema engine (schema.c):
  *
- *   telem_validate(json, schema)              1 valid, 0 invalid
- *   telem_validate_errors(json, schema)       table: instance_path, schema_path, keyword, message
- *   telem_assert_valid(json, schema)          1, or an error naming the first failing leaf
+ *   telem_validate(json, schema [, options])         1 valid, 0 invalid
+ *   telem_validate_errors(json, schema [, options])  table: instance_path, schema_path, keyword, message
+ *   telem_assert_valid(json, schema [, options])     1, or an error naming the first failing leaf
  *   (telem_metric_problem / telem_assert_metric live in metric.c)
  *
  *   SELECT id FROM research_metrics WHERE NOT telem_validate(metadata_json, 'syntax-k-event');
@@ -15,9 +15,11 @@
  *
  * Caches: every json-schema contract of the connection's registry is loaded
  * once into a TelemSchemaSet hung on reg->ext[TELEM_EXT_SCHEMA]; a schema
- * named by id is compiled once into the same cache, keyed by id.  Inline
- * schema text is compiled once per statement and kept with
- * sqlite3_set_auxdata on argument 1.  So a million-row query compiles once.
+ * named by id is compiled once into the same cache, keyed by id (and
+ * options).  Inline schema text goes through the connection's LRU
+ * (schema_conn.c), keyed by text and options, and a constant one is also
+ * kept with sqlite3_set_auxdata on argument 1.  So a million-row query
+ * compiles once, even when the schema comes from a column.
  *
  * Per row: the data-path parser reads the JSON into the connection's arena
  * (reset for each row), the compiled schema validates it fail-fast; nothing
@@ -101,6 +103,11 @@ static SchemaCache *cache_get(TelemRegistry *reg) {
   return sc;
 }
 
+TelemSchemaSet *telem_validate_contract_set(TelemRegistry *reg) {
+  SchemaCache *sc = cache_get(reg);
+  return sc ? sc->set : NULL;
+}
+
 /* 1 when a schema argument is schema text rather than a name: names are
  * registry ids (^[a-z0-9][a-z0-9.-]*$) and URIs ("scheme:..."). */
 static int looks_inline(const char *z) {
@@ -114,14 +121,25 @@ static int looks_inline(const char *z) {
 
 /* The compiled schema a registry id or URI names, cached on the registry.
  * Returns NULL and sets *pzErr (without the function prefix) otherwise. */
+static TelemSchema *schema_by_name_flags(TelemConn *c, const char *name, int flags,
+                                         char **pzErr);
+
 static TelemSchema *schema_by_name(TelemConn *c, const char *name, char **pzErr) {
+  return schema_by_name_flags(c, name, 0, pzErr);
+}
+
+/* Cache keys: the name, or "\x01" + name when format asserts. */
+static TelemSchema *schema_by_name_flags(TelemConn *c, const char *name, int flags,
+                                         char **pzErr) {
   SchemaCache *sc = cache_get(c->reg);
   if (!sc) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
+  char key[2] = {flags ? '\x01' : 0, 0};
   for (int i = 0; i < sc->n; i++) {
-    if (strcmp(sc->ents[i].id, name)) continue;
+    const char *id = sc->ents[i].id;
+    if (key[0] ? (id[0] != key[0] || strcmp(id + 1, name)) : strcmp(id, name)) continue;
     if (!sc->ents[i].s) telem_set_err(pzErr, "%s", sc->ents[i].err);
     return sc->ents[i].s;
   }
@@ -135,7 +153,7 @@ static TelemSchema *schema_by_name(TelemConn *c, const char *name, char **pzErr)
     } else {
       char *uri = sqlite3_mprintf(CONTRACT_URI_BASE "%s", k->path);
       char *cerr = NULL;
-      s = uri ? telem_schema_compile_uri(sc->set, uri, &cerr) : NULL;
+      s = uri ? telem_schema_compile_uri_ex(sc->set, uri, flags, &cerr) : NULL;
       /* a contract that failed to load says why, not just "not loaded" */
       const char *why = cerr ? cerr : "out of memory";
       if (!s && sc->set_err && cerr && strstr(cerr, "no loaded schema")) why = sc->set_err;
@@ -145,7 +163,7 @@ static TelemSchema *schema_by_name(TelemConn *c, const char *name, char **pzErr)
     }
   } else if (strchr(name, ':')) {
     char *cerr = NULL;
-    s = telem_schema_compile_uri(sc->set, name, &cerr);
+    s = telem_schema_compile_uri_ex(sc->set, name, flags, &cerr);
     if (!s) err = sqlite3_mprintf("schema \"%s\": %s", name, cerr ? cerr : "out of memory");
     sqlite3_free(cerr);
   } else {
@@ -166,7 +184,7 @@ static TelemSchema *schema_by_name(TelemConn *c, const char *name, char **pzErr)
     sc->cap = ncap;
   }
   CacheEnt *e = &sc->ents[sc->n];
-  e->id = sqlite3_mprintf("%s", name);
+  e->id = sqlite3_mprintf("%s%s", key, name);
   if (!e->id) goto oom;
   e->s = s;
   e->err = err;
@@ -176,20 +194,56 @@ static TelemSchema *schema_by_name(TelemConn *c, const char *name, char **pzErr)
 oom:
   telem_schema_free(s);
   sqlite3_free(err);
-  telem_set_err(pzErr, "out of memory");
+  telem_set_oom(pzErr);
   return NULL;
 }
 
 static void schema_free_cb(void *p) { telem_schema_free(p); }
 
-/* The schema of argument iArg of ctx: cached on the registry (ids) or in
- * auxdata (inline text).  On failure sets the result error and returns
- * NULL.  *fresh is set when the caller must hand s to set_auxdata. */
+/* The compiled schema that z[0..n) names (a contract id or URI) or holds
+ * (inline text), with TELEM_SCHEMA_* flags.  Returns a new reference, or
+ * NULL with *pzErr (without the function prefix).  Inline text and URIs
+ * of registered documents go through the connection's LRU, ids through
+ * the registry's cache. */
+static TelemSchema *schema_resolve(TelemConn *c, const char *z, size_t n, int flags,
+                                   char **pzErr) {
+  if (looks_inline(z)) return telem_schema_conn_inline(c, z, n, flags, pzErr);
+  if (strchr(z, ':') && telem_schema_conn_has_docs(c) && !telem_registry_contract(c->reg, z)) {
+    char *err = NULL;
+    TelemSchema *s = telem_schema_conn_inline(c, z, n, flags | TELEM_SCHEMA_BY_URI, &err);
+    if (!s) telem_set_err(pzErr, "schema \"%s\": %s", z, err ? err : "out of memory");
+    sqlite3_free(err);
+    return s;
+  }
+  return telem_schema_ref(schema_by_name_flags(c, z, flags, pzErr));
+}
+
+/* Flags from an options argument (NULL: none).  0, or -1 with the result
+ * error set. */
+static int options_arg(sqlite3_context *ctx, const char *fn, sqlite3_value *v, int iArg,
+                       int *flags) {
+  *flags = 0;
+  if (!v || sqlite3_value_type(v) == SQLITE_NULL) return 0;
+  char *err = NULL;
+  if (sqlite3_value_type(v) != SQLITE_TEXT ||
+      telem_schema_options((const char *)sqlite3_value_text(v), flags, &err)) {
+    telem_result_errorf(ctx, fn, "argument %d: %s", iArg + 1,
+                        err ? err : "expected options as text (\"format\")");
+    sqlite3_free(err);
+    return -1;
+  }
+  return 0;
+}
+
+/* The schema of argument iArg of ctx: from auxdata (a constant argument,
+ * compiled once per statement), else schema_resolve.  Returns a reference
+ * the caller hands to sqlite3_set_auxdata when *fresh, or NULL with the
+ * result error set. */
 static TelemSchema *schema_arg(sqlite3_context *ctx, const char *fn, sqlite3_value *v, int iArg,
-                               int *fresh) {
+                               int flags, int *fresh) {
   TelemConn *c = sqlite3_user_data(ctx);
   *fresh = 0;
-  TelemSchema *s = sqlite3_get_auxdata(ctx, iArg);
+  TelemSchema *s = flags ? NULL : sqlite3_get_auxdata(ctx, iArg);
   if (s) return s;
   if (sqlite3_value_type(v) != SQLITE_TEXT) {
     telem_result_errorf(ctx, fn, "argument %d: expected a schema id or schema text", iArg + 1);
@@ -202,20 +256,15 @@ static TelemSchema *schema_arg(sqlite3_context *ctx, const char *fn, sqlite3_val
     return NULL;
   }
   char *err = NULL;
-  if (looks_inline(z)) {
-    SchemaCache *sc = cache_get(c->reg);
-    s = sc ? telem_schema_compile(sc->set, z, (size_t)n, &err) : NULL;
-    if (!s) {
+  s = schema_resolve(c, z, (size_t)n, flags, &err);
+  if (!s) {
+    if (looks_inline(z))
       telem_result_errorf(ctx, fn, "argument %d: %s", iArg + 1, err ? err : "out of memory");
-      sqlite3_free(err);
-      return NULL;
-    }
-    *fresh = 1;
-    return s;
+    else
+      telem_result_errorf(ctx, fn, "%s", err ? err : "out of memory");
   }
-  s = schema_by_name(c, z, &err);
-  if (!s) telem_result_errorf(ctx, fn, "%s", err ? err : "out of memory");
   sqlite3_free(err);
+  *fresh = s != NULL;
   return s;
 }
 
@@ -231,17 +280,18 @@ static char *first_problem(TelemSchema *s, const TelemJson *j, char **pzErr) {
                                 x->instance_path[0] ? ": " : "", x->message)
               : sqlite3_mprintf("does not match");
   telem_schema_errors_free(e);
-  if (!m) telem_set_err(pzErr, "out of memory");
+  if (!m) telem_set_oom(pzErr);
   return m;
 }
 
 static void validate_common(sqlite3_context *ctx, int argc, sqlite3_value **argv, int assert) {
   const char *fn = assert ? "telem_assert_valid" : "telem_validate";
-  if (!telem_check_argc(ctx, fn, argc, 2, 2)) return;
+  if (!telem_check_argc(ctx, fn, argc, 2, 3)) return;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
     return; /* NULL in, NULL out */
-  int fresh;
-  TelemSchema *s = schema_arg(ctx, fn, argv[1], 1, &fresh);
+  int flags, fresh;
+  if (options_arg(ctx, fn, argc > 2 ? argv[2] : NULL, 2, &flags)) return;
+  TelemSchema *s = schema_arg(ctx, fn, argv[1], 1, flags, &fresh);
   if (!s) return;
   TelemConn *c = sqlite3_user_data(ctx);
   int r = 0;
@@ -252,9 +302,18 @@ static void validate_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     size_t n = (size_t)sqlite3_value_bytes(argv[0]);
     telem_arena_reset(&c->arena);
     j = z ? telem_json_parse(&c->arena, z, n, NULL) : NULL;
-    if (j) r = telem_schema_validate_tree(s, j, &err);
+    if (j) {
+      TelemSchemaProbe probe;
+      TelemSchemaRun run;
+      telem_schema_probe_init(&probe, sqlite3_context_db_handle(ctx), &run);
+      r = telem_schema_validate_tree_run(s, j, &run, &err);
+      telem_schema_probe_done(&probe);
+    }
   }
-  if (r < 0) {
+  if (r == -2) {
+    telem_result_errorf(ctx, fn, "interrupted");
+    sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+  } else if (r < 0) {
     telem_result_errorf(ctx, fn, "%s", err ? err : "out of memory");
   } else if (!assert || r == 1) {
     sqlite3_result_int(ctx, r);
@@ -268,7 +327,8 @@ static void validate_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
     sqlite3_free(p);
   }
   sqlite3_free(err);
-  if (fresh) sqlite3_set_auxdata(ctx, 1, s, schema_free_cb);
+  if (fresh && !flags) sqlite3_set_auxdata(ctx, 1, s, schema_free_cb);
+  else if (fresh) telem_schema_free(s);
   /* s may already be freed here: do not use it */
 }
 
@@ -295,26 +355,25 @@ char *telem_validate_first_problem(TelemSchema *s, const TelemJson *j, char **pz
 /* Declared schema; the arguments are HIDDEN columns. */
 #define VE_SCHEMA                                                                        \
   "CREATE TABLE x(instance_path TEXT, schema_path TEXT, keyword TEXT, message TEXT, "   \
-  "json HIDDEN, schema HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")"
+  "json HIDDEN, schema HIDDEN, options HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")"
 #define VE_COL_INSTANCE_PATH 0
 #define VE_COL_SCHEMA_PATH 1
 #define VE_COL_KEYWORD 2
 #define VE_COL_MESSAGE 3
 #define VE_COL_JSON 4
 #define VE_COL_SCHEMA 5
-#define VE_COL_EXTRA 6 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
+#define VE_COL_OPTIONS 6
+#define VE_COL_EXTRA 7 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
 
 /* idxNum bits: 1 = json constrained (argv[0]), 2 = schema constrained
- * (argv[1] when json is present, else argv[0]).  Both are required. */
+ * (argv[1]), 4 = options (argv[2]).  json and schema are required. */
 #define VE_IDX_JSON 1
 #define VE_IDX_SCHEMA 2
+#define VE_IDX_OPTIONS 4
 
 typedef struct VeVtab {
   sqlite3_vtab base; /* must be first */
   TelemConn *c;      /* connection state (not owned: the module holds a ref) */
-  char *inline_text; /* last inline schema text compiled; owned */
-  TelemSchema *inline_s; /* its compiled form; owned */
-  TelemRegistry *inline_reg; /* the contracts its $refs resolved against; reference held */
 } VeVtab;
 
 typedef struct VeCursor {
@@ -340,27 +399,25 @@ static int ve_connect(sqlite3 *db, void *pAux, int argc, const char *const *argv
 }
 
 static int ve_disconnect(sqlite3_vtab *pVtab) {
-  VeVtab *v = (VeVtab *)pVtab;
-  sqlite3_free(v->inline_text);
-  telem_schema_free(v->inline_s);
-  telem_registry_unref(v->inline_reg);
-  sqlite3_free(v);
+  sqlite3_free(pVtab);
   return SQLITE_OK;
 }
 
 static int ve_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
-  int json_i = -1, schema_i = -1, unusable = 0;
-  if (telem_tvf_too_many_args(pVtab, info, "telem_validate_errors", VE_COL_EXTRA, 2))
+  int json_i = -1, schema_i = -1, opt_i = -1, unusable = 0;
+  if (telem_tvf_too_many_args(pVtab, info, "telem_validate_errors", VE_COL_EXTRA, 3))
     return SQLITE_ERROR;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *k = &info->aConstraint[i];
-    if (k->iColumn != VE_COL_JSON && k->iColumn != VE_COL_SCHEMA) continue;
+    if (k->iColumn != VE_COL_JSON && k->iColumn != VE_COL_SCHEMA && k->iColumn != VE_COL_OPTIONS)
+      continue;
     if (!k->usable || k->op != SQLITE_INDEX_CONSTRAINT_EQ) {
       unusable = 1;
       continue;
     }
     if (k->iColumn == VE_COL_JSON) json_i = i;
-    else schema_i = i;
+    else if (k->iColumn == VE_COL_SCHEMA) schema_i = i;
+    else opt_i = i;
   }
   if (json_i < 0 || schema_i < 0) {
     if (unusable) return SQLITE_CONSTRAINT;
@@ -372,6 +429,11 @@ static int ve_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *info) {
   info->aConstraintUsage[schema_i].argvIndex = 2;
   info->aConstraintUsage[schema_i].omit = 1;
   info->idxNum = VE_IDX_JSON | VE_IDX_SCHEMA;
+  if (opt_i >= 0) {
+    info->aConstraintUsage[opt_i].argvIndex = 3;
+    info->aConstraintUsage[opt_i].omit = 1;
+    info->idxNum |= VE_IDX_OPTIONS;
+  }
   info->estimatedCost = 100;
   info->estimatedRows = 10;
   return SQLITE_OK;
@@ -393,50 +455,25 @@ static int ve_close(sqlite3_vtab_cursor *pCur) {
   return SQLITE_OK;
 }
 
-/* The schema named or given by v; cached on the registry (ids) or on the
- * vtab (the last inline text, while the connection keeps the contracts it
- * was compiled against).  NULL with the vtab error set. */
-static TelemSchema *ve_schema(VeVtab *vt, sqlite3_value *v) {
+/* The schema named or given by v, with flags (a new reference), or NULL
+ * with the vtab error set. */
+static TelemSchema *ve_schema(VeVtab *vt, sqlite3_value *v, int flags) {
   if (sqlite3_value_type(v) != SQLITE_TEXT) {
     telem_vtab_errorf(&vt->base, "telem_validate_errors: argument 2: expected a schema id or schema text");
     return NULL;
   }
   const char *z = (const char *)sqlite3_value_text(v);
   size_t n = (size_t)sqlite3_value_bytes(v);
-  char *err = NULL;
-  TelemSchema *s = NULL;
   if (!z) {
     telem_vtab_errorf(&vt->base, "telem_validate_errors: out of memory");
     return NULL;
   }
-  if (!looks_inline(z)) {
-    s = schema_by_name(vt->c, z, &err);
-    if (!s) telem_vtab_errorf(&vt->base, "telem_validate_errors: %s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return s;
-  }
-  if (vt->inline_text && vt->inline_reg == vt->c->reg && strlen(vt->inline_text) == n &&
-      !memcmp(vt->inline_text, z, n))
-    return vt->inline_s;
-  SchemaCache *sc = cache_get(vt->c->reg);
-  s = sc ? telem_schema_compile(sc->set, z, n, &err) : NULL;
-  if (!s) {
-    telem_vtab_errorf(&vt->base, "telem_validate_errors: argument 2: %s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return NULL;
-  }
-  char *copy = sqlite3_mprintf("%s", z);
-  if (!copy) {
-    telem_schema_free(s);
-    telem_vtab_errorf(&vt->base, "telem_validate_errors: out of memory");
-    return NULL;
-  }
-  sqlite3_free(vt->inline_text);
-  telem_schema_free(vt->inline_s);
-  telem_registry_unref(vt->inline_reg);
-  vt->inline_text = copy;
-  vt->inline_s = s;
-  vt->inline_reg = telem_registry_ref(vt->c->reg);
+  char *err = NULL;
+  TelemSchema *s = schema_resolve(vt->c, z, n, flags, &err);
+  if (!s)
+    telem_vtab_errorf(&vt->base, "telem_validate_errors: %s%s", looks_inline(z) ? "argument 2: " : "",
+                      err ? err : "out of memory");
+  sqlite3_free(err);
   return s;
 }
 
@@ -448,24 +485,51 @@ static int ve_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr, 
   telem_schema_errors_free(cur->errs);
   cur->errs = NULL;
   cur->i = 0;
-  if (idxNum != (VE_IDX_JSON | VE_IDX_SCHEMA) || argc != 2) return SQLITE_OK;
+  if ((idxNum & (VE_IDX_JSON | VE_IDX_SCHEMA)) != (VE_IDX_JSON | VE_IDX_SCHEMA) || argc < 2)
+    return SQLITE_OK;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
     return SQLITE_OK; /* NULL in: no rows */
-  TelemSchema *s = ve_schema(vt, argv[1]);
-  if (!s) return SQLITE_ERROR;
+  int flags = 0;
   char *err = NULL;
+  if (argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_NULL &&
+      (sqlite3_value_type(argv[2]) != SQLITE_TEXT ||
+       telem_schema_options((const char *)sqlite3_value_text(argv[2]), &flags, &err))) {
+    telem_vtab_errorf(&vt->base, "telem_validate_errors: argument 3: %s",
+                      err ? err : "expected options as text (\"format\")");
+    sqlite3_free(err);
+    return SQLITE_ERROR;
+  }
+  TelemSchema *s = ve_schema(vt, argv[1], flags);
+  if (!s) return SQLITE_ERROR;
+  TelemConn *c = vt->c;
+  int interrupted = 0;
   if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
     /* a number or blob is not JSON text: one "json" row */
     cur->errs = telem_schema_validate_errors(s, "", 0, &err);
   } else {
     const char *z = (const char *)sqlite3_value_text(argv[0]);
     size_t n = (size_t)sqlite3_value_bytes(argv[0]);
-    cur->errs = z ? telem_schema_validate_errors(s, z, n, &err) : NULL;
+    TelemJsonError je;
+    memset(&je, 0, sizeof je);
+    telem_arena_reset(&c->arena);
+    const TelemJson *j = z ? telem_json_parse(&c->arena, z, n, &je) : NULL;
+    if (!z) {
+      cur->errs = NULL;
+    } else if (!j) {
+      cur->errs = telem_schema_validate_errors(s, z, n, &err); /* the "json" row */
+    } else {
+      TelemSchemaProbe probe;
+      TelemSchemaRun run;
+      telem_schema_probe_init(&probe, c->db, &run);
+      cur->errs = telem_schema_errors_tree_run(s, j, &run, &interrupted, &err);
+      telem_schema_probe_done(&probe);
+    }
   }
+  telem_schema_free(s);
   if (!cur->errs) {
     telem_vtab_errorf(&vt->base, "telem_validate_errors: %s", err ? err : "out of memory");
     sqlite3_free(err);
-    return SQLITE_ERROR;
+    return interrupted ? SQLITE_INTERRUPT : SQLITE_ERROR;
   }
   return SQLITE_OK;
 }
@@ -532,8 +596,8 @@ static const sqlite3_module ve_module = {
 
 /* Pure functions of their arguments and the connection's contracts. */
 static const TelemSqlFunc validate_funcs[] = {
-    {"telem_validate", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, validate_func},
-    {"telem_assert_valid", 2, 2, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, assert_valid_func},
+    {"telem_validate", 2, 3, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, validate_func},
+    {"telem_assert_valid", 2, 3, SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, assert_valid_func},
     {NULL},
 };
 

@@ -2,18 +2,25 @@
  * runner.c -- conformance runner for the JSON Schema engine and the
  * data-path JSON parser.  Built by `make conformance`, run by `make test`.
  *
- *   build/conformance [-v]
+ *   build/conformance [-v] [-d DRAFT]
  *
- * Reads ${VOXTELEM_CONFORMANCE:-../shared/conformance}:
- *   json-schema-test-suite/tests/{draft7,draft2020-12}/ (the *.json files; required
- *     tests only: the top level, not optional/), with remotes/ registered
- *     under http://localhost:1234/ and the meta-schemas of contracts/meta/
- *     under their own URIs (run from the repository root); the draft of a suite is its folder's
- *     (passed as the set's default draft).  Fails below 99% per draft.
+ * The JSON Schema test suite of each draft (draft4, draft6, draft7,
+ * draft2019-09, draft2020-12) is looked for in
+ *   1. ${VOXTELEM_CONFORMANCE:-../shared/conformance}/json-schema-test-suite/tests/<draft>/
+ *   2. ${VOXTELEM_JSTS}/tests/<draft>/ (a checkout of
+ *      json-schema-org/JSON-Schema-Test-Suite: the drafts the shared copy
+ *      lacks)
+ * and a draft found in neither is skipped with one line saying so.  The
+ * required tests (the top level, not optional/) run with the suite's
+ * remotes/ registered under http://localhost:1234/ and the meta-schemas of
+ * contracts/meta/ under their own URIs (run from the repository root); the
+ * draft of a suite is its folder's (passed as the set's default draft).
+ * Fails below 99.5% per draft.  optional/format/ runs with format as an
+ * assertion (TELEM_SCHEMA_FORMAT_ASSERT) and fails below 95% per draft.
  *   json-parsing-test-suite/test_parsing/: every y_ file must parse, every
  *     n_ file must be rejected, i_ files must not crash.  Any miss fails.
  * Test files are read with the data-path parser, so big numbers stay exact.
- * -v lists every failing test.
+ * -v lists every failing test; -d runs one draft only.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "engine/schema.h"
@@ -117,6 +124,15 @@ static void add_remotes(TelemSchemaSet *set, const char *dir, const char *rel) {
  * own "$id"s), as the SQL functions do through the contracts registry. */
 static void add_meta(TelemSchemaSet *set, const char *dir) {
   int n;
+  /* vocabulary meta-schemas (draft2019-09/, draft2020-12/) first */
+  char **subs = list_dir(dir, "", &n);
+  for (int i = 0; i < n; i++) {
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, subs[i]);
+    if (!stat(path, &st) && S_ISDIR(st.st_mode)) add_meta(set, path);
+  }
+  free_list(subs, n);
   char **files = list_dir(dir, ".json", &n);
   for (int i = 0; i < n; i++) {
     char path[4096], *err = NULL;
@@ -138,21 +154,11 @@ static char *write_json(const TelemJson *v) {
   return telem_buf_take(&b);
 }
 
-static int run_schema_suite(const char *root, const char *draft_dir, int draft) {
-  char dir[4096], remotes[4096];
-  snprintf(dir, sizeof dir, "%s/json-schema-test-suite/tests/%s", root, draft_dir);
-  snprintf(remotes, sizeof remotes, "%s/json-schema-test-suite/remotes", root);
-  TelemSchemaSet *set = telem_schema_set_new(draft);
-  add_remotes(set, remotes, "");
-  add_meta(set, "contracts/meta");
+/* Runs every *.json of dir (tests of one draft); adds to *pass and *total. */
+static void run_dir(TelemSchemaSet *set, const char *dir, const char *label, int flags, int *pass,
+                    int *total) {
   int nfiles;
   char **files = list_dir(dir, ".json", &nfiles);
-  if (!nfiles) {
-    printf("%s: no test files in %s\n", draft_dir, dir);
-    telem_schema_set_free(set);
-    return 1;
-  }
-  int pass = 0, total = 0;
   for (int f = 0; f < nfiles; f++) {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", dir, files[f]);
@@ -162,7 +168,7 @@ static int run_schema_suite(const char *root, const char *draft_dir, int draft) 
     telem_arena_init(&arena);
     TelemJson *groups = text ? telem_json_parse(&arena, text, n, NULL) : NULL;
     if (!groups || groups->type != TJ_ARRAY) {
-      printf("%s/%s: cannot read\n", draft_dir, files[f]);
+      printf("%s/%s: cannot read\n", label, files[f]);
       free(text);
       telem_arena_free(&arena);
       continue;
@@ -173,12 +179,12 @@ static int run_schema_suite(const char *root, const char *draft_dir, int draft) 
       const TelemJson *tests = telem_json_get(g, "tests", 5);
       if (!schema || !tests) continue;
       char *stext = write_json(schema), *err = NULL;
-      TelemSchema *s = telem_schema_compile(set, stext, strlen(stext), &err);
+      TelemSchema *s = telem_schema_compile_ex(set, stext, strlen(stext), flags, &err);
       for (const TelemJson *t = tests->child; t; t = t->next) {
         const TelemJson *td = telem_json_get(t, "description", 11);
         const TelemJson *data = telem_json_get(t, "data", 4);
         const TelemJson *valid = telem_json_get(t, "valid", 5);
-        total++;
+        (*total)++;
         int want = valid && valid->type == TJ_TRUE, got = -2;
         char *verr = NULL;
         if (s && data) {
@@ -191,9 +197,9 @@ static int run_schema_suite(const char *root, const char *draft_dir, int draft) 
           sqlite3_free(dtext);
         }
         if (got == want) {
-          pass++;
+          (*pass)++;
         } else if (verbose) {
-          printf("FAIL %s/%s: %.*s / %.*s: want %d got %d%s%s\n", draft_dir, files[f],
+          printf("FAIL %s/%s: %.*s / %.*s: want %d got %d%s%s\n", label, files[f],
                  desc ? (int)desc->n : 0, desc ? desc->s : "", td ? (int)td->n : 0,
                  td ? td->s : "", want, got, err || verr ? ": " : "", err ? err : verr ? verr : "");
         }
@@ -207,10 +213,57 @@ static int run_schema_suite(const char *root, const char *draft_dir, int draft) 
     free(text);
   }
   free_list(files, nfiles);
-  telem_schema_set_free(set);
+}
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+/* Runs one draft from the first root that has it.  Returns 1 on failure. */
+static int run_schema_suite(const char *const *roots, int nroots, const char *draft_dir,
+                            int draft) {
+  char base[4096] = "", dir[4200], remotes[4200];
+  for (int r = 0; r < nroots && !base[0]; r++) {
+    if (!roots[r] || !*roots[r]) continue;
+    const char *layout[2] = {"%s/json-schema-test-suite", "%s"};
+    for (int l = 0; l < 2 && !base[0]; l++) {
+      char b[4096];
+      snprintf(b, sizeof b, layout[l], roots[r]);
+      snprintf(dir, sizeof dir, "%s/tests/%s", b, draft_dir);
+      if (is_dir(dir)) snprintf(base, sizeof base, "%s", b);
+    }
+  }
+  if (!base[0]) {
+    printf("json-schema-test-suite %-13s skipped: not in $VOXTELEM_CONFORMANCE or $VOXTELEM_JSTS "
+           "(set VOXTELEM_JSTS to a JSON-Schema-Test-Suite checkout)\n", draft_dir);
+    return 0;
+  }
+  snprintf(dir, sizeof dir, "%s/tests/%s", base, draft_dir);
+  snprintf(remotes, sizeof remotes, "%s/remotes", base);
+  TelemSchemaSet *set = telem_schema_set_new(draft);
+  add_meta(set, "contracts/meta");
+  add_remotes(set, remotes, "");
+  int pass = 0, total = 0, rc = 0;
+  run_dir(set, dir, draft_dir, 0, &pass, &total);
   double pct = total ? 100.0 * pass / total : 0;
-  printf("json-schema-test-suite %-13s %4d/%4d passed (%.2f%%)\n", draft_dir, pass, total, pct);
-  return pct >= 99.0 ? 0 : 1;
+  printf("json-schema-test-suite %-13s %4d/%4d passed (%.2f%%)  [%s]\n", draft_dir, pass, total,
+         pct, base);
+  if (!total || pct < 99.5) rc = 1;
+  char fdir[4300];
+  snprintf(fdir, sizeof fdir, "%s/optional/format", dir);
+  if (is_dir(fdir)) {
+    char label[64];
+    snprintf(label, sizeof label, "%s/format", draft_dir);
+    pass = total = 0;
+    run_dir(set, fdir, label, TELEM_SCHEMA_FORMAT_ASSERT, &pass, &total);
+    pct = total ? 100.0 * pass / total : 0;
+    printf("json-schema-test-suite %-13s %4d/%4d optional/format passed (%.2f%%, format asserted)\n",
+           draft_dir, pass, total, pct);
+    if (!total || pct < 95.0) rc = 1;
+  }
+  telem_schema_set_free(set);
+  return rc;
 }
 
 static int run_parsing_suite(const char *root) {
@@ -247,16 +300,29 @@ static int run_parsing_suite(const char *root) {
 }
 
 int main(int argc, char **argv) {
-  for (int a = 1; a < argc; a++)
+  const char *only = NULL;
+  for (int a = 1; a < argc; a++) {
     if (!strcmp(argv[a], "-v")) verbose = 1;
-  const char *root = getenv("VOXTELEM_CONFORMANCE"); /* found by tools/conformance-dir.sh */
-  if (!root || !*root) {
+    else if (!strcmp(argv[a], "-d") && a + 1 < argc) only = argv[++a];
+  }
+  /* Found by tools/conformance-dir.sh ($VOXTELEM_CONFORMANCE, the pinned
+   * submodules, ../shared/conformance); $VOXTELEM_JSTS may name a checkout
+   * of the JSON Schema Test Suite with the drafts the first lacks. */
+  const char *root = getenv("VOXTELEM_CONFORMANCE");
+  const char *jsts = getenv("VOXTELEM_JSTS");
+  if ((!root || !*root) && (!jsts || !*jsts)) {
     printf("conformance: SKIPPED: %s\n", CONFORMANCE_HOWTO);
     return 0;
   }
+  const char *roots[2] = {root, jsts};
+  static const struct { const char *dir; int draft; } drafts[] = {
+      {"draft4", TELEM_DRAFT_4},         {"draft6", TELEM_DRAFT_6},
+      {"draft7", TELEM_DRAFT_7},         {"draft2019-09", TELEM_DRAFT_2019_09},
+      {"draft2020-12", TELEM_DRAFT_2020_12}};
   int rc = 0;
-  rc |= run_schema_suite(root, "draft7", TELEM_DRAFT_7);
-  rc |= run_schema_suite(root, "draft2020-12", TELEM_DRAFT_2020_12);
-  rc |= run_parsing_suite(root);
+  for (size_t d = 0; d < sizeof drafts / sizeof drafts[0]; d++)
+    if (!only || !strcmp(only, drafts[d].dir))
+      rc |= run_schema_suite(roots, 2, drafts[d].dir, drafts[d].draft);
+  if (!only && root && *root) rc |= run_parsing_suite(root);
   return rc;
 }

@@ -4,6 +4,7 @@
  * again by the data-path parser); an error is allowed (fail closed), a crash
  * or unredacted output on error is not.
  */
+#include "core/registry.h"
 #include "engine/redactor.h"
 #include "core/registry.h"
 #include "voxtelem.h"

@@ -20,7 +20,7 @@ assert n >= 28, n
 cls = db.execute("select telem_column_class('ci_completion_run','commit_sha')").fetchone()[0]
 assert cls == "S2", cls
 try:
-    db.execute("select telem_use_contracts('/nonexistent/dir')")
+    db.execute("select * from telem_use_contracts('/nonexistent/dir')").fetchall()
     raise SystemExit("expected an error")
 except sqlite3.OperationalError as e:
     assert str(e).startswith("telem_use_contracts: "), e

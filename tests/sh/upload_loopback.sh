@@ -53,7 +53,7 @@ make_db() { # $1 = rows: distinct payloads, so a body stored twice would show
   "$SQLITE3" "$T/db" >/dev/null <<SQL
 .load ${SO%.so}
 PRAGMA journal_mode=WAL;
-SELECT telem_use_contracts('$CONTRACTS');
+SELECT contracts FROM telem_use_contracts('$CONTRACTS');
 CREATE TABLE rm(metric_type TEXT, metadata_json TEXT, session_id TEXT);
 WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < $1)
 INSERT INTO rm SELECT 'spool.ok', json_object('event', 'e' || n, 'ms', n), 'sess:' || n FROM i;
@@ -254,7 +254,7 @@ pass "Vox's file spool: POSTed in name order, key = file name, acked files remov
 
 # ---- 13. the signing example of docs/reference/sink-wire.md, made by the uploader -------------
 rm -f "$T/db"
-"$SQLITE3" "$T/db" ".load ${SO%.so}" "SELECT telem_use_contracts('$CONTRACTS')" \
+"$SQLITE3" "$T/db" ".load ${SO%.so}" "SELECT contracts FROM telem_use_contracts('$CONTRACTS')" \
   "SELECT count(*) FROM telem_enqueue('benchmark_event', '{\"event\":\"start\",\"ms\":12}', 'bench:1')" >/dev/null
 VOX_TELEMETRY_SIGNING_KEY=example-signing-key VOX_TELEMETRY_SIGNING_KEY_ID=k1 start_server ""
 VOX_TELEMETRY_SIGNING_KEY=example-signing-key VOX_TELEMETRY_SIGNING_KEY_ID=k1 VOXTELEM_UPLOAD_FIXED_TIME=1767225600 \

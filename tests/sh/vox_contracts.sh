@@ -21,21 +21,22 @@ commit=$(git --git-dir="$VOX_GIT" rev-parse HEAD)
 dir=$out/contracts
 listed=$(grep -c '^  - id:' "$dir/index.yaml")
 read -r n errs schemas bad_schemas < <($SQLITE3 -batch -separator ' ' -cmd ".load $SO" :memory: "
-  SELECT telem_use_contracts('$dir'), (SELECT count(error) FROM telem_contracts),
+  SELECT u.contracts, (SELECT count(error) FROM telem_contracts),
          (SELECT count(*) FROM telem_contracts WHERE kind = 'json-schema'),
-         (SELECT count(*) FROM telem_contracts WHERE kind = 'json-schema' AND error IS NOT NULL)")
+         (SELECT count(*) FROM telem_contracts WHERE kind = 'json-schema' AND error IS NOT NULL)
+  FROM telem_use_contracts('$dir') u")
 echo "Vox $commit: $n contracts listed ($listed in index.yaml), $errs with an error, $bad_schemas of $schemas json-schema files malformed"
 [ "$n" = "$listed" ] || fail "telem_use_contracts listed $n contracts, index.yaml has $listed"
 # every json-schema that is not malformed compiles (or says why, naming a $ref it cannot reach)
 compiled=0; refused=0
 while read -r id; do
-  if $SQLITE3 -batch -cmd ".load $SO" :memory: "SELECT telem_use_contracts('$dir')" \
+  if $SQLITE3 -batch -cmd ".load $SO" :memory: "SELECT contracts FROM telem_use_contracts('$dir')" \
        "SELECT telem_validate('null', '$id')" >/dev/null 2>"$out/err"; then
     compiled=$((compiled + 1))
   else
     refused=$((refused + 1)); echo "  $id: $(head -c 200 "$out/err")"
   fi
-done < <($SQLITE3 -batch -cmd ".load $SO" :memory: "SELECT telem_use_contracts('$dir')" \
+done < <($SQLITE3 -batch -cmd ".load $SO" :memory: "SELECT contracts FROM telem_use_contracts('$dir')" \
            "SELECT id FROM telem_contracts WHERE kind = 'json-schema' AND error IS NULL" | tail -n +2)
 echo "usable json-schema contracts: $compiled compile, $refused do not"
 [ "$compiled" -gt 0 ] || fail "no Vox schema compiles"
@@ -47,6 +48,6 @@ done
 echo "schema files that python's json cannot read either: $notjson"
 [ "$bad_schemas" -le "$notjson" ] || fail "$bad_schemas schemas refused, but only $notjson files are not JSON"
 # a Vox payload validates against Vox's own schema
-ok=$($SQLITE3 -batch -cmd ".load $SO" :memory: "SELECT telem_use_contracts('$dir')" \
+ok=$($SQLITE3 -batch -cmd ".load $SO" :memory: "SELECT contracts FROM telem_use_contracts('$dir')" \
   "SELECT telem_validate('{\"tool\":\"fs_write\",\"reason\":\"destructive\",\"risk_score\":80}', 'telemetry-agentos-guardrail-deny-v1-schema')" | tail -1)
 [ "$ok" = 1 ] || fail "the guardrail deny payload does not validate against Vox's schema"

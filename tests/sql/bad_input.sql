@@ -169,14 +169,14 @@ SELECT 'telem_column_class/nul', quote(telem_column_class((SELECT x FROM v WHERE
 SELECT 'telem_column_class/big', quote(telem_column_class((SELECT x FROM v WHERE name = 'big'), (SELECT x FROM v WHERE name = 'big')));
 SELECT 'telem_column_class/deep', quote(telem_column_class((SELECT x FROM v WHERE name = 'deep'), (SELECT x FROM v WHERE name = 'deep')));
 .print '-- telem_use_contracts(x)'
-SELECT 'telem_use_contracts/null', telem_use_contracts((SELECT x FROM v WHERE name = 'null'));
-SELECT 'telem_use_contracts/int', telem_use_contracts((SELECT x FROM v WHERE name = 'int'));
-SELECT 'telem_use_contracts/real', telem_use_contracts((SELECT x FROM v WHERE name = 'real'));
-SELECT 'telem_use_contracts/blob', telem_use_contracts((SELECT x FROM v WHERE name = 'blob'));
-SELECT 'telem_use_contracts/bad_utf8', telem_use_contracts((SELECT x FROM v WHERE name = 'bad_utf8'));
-SELECT 'telem_use_contracts/nul', telem_use_contracts((SELECT x FROM v WHERE name = 'nul'));
-SELECT 'telem_use_contracts/big', telem_use_contracts((SELECT x FROM v WHERE name = 'big'));
-SELECT 'telem_use_contracts/deep', telem_use_contracts((SELECT x FROM v WHERE name = 'deep'));
+SELECT 'telem_use_contracts/null', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'null'));
+SELECT 'telem_use_contracts/int', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'int'));
+SELECT 'telem_use_contracts/real', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'real'));
+SELECT 'telem_use_contracts/blob', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'blob'));
+SELECT 'telem_use_contracts/bad_utf8', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'bad_utf8'));
+SELECT 'telem_use_contracts/nul', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'nul'));
+SELECT 'telem_use_contracts/big', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'big'));
+SELECT 'telem_use_contracts/deep', contracts FROM telem_use_contracts((SELECT x FROM v WHERE name = 'deep'));
 .print '-- telem_policy_import(x)'
 SELECT 'telem_policy_import/null', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'null')));
 SELECT 'telem_policy_import/int', (SELECT rules FROM telem_policy_import((SELECT x FROM v WHERE name = 'int')));

@@ -384,16 +384,16 @@ SELECT DISTINCT source FROM telem_retention;
 -- 11. Back to the file: drop the database policy
 DROP TABLE telem_retention_policy;
 SELECT DISTINCT source FROM telem_retention;
-SELECT telem_use_contracts('contracts') > 0;
+SELECT contracts > 0 FROM telem_use_contracts('contracts');
 SELECT DISTINCT source FROM telem_retention;
-SELECT telem_use_contracts(NULL) > 0;
+SELECT contracts > 0 FROM telem_use_contracts(NULL);
 -- 12. A contracts directory whose policy is bad, or missing: nothing is pruned (fail closed)
-SELECT telem_use_contracts('tests/data/retention-bad-policy');
+SELECT contracts FROM telem_use_contracts('tests/data/retention-bad-policy');
 SELECT count(*) FROM telem_retention;
 SELECT count(*) FROM telem_prune_plan;
 SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply());
 SELECT telem_policy_yaml();
-SELECT telem_use_contracts('tests/data/retention-no-policy');
+SELECT contracts FROM telem_use_contracts('tests/data/retention-no-policy');
 SELECT count(*) FROM telem_retention;
 SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply());
 -- a write through telem_retention needs a policy to seed from
@@ -401,5 +401,5 @@ INSERT INTO telem_retention(table_name, kind, rationale) VALUES ('audit_log', 'k
 -- an import needs none
 SELECT (SELECT rules FROM telem_policy_import('contracts/db/retention-policy.yaml'));
 SELECT DISTINCT source FROM telem_retention;
-SELECT telem_use_contracts(NULL) > 0;
+SELECT contracts > 0 FROM telem_use_contracts(NULL);
 SELECT count(*) FROM research_metrics;

@@ -4,7 +4,7 @@
 -- Contracts: tests/data/spool-contracts (a taxonomy that allows upload).
 .headers off
 .mode list
-SELECT 'sp01', telem_use_contracts('tests/data/spool-contracts');
+SELECT 'sp01', contracts FROM telem_use_contracts('tests/data/spool-contracts');
 -- before the first enqueue there is no table, and the views are empty
 SELECT 'sp02', * FROM telem_spool;
 SELECT 'sp03', count(*) FROM telem_spool_export;

@@ -181,9 +181,9 @@ SELECT sum(telem_validate(printf('{"n":%d}', i), '{"properties":{"n":{"type":"in
 
 .print '== telem_validate_errors: an inline schema cached on the table follows telem_use_contracts'
 SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
-SELECT telem_use_contracts('tests/data/redaction-contracts/no-rules');
+SELECT contracts FROM telem_use_contracts('tests/data/redaction-contracts/no-rules');
 SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
-SELECT telem_use_contracts(NULL) > 0;
+SELECT contracts > 0 FROM telem_use_contracts(NULL);
 SELECT count(*) FROM telem_validate_errors('{}', '{"$ref":"https://voxtelem.dev/contracts/telemetry/syntax-k-event.schema.json"}');
 
 .print '== a contract URI with a fragment names that subschema'

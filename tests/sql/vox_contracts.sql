@@ -4,7 +4,7 @@
 .headers off
 .mode list
 .print '== a Vox-format directory loads'
-SELECT 'c01', telem_use_contracts('tests/data/vox-contracts/contracts');
+SELECT 'c01', contracts FROM telem_use_contracts('tests/data/vox-contracts/contracts');
 SELECT 'c02', id, path, kind, enforced_by, coalesce(error, 'ok') FROM telem_contracts ORDER BY rowid;
 SELECT 'c03', count(*), count(error) FROM telem_contracts;
 .print '== the usable ones work'
@@ -15,10 +15,10 @@ SELECT 'c06', telem_validate('{}', 'telemetry-completion-run-v1-schema');
 .print '== no taxonomy in a Vox directory: every metric type is S3, no payload contract'
 SELECT 'c07', telem_classify('benchmark_event'), quote(telem_metric_problem('bench:r', 'benchmark_event', NULL, '{}'));
 .print '== our own format stays strict'
-SELECT 'c08', telem_use_contracts('tests/data/broken-contracts/unknown-kind');
+SELECT 'c08', contracts FROM telem_use_contracts('tests/data/broken-contracts/unknown-kind');
 SELECT 'c09', count(*) FROM telem_contracts WHERE source LIKE '%vox-contracts%';
-SELECT 'c10', telem_use_contracts(NULL) > 0, (SELECT count(*) FROM telem_contracts WHERE error IS NOT NULL);
+SELECT 'c10', (SELECT contracts FROM telem_use_contracts(NULL)) > 0, (SELECT count(*) FROM telem_contracts WHERE error IS NOT NULL);
 .print '== hostile entries in a Vox-format index: rows with errors, the good one loads'
-SELECT 'c11', telem_use_contracts('tests/data/vox-contracts/hostile');
+SELECT 'c11', contracts FROM telem_use_contracts('tests/data/vox-contracts/hostile');
 SELECT 'c12', id, path, kind, quote(owner), quote(enforced_by), coalesce(error, 'ok') FROM telem_contracts ORDER BY rowid;
-SELECT 'c13', telem_use_contracts(NULL) > 0;
+SELECT 'c13', (SELECT contracts FROM telem_use_contracts(NULL)) > 0;

@@ -495,8 +495,8 @@ static void test_import_files(void **state) {
   assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
   if (sqlite3_voxtelem_init(db, &err, NULL) != SQLITE_OK) fail_msg("%s", err);
   expect_sql(db, "SELECT rules FROM telem_policy_import('/nonexistent-dir/policy.yaml')",
-             "telem_policy_import: cannot open /nonexistent-dir/policy.yaml: No such file");
-  expect_sql(db, "SELECT rules FROM telem_policy_import('/tmp')", "telem_policy_import: cannot read /tmp: is a directory");
+             "telem_policy_import: /nonexistent-dir/policy.yaml: missing file (No such file");
+  expect_sql(db, "SELECT rules FROM telem_policy_import('/tmp')", "telem_policy_import: /tmp: is a directory");
   const char *path = tmp_file("", 0);
   char *q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
   expect_sql(db, q, "policy is empty");
@@ -509,7 +509,7 @@ static void test_import_files(void **state) {
   path = tmp_file(text, big);
   free(text);
   q = sqlite3_mprintf("SELECT rules FROM telem_policy_import('%q')", path);
-  expect_sql(db, q, "policy is 5242880 bytes, larger than the 1048576 byte limit");
+  expect_sql(db, q, "file larger than 1048576 bytes");
   sqlite3_free(q);
   unlink(path);
   /* nothing was written by the failures */

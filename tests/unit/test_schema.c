@@ -305,8 +305,9 @@ static void test_limits(void **state) {
   assert_non_null(strstr(err, "backtracking limit"));
   sqlite3_free(err);
   telem_schema_free(s);
-  /* recursion that consumes input, but too deep: a clear error */
-  s = compile(NULL, "{\"items\":{\"allOf\":[{\"$ref\":\"#\"}]}}");
+  /* recursion that consumes input, but too deep: a clear error (the
+   * "$ref" has a sibling, so it is not followed in place) */
+  s = compile(NULL, "{\"items\":{\"allOf\":[{\"$ref\":\"#\",\"type\":\"array\"}]}}");
   char deep[2001];
   memset(deep, '[', 1000);
   memset(deep + 1000, ']', 1000);
@@ -510,7 +511,7 @@ static void test_alloc_failure_once(void **state) {
     TelemSchemaErrors *e = telem_schema_validate_errors(s, "\"ab\"", 4, &err);
     fail_after = -1;
     if (e) assert_int_equal(telem_schema_errors_count(e), 1);
-    else assert_non_null(strstr(err, "out of memory"));
+    else assert_true(telem_err_is_oom(err) || strstr(err, "out of memory")); /* NULL: the OOM form */
     telem_schema_errors_free(e);
     sqlite3_free(err);
     err = NULL;
