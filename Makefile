@@ -15,10 +15,10 @@ SHELL := /bin/bash
 CC ?= cc
 PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
-PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash
+PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash libcrypto
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev \
-            libcurl4-openssl-dev libssl-dev openssl
+            libpcre2-dev libcmocka-dev libxxhash-dev libssl-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev \
+            libcurl4-openssl-dev openssl
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
 # The conformance suites (JSON Schema test suite, RFC 8259 parsing suite):
@@ -54,7 +54,7 @@ BENCHES := $(filter-out bench/scale_%,$(sort $(wildcard bench/*.sh)))
 SCALE_BENCHES := $(sort $(wildcard bench/scale_*.sh))
 
 # The uploader (upload/): the only networked code, and the only user of
-# libcurl and libcrypto (docs/adr/0006-uploader-is-a-separate-binary.md).
+# libcurl (docs/adr/0006-uploader-is-a-separate-binary.md).
 UPLOADER := build/voxtelem-upload
 UPLOAD_LIBS = $(shell pkg-config --libs libcurl libcrypto 2>/dev/null)
 

@@ -16,26 +16,37 @@
  *
  * Speed.  A typical row is ~400 bytes of JSON with a dozen short strings, so
  * the cost of one PCRE2 call per rule per string would dominate.  Each
- * string gets one pass that counts a few tracked bytes (digits, '@', ':',
- * ...) and looks each lower-cased byte pair up in two tables that say which
- * rules have a literal starting / ending with that pair; a rule runs its
- * pattern only when its gates pass (minimum length, minimum digits/chars,
- * one of its literal prefilters present -- the pair tables reject almost
- * every string without a memmem).  Key rules are decided once per distinct
- * key through a small direct-mapped cache and applied during the JSON walk,
- * so they never cost a regex.  Output is written straight into a TelemBuf;
- * strings without matches are copied from the input as they were written.
+ * string gets one pass that counts digits and a few tracked bytes ('@',
+ * ':', ...) and finds the keywords of all rules at once: keywords are filed
+ * by a hash of their first three bytes, one bit test per position says
+ * whether one may start there, and the rare hit is verified in place.  The
+ * gates (length, digits, bytes, digit run) are kept as rule sets per
+ * threshold, so most rules drop out with a few mask operations; a rule runs
+ * its pattern only when every gate passes.  Key rules are decided once per
+ * distinct key through a growing key cache and applied during the JSON
+ * walk, so they never cost a regex; keys and short values that no pattern
+ * matched are remembered (they repeat from row to row).  Output is written
+ * straight into a TelemBuf; strings without matches are copied from the
+ * input as they were written.
+ *
+ * Secrets.  A match becomes a span only after its rule's checks (Luhn,
+ * IBAN), entropy gate and allowlists; every redacted span is remembered,
+ * and when one may occur again in the payload a second pass redacts every
+ * other occurrence.  `hash` digests canonical JSON (sorted keys, as Vox's
+ * serde_json), unkeyed XXH3 or, with the operator's key, HMAC-SHA256.
  *
  * UTF-8.  Patterns are compiled in byte mode (no PCRE2_UTF): the rules are
  * ASCII, so matching never depends on UTF-8 validity and invalid input can
  * never reach a UTF-mode matcher.  A matched span is widened to whole UTF-8
- * sequences so valid input gives valid output; invalid bytes outside a
- * span are passed through unchanged (text mode only: JSON with invalid
- * UTF-8 is not JSON and is scrubbed as text).
+ * sequences; in text, every ill-formed byte outside the spans becomes
+ * U+FFFD, so the output is always valid UTF-8.
  *
- * Fail closed.  Any engine error (match limit, JIT stack limit, out of
- * memory) makes the whole call fail; no partial or unredacted output is
- * ever returned.
+ * Fail closed.  Any engine error (match limit, JIT stack limit, the work
+ * budget, an interrupt, out of memory, JSON below the embedding limit or
+ * embedded JSON that cannot be read under a profile that hashes or drops
+ * by key) makes the whole call fail; no partial or unredacted output is
+ * ever returned.  Long calls poll a budget and the caller's interrupt
+ * callback (telem_redactor_set_stop): the engine knows nothing of SQL.
  *
  * Threads.  A TelemRedactor holds scratch space (match data, spans, the key
  * cache), so one must not be used by two threads at once.  The SQL layer
@@ -47,27 +58,60 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#define XXH_INLINE_ALL /* short keys and values: hashing inline, no call */
 #include <xxhash.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- tables and types ---------------------------------------------------- */
 
 enum { RULE_VALUE, RULE_KEY };
 enum { KP_EXACT, KP_PREFIX, KP_SUFFIX, KP_CONTAINS };
-enum { CHECK_NONE, CHECK_LUHN };
+enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
-#define MAX_VALUE_RULES 64  /* a uint64_t mask says which rules a key skips */
+#define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
-#define KC_SIZE 1024        /* key cache entries (direct-mapped) */
+#define VC_SIZE 512        /* clean-string cache entries (direct-mapped) */
+#define VC_MAX 40           /* longer strings are not cached */
+#define KC_MIN 1024         /* key cache entries at first (open addressing) */
+#define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
 #define KC_KEYMAX 40        /* longer keys are not cached */
 #define NORM_STACK 256      /* keys normalised on the stack up to this size */
 #define SUBJ_PAD 64         /* zero bytes after a subject given to PCRE2 */
-#define BG_SIZE 2048        /* byte-pair hash buckets of the literal prefilter */
+#define TRI_SIZE 4096       /* trigram hash buckets of the keyword prefilter */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
+
+/* A set of value rules, one bit each (MAX_VALUE_RULES bits). */
+typedef struct RMask {
+  uint64_t w[2];
+} RMask;
+
+static inline RMask rm_or(RMask a, RMask b) { return (RMask){{a.w[0] | b.w[0], a.w[1] | b.w[1]}}; }
+static inline RMask rm_and(RMask a, RMask b) { return (RMask){{a.w[0] & b.w[0], a.w[1] & b.w[1]}}; }
+static inline RMask rm_andnot(RMask a, RMask b) {
+  return (RMask){{a.w[0] & ~b.w[0], a.w[1] & ~b.w[1]}};
+}
+static const RMask rm_none = {{0, 0}};
+static inline void rm_set(RMask *m, int i) { m->w[i >> 6] |= 1ull << (i & 63); }
+static inline int rm_has(RMask m, int i) { return (int)((m.w[i >> 6] >> (i & 63)) & 1u); }
+/* Removes and returns the lowest rule of *m, -1 when empty. */
+static inline int rm_pop(RMask *m) {
+  for (int k = 0; k < 2; k++)
+    if (m->w[k]) {
+      int i = __builtin_ctzll(m->w[k]);
+      m->w[k] &= m->w[k] - 1;
+      return k * 64 + i;
+    }
+  return -1;
+}
 
 typedef struct KeyPat {
   char *s;      /* normalised name; owned */
@@ -81,7 +125,36 @@ typedef struct Lit {
   int ci;          /* case-insensitive */
 } Lit;
 
+/* An allowlist: a span that contains one of the stopwords (ASCII case
+ * folded) or matches one of the regexes is not a secret.  Named lists live
+ * at the top of the rules file (`allowlists:`); a rule's own stopwords and
+ * allow_regex form an unnamed one. */
+typedef struct Allow {
+  char *name;         /* owned; NULL for a rule's own list */
+  pcre2_code **rx;    /* owned (pcre2_code_free each) */
+  int nrx;
+  char **words;       /* lower-cased; owned */
+  size_t *wlen;       /* owned */
+  int nwords;
+} Allow;
+
+/* A keyword of 3 or more bytes, in its trigram bucket. */
+typedef struct TriLit {
+  const struct Lit *lit; /* borrowed from its rule */
+  int rule;
+} TriLit;
+
 typedef struct Rule {
+  /* The gate (rule_gate) first: it is read for every candidate string, so
+   * it should sit in one cache line. */
+  uint32_t minlen;     /* PCRE2_INFO_MINLENGTH */
+  int n_need;
+  uint8_t need_slot[N_SLOTS]; /* the slots with a need, for the gate */
+  uint32_t any_mask;   /* slots of which at least one must occur */
+  uint32_t min_digit_run; /* digits in one run ([0-9] with single ' '/'-' between) */
+  int nlits;
+  Lit *lits;           /* any-of literal prefilter; owned */
+  uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
   char *id;            /* owned */
   char *repl;          /* "[REDACTED:<id>]"; owned */
   size_t repl_len;
@@ -92,17 +165,15 @@ typedef struct Rule {
   /* value rules */
   pcre2_code *code;    /* owned (pcre2_code_free) */
   int jit;             /* JIT compiled: use pcre2_jit_match */
+  pcre2_code *code_w;  /* the same with PCRE2_USE_OFFSET_LIMIT (windowed scans); owned */
+  int jit_w;
   uint32_t group;      /* capture group that is the span */
-  uint32_t minlen;     /* PCRE2_INFO_MINLENGTH */
   int check;           /* CHECK_* */
-  Lit *lits;           /* any-of literal prefilter; owned */
-  int nlits;
-  uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
+  double min_entropy;  /* Shannon bits per byte the span needs (0: no gate) */
+  Allow own;           /* the rule's own stopwords / allow_regex */
+  Allow **allow;       /* named allowlists it uses (borrowed from the redactor); owned array */
+  int nallow;
   int has_need;
-  uint32_t min_digit_run; /* digits in one run ([0-9] with single ' '/'-' between) */
-  uint8_t need_slot[N_SLOTS]; /* the slots with a need, for the gate */
-  int n_need;
-  uint32_t any_mask;   /* slots of which at least one must occur */
   KeyPat *xkeys;       /* except_keys; owned */
   int nxkeys;
   /* key rules */
@@ -110,6 +181,7 @@ typedef struct Rule {
   int nkeys;
   KeyPat *except;      /* owned */
   int nexcept;
+  int substring;       /* key patterns match anywhere, not whole segments (match: substring) */
 } Rule;
 
 typedef struct Profile {
@@ -123,12 +195,24 @@ typedef struct Span {
   int rule;     /* rule index */
 } Span;
 
+/* A short string no value pattern matched, under profile actions `act`
+ * (NULL: classifying from S0) and with no rule skipped: values repeat
+ * from row to row (tool names, models, tags), so they are scanned once. */
+typedef struct CleanEnt {
+  uint64_t h;         /* XXH3 of the bytes; 0 = empty */
+  const uint8_t *act; /* profile actions it was clean under */
+  uint8_t len;
+  char s[VC_MAX];
+} CleanEnt;
+
 typedef struct KeyCacheEnt {
   uint64_t h;          /* XXH3 of the raw key */
-  uint64_t skip;       /* value rules whose except_keys match */
+  RMask skip;          /* value rules whose except_keys match */
+  const uint8_t *clean_act; /* profile actions under which no value pattern matches the key */
   int16_t rule;        /* key rule index, -1 none */
   uint8_t len;         /* raw key length */
   uint8_t valid;
+  uint8_t clean;       /* clean_act is set (NULL: classifying from S0) */
   char key[KC_KEYMAX]; /* raw key bytes */
 } KeyCacheEnt;
 
@@ -141,21 +225,48 @@ struct TelemRedactor {
   uint8_t slot[256];    /* byte -> tracked slot */
   int nslots;           /* slots in use (>= 2) */
   uint32_t minlen;      /* shortest span any value rule can match */
+  uint32_t num_minlen;  /* shortest integer literal a rule could match (cards) */
   pcre2_match_context *mctx;  /* limits + JIT stack; owned */
   pcre2_jit_stack *jstack;    /* owned */
   pcre2_match_data *md;       /* scratch; owned */
+  pcre2_match_data *md2;      /* scratch for allowlist regexes; owned */
   Span *spans;          /* scratch: spans of the current string; owned */
   size_t nspans, cspans;
   TelemBuf tmp;         /* scratch for hashing */
   char *subj;           /* scratch: the subject, padded (see find_spans); owned */
   size_t subj_cap;
-  KeyCacheEnt *kcache;  /* KC_SIZE entries; owned */
-  uint64_t bgm1[BG_SIZE]; /* byte-pair bucket -> rules with a literal starting so */
-  uint64_t bgm2[BG_SIZE]; /* byte-pair bucket -> rules with a literal ending so */
-  uint64_t lit_always;  /* rules with a one-byte literal (always candidates) */
-  uint64_t value_mask;  /* all value rules */
-  uint64_t lit_mask;    /* value rules with a literal prefilter */
-  uint64_t above[4];    /* value rules whose class is above 0..3 (classify) */
+  KeyCacheEnt *kcache;  /* kc_cap entries, open addressing; owned */
+  uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
+  uint32_t kc_count;    /* valid entries */
+  CleanEnt *vcache;     /* VC_SIZE entries; owned */
+  uint8_t tri_hit[TRI_SIZE]; /* 1: some keyword starts with a trigram of this bucket */
+  RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
+  uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
+  struct TriLit *tri_lits; /* keywords of 3+ bytes, by bucket; owned */
+  RMask lit_always;     /* rules with a keyword shorter than 3 bytes (always candidates) */
+  RMask value_mask;     /* all value rules */
+  RMask lit_mask;       /* value rules with a literal prefilter */
+  RMask above[4];       /* value rules whose class is above 0..3 (classify) */
+  /* A quick gate per value rule, packed so that rejecting a rule reads
+   * no Rule: the slots it needs present, its minimum digits, length and
+   * digit run (rule_gate checks the rest). */
+  uint16_t qg_slots[MAX_VALUE_RULES];
+  /* The same gates as sets of rules, so that one string drops most rules
+   * with a few table lookups: ok_len[x] / ok_digits[x] / ok_run[x] are the
+   * rules whose minimum is at most x (index 63: at most 63, or larger --
+   * rule_gate decides those). */
+  RMask ok_len[64], ok_digits[64], ok_run[64];
+  RMask run_rules;      /* rules with a min_digit_run */
+  uint32_t qg_digits[MAX_VALUE_RULES];
+  uint32_t qg_minlen[MAX_VALUE_RULES];
+  uint32_t qg_run[MAX_VALUE_RULES];
+  Allow *allows;        /* named allowlists; owned */
+  int nallows;
+  unsigned char *hmac_key; /* operator key for `hash` (HMAC-SHA256); owned, wiped on free */
+  size_t hmac_key_len;
+  char *hmac_keyid;     /* written beside the digest: hmac:<keyid>:<hex>; owned */
+  TelemRedactStop stop; /* interrupt callback (NULL: none) */
+  void *stop_arg;
 };
 
 static unsigned char lower_tab[256];
@@ -167,7 +278,10 @@ static void lower_init(void) {
   lower_tab_ready = 1;
 }
 
-static inline unsigned bg_hash(unsigned a, unsigned b) { return ((a & 31u) << 6) | (b & 63u); }
+/* Hash of three lower-cased bytes into TRI_SIZE buckets. */
+static inline unsigned tri_hash(unsigned a, unsigned b, unsigned c) {
+  return (((a << 16) | (b << 8) | c) * 0x9E3779B1u) >> (32 - 12); /* TRI_SIZE = 1 << 12 */
+}
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -193,29 +307,53 @@ static const char *mem_find(const char *s, size_t n, const char *p, size_t m) {
 }
 
 /* Key normalisation: ASCII lower case, '-', '_', '.' and ' ' dropped.
- * Writes at most n bytes to dst and returns the length. */
-static size_t key_normalize(const char *s, size_t n, char *dst) {
+ * Writes at most n bytes to dst and returns the length.  When bnd is not
+ * NULL it gets n + 1 flags: bnd[j] is 1 where a segment of the name starts
+ * at normalised position j (after a separator, at a lower-to-upper case
+ * change: route_profile, routeProfile -> route|profile), and at the end. */
+static size_t key_normalize(const char *s, size_t n, char *dst, uint8_t *bnd) {
   size_t j = 0;
+  int sep = 1;
+  unsigned prev = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '-' || c == '_' || c == '.' || c == ' ') continue;
+    if (c == '-' || c == '_' || c == '.' || c == ' ') {
+      sep = 1;
+      prev = c;
+      continue;
+    }
+    if (bnd) bnd[j] = (uint8_t)(sep || (prev >= 'a' && prev <= 'z' && c >= 'A' && c <= 'Z'));
+    sep = 0;
+    prev = c;
     dst[j++] = (char)lower_tab[c];
   }
+  if (bnd) bnd[j] = 1;
   return j;
 }
 
-static int keypat_match(const KeyPat *p, const char *k, size_t n) {
+/* Whether key k[0..n) (normalised; bnd its segment starts, NULL to match
+ * anywhere) matches p.  With segments, a pattern matches whole segments
+ * only: *file matches rel_file and sourceFile but not route_profile. */
+static int keypat_match(const KeyPat *p, const char *k, size_t n, const uint8_t *bnd) {
   switch (p->mode) {
     case KP_EXACT: return n == p->n && memcmp(k, p->s, n) == 0;
-    case KP_PREFIX: return n >= p->n && memcmp(k, p->s, p->n) == 0;
-    case KP_SUFFIX: return n >= p->n && memcmp(k + n - p->n, p->s, p->n) == 0;
-    default: return n >= p->n && mem_find(k, n, p->s, p->n) != NULL;
+    case KP_PREFIX: return n >= p->n && memcmp(k, p->s, p->n) == 0 && (!bnd || bnd[p->n]);
+    case KP_SUFFIX:
+      return n >= p->n && memcmp(k + n - p->n, p->s, p->n) == 0 && (!bnd || bnd[n - p->n]);
+    default:
+      for (size_t i = 0; i + p->n <= n; i++) {
+        const char *q = mem_find(k + i, n - i, p->s, p->n);
+        if (!q) return 0;
+        i = (size_t)(q - k);
+        if (!bnd || (bnd[i] && bnd[i + p->n])) return 1;
+      }
+      return 0;
   }
 }
 
-static int keypats_match(const KeyPat *v, int nv, const char *k, size_t n) {
+static int keypats_match(const KeyPat *v, int nv, const char *k, size_t n, const uint8_t *bnd) {
   for (int i = 0; i < nv; i++)
-    if (keypat_match(&v[i], k, n)) return 1;
+    if (keypat_match(&v[i], k, n, bnd)) return 1;
   return 0;
 }
 
@@ -251,11 +389,26 @@ static inline void out_putc(TelemBuf *b, char c) {
 
 /* ---- rule file loading ------------------------------------------------- */
 
+static void allow_clear(Allow *A) {
+  sqlite3_free(A->name);
+  for (int i = 0; i < A->nrx; i++) pcre2_code_free(A->rx[i]);
+  sqlite3_free(A->rx);
+  for (int i = 0; i < A->nwords; i++) sqlite3_free(A->words[i]);
+  sqlite3_free(A->words);
+  sqlite3_free(A->wlen);
+  memset(A, 0, sizeof(*A));
+}
+
 static void rule_clear(Rule *R) {
+  allow_clear(&R->own);
+  sqlite3_free(R->allow);
   sqlite3_free(R->id);
   sqlite3_free(R->repl);
   if (R->code) pcre2_code_free(R->code);
-  for (int i = 0; i < R->nlits; i++) sqlite3_free(R->lits[i].s);
+  if (R->code_w) pcre2_code_free(R->code_w);
+  for (int i = 0; i < R->nlits; i++) {
+    sqlite3_free(R->lits[i].s);
+  }
   sqlite3_free(R->lits);
   for (int i = 0; i < R->nxkeys; i++) sqlite3_free(R->xkeys[i].s);
   sqlite3_free(R->xkeys);
@@ -275,12 +428,24 @@ void telem_redactor_free(TelemRedactor *r) {
   }
   sqlite3_free(r->profiles);
   if (r->md) pcre2_match_data_free(r->md);
+  if (r->md2) pcre2_match_data_free(r->md2);
+  for (int i = 0; i < r->nallows; i++) allow_clear(&r->allows[i]);
+  sqlite3_free(r->allows);
+  if (r->hmac_key) {
+    memset(r->hmac_key, 0, r->hmac_key_len); /* the operator's key: wiped, never kept */
+    sqlite3_free(r->hmac_key);
+  }
+  sqlite3_free(r->hmac_keyid);
   if (r->mctx) pcre2_match_context_free(r->mctx);
   if (r->jstack) pcre2_jit_stack_free(r->jstack);
   sqlite3_free(r->spans);
   sqlite3_free(r->subj);
   telem_buf_free(&r->tmp);
   sqlite3_free(r->kcache);
+  sqlite3_free(r->tri_rules);
+  sqlite3_free(r->vcache);
+  sqlite3_free(r->tri_start);
+  sqlite3_free(r->tri_lits);
   sqlite3_free(r);
 }
 
@@ -358,7 +523,7 @@ static int load_keypats(Loader *L, const char *where, const char *field, json_t 
       load_err(L, "out of memory");
       return -1;
     }
-    size_t nn = key_normalize(b, bl, norm);
+    size_t nn = key_normalize(b, bl, norm, NULL);
     norm[nn] = 0;
     if (nn == 0 || memchr(norm, '*', nn)) {
       sqlite3_free(norm);
@@ -418,29 +583,183 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
     t->ci = ci;
     if (ci)
       for (size_t j = 0; j < t->n; j++) t->s[j] = (char)lower_tab[(unsigned char)t->s[j]];
-    /* The rule becomes a candidate for a string that has the literal's
-     * first and its last byte pair (lower-cased, hashed). */
-    uint64_t bit = 1ull << (R - L->r->rules);
-    if (t->n >= 2) {
+
+    /* All keywords of all rules are found in one pass over a string: the
+     * rule becomes a candidate when the (lower-cased) first three bytes of
+     * one of its keywords occur; the keyword itself is then searched. */
+    int bit = (int)(R - L->r->rules);
+    if (t->n >= 3) {
       const unsigned char *u = (const unsigned char *)t->s;
-      L->r->bgm1[bg_hash(lower_tab[u[0]], lower_tab[u[1]])] |= bit;
-      L->r->bgm2[bg_hash(lower_tab[u[t->n - 2]], lower_tab[u[t->n - 1]])] |= bit;
+      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
+      L->r->tri_hit[h] = 1;
+      rm_set(&L->r->tri_rules[h], bit);
     } else {
-      L->r->lit_always |= bit;
+      rm_set(&L->r->lit_always, bit);
     }
+  }
+  return 0;
+}
+
+/* telem_yaml_parse keeps each mapping's source line in a hidden member
+ * whose key starts with \x01 (TELEM_YAML_LINE_KEY): not a field. */
+static int hidden_key(const char *k) { return k[0] == '\001'; }
+
+/* Compiles an allowlist regex (byte mode, like the rules). */
+static pcre2_code *allow_compile(Loader *L, const char *where, const char *pat) {
+  int ecode;
+  PCRE2_SIZE eoff;
+  size_t plen = strlen(pat);
+  if (plen > TELEM_MAX_PATTERN_BYTES) {
+    load_err(L, "%s: allow regex longer than %d bytes", where, TELEM_MAX_PATTERN_BYTES);
+    return NULL;
+  }
+  pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, plen, PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C,
+                                &ecode, &eoff, NULL);
+  if (!c) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(ecode, msg, sizeof(msg));
+    load_err(L, "%s: allow regex does not compile at offset %d: %s", where, (int)eoff, (char *)msg);
+    return NULL;
+  }
+  pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+  return c;
+}
+
+/* Reads "stopwords" and "allow_regex" (or "regexes" in a named list) of
+ * mapping o into A. */
+static int load_allow(Loader *L, const char *where, json_t *o, Allow *A) {
+  const char *rxf = A->name ? "regexes" : "allow_regex";
+  json_t *sw = json_object_get(o, "stopwords"), *rx = json_object_get(o, rxf);
+  if (sw) {
+    if (!json_is_array(sw)) {
+      load_err(L, "%s: \"stopwords\" must be a list of strings", where);
+      return -1;
+    }
+    size_t n = json_array_size(sw);
+    if (!(A->words = sqlite3_malloc64(sizeof(char *) * (n + 1))) ||
+        !(A->wlen = sqlite3_malloc64(sizeof(size_t) * (n + 1)))) {
+      load_err(L, "out of memory");
+      return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const char *z = json_string_value(json_array_get(sw, i));
+      if (!z || !*z) {
+        load_err(L, "%s: stopword %d is not a non-empty string", where, (int)i + 1);
+        return -1;
+      }
+      size_t len = strlen(z);
+      char *w = dup_n(z, len);
+      if (!w) {
+        load_err(L, "out of memory");
+        return -1;
+      }
+      for (size_t j = 0; j < len; j++) w[j] = (char)lower_tab[(unsigned char)w[j]];
+      A->words[A->nwords] = w;
+      A->wlen[A->nwords++] = len;
+    }
+  }
+  if (rx) {
+    if (!json_is_array(rx)) {
+      load_err(L, "%s: \"%s\" must be a list of patterns", where, rxf);
+      return -1;
+    }
+    size_t n = json_array_size(rx);
+    if (!(A->rx = sqlite3_malloc64(sizeof(pcre2_code *) * (n + 1)))) {
+      load_err(L, "out of memory");
+      return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const char *z = json_string_value(json_array_get(rx, i));
+      if (!z || !*z) {
+        load_err(L, "%s: %s entry %d is not a pattern", where, rxf, (int)i + 1);
+        return -1;
+      }
+      if (!(A->rx[A->nrx] = allow_compile(L, where, z))) return -1;
+      A->nrx++;
+    }
+  }
+  return 0;
+}
+
+/* The top-level `allowlists:` mapping: name -> {stopwords, regexes}. */
+static int load_allowlists(Loader *L, json_t *al) {
+  TelemRedactor *r = L->r;
+  if (!json_is_object(al)) {
+    load_err(L, "allowlists: must be a mapping of name to {stopwords, regexes}");
+    return -1;
+  }
+  size_t n = json_object_size(al);
+  if (!(r->allows = sqlite3_malloc64(sizeof(Allow) * (n + 1)))) {
+    load_err(L, "out of memory");
+    return -1;
+  }
+  memset(r->allows, 0, sizeof(Allow) * (n + 1));
+  const char *name;
+  json_t *m;
+  json_object_foreach(al, name, m) {
+    if (hidden_key(name)) continue;
+    Allow *A = &r->allows[r->nallows++];
+    char *where = sqlite3_mprintf("allowlist \"%s\" (line %d)", name, telem_yaml_line(al));
+    if (!where || !(A->name = dup_n(name, strlen(name)))) {
+      sqlite3_free(where);
+      load_err(L, "out of memory");
+      return -1;
+    }
+    int bad = 0;
+    if (!json_is_object(m)) {
+      load_err(L, "%s: must be a mapping with stopwords and/or regexes", where);
+      bad = 1;
+    } else {
+      const char *k;
+      json_t *v;
+      json_object_foreach(m, k, v) {
+        if (hidden_key(k)) continue;
+        if (strcmp(k, "stopwords") && strcmp(k, "regexes") && strcmp(k, "description")) {
+          load_err(L, "%s: unknown field \"%s\"", where, k);
+          bad = 1;
+          break;
+        }
+      }
+      if (!bad && load_allow(L, where, m, A)) bad = 1;
+    }
+    sqlite3_free(where);
+    if (bad) return -1;
+  }
+  return 0;
+}
+
+/* A rule's `allowlist:` names, resolved against the top-level lists. */
+static int rule_allowlists(Loader *L, const char *where, json_t *arr, Rule *R) {
+  if (!json_is_array(arr)) {
+    load_err(L, "%s: \"allowlist\" must be a name or a list of names", where);
+    return -1;
+  }
+  size_t n = json_array_size(arr);
+  if (!(R->allow = sqlite3_malloc64(sizeof(Allow *) * (n + 1)))) {
+    load_err(L, "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *z = json_string_value(json_array_get(arr, i));
+    Allow *found = NULL;
+    for (int k = 0; z && k < L->r->nallows; k++)
+      if (strcmp(L->r->allows[k].name, z) == 0) found = &L->r->allows[k];
+    if (!found) {
+      load_err(L, "%s: unknown allowlist \"%s\"", where, z ? z : "");
+      return -1;
+    }
+    R->allow[R->nallow++] = found;
   }
   return 0;
 }
 
 static const char *const value_fields[] = {
     "id", "class", "action", "pattern", "group", "check", "prefilter", "prefilter_ci",
-    "min_chars", "any_chars", "min_digits", "min_digit_run", "except_keys", "description", NULL};
+    "min_chars", "any_chars", "min_digits", "min_digit_run", "except_keys", "description",
+    "keywords", "min_entropy", "stopwords", "allow_regex", "allowlist", NULL};
 static const char *const key_fields[] = {"id", "class", "action", "keys", "except",
-                                         "description", NULL};
+                                         "description", "match", NULL};
 
-/* telem_yaml_parse keeps each mapping's source line in a hidden member
- * whose key starts with \x01 (TELEM_YAML_LINE_KEY): not a field. */
-static int hidden_key(const char *k) { return k[0] == '\001'; }
 
 static int field_known(const char *const *v, const char *k) {
   for (; *v; v++)
@@ -529,6 +848,14 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
       load_err(L, "%s: \"keys\" is empty", where);
       goto done;
     }
+    const char *mt = json_string_value(json_object_get(o, "match"));
+    if (json_object_get(o, "match")) {
+      if (mt && strcmp(mt, "substring") == 0) R->substring = 1;
+      else if (!mt || strcmp(mt, "segments") != 0) {
+        load_err(L, "%s: match must be \"segments\" or \"substring\"", where);
+        goto done;
+      }
+    }
     json_t *ex = json_object_get(o, "except");
     if (ex && load_keypats(L, where, "except", ex, &R->except, &R->nexcept)) goto done;
     rc = 0;
@@ -559,6 +886,17 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
     goto done;
   }
   R->jit = pcre2_jit_compile(R->code, PCRE2_JIT_COMPLETE) == 0;
+  /* A second copy with PCRE2_USE_OFFSET_LIMIT scans long strings in
+   * windows of start positions, so the work budget is checked between
+   * them (the flag slows every match, so short strings use the first). */
+  R->code_w = pcre2_compile((PCRE2_SPTR)pat, plen,
+                            PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C | PCRE2_USE_OFFSET_LIMIT,
+                            &ecode, &eoff, NULL);
+  if (!R->code_w) {
+    load_err(L, "out of memory");
+    goto done;
+  }
+  R->jit_w = pcre2_jit_compile(R->code_w, PCRE2_JIT_COMPLETE) == 0;
   uint32_t capn = 0, minlen = 0;
   pcre2_pattern_info(R->code, PCRE2_INFO_CAPTURECOUNT, &capn);
   pcre2_pattern_info(R->code, PCRE2_INFO_MINLENGTH, &minlen);
@@ -575,11 +913,42 @@ static int load_rule(Loader *L, json_t *o, int kind, int idx, Rule *R) {
   }
   const char *chk = json_string_value(json_object_get(o, "check"));
   if (json_object_get(o, "check")) {
-    if (!chk || strcmp(chk, "luhn") != 0) {
-      load_err(L, "%s: unknown check \"%s\" (expected luhn)", where, chk ? chk : "");
+    if (chk && strcmp(chk, "luhn") == 0) R->check = CHECK_LUHN;
+    else if (chk && strcmp(chk, "iban") == 0) R->check = CHECK_IBAN;
+    else {
+      load_err(L, "%s: unknown check \"%s\" (expected luhn or iban)", where, chk ? chk : "");
       goto done;
     }
-    R->check = CHECK_LUHN;
+  }
+  /* keywords: gitleaks' name for a case-insensitive literal prefilter. */
+  json_t *kw = json_object_get(o, "keywords");
+  if (kw && load_lits(L, where, "keywords", kw, 1, R)) goto done;
+  const char *me = json_string_value(json_object_get(o, "min_entropy"));
+  if (json_object_get(o, "min_entropy")) {
+    char *endp = NULL;
+    double d = me ? strtod(me, &endp) : -1;
+    if (!me || !*me || *endp || !(d >= 0 && d <= 8)) {
+      load_err(L, "%s: min_entropy must be a number from 0 to 8 (bits per byte)", where);
+      goto done;
+    }
+    R->min_entropy = d;
+  }
+  if (load_allow(L, where, o, &R->own)) goto done;
+  json_t *al = json_object_get(o, "allowlist");
+  if (al) {
+    if (json_is_string(al)) {
+      json_t *one = json_array();
+      if (!one || json_array_append_new(one, json_incref(al))) {
+        json_decref(one);
+        load_err(L, "out of memory");
+        goto done;
+      }
+      int e = rule_allowlists(L, where, one, R);
+      json_decref(one);
+      if (e) goto done;
+    } else if (rule_allowlists(L, where, al, R)) {
+      goto done;
+    }
   }
   json_t *pf = json_object_get(o, "prefilter");
   if (pf && load_lits(L, where, "prefilter", pf, 0, R)) goto done;
@@ -720,6 +1089,40 @@ static int load_profiles(Loader *L, json_t *pr) {
   return 0;
 }
 
+/* Indexes the keywords of 3+ bytes by the trigram bucket of their first
+ * three bytes, so that find_spans verifies each where it may start. */
+static int tri_build(Loader *L) {
+  TelemRedactor *r = L->r;
+  size_t total = 0;
+  if (!(r->tri_start = sqlite3_malloc64(sizeof(uint32_t) * (TRI_SIZE + 1)))) goto oom;
+  memset(r->tri_start, 0, sizeof(uint32_t) * (TRI_SIZE + 1));
+  for (int i = 0; i < r->nvalue; i++)
+    for (int k = 0; k < r->rules[i].nlits; k++) {
+      const Lit *t = &r->rules[i].lits[k];
+      if (t->n < 3) continue;
+      const unsigned char *u = (const unsigned char *)t->s;
+      r->tri_start[tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) + 1]++;
+      total++;
+    }
+  for (int h = 0; h < TRI_SIZE; h++) r->tri_start[h + 1] += r->tri_start[h];
+  if (!(r->tri_lits = sqlite3_malloc64(sizeof(TriLit) * (total + 1)))) goto oom;
+  uint32_t fill[TRI_SIZE];
+  memcpy(fill, r->tri_start, sizeof(fill));
+  for (int i = 0; i < r->nvalue; i++)
+    for (int k = 0; k < r->rules[i].nlits; k++) {
+      const Lit *t = &r->rules[i].lits[k];
+      if (t->n < 3) continue;
+      const unsigned char *u = (const unsigned char *)t->s;
+      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
+      r->tri_lits[fill[h]].lit = t;
+      r->tri_lits[fill[h]++].rule = i;
+    }
+  return 0;
+oom:
+  load_err(L, "out of memory");
+  return -1;
+}
+
 TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   lower_init();
   Loader L = {0};
@@ -727,13 +1130,18 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   char *yerr = NULL;
   TelemRedactor *r = sqlite3_malloc64(sizeof(*r));
   if (!r) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   memset(r, 0, sizeof(*r));
   L.r = r;
   telem_buf_init(&r->tmp);
   r->nslots = 2; /* slot 1 (digits) is counted without the table */
+  if (!(r->tri_rules = sqlite3_malloc64(sizeof(RMask) * TRI_SIZE))) {
+    load_err(&L, "out of memory");
+    goto fail;
+  }
+  memset(r->tri_rules, 0, sizeof(RMask) * TRI_SIZE);
 
   doc = telem_yaml_parse("redaction-rules.yaml", text, n, &yerr);
   if (!doc) {
@@ -749,7 +1157,7 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   json_object_foreach(doc, k, val) {
     if (hidden_key(k)) continue;
     if (strcmp(k, "version") && strcmp(k, "value_patterns") && strcmp(k, "key_rules") &&
-        strcmp(k, "profiles") && strcmp(k, "description")) {
+        strcmp(k, "profiles") && strcmp(k, "description") && strcmp(k, "allowlists")) {
       load_err(&L, "unknown top-level field \"%s\"", k);
       goto fail;
     }
@@ -769,6 +1177,8 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
     load_err(&L, "profiles: missing");
     goto fail;
   }
+  json_t *als = json_object_get(doc, "allowlists");
+  if (als && load_allowlists(&L, als)) goto fail;
   size_t nv = vp ? json_array_size(vp) : 0, nk = kr ? json_array_size(kr) : 0;
   if (nv > MAX_VALUE_RULES) {
     load_err(&L, "value_patterns: more than %d rules", MAX_VALUE_RULES);
@@ -786,12 +1196,38 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
     if (r->rules[i].minlen < r->minlen) r->minlen = r->rules[i].minlen;
   }
   r->nvalue = (int)nv;
+  r->num_minlen = UINT32_MAX;
   for (int i = 0; i < r->nvalue; i++) {
-    r->value_mask |= 1ull << i;
-    if (r->rules[i].nlits) r->lit_mask |= 1ull << i;
-    for (int c = 0; c < 4; c++)
-      if (r->rules[i].cls > c) r->above[c] |= 1ull << i;
+    const Rule *R = &r->rules[i];
+    /* A rule that needs a keyword or a byte other than digits never
+     * matches an integer literal; the others bound the length worth
+     * scanning (payment-card: 13 digits). */
+    int digits_only = !R->nlits && !R->any_mask;
+    for (int sl = 2; sl < N_SLOTS; sl++)
+      if (R->need[sl]) digits_only = 0;
+    if (digits_only) {
+      uint32_t m = R->minlen > R->need[1] ? R->minlen : R->need[1];
+      if (m < r->num_minlen) r->num_minlen = m;
+    }
+    for (int sl = 2; sl < N_SLOTS; sl++)
+      if (R->need[sl]) r->qg_slots[i] |= (uint16_t)(1u << sl);
+    r->qg_digits[i] = R->need[1];
+    r->qg_minlen[i] = R->minlen;
+    r->qg_run[i] = R->min_digit_run;
+    for (int x = 0; x < 64; x++) {
+      if (R->minlen <= (uint32_t)x || x == 63) rm_set(&r->ok_len[x], i);
+      if (R->need[1] <= (uint32_t)x || x == 63) rm_set(&r->ok_digits[x], i);
+      if (R->min_digit_run <= (uint32_t)x || x == 63) rm_set(&r->ok_run[x], i);
+    }
+    if (R->min_digit_run) rm_set(&r->run_rules, i);
   }
+  for (int i = 0; i < r->nvalue; i++) {
+    rm_set(&r->value_mask, i);
+    if (r->rules[i].nlits) rm_set(&r->lit_mask, i);
+    for (int c = 0; c < 4; c++)
+      if (r->rules[i].cls > c) rm_set(&r->above[c], i);
+  }
+  if (tri_build(&L)) goto fail;
   for (size_t i = 0; i < nk; i++) {
     r->nrules++;
     if (load_rule(&L, json_array_get(kr, i), RULE_KEY, (int)i, &r->rules[nv + i])) goto fail;
@@ -801,12 +1237,16 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   r->mctx = pcre2_match_context_create(NULL);
   r->jstack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
   r->md = pcre2_match_data_create(MAX_GROUP + 1, NULL);
-  r->kcache = sqlite3_malloc64(sizeof(KeyCacheEnt) * KC_SIZE);
-  if (!r->mctx || !r->jstack || !r->md || !r->kcache) {
+  r->md2 = pcre2_match_data_create(1, NULL);
+  r->kc_cap = KC_MIN;
+  r->kcache = sqlite3_malloc64(sizeof(KeyCacheEnt) * KC_MIN);
+  r->vcache = sqlite3_malloc64(sizeof(CleanEnt) * VC_SIZE);
+  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache || !r->vcache) {
     load_err(&L, "out of memory");
     goto fail;
   }
-  memset(r->kcache, 0, sizeof(KeyCacheEnt) * KC_SIZE);
+  memset(r->kcache, 0, sizeof(KeyCacheEnt) * KC_MIN);
+  memset(r->vcache, 0, sizeof(CleanEnt) * VC_SIZE);
   /* Limits bound the work of one match attempt, so a hostile string costs
    * at most a bounded amount per start position and then fails closed. */
   pcre2_set_match_limit(r->mctx, TELEM_PCRE2_MATCH_LIMIT);
@@ -841,15 +1281,56 @@ const char *telem_redact_action_name(int a) { return a >= 0 && a < 4 ? action_na
 
 /* ---- action log ---------------------------------------------------------- */
 
-void telem_redact_log_init(TelemRedactLog *log) { memset(log, 0, sizeof(*log)); }
+void telem_redact_log_init(TelemRedactLog *log) {
+  memset(log, 0, sizeof(*log));
+  telem_buf_init(&log->tok);
+}
 
 void telem_redact_log_clear(TelemRedactLog *log) {
-  for (int i = 0; i < log->n; i++) sqlite3_free(log->v[i].path);
   sqlite3_free(log->v);
+  sqlite3_free(log->nodes);
+  telem_buf_free(&log->tok);
   memset(log, 0, sizeof(*log));
+  telem_buf_init(&log->tok);
+}
+
+char *telem_redact_log_path(const TelemRedactLog *log, int i) {
+  size_t len = 0;
+  int depth = 0;
+  for (int k = log->v[i].node; k >= 0; k = log->nodes[k].parent) {
+    len += log->nodes[k].len;
+    depth++;
+  }
+  char *z = sqlite3_malloc64(len + 1);
+  if (!z) return NULL;
+  z[len] = 0;
+  size_t end = len;
+  for (int k = log->v[i].node; k >= 0; k = log->nodes[k].parent) {
+    end -= log->nodes[k].len;
+    memcpy(z + end, log->tok.p + log->nodes[k].off, log->nodes[k].len);
+  }
+  (void)depth;
+  return z;
 }
 
 /* ---- the run ------------------------------------------------------------- */
+
+/* A secret found in this payload: its other occurrences are redacted too. */
+typedef struct Known {
+  char *s;   /* owned (sqlite3 memory) */
+  size_t n;
+  int rule;  /* the rule that found it */
+} Known;
+
+#define MIN_ECHO 6        /* shorter redacted spans are not searched for elsewhere */
+#define SCAN_WINDOW 512   /* start positions per PCRE2 call on long strings */
+#define BUDGET_MS_BASE 1000   /* regex time per call: this much ... */
+#define BUDGET_MS_PER_MIB 1000 /* ... plus this much per MiB of input */
+
+typedef struct PathLvl {
+  size_t off; /* where its token starts in run->path */
+  int node;   /* its log node, -1 until an action below it is recorded */
+} PathLvl;
 
 typedef struct Run {
   TelemRedactor *r;
@@ -857,17 +1338,34 @@ typedef struct Run {
   TelemBuf *out;        /* output, or NULL */
   TelemRedactLog *log;  /* actions, or NULL */
   TelemBuf path;        /* JSON Pointer of the current value (only with log) */
+  PathLvl *lv;          /* the tokens of path, as levels; owned */
+  int nlv, clv;
   const char *in;       /* the text being walked (raw copies of unchanged strings) */
   TelemArena *arena;    /* where embedded JSON strings are parsed */
   int embed;            /* embedded-JSON levels entered (walk_embedded) */
+  int needs_json;       /* the profile hashes or omits by key: unreadable JSON is an error */
   long changes;         /* actions taken so far (replace, hash, omit) */
   int cls;              /* highest class seen (classify) */
   char *err;            /* first error; sqlite3 memory */
+  int collect;          /* remember redacted spans in found */
+  Known *found;         /* secrets redacted so far (collect); owned */
+  int nfound, cfound;
+  const Known *known;   /* secrets whose every occurrence is redacted (second pass) */
+  int nknown;
+  int repair;           /* text mode: invalid UTF-8 in the input, repair on output */
+  int calls;            /* PCRE2 calls since the last budget check */
+  int window_call;      /* a windowed call: check the budget now */
+  uint64_t budget_ms;   /* regex work budget of this call (thread CPU time) */
+  uint64_t cpu0;        /* thread CPU ms at the first poll, 0 until then */
+  uint64_t next_poll;   /* monotonic ms of the next interrupt poll, 0 until the first */
+  int oom;              /* the run failed for memory (err may be NULL) */
+  int stopped;          /* the stop callback ended the run */
 } Run;
 
 enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
 
 #define MAX_EMBED 4 /* JSON-in-a-string levels looked into */
+#define EMBED_STR "4" /* MAX_EMBED, for messages */
 
 static int run_err(Run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run_err(Run *run, const char *fmt, ...) {
@@ -876,12 +1374,62 @@ static int run_err(Run *run, const char *fmt, ...) {
     va_start(ap, fmt);
     run->err = sqlite3_vmprintf(fmt, ap);
     va_end(ap);
-    if (!run->err) run->err = sqlite3_mprintf("out of memory");
+    if (!run->err) run->oom = 1;
   }
   return W_ERR;
 }
 
-static int run_oom(Run *run) { return run_err(run, "out of memory"); }
+static int run_oom(Run *run) {
+  if (!run->err) run->oom = 1; /* the first error wins */
+  return W_ERR;
+}
+
+/* Path levels: run->path holds the current JSON Pointer as text; each
+ * pushed token is a level whose log node is made only when an action is
+ * recorded below it (so siblings and descendants share it). */
+static int path_push(Run *run, size_t mark) {
+  if (run->nlv == run->clv) {
+    int nc = run->clv ? run->clv * 2 : 32;
+    PathLvl *v = sqlite3_realloc64(run->lv, sizeof(*v) * (size_t)nc);
+    if (!v) return run_oom(run);
+    run->lv = v;
+    run->clv = nc;
+  }
+  run->lv[run->nlv].off = mark;
+  run->lv[run->nlv].node = -1;
+  run->nlv++;
+  return W_OK;
+}
+
+static void path_pop(Run *run, size_t mark) {
+  while (run->nlv && run->lv[run->nlv - 1].off >= mark) run->nlv--;
+  run->path.len = mark;
+}
+
+/* The log node of the current path (-1 at the root), made on demand. */
+static int path_node(Run *run) {
+  TelemRedactLog *log = run->log;
+  int i = run->nlv;
+  while (i > 0 && run->lv[i - 1].node < 0) i--;
+  for (; i < run->nlv; i++) {
+    if (log->nnodes == log->cnodes) {
+      int nc = log->cnodes ? log->cnodes * 2 : 32;
+      TelemPathNode *v = sqlite3_realloc64(log->nodes, sizeof(*v) * (size_t)nc);
+      if (!v) return -2;
+      log->nodes = v;
+      log->cnodes = nc;
+    }
+    size_t a = run->lv[i].off, b = i + 1 < run->nlv ? run->lv[i + 1].off : run->path.len;
+    TelemPathNode *nd = &log->nodes[log->nnodes];
+    nd->parent = i ? run->lv[i - 1].node : -1;
+    nd->off = (uint32_t)log->tok.len;
+    nd->len = (uint32_t)(b - a);
+    telem_buf_append(&log->tok, run->path.p + a, b - a);
+    if (log->tok.oom) return -2;
+    run->lv[i].node = log->nnodes++;
+  }
+  return run->nlv ? run->lv[run->nlv - 1].node : -1;
+}
 
 /* Records one action at the current path. */
 static int record(Run *run, int rule, int action) {
@@ -895,10 +1443,10 @@ static int record(Run *run, int rule, int action) {
     log->v = v;
     log->cap = nc;
   }
-  char *p = dup_n(run->path.p ? run->path.p : "", run->path.len);
-  if (!p) return run_oom(run);
+  int node = path_node(run);
+  if (node == -2) return run_oom(run);
   TelemRedactEntry *e = &log->v[log->n++];
-  e->path = p;
+  e->node = node;
   e->rule = rule;
   e->action = action;
   e->cls = run->r->rules[rule].cls;
@@ -906,8 +1454,10 @@ static int record(Run *run, int rule, int action) {
 }
 
 typedef struct Sig {
-  uint64_t lits;          /* rules whose literal prefilter may pass */
-  int64_t digit_run;      /* longest digit run (min_digit_run), -1 until needed */
+  RMask lits;             /* rules whose literal prefilter may pass */
+  RMask found;            /* rules one of whose 3+ byte keywords occurs (exact) */
+  uint32_t present;       /* tracked slots that occur (bit per slot) */
+  uint32_t digit_run;     /* longest digit run (min_digit_run) */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
@@ -915,46 +1465,99 @@ typedef struct Sig {
  * literals' first and last byte pairs both occur (two table lookups OR-ed
  * into registers).  The common case (an untracked byte) touches no counter
  * in memory, so the loop has no store-to-load chain. */
-static void sig_compute(const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
-  memset(g, 0, sizeof(*g));
+static int run_poll(Run *run);
+
+/* Returns W_OK, or W_ERR when a poll every MiB of a long string found the
+ * budget spent or the call interrupted. */
+static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
+  memset(g->cnt, 0, sizeof(g->cnt));
   unsigned prev = 0;
   uint32_t digits = 0;
-  uint64_t m1 = 0, m2 = 0;
-  const uint64_t *t1 = r->bgm1, *t2 = r->bgm2;
-  for (size_t i = 0; i < n; i++) {
+  uint64_t ma = 0, mb = 0;
+  unsigned p2 = 0;
+  const uint8_t *hit = r->tri_hit;
+  uint32_t pres = 0;
+  /* In chunks of 1 MiB, polling the budget between them (long strings). */
+  for (size_t from = 0, to; from < n; from = to) {
+  to = n - from > (1u << 20) ? from + (1u << 20) : n;
+  if (from && run_poll(rn)) return W_ERR;
+  for (size_t i = from; i < to; i++) {
     unsigned c = s[i];
     digits += (c - '0') < 10u;
-    if (r->slot[c]) g->cnt[r->slot[c]]++;
+    if (r->slot[c]) {
+      g->cnt[r->slot[c]]++;
+      pres |= 1u << r->slot[c];
+    }
     unsigned l = lower_tab[c];
-    unsigned h = bg_hash(prev, l);
-    m1 |= t1[h];
-    m2 |= t2[h];
+    unsigned h = tri_hash(p2, prev, l);
+    if (hit[h] && i >= 2) {
+      /* Rare: a keyword may start at i - 2; verify each in the bucket. */
+      for (uint32_t k = r->tri_start[h]; k < r->tri_start[h + 1]; k++) {
+        const Lit *t = r->tri_lits[k].lit;
+        const unsigned char *q = s + i - 2;
+        if (t->n > n - (i - 2)) continue;
+        size_t j = 0;
+        if (t->ci) while (j < t->n && lower_tab[q[j]] == (unsigned char)t->s[j]) j++;
+        else while (j < t->n && q[j] == (unsigned char)t->s[j]) j++;
+        if (j == t->n) {
+          int b = r->tri_lits[k].rule;
+          if (b < 64) ma |= 1ull << b;
+          else mb |= 1ull << (b - 64);
+        }
+      }
+    }
+    p2 = prev;
     prev = l;
   }
+  }
   g->cnt[1] = digits;
-  g->lits = (m1 & m2) | r->lit_always;
-  g->digit_run = -1;
+  g->present = pres;
+  g->digit_run = UINT32_MAX; /* computed when a rule needs it (digit_run) */
+  g->found = (RMask){{ma, mb}};
+  g->lits = rm_or(g->found, r->lit_always);
+  return W_OK;
 }
 
-/* Digits in the longest run of digits where one ' ' or '-' may separate two
- * digits ("4111 1111-1111 1111" is one run of 16). */
-static int64_t digit_run(const char *s, size_t n) {
-  int64_t best = 0, cur = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= '0' && c <= '9') {
-      if (++cur > best) best = cur;
-    } else if (!((c == ' ' || c == '-') && cur > 0 && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9')) {
-      cur = 0;
-    }
-  }
-  return best;
-}
+
+
 
 /* The gates of rule R other than the literal byte pairs (find_spans has
  * already dropped rules whose pairs are missing): 1 when its pattern must
  * run on s[0..n). */
-static int rule_gate(const Rule *R, Sig *g, const char *s, size_t n) {
+/* The longest digit run of s[0..n), where a single ' ' or '-' between
+ * digits does not end it (card numbers); a gate, so it may overcount. */
+static uint32_t digit_run(const char *s, size_t n) {
+  if (n <= 64) {
+    /* Bit-parallel for short strings (most values): mark digits and
+     * separators, let a separator between two digits join them, and count
+     * how many shifts empty the longest run (it may count the separators:
+     * a gate may overcount). */
+    uint64_t d = 0, sp = 0;
+    for (size_t i = 0; i < n; i++) {
+      unsigned c = (unsigned char)s[i];
+      d |= (uint64_t)((c - '0') < 10u) << i;
+      sp |= (uint64_t)((c == ' ') | (c == '-')) << i;
+    }
+    uint64_t j = d | (sp & (d << 1) & (d >> 1));
+    uint32_t len = 0;
+    while (j) {
+      j &= j >> 1;
+      len++;
+    }
+    return len;
+  }
+  uint32_t run = 0, best = 0, prev_sep = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned c = (unsigned char)s[i];
+    uint32_t isd = (c - '0') < 10u, sep = (c == ' ') | (c == '-');
+    run = isd ? run + 1 : ((sep & !prev_sep) ? run : 0);
+    best = run > best ? run : best;
+    prev_sep = sep;
+  }
+  return best;
+}
+
+static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
   for (int k = 0; k < R->n_need; k++)
     if (g->cnt[R->need_slot[k]] < R->need[R->need_slot[k]]) return 0;
@@ -965,12 +1568,16 @@ static int rule_gate(const Rule *R, Sig *g, const char *s, size_t n) {
     if (!any) return 0;
   }
   if (R->min_digit_run) {
-    if (g->digit_run < 0) g->digit_run = digit_run(s, n);
-    if (g->digit_run < (int64_t)R->min_digit_run) return 0;
+    if (g->digit_run == UINT32_MAX) g->digit_run = digit_run(s, n);
+    if (g->digit_run < R->min_digit_run) return 0;
   }
   if (R->nlits) {
+    /* Keywords of 3+ bytes were found exactly by sig_compute (the rule
+     * is only here if one occurs); shorter ones are searched now. */
+    if (rm_has(g->found, ri)) return 1;
     for (int i = 0; i < R->nlits; i++) {
       const Lit *t = &R->lits[i];
+      if (t->n >= 3) continue;
       if (t->ci ? ci_contains(s, n, t->s, t->n) : mem_find(s, n, t->s, t->n) != NULL) return 1;
     }
     return 0;
@@ -1029,24 +1636,170 @@ static int add_span(Run *run, size_t a, size_t b, int rule) {
 /* Finds the spans of s[0..n) matched by the value rules not in `skip`,
  * into r->spans (cleared first).  When classifying, rules that cannot raise
  * the class are skipped.  Returns W_OK or W_ERR. */
-static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
+/* Shannon entropy of s[0..n) in bits per byte. */
+static double entropy(const char *s, size_t n) {
+  if (n == 0) return 0;
+  uint32_t cnt[256] = {0};
+  for (size_t i = 0; i < n; i++) cnt[(unsigned char)s[i]]++;
+  double h = 0;
+  for (int c = 0; c < 256; c++)
+    if (cnt[c]) {
+      double p = (double)cnt[c] / (double)n;
+      h -= p * log2(p);
+    }
+  return h;
+}
+
+/* IBAN: country, two check digits, 11-30 alphanumerics (spaces allowed
+ * between groups); valid when the ISO 13616 mod-97 of the rearranged
+ * number is 1. */
+static int iban_ok(const char *s, size_t n) {
+  char v[40];
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ' || c == '-') continue;
+    if (k == sizeof(v)) return 0;
+    v[k++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+  }
+  if (k < 15 || k > 34) return 0;
+  unsigned rem = 0;
+  for (size_t j = 0; j < k; j++) {
+    unsigned char c = (unsigned char)v[(j + 4) % k];
+    if (c >= '0' && c <= '9') rem = (rem * 10 + (c - '0')) % 97;
+    else if (c >= 'A' && c <= 'Z') rem = (rem * 100 + (unsigned)(c - 'A' + 10)) % 97;
+    else return 0;
+  }
+  return rem == 1;
+}
+
+/* 1 when span s[0..n) of rule R is not a secret after all: below the
+ * rule's entropy gate, or allowlisted (a stopword inside it, or an allow
+ * regex matching it).  An allow regex that fails (match limit) does not
+ * allow: fail closed. */
+static int span_allowed(Run *run, const Rule *R, const char *s, size_t n) {
+  if (R->min_entropy > 0 && entropy(s, n) < R->min_entropy) return 1;
+  for (int l = -1; l < R->nallow; l++) {
+    const Allow *A = l < 0 ? &R->own : R->allow[l];
+    for (int i = 0; i < A->nwords; i++)
+      if (ci_contains(s, n, A->words[i], A->wlen[i])) return 1;
+    for (int i = 0; i < A->nrx; i++) {
+      int rc = pcre2_match(A->rx[i], (PCRE2_SPTR)s, n, 0, 0, run->r->md2, run->r->mctx);
+      if (rc >= 0) return 1;
+    }
+  }
+  return 0;
+}
+
+/* Remembers the text of a redacted span, so that its other occurrences in
+ * the same payload are redacted too (telem_redactor_run's second pass). */
+static int found_add(Run *run, const char *s, size_t n, int rule) {
+  if (!run->collect || n < MIN_ECHO) return W_OK;
+  for (int i = 0; i < run->nfound; i++)
+    if (run->found[i].n == n && memcmp(run->found[i].s, s, n) == 0) return W_OK;
+  if (run->nfound == run->cfound) {
+    int nc = run->cfound ? run->cfound * 2 : 8;
+    Known *v = sqlite3_realloc64(run->found, sizeof(Known) * (size_t)nc);
+    if (!v) return run_oom(run);
+    run->found = v;
+    run->cfound = nc;
+  }
+  char *c = dup_n(s, n);
+  if (!c) return run_oom(run);
+  run->found[run->nfound].s = c;
+  run->found[run->nfound].n = n;
+  run->found[run->nfound].rule = rule;
+  run->nfound++;
+  return W_OK;
+}
+
+/* Milliseconds of clock c (monotonic: interrupt polls; the thread's CPU
+ * time: the work budget, which a busy machine must not make fail). */
+static uint64_t clock_ms(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + 1u;
+}
+
+/* The budget and the interrupt flag, now: also called every so many
+ * spans and merge steps, so that a long call stops within a few tens of
+ * milliseconds of sqlite3_interrupt().  Nonzero (with run->err set) when
+ * the call exceeded its budget or the caller interrupted it. */
+static int run_poll(Run *run) {
+  TelemRedactor *r = run->r;
+  /* The clocks are read here only (not per call): the budget counts from
+   * the first poll, and the work before it is bounded by the poll points. */
+  uint64_t cpu = clock_ms(CLOCK_THREAD_CPUTIME_ID);
+  if (!run->cpu0) run->cpu0 = cpu;
+  else if (cpu - run->cpu0 > run->budget_ms)
+    return run_err(run, "regex work budget exceeded (%llu ms of CPU for this input)",
+                   (unsigned long long)run->budget_ms);
+  if (r->stop) {
+    uint64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (now >= run->next_poll) {
+      run->next_poll = now + 10;
+      if (r->stop(r->stop_arg)) {
+        if (!run->err) run->stopped = 1;
+        return run_err(run, "interrupted");
+      }
+    }
+  }
+  return W_OK;
+}
+
+/* The work budget: checked between windows of start positions and every
+ * few PCRE2 calls. */
+static int budget_check(Run *run) {
+  if (++run->calls < 64 && !run->window_call) return W_OK;
+  run->calls = 0;
+  run->window_call = 0;
+  return run_poll(run);
+}
+
+/* Finds the spans of s[0..n) matched by the value rules not in `skip`,
+ * into r->spans (cleared first), plus every occurrence of a secret already
+ * found in this payload (run->known).  When classifying, rules that cannot
+ * raise the class are skipped.  Returns W_OK or W_ERR. */
+/* (skip by pointer: a 16-byte struct passed by value is stored as two
+ * words and reloaded as one, a store-forwarding stall per call.) */
+static int find_spans(Run *run, const char *s, size_t n, const RMask *skip) {
   TelemRedactor *r = run->r;
   r->nspans = 0;
+  for (int k = 0; k < run->nknown; k++) {
+    const Known *K = &run->known[k];
+    for (size_t off = 0; off + K->n <= n;) {
+      const char *q = mem_find(s + off, n - off, K->s, K->n);
+      if (!q) break;
+      size_t a = (size_t)(q - s);
+      if (add_span(run, a, a + K->n, K->rule)) return W_ERR;
+      off = a + K->n;
+    }
+  }
   if (n < r->minlen) return W_OK;
   Sig g;
-  sig_compute(r, (const unsigned char *)s, n, &g);
+  if (sig_compute(run, r, (const unsigned char *)s, n, &g)) return W_ERR;
   const char *subj = NULL;
   /* Candidates: rules without literals, and those whose literals' byte
    * pairs occur; minus the rules the member key skips and, when
    * classifying, the rules that cannot raise the class. */
-  uint64_t cand = ((r->value_mask & ~r->lit_mask) | (g.lits & r->lit_mask)) & ~skip;
-  if (!run->act) cand &= r->above[run->cls];
-  while (cand) {
-    int i = __builtin_ctzll(cand);
-    cand &= cand - 1;
+  RMask cand = rm_andnot(
+      rm_or(rm_andnot(r->value_mask, r->lit_mask), rm_and(g.lits, r->lit_mask)), *skip);
+  if (!run->act) cand = rm_and(cand, r->above[run->cls]);
+  uint32_t present = g.present;
+  cand = rm_and(cand, r->ok_len[n < 63 ? n : 63]);
+  cand = rm_and(cand, r->ok_digits[g.cnt[1] < 63 ? g.cnt[1] : 63]);
+  if (cand.w[0] & r->run_rules.w[0] || cand.w[1] & r->run_rules.w[1]) {
+    g.digit_run = digit_run(s, n);
+    cand = rm_and(cand, r->ok_run[g.digit_run < 63 ? g.digit_run : 63]);
+  }
+  for (int i; (i = rm_pop(&cand)) >= 0;) {
+    if ((r->qg_slots[i] & ~present) || g.cnt[1] < r->qg_digits[i] || n < r->qg_minlen[i] ||
+        g.digit_run < r->qg_run[i])
+      continue;
+    if (run->act && run->act[i] == TELEM_RACT_KEEP) continue;
     const Rule *R = &r->rules[i];
-    if (run->act ? run->act[i] == TELEM_RACT_KEEP : R->cls <= run->cls) continue;
-    if (!rule_gate(R, &g, s, n)) continue;
+    if (!run->act && R->cls <= run->cls) continue;
+    if (!rule_gate(R, i, &g, s, n)) continue;
     if (!subj) {
       /* PCRE2's JIT scans with wide loads that may read a little past the
        * subject's end (harmless, within the page) -- into uninitialised
@@ -1065,9 +1818,27 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
     }
     PCRE2_SIZE start = 0;
     while (start <= n) {
-      int rc = R->jit ? pcre2_jit_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx)
-                      : pcre2_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx);
-      if (rc == PCRE2_ERROR_NOMATCH) break;
+      /* Long strings are scanned in windows of start positions (the match
+       * may run past the window): PCRE2's match limit bounds the work per
+       * start position only, so the budget and the interrupt flag are
+       * checked between windows. */
+      int windowed = n - start > SCAN_WINDOW, rc;
+      if (budget_check(run)) return W_ERR;
+      if (windowed) {
+        run->window_call = 1;
+        pcre2_set_offset_limit(r->mctx, start + SCAN_WINDOW);
+        rc = R->jit_w ? pcre2_jit_match(R->code_w, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx)
+                      : pcre2_match(R->code_w, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx);
+        pcre2_set_offset_limit(r->mctx, PCRE2_UNSET);
+      } else {
+        rc = R->jit ? pcre2_jit_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx)
+                    : pcre2_match(R->code, (PCRE2_SPTR)subj, n, start, 0, r->md, r->mctx);
+      }
+      if (rc == PCRE2_ERROR_NOMATCH) {
+        if (!windowed) break;
+        start += SCAN_WINDOW + 1;
+        continue;
+      }
       if (rc < 0) {
         PCRE2_UCHAR msg[128];
         pcre2_get_error_message(rc, msg, sizeof(msg));
@@ -1087,6 +1858,15 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
           b = luhn_shorter(s, a, b);
           next = b > a ? b : m0 + 1;
         }
+        if (b > a && R->check == CHECK_IBAN && !iban_ok(s + a, b - a)) {
+          b = a;
+          next = m0 + 1;
+        }
+        if (b > a && (R->min_entropy > 0 || R->nallow || R->own.nwords || R->own.nrx) &&
+            span_allowed(run, R, subj + a, b - a)) {
+          b = a;
+          next = m0 + 1;
+        }
         if (b > a) {
           /* Whole UTF-8 sequences only. */
           while (a > 0 && ((unsigned char)s[a] & 0xC0) == 0x80) a--;
@@ -1096,6 +1876,7 @@ static int find_spans(Run *run, const char *s, size_t n, uint64_t skip) {
             if (R->cls > run->cls) run->cls = R->cls;
             break;
           }
+          if (found_add(run, s + a, b - a, i)) return W_ERR;
         }
       }
       start = next;
@@ -1110,15 +1891,149 @@ static int span_cmp(const void *x, const void *y) {
   return a->rule - b->rule;
 }
 
+/* Sorts r->spans[0..k) by start (then rule).  They arrive as one sorted
+ * run per rule, so runs are merged pairwise (O(k log runs)), polling the
+ * budget between merges. */
+static int spans_sort(Run *run, size_t k) {
+  TelemRedactor *r = run->r;
+  size_t runs = 1;
+  for (size_t i = 1; i < k; i++)
+    if (span_cmp(&r->spans[i - 1], &r->spans[i]) > 0) runs++;
+  if (runs == 1) return W_OK;
+  if (k < 4096) {
+    qsort(r->spans, k, sizeof(Span), span_cmp);
+    return W_OK;
+  }
+  Span *tmp = sqlite3_malloc64(sizeof(Span) * k);
+  if (!tmp) return run_oom(run);
+  Span *src = r->spans, *dst = tmp;
+  while (runs > 1) {
+    size_t i = 0, o = 0;
+    runs = 0;
+    while (i < k) {
+      size_t a = i, am = i + 1;
+      while (am < k && span_cmp(&src[am - 1], &src[am]) <= 0) am++;
+      size_t b = am, bm = am < k ? am + 1 : am;
+      while (bm < k && span_cmp(&src[bm - 1], &src[bm]) <= 0) bm++;
+      while (a < am && b < bm) dst[o++] = span_cmp(&src[a], &src[b]) <= 0 ? src[a++] : src[b++];
+      while (a < am) dst[o++] = src[a++];
+      while (b < bm) dst[o++] = src[b++];
+      i = bm;
+      runs++;
+    }
+    Span *t = src;
+    src = dst;
+    dst = t;
+    if (run_poll(run)) {
+      sqlite3_free(tmp);
+      return W_ERR;
+    }
+  }
+  if (src != r->spans) memcpy(r->spans, src, sizeof(Span) * k);
+  sqlite3_free(tmp);
+  return W_OK;
+}
+
+/* Appends the pseudonym of the canonical JSON bytes t[0..n): with an
+ * operator key hmac:<keyid>:<HMAC-SHA256 hex>, else xxh3:<16 hex> (the
+ * form Vox writes for hashed MCP arguments; unkeyed, so a guessable value
+ * can be recovered by trying candidates). */
+static int put_digest(Run *run, TelemBuf *o, const char *t, size_t n) {
+  TelemRedactor *r = run->r;
+  if (r->hmac_key) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!HMAC(EVP_sha256(), r->hmac_key, (int)r->hmac_key_len, (const unsigned char *)t, n, md,
+              &mdlen))
+      return run_err(run, "HMAC-SHA256 failed");
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < mdlen; i++) {
+      hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+      hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+    }
+    telem_buf_printf(o, "hmac:%s:%.*s", r->hmac_keyid, (int)(2 * mdlen), hex);
+  } else {
+    telem_buf_printf(o, "xxh3:%016llx", (unsigned long long)XXH3_64bits(t, n));
+  }
+  return W_OK;
+}
+
+/* Appends v as canonical JSON: compact, object members sorted by key
+ * bytes (the last of duplicate keys wins), strings escaped as serde_json
+ * does (", \\, \b \f \n \r \t, other controls \u00xx; everything else
+ * raw), numbers as written.  These are the bytes Vox's serde_json::to_vec
+ * gives for a Value (its Map is a BTreeMap), so digests join with Vox's. */
+static int canon_write(Run *run, TelemBuf *b, const TelemJson *v) {
+  if (v->type == TJ_ARRAY) {
+    telem_buf_putc(b, '[');
+    for (const TelemJson *e = v->child; e; e = e->next) {
+      if (e != v->child) telem_buf_putc(b, ',');
+      if (canon_write(run, b, e)) return W_ERR;
+    }
+    telem_buf_putc(b, ']');
+    return W_OK;
+  }
+  if (v->type != TJ_OBJECT) {
+    telem_json_write(b, v);
+    return W_OK;
+  }
+  size_t n = 0;
+  for (const TelemJson *e = v->child; e; e = e->next) n++;
+  const TelemJson **m = sqlite3_malloc64(sizeof(*m) * (n + 1));
+  if (!m) return run_oom(run);
+  n = 0;
+  for (const TelemJson *e = v->child; e; e = e->next) m[n++] = e;
+  /* Insertion sort, stable: members are few; keeps input order of equal keys. */
+  for (size_t i = 1; i < n; i++) {
+    const TelemJson *x = m[i];
+    size_t j = i;
+    while (j > 0) {
+      const TelemJson *y = m[j - 1];
+      size_t l = x->key_len < y->key_len ? x->key_len : y->key_len;
+      int c = memcmp(y->key, x->key, l);
+      if (c < 0 || (c == 0 && y->key_len <= x->key_len)) break;
+      m[j] = y;
+      j--;
+    }
+    m[j] = x;
+  }
+  telem_buf_putc(b, '{');
+  int first = 1, rc = W_OK;
+  for (size_t i = 0; i < n && !rc; i++) {
+    if (i + 1 < n && m[i + 1]->key_len == m[i]->key_len &&
+        memcmp(m[i + 1]->key, m[i]->key, m[i]->key_len) == 0)
+      continue; /* a later duplicate replaces this one */
+    if (!first) telem_buf_putc(b, ',');
+    first = 0;
+    telem_buf_json_string(b, m[i]->key, m[i]->key_len);
+    telem_buf_putc(b, ':');
+    rc = canon_write(run, b, m[i]);
+  }
+  telem_buf_putc(b, '}');
+  sqlite3_free(m);
+  return rc;
+}
+
+/* Appends the pseudonym of JSON value v (canonical JSON, see canon_write). */
+static int put_value_digest(Run *run, TelemBuf *o, const TelemJson *v) {
+  TelemBuf *t = &run->r->tmp;
+  t->len = 0;
+  if (canon_write(run, t, v)) return W_ERR;
+  if (t->oom) return run_oom(run);
+  return put_digest(run, o, t->p, t->len);
+}
+
 /* Appends the replacement of s[a..b) under rule `rule` with action act. */
 static int put_replacement(Run *run, TelemBuf *o, int rule, int act, const char *s, size_t n) {
   const Rule *R = &run->r->rules[rule];
   if (act == TELEM_RACT_HASH) {
+    /* The digest of the span as a JSON string: the same as hashing a
+     * member whose whole value is this text. */
     TelemBuf *t = &run->r->tmp;
     t->len = 0;
     telem_buf_json_string(t, s, n);
     if (t->oom) return run_oom(run);
-    telem_buf_printf(o, "xxh3:%016llx", (unsigned long long)XXH3_64bits(t->p, t->len));
+    return put_digest(run, o, t->p, t->len);
   } else {
     out_append(o, R->repl, R->repl_len);
   }
@@ -1143,10 +2058,11 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     if (!o) return W_OK;
     if (raw) out_append(o, raw, raw_n);
     else if (json) telem_buf_json_string(o, s, n);
+    else if (run->repair) telem_buf_utf8_repair(o, s, n);
     else out_append(o, s, n);
     return W_OK;
   }
-  if (k > 1) qsort(r->spans, k, sizeof(Span), span_cmp);
+  if (k > 1 && spans_sort(run, k)) return W_ERR;
   /* Build the scrubbed text in `piece` when json (it is escaped as a
    * whole), else straight into the output; nothing when there is no output
    * (telem_redactions). */
@@ -1165,16 +2081,19 @@ static int emit_scrubbed(Run *run, const char *s, size_t n, int json, const char
     }
     if (a < pos) a = pos;
     int act = run->act[rule];
+    if ((i & 1023) == 1023 && (rc = run_poll(run))) goto done;
     if ((rc = record(run, rule, act))) goto done;
     if (dst) {
-      out_append(dst, s + pos, a - pos);
+      if (run->repair && !json) telem_buf_utf8_repair(dst, s + pos, a - pos);
+      else out_append(dst, s + pos, a - pos);
       if ((rc = put_replacement(run, dst, rule, act, s + a, b - a))) goto done;
     }
     pos = b;
     i = j;
   }
   if (dst) {
-    out_append(dst, s + pos, n - pos);
+    if (run->repair && !json) telem_buf_utf8_repair(dst, s + pos, n - pos);
+    else out_append(dst, s + pos, n - pos);
     if (json) telem_buf_json_string(o, piece.p ? piece.p : "", piece.len);
     if (piece.oom || o->oom) rc = run_oom(run);
   }
@@ -1187,46 +2106,102 @@ done:
  * that skip its values. */
 typedef struct KeyInfo {
   int rule;       /* key rule index or -1 */
-  uint64_t skip;  /* value rules not applied below this key */
+  RMask skip;     /* value rules not applied below this key */
+  KeyCacheEnt *e; /* its cache entry (valid until the next key_info), or NULL */
 } KeyInfo;
+
+/* The cache slot for key hash h: its entry, or the empty slot where it
+ * goes.  The table grows (doubling, rehashing) while it is at most KC_MAX
+ * entries, so documents with thousands of distinct keys keep hitting;
+ * past that it is cleared when three quarters full. */
+static KeyCacheEnt *kc_slot(TelemRedactor *r, uint64_t h, const char *key, size_t klen,
+                            int inserting) {
+  if (inserting && (r->kc_count + 1) * 4 > r->kc_cap * 3) {
+    uint32_t nc = r->kc_cap * 2;
+    KeyCacheEnt *nv = nc <= KC_MAX ? sqlite3_malloc64(sizeof(KeyCacheEnt) * nc) : NULL;
+    if (nv) {
+      memset(nv, 0, sizeof(KeyCacheEnt) * nc);
+      for (uint32_t i = 0; i < r->kc_cap; i++) {
+        if (!r->kcache[i].valid) continue;
+        uint32_t j = (uint32_t)r->kcache[i].h & (nc - 1);
+        while (nv[j].valid) j = (j + 1) & (nc - 1);
+        nv[j] = r->kcache[i];
+      }
+      sqlite3_free(r->kcache);
+      r->kcache = nv;
+      r->kc_cap = nc;
+    } else {
+      /* At the cap (or out of memory): start over. */
+      memset(r->kcache, 0, sizeof(KeyCacheEnt) * r->kc_cap);
+      r->kc_count = 0;
+    }
+  }
+  uint32_t j = (uint32_t)h & (r->kc_cap - 1);
+  for (;;) {
+    KeyCacheEnt *e = &r->kcache[j];
+    if (!e->valid) return e;
+    if (e->h == h && e->len == klen && memcmp(e->key, key, klen) == 0) return e;
+    j = (j + 1) & (r->kc_cap - 1);
+  }
+}
 
 static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
   TelemRedactor *r = run->r;
   KeyCacheEnt *e = NULL;
   uint64_t h = 0;
+  ki->e = NULL;
   if (klen <= KC_KEYMAX) {
     h = XXH3_64bits(key, klen);
-    e = &r->kcache[h & (KC_SIZE - 1)];
-    if (e->valid && e->h == h && e->len == klen && memcmp(e->key, key, klen) == 0) {
+    e = kc_slot(r, h, key, klen, 0);
+    if (e->valid) {
       ki->rule = e->rule;
       ki->skip = e->skip;
+      ki->e = e;
       return W_OK;
     }
   }
   char stackbuf[NORM_STACK];
+  uint8_t bstack[NORM_STACK + 1];
   char *norm = stackbuf;
-  if (klen > NORM_STACK && !(norm = sqlite3_malloc64(klen))) return run_oom(run);
-  size_t nn = key_normalize(key, klen, norm);
+  uint8_t *bnd = bstack;
+  if (klen > NORM_STACK) {
+    norm = sqlite3_malloc64(klen + 1);
+    bnd = sqlite3_malloc64(klen + 1);
+    if (!norm || !bnd) {
+      sqlite3_free(norm);
+      sqlite3_free(bnd);
+      return run_oom(run);
+    }
+  }
+  size_t nn = key_normalize(key, klen, norm, bnd);
   ki->rule = -1;
-  ki->skip = 0;
+  memset(&ki->skip, 0, sizeof(ki->skip));
   for (int i = r->nvalue; i < r->nrules && ki->rule < 0; i++) {
     const Rule *R = &r->rules[i];
-    if (keypats_match(R->keys, R->nkeys, norm, nn) &&
-        !keypats_match(R->except, R->nexcept, norm, nn))
+    const uint8_t *b = R->substring ? NULL : bnd;
+    if (keypats_match(R->keys, R->nkeys, norm, nn, b) &&
+        !keypats_match(R->except, R->nexcept, norm, nn, b))
       ki->rule = i;
   }
   for (int i = 0; i < r->nvalue; i++) {
     const Rule *R = &r->rules[i];
-    if (R->nxkeys && keypats_match(R->xkeys, R->nxkeys, norm, nn)) ki->skip |= 1ull << i;
+    if (R->nxkeys && keypats_match(R->xkeys, R->nxkeys, norm, nn, bnd)) rm_set(&ki->skip, i);
   }
-  if (norm != stackbuf) sqlite3_free(norm);
+  if (norm != stackbuf) {
+    sqlite3_free(norm);
+    sqlite3_free(bnd);
+  }
   if (e) {
+    e = kc_slot(r, h, key, klen, 1);
+    memset(e, 0, sizeof(*e));
     e->h = h;
     e->len = (uint8_t)klen;
     e->rule = (int16_t)ki->rule;
     e->skip = ki->skip;
     memcpy(e->key, key, klen);
     e->valid = 1;
+    r->kc_count++;
+    ki->e = e;
   }
   return W_OK;
 }
@@ -1244,82 +2219,159 @@ static void path_push_key(Run *run, const char *k, size_t n) {
   telem_buf_pointer_token(&run->path, k, n);
 }
 
-static int walk(Run *run, const TelemJson *v, uint64_t skip);
+static int walk(Run *run, const TelemJson *v, const RMask *skip);
+
+/* 1 when string v is already a pseudonym this engine (or Vox) writes:
+ * xxh3:<16 hex> or hmac:<keyid>:<64 hex>.  Hashing it again would break
+ * the join with the producer's digest, and it holds no content. */
+static int is_pseudonym(const TelemJson *v) {
+  if (v->type != TJ_STRING) return 0;
+  const char *z = v->s;
+  size_t n = v->n, i;
+  if (n == 21 && memcmp(z, "xxh3:", 5) == 0) i = 5;
+  else if (n > 70 && memcmp(z, "hmac:", 5) == 0 && z[n - 65] == ':') i = n - 64;
+  else return 0;
+  for (; i < n; i++)
+    if (!((z[i] >= '0' && z[i] <= '9') || (z[i] >= 'a' && z[i] <= 'f'))) return 0;
+  return 1;
+}
 
 static int walk_object(Run *run, const TelemJson *v) {
   TelemRedactor *r = run->r;
   TelemBuf *o = run->out;
   int first = 1, rc;
+  TelemBuf kb; /* the scrubbed key, when value patterns matched it */
+  telem_buf_init(&kb);
   if (o) out_putc(o, '{');
   for (const TelemJson *m = v->child; m; m = m->next) {
     KeyInfo ki;
-    if ((rc = key_info(run, m->key, m->key_len, &ki))) return rc;
+    if ((rc = key_info(run, m->key, m->key_len, &ki))) goto out;
+    /* Keys are data ({"alice@example.com": 3}): value patterns run over
+     * the key first, and the scrubbed key is what the output and the
+     * path (telem_redactions) show. */
+    const char *kp = m->key;
+    size_t kn = m->key_len;
+    int kspans = 0;
+    /* Keys repeat from row to row: the cache remembers one that no value
+     * pattern matched under this profile (or when classifying from S0). */
+    int known_clean = ki.e && ki.e->clean && ki.e->clean_act == run->act && !run->nknown;
+    if (!known_clean && (m->key_len >= r->minlen || run->nknown)) {
+      if ((rc = find_spans(run, m->key, m->key_len, &rm_none))) goto out;
+      if (ki.e && !r->nspans && !run->nknown && (run->act || run->cls == 0)) {
+        ki.e->clean = 1;
+        ki.e->clean_act = run->act;
+      }
+      if (!run->act) {
+        if (run->cls >= 3) {
+          rc = W_STOP;
+          goto out;
+        }
+      } else if (r->nspans) {
+        TelemBuf *save_out = run->out;
+        TelemRedactLog *save_log = run->log;
+        kb.len = 0;
+        run->out = &kb;
+        run->log = NULL;
+        rc = emit_scrubbed(run, m->key, m->key_len, 0, NULL, 0);
+        run->out = save_out;
+        run->log = save_log;
+        if (rc) goto out;
+        if (kb.oom) {
+          rc = run_oom(run);
+          goto out;
+        }
+        kspans = (int)r->nspans;
+        if (kspans) {
+          kp = kb.p;
+          kn = kb.len;
+        }
+      }
+    }
     size_t mark = run->path.len;
-    if (run->log) path_push_key(run, m->key, m->key_len);
+    if (run->log) {
+      path_push_key(run, kp, kn);
+      if ((rc = path_push(run, mark))) goto out;
+      for (int k = 0; k < kspans; k++)
+        if ((rc = record(run, r->spans[k].rule, run->act[r->spans[k].rule]))) goto out;
+    }
     int act = TELEM_RACT_KEEP;
-    if (ki.rule >= 0 && value_nonempty(m)) {
+    if (ki.rule >= 0 && value_nonempty(m) && !is_pseudonym(m)) {
       const Rule *R = &r->rules[ki.rule];
       if (!run->act) {
         if (R->cls > run->cls) run->cls = R->cls;
-        if (run->cls >= 3) return W_STOP;
+        if (run->cls >= 3) {
+          rc = W_STOP;
+          goto out;
+        }
       } else {
         act = run->act[ki.rule];
       }
     }
     if (act == TELEM_RACT_OMIT) {
-      if ((rc = record(run, ki.rule, act))) return rc;
-      run->path.len = mark;
+      if ((rc = record(run, ki.rule, act))) goto out;
+      path_pop(run, mark);
       continue;
     }
     if (o && !first) out_putc(o, ',');
     first = 0;
-    /* The key itself may hold personal data ({"alice@example.com": 3}). */
-    /* A key without escapes points into the input just after its quote,
-     * so the raw "key" can be copied as written. */
-    const char *raw_key = (m->flags & TJ_F_KEY_DECODED) ? NULL : m->key - 1;
-    if (m->key_len >= r->minlen) {
-      if ((rc = find_spans(run, m->key, m->key_len, 0))) return rc;
-      if ((rc = emit_scrubbed(run, m->key, m->key_len, 1, raw_key, m->key_len + 2))) return rc;
-      if (!run->act && run->cls >= 3) return W_STOP;
-    } else if (o) {
-      if (raw_key) out_append(o, raw_key, m->key_len + 2);
+    if (o) {
+      if (kspans) telem_buf_json_string(o, kp, kn);
+      else if (!(m->flags & TJ_F_KEY_DECODED)) out_append(o, m->key - 1, m->key_len + 2);
       else telem_buf_json_string(o, m->key, m->key_len);
+      out_putc(o, ':');
     }
-    if (o) out_putc(o, ':');
     if (act == TELEM_RACT_REPLACE) {
-      if ((rc = record(run, ki.rule, act))) return rc;
+      if ((rc = record(run, ki.rule, act))) goto out;
+      if (m->type == TJ_STRING && (rc = found_add(run, m->s, m->n, ki.rule))) goto out;
       if (o) {
         out_putc(o, '"');
         out_append(o, r->rules[ki.rule].repl, r->rules[ki.rule].repl_len);
         out_putc(o, '"');
       }
     } else if (act == TELEM_RACT_HASH) {
-      if ((rc = record(run, ki.rule, act))) return rc;
+      if ((rc = record(run, ki.rule, act))) goto out;
       if (o) {
-        TelemBuf *t = &r->tmp;
-        t->len = 0;
-        telem_json_write(t, m);
-        if (t->oom) return run_oom(run);
-        telem_buf_printf(o, "\"xxh3:%016llx\"", (unsigned long long)XXH3_64bits(t->p, t->len));
+        out_putc(o, '"');
+        if ((rc = put_value_digest(run, o, m))) goto out;
+        out_putc(o, '"');
       }
-    } else if ((rc = walk(run, m, ki.skip))) {
-      return rc;
+    } else if ((rc = walk(run, m, &ki.skip))) {
+      goto out;
     }
-    run->path.len = mark;
+    path_pop(run, mark);
   }
   if (o) out_putc(o, '}');
-  return W_OK;
+  rc = W_OK;
+out:
+  telem_buf_free(&kb);
+  return rc;
 }
 
 static int looks_like_json(const char *s, size_t n);
+static void surrogate_repair(char *d, size_t n);
+
+#define BOM "\xEF\xBB\xBF" /* UTF-8 byte order mark: JSON after it is still JSON */
+
+/* 1 when s[0..n) opens like a JSON object or array of objects/strings
+ * ({"..., {}, [{, [[, [", []), not like a log line ("[INFO] ..."):
+ * unreadable text of this shape is treated as broken JSON (fail closed). */
+static int surely_json(const char *s, size_t n) {
+  size_t i = 0;
+  if (n >= 3 && memcmp(s, BOM, 3) == 0) i = 3;
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  if (i >= n || (s[i] != '{' && s[i] != '[')) return 0;
+  char open = s[i++];
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  if (i >= n) return 1; /* "{" alone: truncated */
+  if (open == '{') return s[i] == '"' || s[i] == '}';
+  return s[i] == '{' || s[i] == '[' || s[i] == '"' || s[i] == ']';
+}
 
 /* 1 when the parser gave up on a size limit (the text may well be JSON):
  * scrubbing it as text could not apply the key rules and could break the
  * JSON escapes, so callers fail closed instead. */
 static int json_limit_hit(const TelemJsonError *je) {
-  return je->what && (strcmp(je->what, "too many values") == 0 ||
-                      strcmp(je->what, "string too long") == 0 ||
-                      strcmp(je->what, "input too large") == 0);
+  return je->code == TJ_ERR_LIMIT;
 }
 
 /* A string value that holds a JSON object or array ("arguments_json":
@@ -1328,12 +2380,26 @@ static int json_limit_hit(const TelemJsonError *je) {
  * inside was acted on, the string becomes the compact redacted document,
  * else it is copied as written.  Returns W_NOTJSON when v does not parse,
  * and the caller scrubs it as a string. */
-static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
+static int walk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
   TelemJsonError je = {0};
-  const TelemJson *inner = telem_json_parse(run->arena, v->s, v->n, &je);
+  const char *z = v->s;
+  size_t zn = v->n;
+  int bom = zn >= 3 && memcmp(z, BOM, 3) == 0;
+  if (bom) z += 3, zn -= 3;
+  const TelemJson *inner = telem_json_parse(run->arena, z, zn, &je);
+  if (!inner && je.code == TJ_ERR_SURROGATE) {
+    /* A producer cut a string inside a surrogate pair: repair a copy. */
+    char *c = telem_arena_alloc(run->arena, zn + 1);
+    if (!c) return run_oom(run);
+    memcpy(c, z, zn);
+    surrogate_repair(c, zn);
+    z = c;
+    memset(&je, 0, sizeof(je));
+    inner = telem_json_parse(run->arena, z, zn, &je);
+  }
   if (!inner) {
-    if (je.what && strcmp(je.what, "out of memory") == 0) return run_oom(run);
-    if (je.what && strcmp(je.what, "nesting too deep") == 0)
+    if (je.code == TJ_ERR_NOMEM) return run_oom(run);
+    if (je.code == TJ_ERR_DEPTH)
       return run_err(run, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
     if (json_limit_hit(&je)) return run_err(run, "embedded JSON too large: %s", je.what);
     return W_NOTJSON;
@@ -1343,8 +2409,9 @@ static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
   long before = run->changes;
   TelemBuf inner_out;
   telem_buf_init(&inner_out);
+  if (bom) out_append(&inner_out, BOM, 3);
   run->out = outer ? &inner_out : NULL;
-  run->in = v->s;
+  run->in = z;
   run->embed++;
   int rc = walk(run, inner, skip);
   run->embed--;
@@ -1359,7 +2426,7 @@ static int walk_embedded(Run *run, const TelemJson *v, uint64_t skip) {
   return rc;
 }
 
-static int walk(Run *run, const TelemJson *v, uint64_t skip) {
+static int walk(Run *run, const TelemJson *v, const RMask *skip) {
   TelemRedactor *r = run->r;
   TelemBuf *o = run->out;
   int rc;
@@ -1375,7 +2442,7 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
       return W_OK;
     case TJ_NUMBER:
       /* Integer literals can be card numbers. */
-      if ((v->flags & TJ_F_INTEGRAL) && v->n >= r->minlen) {
+      if ((v->flags & TJ_F_INTEGRAL) && v->n >= r->num_minlen) {
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
         if (r->nspans) {
           if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
@@ -1385,12 +2452,45 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
       if (o) out_append(o, v->s, v->n);
       return W_OK;
     case TJ_STRING:
-      if (run->embed < MAX_EMBED && v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
-        rc = walk_embedded(run, v, skip);
-        if (rc != W_NOTJSON) return rc;
+      if (v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
+        if (run->embed < MAX_EMBED) {
+          rc = walk_embedded(run, v, skip);
+          if (rc != W_NOTJSON) return rc;
+        }
+        /* Fail closed where the key rules cannot look inside: JSON below
+         * the embedding limit, or embedded JSON that does not parse
+         * (truncated, ...).  classify makes it S3; profiles that hash or
+         * drop members by key refuse; `default` scrubs it as text. */
+        if (run->embed >= MAX_EMBED || surely_json(v->s, v->n)) {
+          if (!run->act || run->needs_json) {
+            const char *why = run->embed >= MAX_EMBED
+                                  ? "is nested deeper than the embedding limit (" EMBED_STR " levels)"
+                                  : "cannot be read (truncated or malformed)";
+            if (!run->log || !run->path.len) return run_err(run, "embedded JSON %s", why);
+            /* The path holds scrubbed keys only (walk_object). */
+            return run_err(run, "embedded JSON at %.*s %s", (int)run->path.len, run->path.p, why);
+          }
+        }
       }
       if (v->n >= r->minlen) {
+        CleanEnt *ce = NULL;
+        uint64_t h = 0;
+        if (v->n <= VC_MAX && !run->nknown && (run->act || run->cls == 0)) {
+          h = XXH3_64bits(v->s, v->n) | 1u;
+          ce = &r->vcache[h & (VC_SIZE - 1)];
+          if (ce->h == h && ce->len == v->n && ce->act == run->act &&
+              memcmp(ce->s, v->s, v->n) == 0) {
+            if (o) out_append(o, run->in + v->src_off, v->src_len);
+            return W_OK;
+          }
+        }
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
+        if (ce && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
+          ce->h = h;
+          ce->act = run->act;
+          ce->len = (uint8_t)v->n;
+          memcpy(ce->s, v->s, v->n);
+        }
         if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
         return emit_scrubbed(run, v->s, v->n, 1, run->in + v->src_off, v->src_len);
       }
@@ -1402,9 +2502,12 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
       for (const TelemJson *e = v->child; e; e = e->next, i++) {
         if (o && i) out_putc(o, ',');
         size_t mark = run->path.len;
-        if (run->log) telem_buf_printf(&run->path, "/%u", i);
+        if (run->log) {
+          telem_buf_printf(&run->path, "/%u", i);
+          if ((rc = path_push(run, mark))) return rc;
+        }
         if ((rc = walk(run, e, skip))) return rc;
-        run->path.len = mark;
+        path_pop(run, mark);
       }
       if (o) out_putc(o, ']');
       return W_OK;
@@ -1412,42 +2515,6 @@ static int walk(Run *run, const TelemJson *v, uint64_t skip) {
     case TJ_OBJECT: return walk_object(run, v);
     default: return run_err(run, "unexpected JSON node");
   }
-}
-
-/* Copies s[0..n) to d (room for 3n bytes) with every ill-formed UTF-8
- * sequence (bad lead or continuation byte, overlong, surrogate, > U+10FFFF,
- * truncated) replaced by U+FFFD, one per offending byte.  Returns the
- * length written. */
-static size_t utf8_repair(const unsigned char *s, size_t n, unsigned char *d) {
-  size_t i = 0, j = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) {
-      d[j++] = (unsigned char)c;
-      i++;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
-    int ok = len && i + len <= n;
-    for (size_t k = 1; ok && k < len; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) ok = 0;
-      else cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = 0;
-    if (ok) {
-      memcpy(d + j, s + i, len);
-      j += len;
-      i += len;
-    } else {
-      d[j++] = 0xEF, d[j++] = 0xBF, d[j++] = 0xBD;
-      i++;
-    }
-  }
-  return j;
 }
 
 static int hex4_value(const char *z, uint32_t *out) {
@@ -1495,7 +2562,7 @@ static void surrogate_repair(char *d, size_t n) {
 enum { PJ_JSON, PJ_TEXT, PJ_OOM, PJ_DEEP, PJ_BIG };
 
 /* Parses text[0..n) as JSON into arena a.  JSON whose fault is invalid
- * UTF-8 or a lone surrogate escape is repaired (utf8_repair,
+ * UTF-8 or a lone surrogate escape is repaired (telem_buf_utf8_repair,
  * surrogate_repair) and parsed again, so its key rules still apply; *fixed then owns the repaired copy (sqlite3 memory; the tree points
  * into it) and *ptext / *pn point at it.  Returns PJ_JSON with *root,
  * PJ_TEXT (not JSON: *je says why), PJ_OOM, PJ_DEEP (nesting deeper
@@ -1509,16 +2576,21 @@ static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const Telem
   memset(je, 0, sizeof(*je));
   *root = NULL;
   if ((*root = telem_json_parse(a, *ptext, *pn, je))) return PJ_JSON;
-  if (je->what && strcmp(je->what, "out of memory") == 0) return PJ_OOM;
-  if (je->what && strcmp(je->what, "nesting too deep") == 0) return PJ_DEEP;
+  if (je->code == TJ_ERR_NOMEM) return PJ_OOM;
+  if (je->code == TJ_ERR_DEPTH) return PJ_DEEP;
   if (json_limit_hit(je) && looks_like_json(*ptext, *pn)) return PJ_BIG;
-  if (!je->what || (strcmp(je->what, "invalid UTF-8") != 0 &&
-                    strcmp(je->what, "lone surrogate in \\u escape") != 0))
+  if (je->code != TJ_ERR_UTF8 && je->code != TJ_ERR_SURROGATE)
     return PJ_TEXT;
   if (*pn > UINT32_MAX / 3) return PJ_TEXT;
-  unsigned char *d = sqlite3_malloc64(*pn * 3 + 1);
-  if (!d) return PJ_OOM;
-  size_t dn = utf8_repair((const unsigned char *)*ptext, *pn, d);
+  TelemBuf rb;
+  telem_buf_init(&rb);
+  telem_buf_utf8_repair(&rb, *ptext, *pn);
+  size_t dn = rb.len;
+  unsigned char *d = (unsigned char *)telem_buf_take(&rb);
+  if (!d) {
+    telem_buf_free(&rb);
+    return PJ_OOM;
+  }
   surrogate_repair((char *)d, dn);
   TelemJsonError e2 = {0};
   telem_arena_reset(a);
@@ -1529,8 +2601,8 @@ static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const Telem
     return PJ_JSON;
   }
   sqlite3_free(d); /* repaired and still not JSON: scrub the original as text */
-  if (e2.what && strcmp(e2.what, "out of memory") == 0) return PJ_OOM;
-  if (e2.what && strcmp(e2.what, "nesting too deep") == 0) return PJ_DEEP;
+  if (e2.code == TJ_ERR_NOMEM) return PJ_OOM;
+  if (e2.code == TJ_ERR_DEPTH) return PJ_DEEP;
   if (json_limit_hit(&e2) && looks_like_json(*ptext, *pn)) {
     *je = e2;
     return PJ_BIG;
@@ -1541,17 +2613,57 @@ static int parse_json(TelemArena *a, const char **ptext, size_t *pn, const Telem
 static int parse_fail_msg(int pj, const TelemJsonError *je, char **pzErr) {
   if (pj == PJ_DEEP) telem_set_err(pzErr, "JSON nested deeper than %d levels", TELEM_JSON_MAX_DEPTH);
   else if (pj == PJ_BIG) telem_set_err(pzErr, "JSON too large: %s", je->what);
-  else telem_set_err(pzErr, "out of memory");
+  else telem_set_oom(pzErr);
   return -1;
 }
 
 /* 1 when the first non-blank byte of text opens a JSON object or array. */
 static int looks_like_json(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = (n >= 3 && memcmp(s, BOM, 3) == 0) ? 3 : 0; i < n; i++) {
     if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') continue;
     return s[i] == '{' || s[i] == '[';
   }
   return 0;
+}
+
+static void run_init(Run *run, TelemRedactor *r, TelemArena *a, const char *text, size_t n) {
+  memset(run, 0, sizeof(*run));
+  run->r = r;
+  run->in = text;
+  run->arena = a;
+  telem_buf_init(&run->path);
+  run->budget_ms = BUDGET_MS_BASE + (uint64_t)(n >> 20) * BUDGET_MS_PER_MIB;
+}
+
+static void run_free_found(Run *run) {
+  for (int i = 0; i < run->nfound; i++) sqlite3_free(run->found[i].s);
+  sqlite3_free(run->found);
+  run->found = NULL;
+  run->nfound = run->cfound = 0;
+}
+
+/* 1 when some secret redacted in the first pass may occur again in the
+ * payload: it occurs more than once in the input as written, or it has
+ * bytes that JSON escapes (so the raw count cannot tell). */
+static int echo_possible(const Run *run, const char *text, size_t n) {
+  for (int i = 0; i < run->nfound; i++) {
+    const Known *K = &run->found[i];
+    for (size_t j = 0; j < K->n; j++) {
+      unsigned char c = (unsigned char)K->s[j];
+      if (c < 0x20 || c == '"' || c == '\\' || c == '/' || c >= 0x80) return 1;
+    }
+    const char *q = mem_find(text, n, K->s, K->n);
+    if (q && mem_find(q + 1, n - (size_t)(q - text) - 1, K->s, K->n)) return 1;
+  }
+  return 0;
+}
+
+/* One pass over the parsed document or the text. */
+static int run_pass(Run *run, const TelemJson *root, const char *text, size_t n) {
+  if (root) return walk(run, root, &rm_none);
+  int rc = find_spans(run, text, n, &rm_none);
+  if (!rc) rc = emit_scrubbed(run, text, n, 0, NULL, 0);
+  return rc;
 }
 
 int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char *text, size_t n,
@@ -1564,37 +2676,69 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   const TelemJson *root;
   char *fixed;
   TelemJsonError je;
+  const char *orig = text;
+  size_t orig_n = n;
+  int bom = n >= 3 && memcmp(text, BOM, 3) == 0;
+  if (bom) text += 3, n -= 3;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
   if (pj == PJ_OOM || pj == PJ_DEEP || pj == PJ_BIG) return parse_fail_msg(pj, &je, pzErr);
-  if (pj == PJ_TEXT && P->needs_json && looks_like_json(text, n)) {
-    /* Fail closed: this profile hashes or drops members by key, which text
-     * patterns cannot do; scrubbing malformed JSON as text would keep the
-     * content the caller asked to remove. */
-    telem_set_err(pzErr, "profile \"%s\" needs well-formed JSON: %s at byte %llu", P->name,
-                  je.what ? je.what : "invalid JSON", (unsigned long long)je.offset);
-    return -1;
+  if (pj == PJ_TEXT) {
+    if (P->needs_json && (looks_like_json(text, n) || surely_json(text, n))) {
+      /* Fail closed: this profile hashes or drops members by key, which
+       * text patterns cannot do; scrubbing malformed JSON as text would
+       * keep the content the caller asked to remove. */
+      telem_set_err(pzErr, "profile \"%s\" needs well-formed JSON: %s at byte %llu", P->name,
+                    je.what ? je.what : "invalid JSON",
+                    (unsigned long long)je.offset + (bom ? 3u : 0u));
+      return -1;
+    }
+    text = orig; /* text keeps its BOM */
+    n = orig_n;
+    bom = 0;
   }
-  Run run = {0};
-  run.r = r;
+  size_t out_mark = out ? out->len : 0;
+  int log_mark = log ? log->n : 0, node_mark = log ? log->nnodes : 0;
+  size_t tok_mark = log ? log->tok.len : 0;
+  Run run;
+  run_init(&run, r, a, text, n);
   run.act = P->action;
   run.out = out;
   run.log = log;
-  run.in = text;
-  run.arena = a;
-  telem_buf_init(&run.path);
-  int rc;
-  if (out) telem_buf_reserve(out, n + 64);
-  if (root) {
-    rc = walk(&run, root, 0);
-  } else {
-    rc = find_spans(&run, text, n, 0);
-    if (!rc) rc = emit_scrubbed(&run, text, n, 0, NULL, 0);
+  run.needs_json = P->needs_json;
+  run.collect = 1;
+  run.repair = !root && !telem_utf8_valid(text, n);
+  if (out) {
+    telem_buf_reserve(out, n + 64);
+    if (bom) out_append(out, BOM, 3);
+  }
+  int rc = run_pass(&run, root, text, n);
+  if (!rc && run.nfound && echo_possible(&run, text, n)) {
+    /* Every other occurrence of a secret found anywhere in the payload is
+     * redacted too: a second pass with the secrets as literal patterns. */
+    if (out) {
+      out->len = out_mark;
+      if (bom) out_append(out, BOM, 3);
+    }
+    if (log) {
+      log->n = log_mark;
+      log->nnodes = node_mark;
+      log->tok.len = tok_mark;
+    }
+    run.path.len = 0;
+    run.nlv = 0;
+    run.collect = 0;
+    run.known = run.found;
+    run.nknown = run.nfound;
+    rc = run_pass(&run, root, text, n);
   }
   if (!rc && (run.path.oom || (out && out->oom))) rc = run_oom(&run);
   telem_buf_free(&run.path);
+  sqlite3_free(run.lv);
+  run_free_found(&run);
   sqlite3_free(fixed);
   if (rc) {
-    telem_set_err(pzErr, "%s", run.err ? run.err : "out of memory");
+    if (run.oom || !run.err) telem_set_oom(pzErr);
+    else telem_set_err(pzErr, "%s", run.err);
     sqlite3_free(run.err);
     return -1;
   }
@@ -1607,6 +2751,7 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   const TelemJson *root;
   char *fixed;
   TelemJsonError je;
+  if (n >= 3 && memcmp(text, BOM, 3) == 0) text += 3, n -= 3;
   int pj = parse_json(a, &text, &n, &root, &fixed, &je);
   if (pj == PJ_OOM) return parse_fail_msg(pj, &je, pzErr);
   if (pj != PJ_JSON) {
@@ -1615,30 +2760,102 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
     *cls = 3;
     return 0;
   }
-  Run run = {0};
-  run.r = r;
+  Run run;
+  run_init(&run, r, a, text, n);
   run.cls = *cls;
-  run.in = text;
-  run.arena = a;
-  telem_buf_init(&run.path);
-  int rc = walk(&run, root, 0);
+  int rc = walk(&run, root, &rm_none);
   telem_buf_free(&run.path);
+  sqlite3_free(run.lv);
   sqlite3_free(fixed);
   if (rc == W_ERR) {
-    if (!run.err || strcmp(run.err, "out of memory") == 0) {
-      telem_set_err(pzErr, "out of memory");
+    if (run.oom) {
+      telem_set_oom(pzErr);
       sqlite3_free(run.err);
       return -1;
     }
-    /* Part of the payload could not be read (embedded JSON too deep or too
-     * large, a pattern at its match limit): like free text, it may hold
-     * anything, so it is content -- and one such row does not abort a
-     * governance query. */
+    if (run.stopped) {
+      telem_set_err(pzErr, "interrupted");
+      sqlite3_free(run.err);
+      return -1;
+    }
+    /* Part of the payload could not be read (embedded JSON too deep,
+     * unreadable or too large, a pattern at its match limit or the work
+     * budget): like free text, it may hold anything, so it is content --
+     * and one such row does not abort a governance query. */
     sqlite3_free(run.err);
     *cls = 3;
     return 0;
   }
   *cls = run.cls;
+  return 0;
+}
+
+int telem_redactor_scrub_text(TelemRedactor *r, const char *text, size_t n, TelemBuf *out,
+                              char **pzErr) {
+  int p = telem_redactor_profile_index(r, "default");
+  if (p < 0) {
+    telem_set_err(pzErr, "no default profile");
+    return -1;
+  }
+  Run run;
+  run_init(&run, r, NULL, text, n);
+  run.act = r->profiles[p].action;
+  run.out = out;
+  run.repair = !telem_utf8_valid(text, n);
+  int rc = find_spans(&run, text, n, &rm_none);
+  if (!rc) rc = emit_scrubbed(&run, text, n, 0, NULL, 0);
+  if (!rc && out->oom) rc = run_oom(&run);
+  telem_buf_free(&run.path);
+  sqlite3_free(run.lv);
+  run_free_found(&run);
+  if (rc) {
+    if (run.oom || !run.err) telem_set_oom(pzErr);
+    else telem_set_err(pzErr, "%s", run.err);
+    sqlite3_free(run.err);
+    return -1;
+  }
+  return 0;
+}
+
+void telem_redactor_set_stop(TelemRedactor *r, TelemRedactStop fn, void *arg) {
+  r->stop = fn;
+  r->stop_arg = arg;
+}
+
+int telem_redactor_set_hmac_key(TelemRedactor *r, const char *keyid, const void *key, size_t n,
+                                char **pzErr) {
+  if (r->hmac_key) {
+    memset(r->hmac_key, 0, r->hmac_key_len);
+    sqlite3_free(r->hmac_key);
+    r->hmac_key = NULL;
+    r->hmac_key_len = 0;
+  }
+  sqlite3_free(r->hmac_keyid);
+  r->hmac_keyid = NULL;
+  if (n == 0) return 0;
+  size_t kl = keyid ? strlen(keyid) : 0;
+  int ok = kl >= 1 && kl <= 32;
+  for (size_t i = 0; ok && i < kl; i++) {
+    char c = keyid[i];
+    ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+  }
+  if (!ok) {
+    telem_set_err(pzErr, "key id must match [A-Za-z0-9._-]{1,32}");
+    return -1;
+  }
+  if (n > 4096) {
+    telem_set_err(pzErr, "key longer than 4096 bytes");
+    return -1;
+  }
+  if (!(r->hmac_key = sqlite3_malloc64(n)) || !(r->hmac_keyid = dup_n(keyid, kl))) {
+    sqlite3_free(r->hmac_key);
+    r->hmac_key = NULL;
+    telem_set_oom(pzErr);
+    return -1;
+  }
+  memcpy(r->hmac_key, key, n);
+  r->hmac_key_len = n;
   return 0;
 }
 
@@ -1667,7 +2884,7 @@ int telem_redactor_redact(TelemRedactor *r, const char *profile, const char *in,
   char *z = telem_buf_take(&out);
   if (!z) {
     telem_buf_free(&out);
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return -1;
   }
   *pout = z;

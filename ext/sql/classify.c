@@ -49,11 +49,12 @@ static void classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
       return;
     }
     telem_arena_reset(&c->arena);
+    telem_redact_bind_db(r, c->db);
     int rv = telem_redactor_classify(r, &c->arena, p, (size_t)sqlite3_value_bytes(argv[1]), &cls,
                                      &err);
     telem_arena_reset(&c->arena);
     if (rv) {
-      if (err && strcmp(err, "out of memory") == 0) sqlite3_result_error_nomem(ctx);
+      if (telem_err_is_oom(err)) sqlite3_result_error_nomem(ctx);
       else telem_result_errorf(ctx, "telem_classify", "%s", err ? err : "out of memory");
       sqlite3_free(err);
       return;

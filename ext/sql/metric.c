@@ -303,7 +303,10 @@ static void metric_common(sqlite3_context *ctx, int argc, sqlite3_value **argv, 
     if (assert) sqlite3_result_int(ctx, 1);
     else sqlite3_result_null(ctx);
   } else if (assert) {
-    telem_result_errorf(ctx, fn, "%s", p);
+    /* Keys are data: the problem may quote a member name. */
+    char *q = telem_redact_scrub_str(c, p, strlen(p), &err);
+    telem_result_errorf(ctx, fn, "%s", q ? q : err ? err : "out of memory");
+    sqlite3_free(q);
   } else {
     sqlite3_result_text(ctx, p, -1, sqlite3_free);
     p = NULL;

@@ -14,12 +14,24 @@
  * file that fails to build is remembered too, so every call reports the
  * same error without recompiling.
  *
+ * The operator's HMAC key for `hash` (VOXTELEM_HMAC_KEY_FILE / _KEY /
+ * _KEY_ID, see redact_load_key) is read from the process environment when
+ * the rules are compiled; long runs poll sqlite3_interrupt() through
+ * telem_redact_bind_db.  telem_redact_scrub_str gives the validator the
+ * value patterns for paths and messages (keys are data).
+ *
  * Redaction fails closed: any engine error is an SQL error, never the
- * input.  Errors never echo the text being redacted.
+ * input.  Errors never echo the text being redacted, and profile names are
+ * escaped to printable UTF-8.
  */
 #include "sql/sql.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define RULES_KIND "redaction-rules"
 #define RULES_PATH "telemetry/redaction-rules.yaml" /* when the index lacks the kind */
@@ -42,10 +54,110 @@ TelemRedactCache *telem_redact_cache(TelemRegistry *reg) {
   return rc;
 }
 
+#define HMAC_KEY_MAX 4096
+
+/* Keys `hash` with the operator's HMAC key, when the process environment
+ * names one (docs/reference/env-vars.md):
+ *   VOXTELEM_HMAC_KEY_FILE  a file holding the key (one trailing newline
+ *                           dropped), or
+ *   VOXTELEM_HMAC_KEY       the key itself (visible to other processes of
+ *                           the user: prefer the file);
+ *   VOXTELEM_HMAC_KEY_ID    the id written beside digests (default k1).
+ * The environment is the operator's, not the database's, so a schema
+ * object cannot choose the key.  The key is read into the redactor, wiped
+ * from the stack, and never stored in a table nor put in a message.
+ * 0, or -1 with *pzErr (the redaction rules then refuse every call: a
+ * configured key that cannot be read must not fall back to unkeyed
+ * digests). */
+static int redact_load_key(TelemRedactor *r, char **pzErr) {
+  const char *file = getenv("VOXTELEM_HMAC_KEY_FILE");
+  const char *text = getenv("VOXTELEM_HMAC_KEY");
+  const char *kid = getenv("VOXTELEM_HMAC_KEY_ID");
+  if (file && !*file) file = NULL;
+  if (text && !*text) text = NULL;
+  if (!file && !text) return 0;
+  if (file && text) {
+    telem_set_err(pzErr, "both VOXTELEM_HMAC_KEY_FILE and VOXTELEM_HMAC_KEY are set: use one");
+    return -1;
+  }
+  if (!kid || !*kid) kid = "k1";
+  unsigned char key[HMAC_KEY_MAX + 1];
+  size_t n = 0;
+  int rc = -1;
+  if (text) {
+    n = strlen(text);
+    if (n > HMAC_KEY_MAX) {
+      telem_set_err(pzErr, "VOXTELEM_HMAC_KEY is longer than %d bytes", HMAC_KEY_MAX);
+      return -1;
+    }
+    memcpy(key, text, n);
+  } else {
+    /* One open, then fstat: a regular file only (no FIFO that would block). */
+    char *shown = telem_printable(file, strlen(file), 200);
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+      telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_FILE \"%s\": %s", shown ? shown : "", strerror(errno));
+    } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_FILE \"%s\": not a regular file", shown ? shown : "");
+    } else {
+      ssize_t got;
+      while (n <= HMAC_KEY_MAX && (got = read(fd, key + n, HMAC_KEY_MAX + 1 - n)) > 0) n += (size_t)got;
+      if (n > HMAC_KEY_MAX)
+        telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_FILE \"%s\": key longer than %d bytes",
+                      shown ? shown : "", HMAC_KEY_MAX);
+      else
+        rc = 0;
+    }
+    if (fd >= 0) close(fd);
+    sqlite3_free(shown);
+    if (rc) {
+      memset(key, 0, sizeof(key));
+      return -1;
+    }
+    if (n > 0 && key[n - 1] == '\n') n--;
+    if (n > 0 && key[n - 1] == '\r') n--;
+  }
+  if (n == 0) {
+    telem_set_err(pzErr, "the HMAC key is empty");
+    return -1;
+  }
+  rc = telem_redactor_set_hmac_key(r, kid, key, n, pzErr);
+  memset(key, 0, sizeof(key));
+  if (rc) {
+    char *shown = telem_printable(kid, strlen(kid), 64);
+    telem_set_err(pzErr, "VOXTELEM_HMAC_KEY_ID \"%s\": must match [A-Za-z0-9._-]{1,32}",
+                  shown ? shown : "");
+    sqlite3_free(shown);
+  }
+  return rc;
+}
+
+/* The SQL layer's interrupt poll for long runs: SQLite's own flag where
+ * the library has sqlite3_is_interrupted() (3.41+); before that, a
+ * trivial statement reports SQLITE_INTERRUPT once sqlite3_interrupt() was
+ * called on the connection (the flag is cleared only when no statement is
+ * running, and ours is). */
+static int redact_interrupted(void *arg) {
+  sqlite3 *db = arg;
+#if SQLITE_VERSION_NUMBER >= 3041000
+  if (sqlite3_libversion_number() >= 3041000) return sqlite3_is_interrupted(db);
+#endif
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_INTERRUPT;
+}
+
+void telem_redact_bind_db(TelemRedactor *r, sqlite3 *db) {
+  telem_redactor_set_stop(r, redact_interrupted, db);
+}
+
 TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr) {
   TelemRedactCache *rc = telem_redact_cache(reg);
   if (!rc) {
-    telem_set_err(pzErr, "out of memory");
+    telem_set_oom(pzErr);
     return NULL;
   }
   if (!rc->rules_built) {
@@ -56,22 +168,43 @@ TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr) {
       rc->rules_err = sqlite3_mprintf("no %s contract in %s", RULES_KIND, reg->source);
     } else if (!(rc->rules = telem_redactor_new(f->data, f->len, &err))) {
       /* Out of memory is not remembered: the next call tries again. */
-      if (!err || strcmp(err, "out of memory") == 0) {
+      if (telem_err_is_oom(err)) {
         sqlite3_free(err);
-        telem_set_err(pzErr, "out of memory");
+        telem_set_oom(pzErr);
         return NULL;
       }
       rc->rules_err = sqlite3_mprintf("%s: %s", f->path, err);
+    } else if (redact_load_key(rc->rules, &err)) {
+      telem_redactor_free(rc->rules);
+      rc->rules = NULL;
+      rc->rules_err = sqlite3_mprintf("%s", err ? err : "out of memory");
     }
     sqlite3_free(err);
     if (!rc->rules && !rc->rules_err) {
-      telem_set_err(pzErr, "out of memory");
+      telem_set_oom(pzErr);
       return NULL;
     }
     rc->rules_built = 1;
   }
   if (!rc->rules) telem_set_err(pzErr, "%s", rc->rules_err);
   return rc->rules;
+}
+
+char *telem_redact_scrub_str(TelemConn *c, const char *z, size_t n, char **pzErr) {
+  TelemRedactor *r = telem_redact_rules(c->reg, pzErr);
+  if (!r) return NULL;
+  TelemBuf b;
+  telem_buf_init(&b);
+  if (telem_redactor_scrub_text(r, z ? z : "", z ? n : 0, &b, pzErr)) {
+    telem_buf_free(&b);
+    return NULL;
+  }
+  char *out = telem_buf_take(&b);
+  if (!out) {
+    telem_buf_free(&b);
+    telem_set_oom(pzErr);
+  }
+  return out;
 }
 
 /* Resolves argument argv[i] (NULL = "default") to a profile index; sets
@@ -85,7 +218,16 @@ static int redact_profile(sqlite3_context *ctx, const char *fn, TelemRedactor *r
     return -1;
   }
   int p = telem_redactor_profile_index(r, name);
-  if (p < 0) telem_result_errorf(ctx, fn, "unknown profile \"%.64s\"", name);
+  if (p < 0) {
+    /* The name is the caller's text: escaped, never echoed raw. */
+    char *shown = telem_printable(name, strlen(name), 64);
+    if (!shown) {
+      sqlite3_result_error_nomem(ctx);
+      return -1;
+    }
+    telem_result_errorf(ctx, fn, "unknown profile \"%s\"", shown);
+    sqlite3_free(shown);
+  }
   return p;
 }
 
@@ -112,11 +254,12 @@ static void redact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   TelemBuf out;
   telem_buf_init(&out);
   telem_arena_reset(&c->arena);
+  telem_redact_bind_db(r, c->db);
   int rc = telem_redactor_run(r, p, &c->arena, in, n, &out, NULL, &err);
   telem_arena_reset(&c->arena);
   if (rc) {
     telem_buf_free(&out);
-    if (err && strcmp(err, "out of memory") == 0) sqlite3_result_error_nomem(ctx);
+    if (telem_err_is_oom(err)) sqlite3_result_error_nomem(ctx);
     else telem_result_errorf(ctx, "telem_redact", "%s", err ? err : "out of memory");
     sqlite3_free(err);
     return;
@@ -269,13 +412,17 @@ static int rdx_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxStr,
   if (!pname) return SQLITE_NOMEM;
   int p = telem_redactor_profile_index(r, pname);
   if (p < 0) {
-    telem_vtab_errorf(pCur->pVtab, "telem_redactions: unknown profile \"%.64s\"", pname);
+    char *shown = telem_printable(pname, strlen(pname), 64);
+    if (!shown) return SQLITE_NOMEM;
+    telem_vtab_errorf(pCur->pVtab, "telem_redactions: unknown profile \"%s\"", shown);
+    sqlite3_free(shown);
     return SQLITE_ERROR;
   }
   const char *in = (const char *)sqlite3_value_text(argv[0]);
   if (!in) return SQLITE_NOMEM;
   size_t n = (size_t)sqlite3_value_bytes(argv[0]);
   telem_arena_reset(&c->arena);
+  telem_redact_bind_db(r, c->db);
   int rc = telem_redactor_run(r, p, &c->arena, in, n, NULL, &cur->log, &err);
   telem_arena_reset(&c->arena);
   if (rc) {
@@ -306,7 +453,14 @@ static int rdx_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col) 
   const TelemRedactEntry *e = &cur->log.v[cur->i];
   TelemRedactCache *rc = cur->reg->ext[TELEM_EXT_REDACT];
   switch (col) {
-    case RDX_COL_PATH: sqlite3_result_text(ctx, e->path, -1, SQLITE_TRANSIENT); break;
+    case RDX_COL_PATH: {
+      /* Made on demand from shared prefixes: a deep document's log holds
+       * one node per level, not one path copy per action. */
+      char *z = telem_redact_log_path(&cur->log, cur->i);
+      if (!z) return SQLITE_NOMEM;
+      sqlite3_result_text(ctx, z, -1, sqlite3_free);
+      break;
+    }
     case RDX_COL_RULE:
       sqlite3_result_text(ctx, telem_redactor_rule_id(rc->rules, e->rule), -1, SQLITE_TRANSIENT);
       break;

@@ -79,6 +79,12 @@ TelemRedactCache *telem_redact_cache(TelemRegistry *reg);
 /* The compiled redaction rules of reg (borrowed: valid while reg is), or
  * NULL with *pzErr set ("<path>: rule ..." or "no redaction-rules contract"). */
 TelemRedactor *telem_redact_rules(TelemRegistry *reg, char **pzErr);
+/* Keys are data: z[0..n) (a JSON Pointer, an error message) with the
+ * connection's value patterns applied, for telem_validate_errors and the
+ * assert functions.  sqlite3_malloc'd, or NULL with *pzErr. */
+char *telem_redact_scrub_str(TelemConn *c, const char *z, size_t n, char **pzErr);
+/* Makes long runs of r poll db for sqlite3_interrupt(). */
+void telem_redact_bind_db(TelemRedactor *r, sqlite3 *db);
 
 /* ---- retention (retention.c, lent to prune.c) ---------------------------- */
 

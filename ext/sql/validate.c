@@ -322,8 +322,11 @@ static void validate_common(sqlite3_context *ctx, int argc, sqlite3_value **argv
   } else {
     const char *name = (const char *)sqlite3_value_text(argv[1]);
     char *p = first_problem(s, j, &err);
+    /* Keys are data: a secret used as a key must not reach the log. */
+    char *q = p ? telem_redact_scrub_str(c, p, strlen(p), &err) : NULL;
     telem_result_errorf(ctx, fn, "%s: %s", name && !looks_inline(name) ? name : "inline schema",
-                        p ? p : err ? err : "out of memory");
+                        q ? q : err ? err : "out of memory");
+    sqlite3_free(q);
     sqlite3_free(p);
   }
   sqlite3_free(err);
@@ -555,6 +558,19 @@ static int ve_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col) {
     case VE_COL_KEYWORD: z = e->keyword; break;
     case VE_COL_MESSAGE: z = e->message; break;
     default: return SQLITE_OK; /* hidden arguments read back as NULL */
+  }
+  if (col == VE_COL_INSTANCE_PATH || col == VE_COL_MESSAGE) {
+    /* Keys are data: the path and message name instance keys, which may be
+     * secrets; value patterns run over them (fail closed on error). */
+    char *err = NULL;
+    char *q = telem_redact_scrub_str(((VeVtab *)pCur->pVtab)->c, z, z ? strlen(z) : 0, &err);
+    if (!q) {
+      telem_vtab_errorf(pCur->pVtab, "telem_validate_errors: %s", err ? err : "out of memory");
+      sqlite3_free(err);
+      return SQLITE_ERROR;
+    }
+    sqlite3_result_text(ctx, q, -1, sqlite3_free);
+    return SQLITE_OK;
   }
   sqlite3_result_text(ctx, z, -1, SQLITE_TRANSIENT);
   return SQLITE_OK;

@@ -83,8 +83,33 @@ def email():
 
 
 def ipv4():
-    return ".".join(str(x) for x in [R.choice([10, 172, 192, 34, 52, 81, 203]), R.randrange(256),
+    """A public address (private, loopback and documentation ranges name no one)."""
+    return ".".join(str(x) for x in [R.choice([8, 34, 52, 81, 91, 185, 151]), R.randrange(256),
                                      R.randrange(256), R.randrange(1, 255)])
+
+
+def private_ipv4():
+    return R.choice(["10.%d.%d.%d" % (R.randrange(256), R.randrange(256), R.randrange(1, 255)),
+                     "192.168.%d.%d" % (R.randrange(256), R.randrange(1, 255)),
+                     "172.%d.%d.%d" % (R.randint(16, 31), R.randrange(256), R.randrange(1, 255)),
+                     "127.0.0.1"])
+
+
+def mac():
+    return ":".join("%02x" % R.randrange(256) for _ in range(6))
+
+
+def iban(country, bban):
+    """A valid IBAN (ISO 13616 mod-97 check digits) for the BBAN given."""
+    num = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return country + "%02d" % (98 - int(num) % 97) + bban
+
+
+def ssn():
+    while True:
+        a = R.randint(1, 899)
+        if a != 666:
+            return "%03d-%02d-%04d" % (a, R.randint(1, 99), R.randint(1, 9999))
 
 
 def ipv6():
@@ -153,6 +178,67 @@ SECRETS = {
     "anthropic-api-key": lambda: "sk-ant-api03-" + rs(URLSAFE, 93) + "AA",
     "jwt": jwt,
 }
+
+# The families of issue 13, from the token formats their vendors document
+# (random bodies): cloud, package registries, payments, messaging, LLM
+# providers, other token shapes.  Each appears in JSON and in log lines.
+UUID = lambda: "%08x-%04x-%04x-%04x-%012x" % (R.getrandbits(32), R.getrandbits(16),  # noqa: E731
+                                              R.getrandbits(16), R.getrandbits(16),
+                                              R.getrandbits(48))
+LOWER_NUM = string.ascii_lowercase + string.digits
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+FAMILIES = {
+    # cloud
+    "azure-ad-client-secret": lambda: rs(ALNUM, 3) + str(R.randrange(10)) + "Q~" + rs(ALNUM + "_~.-", 34),
+    "cloud-provider-key": lambda: R.choice([
+        lambda: "dop_v1_" + rs(HEX, 64), lambda: "doo_v1_" + rs(HEX, 64),
+        lambda: "HRKU-AA" + rs(URLSAFE, 58), lambda: "hvs." + rs(URLSAFE, 95),
+        lambda: "hvb." + rs(URLSAFE, 140), lambda: "dp.pt." + rs(ALNUM, 43),
+        lambda: "dp.st." + rs(ALNUM, 43), lambda: "dapi" + rs(HEX, 32),
+        lambda: "LTAI" + rs(ALNUM, 20)])(),
+    "aws-bedrock-key": lambda: "ABSK" + rs(B64, 132),
+    # package registries
+    "registry-token": lambda: R.choice([
+        lambda: "npm_" + rs(ALNUM, 36), lambda: "pypi-AgEIcHlwaS5vcmc" + rs(URLSAFE, 70),
+        lambda: "rubygems_" + rs(HEX, 48), lambda: "oy2" + rs(LOWER_NUM, 43),
+        lambda: "AKCp" + rs(ALNUM, 69), lambda: "cmVmd" + rs(ALNUM, 59)])(),
+    # payments
+    "stripe-key": lambda: R.choice(["sk_test_", "rk_test_", "rk_live_", "sk_live_"]) + rs(ALNUM, 24),
+    "payment-provider-key": lambda: R.choice([
+        lambda: "shpat_" + rs(HEX, 32), lambda: "shpss_" + rs(HEX, 32),
+        lambda: "sq0atp-" + rs(URLSAFE, 22), lambda: "sq0csp-" + rs(URLSAFE, 43),
+        lambda: "EAAA" + rs(URLSAFE, 60)])(),
+    # messaging
+    "twilio-key": lambda: "SK" + rs(HEX, 32),
+    "sendgrid-key": lambda: "SG." + rs(URLSAFE, 22) + "." + rs(URLSAFE, 43),
+    "mailgun-key": lambda: "key-" + rs(HEX, 32),
+    "chat-webhook": lambda: R.choice([
+        lambda: "https://discord.com/api/webhooks/" + rs(string.digits, 18) + "/" + rs(URLSAFE, 68),
+        lambda: "https://acme.webhook.office.com/webhookb2/" + UUID() + "@" + UUID() +
+        "/IncomingWebhook/" + rs(HEX, 32) + "/" + UUID()])(),
+    "telegram-bot-token": lambda: rs(string.digits, 10) + ":AA" + rs(URLSAFE, 33),
+    "slack-app-token": lambda: "xapp-1-A" + rs(string.ascii_uppercase + string.digits, 10) + "-" +
+    rs(string.digits, 13) + "-" + rs(HEX, 64),
+    # LLM providers (OpenRouter is Vox's main provider)
+    "llm-provider-key": lambda: R.choice([
+        lambda: "hf_" + rs(string.ascii_letters, 34), lambda: "gsk_" + rs(ALNUM, 52),
+        lambda: "xai-" + rs(ALNUM, 80), lambda: "r8_" + rs(ALNUM, 37),
+        lambda: "pplx-" + rs(ALNUM, 48)])(),
+    "openrouter-api-key": lambda: "sk-or-v1-" + rs(HEX, 64),
+    # other token shapes
+    "gitlab-token": lambda: R.choice(["glrt-", "gldt-", "glcbt-", "glft-", "glsoat-", "glptt-"]) +
+    rs(URLSAFE, 24),
+    "age-secret-key": lambda: "AGE-SECRET-KEY-1" + rs(BECH32.upper(), 58),
+    "onepassword-secret-key": lambda: "A3-" + "-".join(rs(UPPER_NUM, n) for n in (6, 6, 5, 5, 5, 5)),
+    # the token shapes of Vox's PiiFilter
+    "vox-token-shape": lambda: R.choice(["pk-", "ak-", "gsk-"]) + rs(ALNUM, 22) + str(R.randrange(10)),
+}
+KEYWORD_FAMILIES = [  # secrets that need their keyword, as in the vendors' docs
+    ("cloud-keyword-secret", "HEROKU_API_KEY", UUID),
+    ("cloud-keyword-secret", "CLOUDFLARE_API_TOKEN", lambda: rs(URLSAFE, 40)),
+    ("cohere-api-key", "COHERE_API_KEY", lambda: rs(ALNUM, 40)),
+    ("cloud-keyword-secret", "VAULT_TOKEN", lambda: "s." + rs(ALNUM, 24)),
+]
 
 cases = []
 
@@ -393,6 +479,94 @@ for i in range(20):
     add("json", "mixed", text, [("email", e), ("ipv4", ip), ("github-token", tok), ("home-user", u)],
         ben)
 
+for typ, gen in FAMILIES.items():
+    for i in range(4):
+        v = gen()
+        b = text_benign()
+        if i % 2:
+            text, ben = json_payload({"detail": f"provider rejected {v} (401)"})
+            add("json", typ, text, [(typ, v)], ben)
+        else:
+            add("text", typ, f"{b[0]} WARN client: using {v} for upload ({b[1]})", [(typ, v)], b[:2])
+for typ, name, gen in KEYWORD_FAMILIES:
+    for i in range(3):
+        v = gen()
+        add("text", typ, f"export {name}={v}", [(typ, v)], ["export " + name + "="])
+
+# Personal data beyond e-mail: phones (with the context that tells them
+# from ids), IBANs (checksum), US SSNs (valid ranges), MAC addresses, cards
+# of every major network.
+PHONES = [
+    lambda: "+44 20 7946 %04d" % R.randrange(10000),
+    lambda: "+1 415 555 %04d" % R.randrange(10000),
+    lambda: "+49 151 %08d" % R.randrange(10 ** 8),
+    lambda: "(415) 555-%04d" % R.randrange(10000),
+    lambda: "06 %02d %02d %02d %02d" % tuple(R.randrange(100) for _ in range(4)),
+]
+for i in range(15):
+    v = PHONES[i % len(PHONES)]()
+    b = text_benign()
+    if i % 3 == 0:
+        text, ben = json_payload({"note": f"customer phone: {v}, call back"})
+        add("json", "phone", text, [("phone", v)], ben)
+    elif i % 3 == 1:
+        add("text", "phone", f"{b[0]} INFO sms: sent code to {v} ({b[1]})", [("phone", v)], b[:2])
+    else:
+        text, ben = json_payload({"contact": {"tel": v.replace(" ", "")}})
+        add("json", "phone", text, [("phone", v.replace(" ", ""))], ben)
+for i in range(12):
+    v = R.choice([lambda: iban("DE", rs(string.digits, 18)),
+                  lambda: iban("GB", rs(string.ascii_uppercase, 4) + rs(string.digits, 14)),
+                  lambda: iban("FR", rs(string.digits, 23)),
+                  lambda: iban("NL", rs(string.ascii_uppercase, 4) + rs(string.digits, 10))])()
+    if i % 3 == 2:
+        v = " ".join(v[k:k + 4] for k in range(0, len(v), 4))
+    text, ben = json_payload({"note": f"refund to {v} approved"})
+    add("json", "iban", text, [("iban", v)], ben)
+for i in range(9):
+    v = ssn()
+    b = text_benign()
+    if i % 3 == 0:
+        add("text", "us-ssn", f"{b[0]} applicant ssn {v.replace('-', '')} verified", [("us-ssn", v.replace("-", ""))], b[:1])
+    else:
+        text, ben = json_payload({"note": f"applicant {v} verified"})
+        add("json", "us-ssn", text, [("us-ssn", v)], ben)
+for i in range(9):
+    v = mac()
+    if i % 2:
+        text, ben = json_payload({"iface": f"eth{i} {v} up"})
+        add("json", "mac-address", text, [("mac-address", v)], ben)
+    else:
+        add("text", "mac-address", f"dhcp: lease for {v.upper()} renewed", [("mac-address", v.upper())],
+            ["dhcp: lease for"])
+NETWORKS = [("jcb", "35" + str(R.randint(28, 89)), 16), ("diners", "36", 14), ("unionpay", "62", 16),
+            ("maestro", "6759", 16), ("mir", "2200", 16), ("rupay", "60", 16), ("discover", "65", 16),
+            ("mc", "51", 16), ("amex", "37", 15)]
+for name, prefix, length in NETWORKS:
+    v = luhn_complete(prefix, length)
+    text, ben = json_payload({"note": f"{name} card {v} declined"})
+    add("json", "payment-card", text, [("payment-card", v)], ben)
+
+# Look-alikes of personal data that must survive: invalid SSN ranges,
+# IBANs with a wrong checksum, ids and timestamps near phone words,
+# versions, hashes, UUIDs, private addresses.
+for i in range(12):
+    bad_ssn = R.choice(["000", "666", "9%02d" % R.randrange(100)]) + "-%02d-%04d" % (
+        R.randint(1, 99), R.randint(1, 9999))
+    good = iban("DE", rs(string.digits, 18))
+    bad_iban = good[:2] + "%02d" % ((int(good[2:4]) + 1) % 100) + good[4:]
+    ip = private_ipv4()
+    vals = [bad_ssn, bad_iban, ip, UUID(), "v%d.%d.%d" % (R.randrange(9), R.randrange(30), R.randrange(99)),
+            "2026-%02d-%02dT10:%02d:00+01:00" % (R.randint(1, 12), R.randint(1, 28), R.randrange(60)),
+            "call_id=" + str(R.randrange(10 ** 12, 10 ** 13)), rs(HEX, 64),
+            "build 2026%02d%02d.%d" % (R.randint(1, 12), R.randint(1, 28), R.randrange(9))]
+    if i % 2:
+        text, _ = json_payload({"a": vals[0], "b": vals[1], "c": vals[2], "d": vals[3],
+                                "e": vals[4], "f": vals[5], "g": vals[6], "h": vals[7], "i": vals[8]})
+        add("json", "benign-pii", text, [], vals)
+    else:
+        add("text", "benign-pii", " | ".join(vals), [], vals)
+
 # ---- benign-only payloads ---------------------------------------------------
 
 for i in range(120):
@@ -449,6 +623,11 @@ HARD_PLANTED = [
     ("text", "home-user", "Traceback: File \"/Users/{v}/Library/Python/3.11/site.py\", line 3", user),
     ("json", "home-user", '{{"cwd": "C:\\\\Users\\\\{v}\\\\source\\\\repos"}}', user),
     ("text", "payment-card", "amex 3782 822463 10005 declined", lambda: "3782 822463 10005"),
+    ("text", "mac-address", "iface eth0 mac {v} up", mac),
+    ("text", "kv-password", "password = {v}\nport = 5432", lambda: "correct horse " + rs(ALNUM, 8),
+     ["port = 5432"]),
+    ("text", "kv-password", 'DB_PASSWORD="{v}" ./run.sh', lambda: "two words " + rs(ALNUM, 6),
+     ["./run.sh"]),
 ]
 for kind, typ, tmpl, gen, *keep in HARD_PLANTED:
     for _ in range(3):
@@ -457,7 +636,14 @@ for kind, typ, tmpl, gen, *keep in HARD_PLANTED:
 
 HARD_BENIGN = [
     "std::chrono::steady_clock::now() took 12ms",
-    "iface eth0 mac 00:1a:2b:3c:4d:5e up",
+    "iface eth0 mac 00:00:00:00:00:00 up",
+    "publicToken = pk_live_" + "a1B2c3D4e5F6g7H8i9J0k1L2",
+    "AKIAIOSFODNN7EXAMPLE is the documented example key",
+    "export API_KEY=${API_KEY}",
+    "token: {{ .Values.apiToken }}",
+    "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "io.jsonwebtoken:jjwt-jackson:0.11.2",
+    "listen 0.0.0.0:8080, upstream 10.0.3.7:9000, db 192.168.1.20",
     "stage finished after 01:02:03.500",
     "runtime 4.0.30319.42000 detected",
     "sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709",

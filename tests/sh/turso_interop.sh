@@ -53,7 +53,7 @@ for (let i = 0; i < n; ) {
   const old = db.prepare("INSERT INTO research_metrics (session_id, metric_type, metric_value, metadata_json, created_at) VALUES (?1, ?2, ?3, ?4, '2020-01-01 00:00:00')");
   for (let k = 0; k < per && i < n; k++, i++) {
     const meta = JSON.stringify({ name: 'vox_run_warm', repository_id: 'repo-' + (i % 7),
-      details: i % 10 === 0 ? { note: 'push with token ghp_abcdefghijklmnopqrstuvwxyz0123456789' } : { ms: i } });
+      details: i % 10 === 0 ? { note: 'push with token ghp_R8x2Kq9LmZ4vT7nB1cW5yH3jP6dF0sGaQeXo' } : { ms: i } });
     try { await (i % 4 === 3 ? old : now).run(`bench:w-${i}`, 'benchmark_event', i, meta); }
     catch (e) { console.error('writer error:', String(e)); process.exit(2); }
     written++; if (i % 4 === 3) oldRows++;

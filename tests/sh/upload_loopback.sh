@@ -97,11 +97,12 @@ PY
 }
 
 # ---- 0. the extension has no network code (ADR 0006) ----------------------------------
-if ldd "$SO" | grep -qiE 'libcurl|libssl|libcrypto'; then fail "voxtelem.so links a network or TLS library"; fi
+# (libcrypto is the redactor's, for keyed digests; no HTTP or TLS library)
+if ldd "$SO" | grep -qiE 'libcurl|libssl\.|libgnutls|libnghttp'; then fail "voxtelem.so links a network or TLS library"; fi
 if nm -D --undefined-only "$SO" | grep -qwE 'socket|connect|getaddrinfo|gethostbyname|sendto|recvfrom'; then
   fail "voxtelem.so imports a socket function"
 fi
-pass "voxtelem.so links no libcurl/libssl and imports no socket function"
+pass "voxtelem.so links no HTTP or TLS library and imports no socket function"
 
 # ---- 1. 2xx acknowledges ---------------------------------------------------------
 make_db 5

@@ -6,7 +6,7 @@
 
 -- ---- telem_redact: JSON ----------------------------------------------------
 SELECT telem_redact('{"password":"hunter2","note":"mail bob@example.com","n":1}');
-SELECT telem_redact('{"b":1,"a":{"api_key":"k","list":["10.1.2.3",null,true,2.5]},"z":"ok"}');
+SELECT telem_redact('{"b":1,"a":{"api_key":"k","list":["81.2.69.160",null,true,2.5]},"z":"ok"}');
 SELECT telem_redact('{"Authorization":"Bearer abc123def456","X-Api-Key":"zzz"}');
 SELECT telem_redact('{"password":null,"token":"","secret":true}');
 SELECT telem_redact('{"pan":4111111111111111,"other":4111111111111112}');
@@ -37,7 +37,7 @@ SELECT telem_redact('{"prompt":"x"}', 'nope');
 SELECT telem_redact('{"prompt":"x"}', '');
 
 -- ---- telem_redact: text ------------------------------------------------------
-SELECT telem_redact('login password=hunter2 for bob@example.com from 10.0.0.7');
+SELECT telem_redact('login password=hunter2 for bob@example.com from 81.2.69.167');
 SELECT telem_redact('GET / HTTP/1.1' || char(10) || 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl');
 SELECT telem_redact('postgres://app:s3cr3tpw@db.internal:5432/app');
 SELECT telem_redact('the word password is fine; so is bearer authentication');
@@ -54,7 +54,7 @@ SELECT telem_redact('a', 'default', 3);
 SELECT typeof(telem_redact(x'7b7d'));
 
 -- ---- telem_redactions ----------------------------------------------------------
-SELECT * FROM telem_redactions('{"password":"x","note":"mail bob@example.com","arr":[1,"10.0.0.1"],"a/b":{"token":"t"}}');
+SELECT * FROM telem_redactions('{"password":"x","note":"mail bob@example.com","arr":[1,"81.2.69.5"],"a/b":{"token":"t"}}');
 SELECT * FROM telem_redactions('{"prompt":"x","path":"a"}', 'strict');
 SELECT * FROM telem_redactions('password=x1y2z3 and carol@example.org');
 SELECT count(*) FROM telem_redactions('{"nothing":"here"}');
@@ -75,8 +75,8 @@ SELECT telem_classify('benchmark_event', '{"branch":"main"}');
 SELECT telem_classify('benchmark_event', '{"fingerprint":"ab12"}');
 SELECT telem_classify('benchmark_event', '{"prompt":"hi"}');
 SELECT telem_classify('benchmark_event', '{"prompt":""}');
-SELECT telem_classify('benchmark_event', '{"note":"from 10.0.0.1"}');
-SELECT telem_classify('benchmark_event', '{"note":"ghp_abcdefghijklmnopqrstuvwxyz0123456789"}');
+SELECT telem_classify('benchmark_event', '{"note":"from 81.2.69.5"}');
+SELECT telem_classify('benchmark_event', '{"note":"ghp_k3Jd8sPq2mZx7VtR4nLw9cYb1HfGa6Ue0oTi"}');
 SELECT telem_classify('benchmark_event', '{"password":"x"}');
 SELECT telem_classify('benchmark_event', 'free text, not JSON');
 
@@ -92,9 +92,9 @@ SELECT telem_classify('benchmark_event', printf('%.*c', 100000, '['));
 SELECT length(telem_redact(printf('%.*c', 999, '[') || '"bob@example.com"' || printf('%.*c', 999, ']')));
 -- JSON with more values than the parser takes (4,194,304) is an error, not
 -- scrubbed as text (key rules would not apply; escapes could break)
-SELECT telem_redact('{"signing_key":"abc123xyz","a":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}');
+SELECT telem_redact('{"signing_key":"q8Zk2Lm9Xv","a":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}');
 SELECT count(*) FROM telem_redactions('["x\nbob@example.com",' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]');
-SELECT telem_redact('{"a":"{\"signing_key\":\"abc123xyz\",\"a\":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}"}');
+SELECT telem_redact('{"a":"{\"signing_key\":\"q8Zk2Lm9Xv\",\"a\":[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]}"}');
 SELECT telem_classify('benchmark_event', '[' || replace(printf('%.*c', 4200000, 'a'), 'a', '1,') || '1]');
 -- JSON whose fault is invalid UTF-8 is repaired (U+FFFD) and redacted as JSON
 SELECT hex(telem_redact(CAST(x'7b2261223a22ff227d' AS TEXT)));
@@ -103,9 +103,9 @@ SELECT * FROM telem_redactions(CAST(x'7b2270617373776f7264223a2278ff227d' AS TEX
 SELECT telem_classify('benchmark_event', CAST(x'7b2270617468223a2261ff227d' AS TEXT));
 -- so is JSON whose fault is a lone surrogate escape (a string cut inside a
 -- pair): each becomes \ufffd; escaped backslashes and real pairs stay
-SELECT telem_redact('{"signing_key":"abc123xyz","name":"emoji \ud83d","b":"\udc00 \\ud800 \ud83d\ude00"}');
+SELECT telem_redact('{"signing_key":"q8Zk2Lm9Xv","name":"emoji \ud83d","b":"\udc00 \\ud800 \ud83d\ude00"}');
 SELECT telem_redact('{"prompt":"hi \ud83d","password":"x"}', 'hash');
-SELECT * FROM telem_redactions('{"signing_key":"abc123xyz","name":"\ud83d"}');
+SELECT * FROM telem_redactions('{"signing_key":"q8Zk2Lm9Xv","name":"\ud83d"}');
 SELECT telem_classify('benchmark_event', '{"name":"emoji \ud83d"}');
 -- other invalid UTF-8 is text: scrubbed in byte mode, bytes passed through
 SELECT hex(telem_redact(CAST(x'ff20626f62406578616d706c652e636f6d20fe' AS TEXT)));
@@ -137,6 +137,6 @@ SELECT telem_classify('benchmark_event', json_object('args', printf('%.*c', 2000
 SELECT telem_classify('benchmark_event', json_object('n', 1));
 -- JSON-looking text that does not parse is scrubbed as text: name=value and
 -- "name": "value" secrets are still found for the key-rule names
-SELECT telem_redact('{"signing_key":"abc123xyz",}');
-SELECT telem_redact('{"encryption_key": "abc123xyz"');
+SELECT telem_redact('{"signing_key":"q8Zk2Lm9Xv",}');
+SELECT telem_redact('{"encryption_key": "q8Zk2Lm9Xv"');
 SELECT telem_redact('the signing key rotation is due');

@@ -5,7 +5,7 @@
 .read sql/schema/ci_completion.sql
 INSERT INTO research_metrics(id, session_id, metric_type, metric_value, metadata_json) VALUES
   (1, 'bench:vox', 'benchmark_event', 1, '{ "name": "clean",  "details": {"ms": 3} }'),
-  (2, 'bench:vox', 'benchmark_event', 2, '{"name":"leak","details":{"note":"token ghp_abcdefghijklmnopqrstuvwxyz0123456789"}}'),
+  (2, 'bench:vox', 'benchmark_event', 2, '{"name":"leak","details":{"note":"token ghp_R8x2Kq9LmZ4vT7nB1cW5yH3jP6dF0sGaQeXo"}}'),
   (3, 'mcp:vox', 'socrates_surface', NULL, 'contact ana.silva@example.com please'),
   (4, 'mcp:vox', 'socrates_surface', NULL, NULL),
   (5, 'bench:vox', 'benchmark_event', 5, '{"details":{}}'),
