@@ -17,7 +17,8 @@ PREFIX ?= /usr/local
 SQLITE3 ?= sqlite3
 PKGS := sqlite3 jansson yaml-0.1 libpcre2-8 libxxhash libcrypto
 DEB_PKGS := build-essential pkg-config sqlite3 libsqlite3-dev libjansson-dev libyaml-dev \
-            libpcre2-dev libcmocka-dev libxxhash-dev libssl-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev
+            libpcre2-dev libcmocka-dev libxxhash-dev libssl-dev valgrind python3 python3-yaml sqlite-utils clang libclang-rt-dev \
+            libcurl4-openssl-dev openssl
 VERSION := $(shell sed -n 's/^\#define VOXTELEM_VERSION "\(.*\)"/\1/p' include/voxtelem.h)
 
 # The conformance suites (JSON Schema test suite, RFC 8259 parsing suite):
@@ -52,11 +53,16 @@ SH_TESTS := $(sort $(wildcard tests/sh/*.sh))
 BENCHES := $(filter-out bench/scale_%,$(sort $(wildcard bench/*.sh)))
 SCALE_BENCHES := $(sort $(wildcard bench/scale_*.sh))
 
+# The uploader (upload/): the only networked code, and the only user of
+# libcurl (docs/adr/0006-uploader-is-a-separate-binary.md).
+UPLOADER := build/voxtelem-upload
+UPLOAD_LIBS = $(shell pkg-config --libs libcurl libcrypto 2>/dev/null)
+
 .PHONY: all deps demo test check unit sqltest shtest exports bench install clean \
         check-asan check-asan-sh check-valgrind check-drift conformance bench-scale
 .DELETE_ON_ERROR:
 
-all: voxtelem.so
+all: voxtelem.so $(UPLOADER)
 
 # ---- build ------------------------------------------------------------------
 # Every object is built by one rule per variant (OBJ_RULES); -MMD -MP write
@@ -96,6 +102,11 @@ build/lib/libtelem.a: $(call objs,build/lib)
 	rm -f $@ && ar rcs $@ $^
 build/asan/libtelem.a: $(call objs,build/asan/lib)
 	rm -f $@ && ar rcs $@ $^
+
+# The uploader links the engines (build/lib/libtelem.a) for ack, requeue,
+# status and export, and libcurl + libcrypto for HTTPS and HMAC-SHA256.
+$(UPLOADER): upload/voxtelem-upload.c build/lib/libtelem.a
+	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -MMD -MP -o $@ $< build/lib/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
 
 build/test_%: tests/unit/test_%.c build/lib/libtelem.a
 	$(CC) $(CFLAGS_ALL) -DTELEM_NO_EXT -MMD -MP -o $@ $< build/lib/libtelem.a $(PKG_LIBS) -lcmocka -lm
@@ -162,9 +173,9 @@ endef
 sqltest: voxtelem.so
 	$(call SQL_GOLDEN,./voxtelem,build/sqlout,,)
 
-shtest: voxtelem.so
+shtest: voxtelem.so $(UPLOADER)
 	@fail=0; for t in $(SH_TESTS); do \
-	  if VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/$$(basename $$t).log 2>&1; \
+	  if VOXTELEM_SO=$$PWD/voxtelem.so VOXTELEM_UPLOAD=$$PWD/$(UPLOADER) SQLITE3=$(SQLITE3) bash $$t > build/$$(basename $$t).log 2>&1; \
 	  then echo "ok   $$t"; else echo "FAIL $$t"; tail -30 build/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
 
@@ -206,9 +217,15 @@ check-asan: $(ASAN_BIN) build/asan/voxtelem.so build/asan/conformance
 # 1,200 sessions take many minutes under ASan; fuzz_hostile_schema runs the
 # same attacks on the sanitized extension.
 ASAN_SH_TESTS := $(filter-out tests/sh/rss_flat.sh tests/sh/c_api.sh tests/sh/hostile_schema.sh,$(SH_TESTS))
-check-asan-sh: build/asan/voxtelem.so
+# The uploader, sanitized (it is a program of ours, not a host).
+build/asan/voxtelem-upload: upload/voxtelem-upload.c build/asan/libtelem.a
+	@mkdir -p build/asan
+	$(CC) $(CFLAGS_ALL) $(SAN) -O1 -DTELEM_NO_EXT -MMD -MP -o $@ $< build/asan/libtelem.a $(PKG_LIBS) $(UPLOAD_LIBS) -lm
+
+check-asan-sh: build/asan/voxtelem.so build/asan/voxtelem-upload
 	@fail=0; for t in $(ASAN_SH_TESTS); do \
-	  if $(ASAN_ENV) VOXTELEM_SO=$$PWD/build/asan/voxtelem.so SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
+	  if $(ASAN_ENV) VOXTELEM_SO=$$PWD/build/asan/voxtelem.so VOXTELEM_UPLOAD=$$PWD/build/asan/voxtelem-upload \
+	     SQLITE3=$(SQLITE3) bash $$t > build/asan/$$(basename $$t).log 2>&1; \
 	  then echo "ok   asan $$t"; else echo "FAIL asan $$t"; tail -30 build/asan/$$(basename $$t).log; fail=1; fi; \
 	done; exit $$fail
 
@@ -225,8 +242,8 @@ check-valgrind: voxtelem.so
 
 # ---- bench ------------------------------------------------------------------
 
-bench: voxtelem.so
-	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so SQLITE3=$(SQLITE3) bash $$b; done
+bench: voxtelem.so $(UPLOADER)
+	@set -e; for b in $(BENCHES); do echo "== $$b"; VOXTELEM_SO=$$PWD/voxtelem.so VOXTELEM_UPLOAD=$$PWD/$(UPLOADER) SQLITE3=$(SQLITE3) bash $$b; done
 
 # Each dimension grown by 10x steps: the ratio to its baseline per step, and
 # FLAG where the cost per unit grows more than 2x from one step to the next.
@@ -239,8 +256,10 @@ bench-scale: voxtelem.so
 # directly (include/voxtelem.h) link the static library libvoxtelem.a.
 # LIBDIR (packaging section below): $(PREFIX)/lib, or Debian's multiarch
 # directory when PREFIX is /usr -- the one where `.load voxtelem` needs no path.
-install: voxtelem.so build/lib/libtelem.a
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
+install: voxtelem.so build/lib/libtelem.a $(UPLOADER)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(UPLOADER) $(DESTDIR)$(PREFIX)/bin/voxtelem-upload
 	install -m 0755 voxtelem.so $(DESTDIR)$(LIBDIR)/voxtelem.so
 	install -m 0644 build/lib/libtelem.a $(DESTDIR)$(LIBDIR)/libvoxtelem.a
 	install -m 0644 include/voxtelem.h $(DESTDIR)$(PREFIX)/include/voxtelem.h

@@ -17,7 +17,7 @@ static const TelemFeature *const features[] = {
     &telem_feature_version,    &telem_feature_contracts,   &telem_feature_retention,
     &telem_feature_prune_plan, &telem_feature_prune_apply, &telem_feature_validate,
     &telem_feature_schema_register, &telem_feature_metric, &telem_feature_redact,
-    &telem_feature_classify,   &telem_feature_scrub,
+    &telem_feature_classify,   &telem_feature_scrub,     &telem_feature_spool,
 };
 
 TELEM_EXPORT int sqlite3_voxtelem_init(sqlite3 *db, char **pzErrMsg,

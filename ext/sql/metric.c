@@ -183,6 +183,45 @@ static const TelemJson *metric_pointer(const TelemJson *j, const char *ptr, Tele
  * or NULL when it meets the contract.  Engine failures (a broken contract,
  * a pattern over its limit, OOM) go to *pzErr with NULL returned and
  * *fatal set.  Messages never hold row values. */
+/* Tier 2 on an already parsed metadata_json j of taxonomy row `row`: the
+ * value at the row's schema_pointer valid against its schema (absent:
+ * valid).  Shared with telem_enqueue (spool.c).  NULL when it holds, else
+ * the problem in words (sqlite3_malloc'd); engine failures set *fatal and
+ * *pzErr and return NULL. */
+char *telem_metric_payload_problem(TelemConn *c, const TelemTaxonomyRow *row, const TelemJson *j,
+                                   int *fatal, char **pzErr) {
+  *fatal = 0;
+  if (!row->schema_id || !row->schema_id[0]) return NULL;
+  const TelemJson *payload = metric_pointer(j, row->schema_pointer, &c->arena);
+  if (!payload) return NULL; /* the optional payload is absent */
+  char *err = NULL;
+  TelemSchema *s = metric_schema(c, row, &err);
+  int r = s ? telem_schema_validate_tree(s, payload, &err) : -1;
+  if (r == 1) return NULL;
+  if (r < 0) {
+    *fatal = 1;
+    telem_set_err(pzErr, "%s", err ? err : "out of memory");
+    sqlite3_free(err);
+    return NULL;
+  }
+  char *p = telem_validate_first_problem(s, payload, &err);
+  if (!p) {
+    *fatal = 1;
+    telem_set_err(pzErr, "%s", err ? err : "out of memory");
+    sqlite3_free(err);
+    return NULL;
+  }
+  char *m = sqlite3_mprintf("metadata_json%s does not match schema \"%s\" for %s: %s",
+                            row->schema_pointer ? row->schema_pointer : "", row->schema_id,
+                            row->metric_type, p);
+  sqlite3_free(p);
+  if (!m) {
+    *fatal = 1;
+    telem_set_err(pzErr, "out of memory");
+  }
+  return m;
+}
+
 static char *metric_problem(TelemConn *c, sqlite3_value **argv, int *fatal, char **pzErr) {
   *fatal = 0;
   /* session_id: types.rs, validate_research_metric_row: is_empty(), len() > 512 */
@@ -243,31 +282,7 @@ static char *metric_problem(TelemConn *c, sqlite3_value **argv, int *fatal, char
     return sqlite3_mprintf("metadata_json is not valid JSON (line %d, column %d: %s), so its payload "
                            "cannot be checked against schema \"%s\"",
                            je.line, je.column, je.what ? je.what : "syntax error", row->schema_id);
-  const TelemJson *payload = metric_pointer(j, row->schema_pointer, &c->arena);
-  if (!payload) return NULL; /* the optional payload is absent */
-  char *err = NULL;
-  TelemSchema *s = metric_schema(c, row, &err);
-  int r = s ? telem_schema_validate_tree(s, payload, &err) : -1;
-  if (r == 1) return NULL;
-  if (r < 0) {
-    *fatal = 1;
-    telem_set_err(pzErr, "%s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return NULL;
-  }
-  char *p = telem_validate_first_problem(s, payload, &err);
-  if (!p) {
-    *fatal = 1;
-    telem_set_err(pzErr, "%s", err ? err : "out of memory");
-    sqlite3_free(err);
-    return NULL;
-  }
-  char *m = sqlite3_mprintf("metadata_json%s does not match schema \"%s\" for %s: %s",
-                            row->schema_pointer ? row->schema_pointer : "", row->schema_id,
-                            row->metric_type, p);
-  sqlite3_free(p);
-  if (!m) goto oom;
-  return m;
+  return telem_metric_payload_problem(c, row, j, fatal, pzErr);
 oom:
   *fatal = 1;
   telem_set_oom(pzErr);

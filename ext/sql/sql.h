@@ -21,6 +21,7 @@ extern const TelemFeature telem_feature_prune_apply;
 extern const TelemFeature telem_feature_validate;
 extern const TelemFeature telem_feature_redact;
 extern const TelemFeature telem_feature_classify;
+extern const TelemFeature telem_feature_spool;
 extern const TelemFeature telem_feature_metric;
 extern const TelemFeature telem_feature_scrub;
 extern const TelemFeature telem_feature_schema_register;
@@ -96,6 +97,15 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
 
 /* 1 when a statement that writes is running on db (COMMIT would fail). */
 int telem_db_writer_busy(sqlite3 *db);
+
+/* ---- the research_metrics payload rule (metric.c, lent to spool.c) -------- */
+
+/* j (metadata_json, parsed) meets tier 2 of the row contract for taxonomy
+ * row `row`: the value at its schema_pointer is valid against its schema.
+ * NULL when it does, else the problem in words (sqlite3_malloc'd); engine
+ * failures set *fatal and *pzErr and return NULL. */
+char *telem_metric_payload_problem(TelemConn *c, const TelemTaxonomyRow *row, const TelemJson *j,
+                                   int *fatal, char **pzErr);
 
 /* 1 when main.<name> (any case) is the table voxtelem creates -- its stored
  * SQL is "CREATE TABLE <name><body>" and nothing but SQLite's own

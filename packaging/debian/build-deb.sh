@@ -54,7 +54,9 @@ trap 'rm -rf "$shl"' EXIT
 mkdir "$shl/debian"
 printf 'Source: voxtelem\n\nPackage: voxtelem\nArchitecture: any\n' > "$shl/debian/control"
 so=$(cd "$root$libdir" && pwd)/voxtelem.so
-depends=$(cd "$shl" && dpkg-shlibdeps -O "$so" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+# ... and the uploader (libcurl, libcrypto: ADR 0006), which make install puts in bin/
+bins=$(find "$(cd "$root" && pwd)/usr/bin" -name voxtelem-upload -type f 2>/dev/null)
+depends=$(cd "$shl" && dpkg-shlibdeps -O "$so" $bins 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
 find "$root" -path "$root/DEBIAN" -prune -o -type d -exec chmod 0755 {} +
