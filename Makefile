@@ -170,7 +170,10 @@ define SQL_GOLDEN
 	done; exit $$fail
 endef
 
+# Every query of a golden test selects a label first, so a failing line
+# names its query (tools/golden_labels.py --apply writes them).
 sqltest: voxtelem.so
+	@/usr/bin/python3 tools/golden_labels.py --check $(SQL_TESTS)
 	$(call SQL_GOLDEN,./voxtelem,build/sqlout,,)
 
 shtest: voxtelem.so $(UPLOADER)

@@ -14,13 +14,15 @@ starts on, e.g.
 
 Each SELECT arm at nesting depth 0 gets it (so UNION arms keep their column
 count), and ORDER BY / GROUP BY column numbers at depth 0 shift by one.  A
-statement whose first label is already right is left alone, so --apply is
-idempotent and renumbers labels after lines move.
+query that already selects a string literal first ('v07', 'p12') has a label
+and is left alone; labels this tool wrote follow their line, so --apply is
+idempotent and renumbers them after lines move.
 """
 import re
 import sys
 
-LABEL = re.compile(r"'([A-Za-z0-9_]+):(\d+)',\s*")
+LABEL = re.compile(r"'([^'\n]{1,60})',\s*")   # a leading string literal: a label
+OURS = re.compile(r"'[A-Za-z0-9_]+:\d+',\s*")   # one this tool wrote: kept in step
 
 
 def tokens(sql):
@@ -172,8 +174,10 @@ def process(path, apply):
             if kind == "label":
                 new.append(want)
             elif kind == "relabel":
-                new.append(want)
-                if old != want:
+                # A hand-written label ('v07') is kept; ours follow the line.
+                keep = not OURS.fullmatch(old)
+                new.append(old if keep else want)
+                if not keep and old != want:
                     problems.append(f"{path}:{line}: stale label {old.strip()}")
             elif kind == "shift":
                 new.append(str(int(old) + 1) if fresh else old)

@@ -12,27 +12,27 @@ INSERT INTO v VALUES
   ('big', '{"a":"' || printf('%.*c', 10000000, 'x') || '"}'),
   ('deep', printf('%.*c', 100000, '[') || printf('%.*c', 100000, ']'));
 .print '-- wrong argument counts'
-SELECT telem_version(1);
-SELECT telem_use_contracts();
-SELECT telem_use_contracts('a', 'b');
-SELECT telem_column_class('a');
-SELECT telem_validate('{}');
-SELECT telem_validate('{}', 'a', 'b');
-SELECT telem_assert_valid('{}');
-SELECT telem_metric_problem('a', 'b', 1);
-SELECT telem_assert_metric('a');
-SELECT telem_classify();
-SELECT telem_classify('a', 'b', 'c');
-SELECT telem_redact();
-SELECT telem_redact('a', 'default', 'x');
-SELECT (SELECT rules FROM telem_policy_import());
-SELECT telem_policy_yaml(1);
-SELECT (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, NULL, NULL));
-SELECT * FROM telem_validate_errors('{}');
-SELECT * FROM telem_validate_errors('{}', '{}', 'x');
-SELECT * FROM telem_redactions();
-SELECT * FROM telem_redactions('{}', 'default', 'x');
-SELECT * FROM telem_prune_plan('2026-01-01', 'x');
+SELECT 'bad_input:15', telem_version(1);
+SELECT 'bad_input:16', telem_use_contracts();
+SELECT 'bad_input:17', telem_use_contracts('a', 'b');
+SELECT 'bad_input:18', telem_column_class('a');
+SELECT 'bad_input:19', telem_validate('{}');
+SELECT 'bad_input:20', telem_validate('{}', 'a', 'b');
+SELECT 'bad_input:21', telem_assert_valid('{}');
+SELECT 'bad_input:22', telem_metric_problem('a', 'b', 1);
+SELECT 'bad_input:23', telem_assert_metric('a');
+SELECT 'bad_input:24', telem_classify();
+SELECT 'bad_input:25', telem_classify('a', 'b', 'c');
+SELECT 'bad_input:26', telem_redact();
+SELECT 'bad_input:27', telem_redact('a', 'default', 'x');
+SELECT 'bad_input:28', (SELECT rules FROM telem_policy_import());
+SELECT 'bad_input:29', telem_policy_yaml(1);
+SELECT 'bad_input:30', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, NULL, NULL));
+SELECT 'bad_input:31', * FROM telem_validate_errors('{}');
+SELECT 'bad_input:32', * FROM telem_validate_errors('{}', '{}', 'x');
+SELECT 'bad_input:33', * FROM telem_redactions();
+SELECT 'bad_input:34', * FROM telem_redactions('{}', 'default', 'x');
+SELECT 'bad_input:35', * FROM telem_prune_plan('2026-01-01', 'x');
 .print '-- telem_validate(x, id)'
 SELECT 'telem_validate/null', telem_validate((SELECT x FROM v WHERE name = 'null'), 'syntax-k-event');
 SELECT 'telem_validate/int', telem_validate((SELECT x FROM v WHERE name = 'int'), 'syntax-k-event');
@@ -223,13 +223,13 @@ SELECT 'telem_prune_apply/nul', (SELECT coalesce(sum(rows_deleted), 0) FROM tele
 SELECT 'telem_prune_apply/big', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'big')));
 SELECT 'telem_prune_apply/deep', (SELECT coalesce(sum(rows_deleted), 0) FROM telem_prune_apply(NULL, NULL, (SELECT x FROM v WHERE name = 'deep')));
 .print '-- the contracts in use survived every bad telem_use_contracts'
-SELECT DISTINCT source FROM telem_contracts;
+SELECT DISTINCT 'bad_input:226', source FROM telem_contracts;
 .print '-- telem_retention: bad writes change nothing'
-SELECT count(*) FROM telem_retention;
+SELECT 'bad_input:228', count(*) FROM telem_retention;
 INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('x"; DROP TABLE v; --', 'days', 1, 'created_at', 'r');
 INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) SELECT x, 'days', 1, 'created_at', 'r' FROM v WHERE name = 'bad_utf8';
 INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t', (SELECT x FROM v WHERE name = 'blob'), 1, 'created_at', 'r');
 INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t', 'days', 4.5, 'created_at', 'r');
 INSERT INTO telem_retention(table_name, kind, days, time_column, rationale) VALUES ('t', 'days', (SELECT x FROM v WHERE name = 'big'), 'created_at', 'r');
-SELECT count(*) FROM telem_retention;
-SELECT count(*) FROM v;
+SELECT 'bad_input:234', count(*) FROM telem_retention;
+SELECT 'bad_input:235', count(*) FROM v;

@@ -11,5 +11,5 @@ INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_jso
   ('mcp:tool-1', 'socrates_surface', NULL, '{"tool":"search","arguments_json":{"q":"x"}}', '2026-11-05T10:00:00Z'),
   ('mcp:tool-1', 'socrates_surface', NULL, '{"tool":"search","latency_ms":4}', '2026-11-06T10:00:00Z'),
   ('x:1', 'not.in.taxonomy', NULL, NULL, '2026-11-07 10:00:00');
-SELECT * FROM telem_governance_summary;
-SELECT effective_class, sum(rows) FROM telem_governance_summary GROUP BY 1 ORDER BY 1;
+SELECT 'governance:14', * FROM telem_governance_summary;
+SELECT 'governance:15', effective_class, sum(rows) FROM telem_governance_summary GROUP BY 2 ORDER BY 2;

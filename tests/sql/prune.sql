@@ -12,7 +12,7 @@ INSERT INTO t_noidx(v, created_at)
 SELECT 'v' || n, strftime(CASE n % 2 WHEN 0 THEN '%Y-%m-%d %H:%M:%S' ELSE '%Y-%m-%dT%H:%M:%SZ' END,
                           '2024-06-01', '+' || ((n * 7919) % 1000) || ' days')
 FROM i;
-SELECT (SELECT rules FROM telem_policy_import('tables:
+SELECT 'prune:15', (SELECT rules FROM telem_policy_import('tables:
   t_noidx: {kind: days, days: 365, time_column: created_at, rationale: test}
   t_idx: {kind: days, days: 365, time_column: created_at, rationale: test}
   p: {kind: days, days: 365, time_column: at, rationale: test}

@@ -36,9 +36,9 @@ CREATE TRIGGER sink_ret AFTER INSERT ON sink BEGIN UPDATE telem_retention SET da
 INSERT INTO sink VALUES (1);
 DROP TRIGGER sink_ret;
 CREATE VIEW v_prune AS SELECT * FROM telem_prune_apply();
-SELECT * FROM v_prune;
+SELECT 'prune_security:39', * FROM v_prune;
 CREATE VIEW v_ret AS SELECT * FROM telem_retention;
-SELECT * FROM v_ret;
+SELECT 'prune_security:41', * FROM v_ret;
 DROP VIEW v_prune;
 DROP VIEW v_ret;
 SELECT 's04', (SELECT count(*) FROM research_metrics), (SELECT count(*) FROM victim),
