@@ -105,7 +105,7 @@ size_t telem_utf8_count(const char *s, size_t n);
  * the buffer holds valid UTF-8 whatever the input. */
 void telem_buf_utf8_repair(TelemBuf *b, const char *z, size_t n);
 /* Appends z[0..n) for an error message: printable UTF-8 kept; control
- * characters, line and bidi separators and backslashes escaped (\n, \uXXXX,
+ * characters, line and bidi separators and backslashes escaped (\n, \u and four hex digits,
  * \\); bytes that are not UTF-8 as \xNN; cut with "..." after about max
  * bytes of output.  User-supplied text (YAML keys, field names, paths,
  * profile names) goes through this before it reaches a message. */
