@@ -188,6 +188,9 @@ const char *telem_registry_column_class(const TelemRegistry *r, const char *tabl
 
 /* ---- loading ------------------------------------------------------------- */
 
+/* The loaders below share the engines' convention (core.h): TELEM_OK, or
+ * TELEM_ERROR with *pzErr naming the file and line. */
+
 /* Field `name` of mapping `m` as a string: NULL when absent or null.  A
  * non-string value is reported as an error. */
 static int field_str(json_t *m, const char *file, const char *name, int required,
@@ -197,16 +200,16 @@ static int field_str(json_t *m, const char *file, const char *name, int required
   if (!v || json_is_null(v)) {
     if (required) {
       telem_set_err(pzErr, "%s:%d: missing field \"%s\"", file, telem_yaml_line(m), name);
-      return 0;
+      return TELEM_ERROR;
     }
-    return 1;
+    return TELEM_OK;
   }
   if (!json_is_string(v)) {
     telem_set_err(pzErr, "%s:%d: field \"%s\" must be a string", file, telem_yaml_line(m), name);
-    return 0;
+    return TELEM_ERROR;
   }
   *out = json_string_value(v);
-  return 1;
+  return TELEM_OK;
 }
 
 /* Rejects members of m other than those in `allowed`. */
@@ -216,9 +219,9 @@ static int only_fields(json_t *m, const char *file, const char *const *allowed, 
   json_object_foreach(m, key, v) {
     if (telem_yaml_meta_key(key) || in_list(key, allowed)) continue;
     telem_set_err(pzErr, "%s:%d: unknown field \"%s\"", file, telem_yaml_line(m), key);
-    return 0;
+    return TELEM_ERROR;
   }
-  return 1;
+  return TELEM_OK;
 }
 
 static int load_index(TelemRegistry *r, char **pzErr) {
@@ -228,16 +231,16 @@ static int load_index(TelemRegistry *r, char **pzErr) {
   const TelemFile *f = telem_registry_file(r, file);
   if (!f) {
     telem_set_err(pzErr, "index.yaml: missing file");
-    return 0;
+    return TELEM_ERROR;
   }
   char *err = NULL;
   json_t *doc = telem_yaml_parse(file, f->data, f->len, &err);
   if (!doc) {
     telem_set_err(pzErr, "%s", err ? err : "index.yaml: out of memory");
     sqlite3_free(err);
-    return 0;
+    return TELEM_ERROR;
   }
-  int ok = 0;
+  int rc = TELEM_ERROR;
   json_t *list = json_object_get(doc, "contracts");
   if (!json_is_array(list)) {
     telem_set_err(pzErr, "%s:%d: \"contracts\" must be a list", file, telem_yaml_line(doc));
@@ -258,12 +261,12 @@ static int load_index(TelemRegistry *r, char **pzErr) {
       goto done;
     }
     int line = telem_yaml_line(e);
-    if (!only_fields(e, file, fields, pzErr) || !field_str(e, file, "id", 1, &id, pzErr) ||
-        !field_str(e, file, "path", 1, &path, pzErr) ||
-        !field_str(e, file, "kind", 1, &kind, pzErr) ||
-        !field_str(e, file, "owner", 1, &owner, pzErr) ||
-        !field_str(e, file, "description", 1, &desc, pzErr) ||
-        !field_str(e, file, "enforced_by", 1, &enf, pzErr))
+    if (only_fields(e, file, fields, pzErr) || field_str(e, file, "id", 1, &id, pzErr) ||
+        field_str(e, file, "path", 1, &path, pzErr) ||
+        field_str(e, file, "kind", 1, &kind, pzErr) ||
+        field_str(e, file, "owner", 1, &owner, pzErr) ||
+        field_str(e, file, "description", 1, &desc, pzErr) ||
+        field_str(e, file, "enforced_by", 1, &enf, pzErr))
       goto done;
     if (!telem_contract_id_ok(id)) {
       telem_set_err(pzErr, "%s:%d: id \"%s\" does not match ^[a-z0-9][a-z0-9.-]*$", file, line, id);
@@ -293,10 +296,10 @@ static int load_index(TelemRegistry *r, char **pzErr) {
       goto done;
     }
   }
-  ok = 1;
+  rc = TELEM_OK;
 done:
   json_decref(doc);
-  return ok;
+  return rc;
 }
 
 static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, char **pzErr) {
@@ -307,24 +310,24 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
   json_t *list = json_object_get(doc, "metric_types");
   if (!json_is_array(list)) {
     telem_set_err(pzErr, "%s:%d: \"metric_types\" must be a list", file, telem_yaml_line(doc));
-    return 0;
+    return TELEM_ERROR;
   }
   if (r->taxonomy) { /* not n_taxonomy: the first one may be empty */
     telem_set_err(pzErr, "%s: only one taxonomy contract is allowed", file);
-    return 0;
+    return TELEM_ERROR;
   }
   size_t n = json_array_size(list);
   r->taxonomy = sqlite3_malloc64(sizeof(TelemTaxonomyRow) * (n ? n : 1));
   if (!r->taxonomy) {
     telem_set_err(pzErr, "%s: out of memory", file);
-    return 0;
+    return TELEM_ERROR;
   }
   memset(r->taxonomy, 0, sizeof(TelemTaxonomyRow) * (n ? n : 1));
   uint32_t cap = 16; /* load factor <= 1/2 */
   while (cap < 2 * n + 2) cap <<= 1;
   if (!(r->tax_slots = sqlite3_malloc64(sizeof(uint32_t) * cap))) {
     telem_set_err(pzErr, "%s: out of memory", file);
-    return 0;
+    return TELEM_ERROR;
   }
   memset(r->tax_slots, 0, sizeof(uint32_t) * cap);
   r->tax_mask = cap - 1;
@@ -333,62 +336,62 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
     const char *mt, *fam, *sens, *plane, *tx, *prefix, *schema, *ptr, *owner, *desc;
     if (!json_is_object(e)) {
       telem_set_err(pzErr, "%s: entry %d of \"metric_types\" is not a mapping", file, (int)i + 1);
-      return 0;
+      return TELEM_ERROR;
     }
     int line = telem_yaml_line(e);
-    if (!only_fields(e, file, fields, pzErr) ||
-        !field_str(e, file, "metric_type", 1, &mt, pzErr) ||
-        !field_str(e, file, "family", 1, &fam, pzErr) ||
-        !field_str(e, file, "sensitivity", 1, &sens, pzErr) ||
-        !field_str(e, file, "plane", 1, &plane, pzErr) ||
-        !field_str(e, file, "transmission", 1, &tx, pzErr) ||
-        !field_str(e, file, "session_prefix", 0, &prefix, pzErr) ||
-        !field_str(e, file, "schema", 0, &schema, pzErr) ||
-        !field_str(e, file, "schema_pointer", 0, &ptr, pzErr) ||
-        !field_str(e, file, "owner", 1, &owner, pzErr) ||
-        !field_str(e, file, "description", 1, &desc, pzErr))
-      return 0;
+    if (only_fields(e, file, fields, pzErr) ||
+        field_str(e, file, "metric_type", 1, &mt, pzErr) ||
+        field_str(e, file, "family", 1, &fam, pzErr) ||
+        field_str(e, file, "sensitivity", 1, &sens, pzErr) ||
+        field_str(e, file, "plane", 1, &plane, pzErr) ||
+        field_str(e, file, "transmission", 1, &tx, pzErr) ||
+        field_str(e, file, "session_prefix", 0, &prefix, pzErr) ||
+        field_str(e, file, "schema", 0, &schema, pzErr) ||
+        field_str(e, file, "schema_pointer", 0, &ptr, pzErr) ||
+        field_str(e, file, "owner", 1, &owner, pzErr) ||
+        field_str(e, file, "description", 1, &desc, pzErr))
+      return TELEM_ERROR;
     if (!metric_type_ok(mt)) {
       telem_set_err(pzErr, "%s:%d: metric_type \"%s\" must be 1..128 of [A-Za-z0-9_.:-]", file, line, mt);
-      return 0;
+      return TELEM_ERROR;
     }
     if (telem_registry_metric(r, mt)) {
       telem_set_err(pzErr, "%s:%d: duplicate metric_type \"%s\"", file, line, mt);
-      return 0;
+      return TELEM_ERROR;
     }
     if (telem_class_rank(sens) < 0) {
       telem_set_err(pzErr, "%s:%d: sensitivity \"%s\" of \"%s\" is not one of S0, S1, S2, S3", file, line, sens, mt);
-      return 0;
+      return TELEM_ERROR;
     }
     if (!in_list(plane, planes)) {
       telem_set_err(pzErr, "%s:%d: unknown plane \"%s\" for \"%s\"", file, line, plane, mt);
-      return 0;
+      return TELEM_ERROR;
     }
     if (!in_list(tx, transmissions)) {
       telem_set_err(pzErr, "%s:%d: unknown transmission \"%s\" for \"%s\"", file, line, tx, mt);
-      return 0;
+      return TELEM_ERROR;
     }
     if (schema) {
       const TelemContract *sc = telem_registry_contract(r, schema);
       if (!sc || strcmp(sc->kind, "json-schema") != 0) {
         telem_set_err(pzErr, "%s:%d: schema \"%s\" of \"%s\" is not a json-schema contract in index.yaml", file, line, schema, mt);
-        return 0;
+        return TELEM_ERROR;
       }
     }
     if (ptr && ptr[0] && ptr[0] != '/') {
       telem_set_err(pzErr, "%s:%d: schema_pointer of \"%s\" must be \"\" or a JSON Pointer starting with /", file, line, mt);
-      return 0;
+      return TELEM_ERROR;
     }
     if (ptr && ptr[0] && !schema) {
       telem_set_err(pzErr, "%s:%d: schema_pointer of \"%s\" needs a schema", file, line, mt);
-      return 0;
+      return TELEM_ERROR;
     }
     TelemTaxonomyRow *t = &r->taxonomy[r->n_taxonomy++];
     t->cls = telem_class_rank(sens);
     t->schema_pointer = ptr && ptr[0] ? dup_str(ptr) : NULL;
     if (ptr && ptr[0] && !t->schema_pointer) {
       telem_set_err(pzErr, "%s: out of memory", file);
-      return 0;
+      return TELEM_ERROR;
     }
     t->metric_type = dup_str(mt); t->family = dup_str(fam); t->sensitivity = dup_str(sens);
     t->plane = dup_str(plane); t->transmission = dup_str(tx);
@@ -398,11 +401,11 @@ static int load_taxonomy(TelemRegistry *r, const TelemContract *c, json_t *doc, 
         (prefix && !t->session_prefix) || (schema && !t->schema_id) || !t->owner ||
         !t->description) {
       telem_set_err(pzErr, "%s: out of memory", file);
-      return 0;
+      return TELEM_ERROR;
     }
     metric_index_add(r, r->n_taxonomy - 1);
   }
-  return 1;
+  return TELEM_OK;
 }
 
 static int load_columns(TelemRegistry *r, const TelemContract *c, json_t *doc, char **pzErr) {
@@ -410,7 +413,7 @@ static int load_columns(TelemRegistry *r, const TelemContract *c, json_t *doc, c
   json_t *tables = json_object_get(doc, "tables");
   if (!json_is_object(tables)) {
     telem_set_err(pzErr, "%s:%d: \"tables\" must be a mapping", file, telem_yaml_line(doc));
-    return 0;
+    return TELEM_ERROR;
   }
   size_t total = 0;
   const char *tname, *cname;
@@ -419,14 +422,14 @@ static int load_columns(TelemRegistry *r, const TelemContract *c, json_t *doc, c
     if (telem_yaml_meta_key(tname)) continue;
     if (!json_is_object(cols)) {
       telem_set_err(pzErr, "%s:%d: table \"%s\" must map columns to classes", file, telem_yaml_line(tables), tname);
-      return 0;
+      return TELEM_ERROR;
     }
     total += json_object_size(cols);
   }
   TelemColumnClass *arr = sqlite3_realloc64(r->columns, sizeof(*arr) * (r->n_columns + total + 1));
   if (!arr) {
     telem_set_err(pzErr, "%s: out of memory", file);
-    return 0;
+    return TELEM_ERROR;
   }
   r->columns = arr;
   json_object_foreach(tables, tname, cols) {
@@ -436,21 +439,21 @@ static int load_columns(TelemRegistry *r, const TelemContract *c, json_t *doc, c
       const char *z = json_is_string(cls) ? json_string_value(cls) : NULL;
       if (telem_class_rank(z) < 0) {
         telem_set_err(pzErr, "%s:%d: class of %s.%s must be one of S0, S1, S2, S3", file, telem_yaml_line(cols), tname, cname);
-        return 0;
+        return TELEM_ERROR;
       }
       if (telem_registry_column_class(r, tname, cname)) {
         telem_set_err(pzErr, "%s:%d: duplicate column %s.%s", file, telem_yaml_line(cols), tname, cname);
-        return 0;
+        return TELEM_ERROR;
       }
       TelemColumnClass *cc = &r->columns[r->n_columns++];
       cc->table = dup_str(tname); cc->column = dup_str(cname); cc->sensitivity = dup_str(z);
       if (!cc->table || !cc->column || !cc->sensitivity) {
         telem_set_err(pzErr, "%s: out of memory", file);
-        return 0;
+        return TELEM_ERROR;
       }
     }
   }
-  return 1;
+  return TELEM_OK;
 }
 
 /* Parses each contract by its kind: YAML kinds must parse (and the taxonomy
@@ -465,13 +468,13 @@ static int load_contracts(TelemRegistry *r, char **pzErr) {
       json_t *doc = json_loadb(f->data, f->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
       if (!doc) {
         telem_set_err(pzErr, "%s:%d:%d: %s", c->path, je.line, je.column, je.text);
-        return 0;
+        return TELEM_ERROR;
       }
       int shape_ok = json_is_object(doc) || json_is_boolean(doc);
       json_decref(doc);
       if (!shape_ok) {
         telem_set_err(pzErr, "%s:1: a JSON Schema must be an object or a boolean", c->path);
-        return 0;
+        return TELEM_ERROR;
       }
       continue;
     }
@@ -480,21 +483,21 @@ static int load_contracts(TelemRegistry *r, char **pzErr) {
     if (!doc) {
       telem_set_err(pzErr, "%s", err ? err : "out of memory");
       sqlite3_free(err);
-      return 0;
+      return TELEM_ERROR;
     }
-    int ok = 1;
+    int rc = TELEM_OK;
     if (!json_is_object(doc)) {
       telem_set_err(pzErr, "%s:1: the document must be a mapping", c->path);
-      ok = 0;
+      rc = TELEM_ERROR;
     } else if (strcmp(c->kind, "taxonomy") == 0) {
-      ok = load_taxonomy(r, c, doc, pzErr);
+      rc = load_taxonomy(r, c, doc, pzErr);
     } else if (strcmp(c->kind, "column-sensitivity") == 0) {
-      ok = load_columns(r, c, doc, pzErr);
+      rc = load_columns(r, c, doc, pzErr);
     }
     json_decref(doc);
-    if (!ok) return 0;
+    if (rc != TELEM_OK) return TELEM_ERROR;
   }
-  return 1;
+  return TELEM_OK;
 }
 
 TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *files, int n,
@@ -523,7 +526,7 @@ TelemRegistry *telem_registry_load_files(const char *source, const TelemFile *fi
     f->len = files[i].len;
     r->n_files++;
   }
-  if (!load_index(r, pzErr) || !load_contracts(r, pzErr)) {
+  if (load_index(r, pzErr) || load_contracts(r, pzErr)) {
     registry_free(r);
     return NULL;
   }
