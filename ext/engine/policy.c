@@ -342,22 +342,29 @@ void telem_policy_remove(TelemPolicy *p, int i) {
   p->n--;
 }
 
+/* Cascade rule r's parent is in p and is not itself a cascade: 0, or -1
+ * with *pzErr. */
+static int cascade_parent_check(const TelemPolicy *p, const TelemPolicyRule *r, char **pzErr) {
+  int j = telem_policy_find(p, r->cascade_from);
+  if (j < 0) {
+    policy_err(pzErr, NULL, r->table_name, "cascade_from",
+               "parent table \"%s\" is not in the policy", r->cascade_from);
+    return -1;
+  }
+  if (p->rules[j].kind == TELEM_RK_CASCADE) {
+    policy_err(pzErr, NULL, r->table_name, "cascade_from",
+               "parent table \"%s\" is itself a cascade (one level only)", r->cascade_from);
+    return -1;
+  }
+  return 0;
+}
+
 int telem_policy_check(const TelemPolicy *p, char **pzErr) {
   if (!p) return -1;
   for (int i = 0; i < p->n; i++) {
     const TelemPolicyRule *r = &p->rules[i];
     if (r->kind != TELEM_RK_CASCADE) continue;
-    int j = telem_policy_find(p, r->cascade_from);
-    if (j < 0) {
-      policy_err(pzErr, NULL, r->table_name, "cascade_from",
-                 "parent table \"%s\" is not in the policy", r->cascade_from);
-      return -1;
-    }
-    if (p->rules[j].kind == TELEM_RK_CASCADE) {
-      policy_err(pzErr, NULL, r->table_name, "cascade_from",
-                 "parent table \"%s\" is itself a cascade (one level only)", r->cascade_from);
-      return -1;
-    }
+    if (cascade_parent_check(p, r, pzErr)) return -1;
   }
   return 0;
 }
@@ -369,17 +376,7 @@ int telem_policy_check_change(const TelemPolicy *p, const char *old_table, const
     int i = telem_policy_find(p, new_table);
     const TelemPolicyRule *r = i >= 0 ? &p->rules[i] : NULL;
     if (r && r->kind == TELEM_RK_CASCADE) {
-      int j = telem_policy_find(p, r->cascade_from);
-      if (j < 0) {
-        policy_err(pzErr, NULL, r->table_name, "cascade_from",
-                   "parent table \"%s\" is not in the policy", r->cascade_from);
-        return -1;
-      }
-      if (p->rules[j].kind == TELEM_RK_CASCADE) {
-        policy_err(pzErr, NULL, r->table_name, "cascade_from",
-                   "parent table \"%s\" is itself a cascade (one level only)", r->cascade_from);
-        return -1;
-      }
+      if (cascade_parent_check(p, r, pzErr)) return -1;
       /* It became a cascade: none may cascade from it (one scan, only then). */
       for (int k = 0; k < p->n; k++)
         if (p->rules[k].kind == TELEM_RK_CASCADE &&
