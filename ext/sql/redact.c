@@ -235,7 +235,6 @@ static int redact_profile(sqlite3_context *ctx, const char *fn, TelemRedactor *r
 static void redact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   TelemConn *c = sqlite3_user_data(ctx);
   char *err = NULL;
-  if (!telem_check_argc(ctx, "telem_redact", argc, 1, 2)) return;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
   TelemRedactor *r = telem_redact_rules(c->reg, &err);
   if (!r) {

@@ -286,7 +286,6 @@ static char *first_problem(TelemSchema *s, const TelemJson *j, char **pzErr) {
 
 static void validate_common(sqlite3_context *ctx, int argc, sqlite3_value **argv, int assert) {
   const char *fn = assert ? "telem_assert_valid" : "telem_validate";
-  if (!telem_check_argc(ctx, fn, argc, 2, 3)) return;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
     return; /* NULL in, NULL out */
   int flags, fresh;
