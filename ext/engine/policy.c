@@ -306,7 +306,11 @@ static int policy_filter_load(const char *where, const char *t, const char *z,
   }
   json_error_t je;
   root = json_loadb(z, zn, JSON_REJECT_DUPLICATES, &je);
-  if (!root || !json_is_object(root)) {
+  if (!root) {
+    policy_err(pzErr, where, t, "filter", "not valid JSON (or a key given twice)");
+    goto out;
+  }
+  if (!json_is_object(root)) {
     policy_err(pzErr, where, t, "filter",
                "must be a JSON object with metric_types and/or where");
     goto out;
@@ -641,7 +645,8 @@ static int policy_insert(TelemPolicy *p, const TelemPolicyRuleInfo *r, int64_t r
     if (sqlite3_stricmp(o->table_name, r->table_name) != 0) break;
     const char *why = NULL;
     if (policy_rule_order(o->table_name, o->filter, o->table_name, nr.filter) == 0)
-      why = nr.filter ? "a rule with this filter is listed twice" : "listed twice";
+      why = nr.filter ? "a rule with this filter is listed twice"
+                      : "listed twice (one rule without a filter per table)";
     else if (k == TELEM_RK_CASCADE || o->kind == TELEM_RK_CASCADE)
       why = "a cascade table has one rule only (no filters)";
     if (why) {

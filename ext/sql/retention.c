@@ -231,13 +231,16 @@ static int ret_db_table_exists(sqlite3 *db, char **pzErr) {
  * current one, rowids kept, inside the caller's transaction.  Returns an
  * SQLite code with *pzErr. */
 static int ret_db_upgrade(sqlite3 *db, char **pzErr) {
+  /* No DROP TABLE: SQLite refuses it while any statement runs (this one
+   * runs inside the caller's INSERT, UPDATE or SELECT).  The old table is
+   * renamed aside and left empty; the operator may drop it. */
   char *sql = sqlite3_mprintf(
-      "CREATE TABLE main." RET_TABLE "_upgrade%s;"
-      "INSERT INTO main." RET_TABLE "_upgrade(rowid, table_name, kind, days, time_column, "
+      "ALTER TABLE main." RET_TABLE " RENAME TO " RET_TABLE "_v1;"
+      "CREATE TABLE main." RET_TABLE "%s;"
+      "INSERT INTO main." RET_TABLE "(rowid, table_name, kind, days, time_column, "
       "cascade_from, rationale, filter) SELECT rowid, table_name, kind, days, time_column, "
-      "cascade_from, rationale, '' FROM main." RET_TABLE ";"
-      "DROP TABLE main." RET_TABLE ";"
-      "ALTER TABLE main." RET_TABLE "_upgrade RENAME TO " RET_TABLE ";",
+      "cascade_from, rationale, '' FROM main." RET_TABLE "_v1;"
+      "DELETE FROM main." RET_TABLE "_v1;",
       ret_ddl_body);
   int rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
   sqlite3_free(sql);
