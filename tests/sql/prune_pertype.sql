@@ -267,3 +267,39 @@ SELECT 'p47', rules FROM telem_policy_import('tables:
     - {metric_types: ["fixture.*"], kind: days, days: 90, time_column: created_at}
 ');
 SELECT 'p47b', count(*), count(filter) FROM telem_retention;
+
+-- p48-p50: ms_days with an index in time order (keyed batches, no range
+-- bound below) and expires_lt_now, each with a filter beside a default
+CREATE TABLE ev(id INTEGER PRIMARY KEY, metric_type TEXT, at_ms INTEGER, expires_at TEXT);
+CREATE INDEX ev_at ON ev(at_ms);
+WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 300)
+INSERT INTO ev(metric_type, at_ms) SELECT CASE n % 3 WHEN 0 THEN 'fixture.a' ELSE 'other' END,
+  (unixepoch('2026-01-01') - (301 - n) * 86400) * 1000 FROM i;
+CREATE TABLE tok(id INTEGER PRIMARY KEY, kind TEXT, expires_at TEXT);
+INSERT INTO tok(kind, expires_at) VALUES ('short', '2025-06-01'), ('long', '2025-06-01'), ('short', '2027-01-01'), ('long', NULL);
+SELECT 'p48', rules FROM telem_policy_import('tables:
+  ev:
+    - {kind: ms_days, days: 200, time_column: at_ms}
+    - {metric_types: ["fixture.*"], kind: ms_days, days: 50, time_column: at_ms}
+  tok:
+    - {where: {kind: short}, kind: expires_lt_now, time_column: expires_at}
+    - {kind: keep_forever}
+');
+SELECT 'p49', table_name, quote(filter), eligible_rows, status FROM telem_prune_plan('2026-01-01T00:00:00Z') ORDER BY table_name, filter;
+SELECT 'p50', table_name, rows_deleted, status FROM telem_prune_apply(NULL, 7, '2026-01-01T00:00:00Z') ORDER BY table_name, cutoff;
+SELECT 'p50b', (SELECT count(*) FROM ev WHERE metric_type = 'fixture.a'), (SELECT min(at_ms) FROM ev WHERE metric_type = 'fixture.a') >= (unixepoch('2026-01-01') - 50 * 86400) * 1000,
+               (SELECT count(*) FROM ev WHERE metric_type = 'other'), (SELECT group_concat(id) FROM tok);
+
+-- p51-p52: a child without an index on its key (its own pass over the
+-- child before the parent's batches) goes with only the filtered parents
+CREATE TABLE par(id INTEGER PRIMARY KEY, kind TEXT, at TEXT);
+CREATE TABLE kid(id INTEGER PRIMARY KEY, par_id INTEGER REFERENCES par(id) ON DELETE CASCADE);
+INSERT INTO par VALUES (1, 'a', '2020-01-01'), (2, 'b', '2020-01-01'), (3, 'a', '2025-12-30');
+INSERT INTO kid(par_id) VALUES (1), (1), (2), (3);
+SELECT 'p51', rules FROM telem_policy_import('tables:
+  par:
+    - {where: {kind: a}, kind: days, days: 30, time_column: at}
+');
+SELECT 'p51b', table_name, kind, eligible_rows, quote(cascade_rows), status FROM telem_prune_plan('2026-01-01T00:00:00Z') ORDER BY table_name;
+SELECT 'p52', table_name, rows_deleted, cascaded_rows FROM telem_prune_apply('par', NULL, '2026-01-01T00:00:00Z') ORDER BY table_name;
+SELECT 'p52b', (SELECT group_concat(id) FROM par), (SELECT group_concat(par_id) FROM kid);
