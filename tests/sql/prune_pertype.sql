@@ -303,3 +303,11 @@ SELECT 'p51', rules FROM telem_policy_import('tables:
 SELECT 'p51b', table_name, kind, eligible_rows, quote(cascade_rows), status FROM telem_prune_plan('2026-01-01T00:00:00Z') ORDER BY table_name;
 SELECT 'p52', table_name, rows_deleted, cascaded_rows FROM telem_prune_apply('par', NULL, '2026-01-01T00:00:00Z') ORDER BY table_name;
 SELECT 'p52b', (SELECT group_concat(id) FROM par), (SELECT group_concat(par_id) FROM kid);
+
+-- p53-p55: Vox's own policy with events.v1.yaml's per-type retention
+-- (tests/data/vox/retention-policy-per-type.yaml, derived; origin noted there)
+-- imports, and Vox's file as it is still does
+SELECT 'p53', rules FROM telem_policy_import('tests/data/vox/retention-policy-per-type.yaml');
+SELECT 'p54', table_name, kind, days, quote(filter) FROM telem_retention WHERE table_name = 'research_metrics' ORDER BY filter;
+SELECT 'p55', rules FROM telem_policy_import('tests/data/vox/retention-policy.yaml');
+SELECT 'p55b', count(*), count(filter) FROM telem_retention;
