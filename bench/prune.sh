@@ -12,20 +12,24 @@
 #           (target <= 1.5x)
 #   idx     the same with CREATE INDEX ON research_metrics(created_at)
 #           (target <= 1.2x)
-#   pertype a per-metric-type rule (fixture.* kept 90 days, the rest 365),
-#           when the build supports per-type rules (filter column of
-#           telem_retention), against the hand DELETE of the same rows
+#   pertype a per-metric-type rule (fixture.* kept 90 days), alone and
+#           beside the table's default rule (the rest 365), when the build
+#           supports per-type rules (filter column of telem_retention),
+#           against one hand DELETE of the same rows
 #   writer  the prune while a second process inserts a row every 5 ms under
 #           busy_timeout: longest and p99 insert (target max <= 50 ms,
 #           p99 < 25 ms), without and with the index
 # Each timing is the best of BENCH_ROUNDS (default 2) interleaved runs.
-# Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS.  Prints figures
+# Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS, BENCH_CASES
+# (default "noidx idx pertype writer": the cases to run).  Prints figures
 # and ratios against the same-run baseline; asserts nothing.
 set -eu
 SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
 SQLITE3=${SQLITE3:-sqlite3}
 ROWS=${BENCH_ROWS:-1000000}
 ROUNDS=${BENCH_ROUNDS:-2}
+CASES=" ${BENCH_CASES:-noidx idx pertype writer} "
+want() { case "$CASES" in *" $1 "*) return 0 ;; esac; return 1; }
 NOW='2026-01-01T00:00:00Z'
 CUT='2025-01-01 00:00:00'
 T=$(mktemp -d)
@@ -64,14 +68,24 @@ fresh() { rm -f "$T/$2" "$T/$2-wal" "$T/$2-shm"; cp "$T/$1" "$T/$2"; }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 
+# Vox's events.v1.yaml: the fixture.* metric types 90 days, the table 365.
 POLICY_PT="tables:
   research_metrics:
-    kind: days
-    days: 365
-    time_column: created_at
-    per_type:
-      - metric_type: fixture.*
-        days: 90
+    - kind: days
+      days: 365
+      time_column: created_at
+    - metric_types: [\"fixture.*\"]
+      kind: days
+      days: 90
+      time_column: created_at
+"
+# The per-type rule alone (rows it does not match are kept).
+POLICY_PT1="tables:
+  research_metrics:
+    - metric_types: [\"fixture.*\"]
+      kind: days
+      days: 90
+      time_column: created_at
 "
 # $1 base db, $2 SQL of the baseline, $3 SQL of the prune; sets ta tb
 race() {
@@ -92,16 +106,25 @@ race() {
 HAND="DELETE FROM research_metrics WHERE julianday(created_at) < julianday('$CUT');"
 APPLY="SELECT count(*) FROM telem_prune_apply('research_metrics', NULL, '$NOW');"
 echo "prune: $ROWS rows, $eligible eligible, shuffled timestamps, Vox's DDL, WAL, synchronous=NORMAL"
+if want noidx; then
 race base.db "$HAND" "$APPLY"
 b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
 echo "prune: no index   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.5x)  rows left $left_a / $left_b, $b batches"
+fi
+if want idx; then
 race base_idx.db "DELETE FROM research_metrics WHERE created_at < '$CUT';" "$APPLY"
 b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
 echo "prune: indexed    DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.2x)  rows left $left_a / $left_b, $b batches"
-if [ "$pertype" = 1 ]; then
+fi
+if ! want pertype; then
+  :
+elif [ "$pertype" = 1 ]; then
+  race base.db "DELETE FROM research_metrics WHERE metric_type GLOB 'fixture.*' AND julianday(created_at) < julianday('$NOW', '-90 days');" \
+    "SELECT rules FROM telem_policy_import('$POLICY_PT1'); $APPLY"
+  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (no index; the rule fixture.* 90 days alone, same WHERE)  rows left $left_a / $left_b"
   race base.db "DELETE FROM research_metrics WHERE (metric_type GLOB 'fixture.*' AND julianday(created_at) < julianday('$NOW', '-90 days')) OR (metric_type NOT GLOB 'fixture.*' AND julianday(created_at) < julianday('$CUT'));" \
     "SELECT rules FROM telem_policy_import('$POLICY_PT'); $APPLY"
-  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (no index; fixture.* 90 days, the rest 365)  rows left $left_a / $left_b"
+  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (no index; fixture.* 90 days + the table's 365, one DELETE of both)  rows left $left_a / $left_b"
 else
   echo "prune: per type   skipped (this build has no per-type rules)"
 fi
@@ -143,5 +166,7 @@ writer() { # $1 base db, $2 label
   b=$("$SQLITE3" "$T/c.db" "SELECT batches FROM telem_prune_log")
   echo "prune: $2 with a 5 ms writer: prune ${tc}s ($b batches); writer $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms (target max <= 50, p99 < 25)"
 }
-writer base.db "no index"
-writer base_idx.db "indexed "
+if want writer; then
+  writer base.db "no index"
+  writer base_idx.db "indexed "
+fi

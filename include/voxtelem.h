@@ -60,6 +60,9 @@ typedef struct TelemPolicyRuleInfo {
   const char *time_column;  /* NULL when absent */
   const char *cascade_from; /* parent table of a cascade rule, else NULL */
   const char *rationale;    /* why the data is kept that long */
+  const char *filter;       /* the rows it governs, as canonical JSON
+                               {"metric_types":[globs],"where":{column:value}};
+                               NULL: the table's default rule (rows no filter matches) */
 } TelemPolicyRuleInfo;
 
 /* Parses and validates YAML text[0..n).  `name` (a file name, may be NULL)
@@ -73,7 +76,8 @@ void telem_policy_free(TelemPolicy *p);
 int telem_policy_count(const TelemPolicy *p);
 /* Fills *out with rule i; returns 0, or -1 when i is out of range. */
 int telem_policy_rule(const TelemPolicy *p, int i, TelemPolicyRuleInfo *out);
-/* Index of the rule for `table` (case-insensitive), or -1. */
+/* Index of the first rule for `table` (case-insensitive; its default rule
+ * when it has one), or -1. */
 int telem_policy_find(const TelemPolicy *p, const char *table);
 /* Validates one rule's fields; 0 or -1 with *pzErr. */
 int telem_policy_rule_check(const TelemPolicyRuleInfo *r, char **pzErr);

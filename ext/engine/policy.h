@@ -27,6 +27,12 @@ typedef struct TelemPolicyRule {
   char *time_column;  /* owned; may be NULL */
   char *cascade_from; /* owned; may be NULL */
   char *rationale;    /* owned */
+  char *filter;       /* owned; canonical JSON of the filter, NULL: the table's default rule */
+  char **globs;       /* metric_types globs, sorted, unique; owned (with its strings) */
+  int nglob;
+  char **wcol;        /* where: column names, sorted case-insensitively; owned */
+  char **wval;        /* where: the value each column must equal; owned */
+  int nwhere;
   int64_t rowid;      /* row in telem_retention_policy (0: from a file) */
   int implicit;       /* plan only: a cascade child found from the schema */
 } TelemPolicyRule;
@@ -41,6 +47,13 @@ int telem_policy_kind(const char *name);      /* TELEM_RK_* or 0 */
 const char *telem_policy_kind_name(int kind); /* static text or NULL */
 struct TelemPolicyRuleInfo;
 int telem_policy_ident_ok(const char *z);     /* ^[A-Za-z_][A-Za-z0-9_]{0,127}$, not sqlite_* */
+/* Index of the rule for `table` whose filter is `filter` (canonical JSON or
+ * NULL for the default rule; any equivalent JSON text is canonicalised
+ * first), or -1. */
+int telem_policy_find_rule(const TelemPolicy *p, const char *table, const char *filter);
+/* The canonical JSON text of filter text z (sqlite3 memory), or NULL with
+ * *pzErr (NULL *pzErr: out of memory). */
+char *telem_policy_filter_canonical(const char *table, const char *z, char **pzErr);
 /* telem_policy_add() that also records the rule's rowid. */
 int telem_policy_add_rowid(TelemPolicy *p, const struct TelemPolicyRuleInfo *r, int64_t rowid,
                            char **pzErr);

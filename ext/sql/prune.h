@@ -63,6 +63,9 @@ typedef struct TelemPruneRow {
   char *lo_lit;                /* SQL literal: lower bound of the range, or NULL; owned */
   char *hi_lit;                /* SQL literal: the range ends below it; owned */
   char *filter;                /* exact check on top of the range, or NULL; owned */
+  char *rows_sql;              /* which rows of the table the rule governs (its filter and
+                                  its siblings', see prune_filter_sql), or NULL for all;
+                                  already AND-ed into pred and filter; owned */
   char **fk_cols;              /* cascade: per foreign key to the parent, quoted child
                                   columns "(a,b)"; owned */
   char **pk_cols;              /* cascade: per foreign key, quoted parent columns "a,b"; owned */
@@ -72,6 +75,8 @@ typedef struct TelemPruneRow {
   int fk_unindexed;            /* cascade: some key to the parent has no index in the child */
   char *delete_sql;            /* shown in the plan; owned */
   char *note;                  /* what the plan wants the operator to know; owned */
+  char *parent_cond;           /* cascade: the rows of the parent table that go (the OR of
+                                  its ok rules' pred); owned */
   int has_counts;              /* eligible/cascade computed */
   sqlite3_int64 eligible;      /* rows that would go now */
   sqlite3_int64 cascade;       /* parents: child rows that go with them */
@@ -87,7 +92,19 @@ typedef struct TelemPrunePlan {
   TelemPruneRow *rows; /* one per rule, same order; owned */
   int n;
   char *now;           /* the instant the plan is for (ISO); owned */
+  const char **params; /* filter values, bound to :tf1, :tf2, ...; borrowed from policy;
+                          the array is owned */
+  int nparams, capparams;
 } TelemPrunePlan;
+
+/* Binds every :tfN parameter of st (the filter values of the plan's
+ * rules: they are never spliced into SQL).  Returns an SQLite code. */
+int telem_prune_bind(const TelemPrunePlan *p, sqlite3_stmt *st);
+
+/* 1 when plan row ci is a cascade child that goes with the rows of parent
+ * row pi (any non-cascade rule of its parent table: each per-type rule
+ * takes the children of its own rows). */
+int telem_prune_is_child(const TelemPrunePlan *p, int ci, int pi);
 
 /* Builds the plan of the active policy at instant `now` (NULL: the current
  * time).  with_counts: also count eligible and cascade rows.  Returns NULL

@@ -123,6 +123,7 @@ typedef struct Applier {
   int ckpt_saved;       /* wal_autocheckpoint to restore, or -1 when untouched */
   int min_batch;        /* adaptive batches never go below this */
   char *err;            /* first error; owned */
+  const TelemPrunePlan *plan; /* the plan being run: its filter values are bound */
   sqlite3_int64 run_id; /* this run's run_id in telem_prune_log */
   ApplyOut *out;        /* the rows logged so far; owned */
   int nout, capout;
@@ -375,6 +376,7 @@ static int apply_prepare(Applier *a, TelemBuf *sql, sqlite3_stmt **pst) {
     rc = SQLITE_NOMEM;
   else
     rc = sqlite3_prepare_v2(a->db, sql->p, -1, pst, NULL);
+  if (rc == SQLITE_OK && a->plan) rc = telem_prune_bind(a->plan, *pst); /* per-type filters */
   if (rc != SQLITE_OK && !a->err)
     telem_set_err(&a->err, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(a->db));
   telem_buf_free(sql);
@@ -559,7 +561,7 @@ typedef struct RangedStmts {
  * apply_child_pass). */
 static int ranged_child(const TelemPrunePlan *p, int pi, int j) {
   const TelemPruneRow *c = &p->rows[j];
-  return c->rule->kind == TELEM_RK_CASCADE && c->parent == pi && c->status == PS_OK &&
+  return telem_prune_is_child(p, j, pi) && c->status == PS_OK &&
          !(c->fk_unindexed && c->rowid_name);
 }
 
@@ -697,8 +699,7 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
   int rc = SQLITE_OK;
   for (int j = 0; rc == SQLITE_OK && j < p->n; j++) {
     const TelemPruneRow *c = &p->rows[j];
-    if (c->rule->kind == TELEM_RK_CASCADE && c->parent == pi && c->status == PS_OK &&
-        !ranged_child(p, pi, j))
+    if (telem_prune_is_child(p, j, pi) && c->status == PS_OK && !ranged_child(p, pi, j))
       rc = apply_child_pass(a, p, pi, j, fixed_batch, pCascaded);
   }
   if (rc == SQLITE_OK) rc = ranged_stmts_prepare(a, p, pi, &S);
@@ -797,9 +798,7 @@ static int apply_table(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, i
   const TelemPruneRow *r = &p->rows[pi];
   int nchild = 0;
   for (int j = 0; j < p->n; j++)
-    if (p->rows[j].rule->kind == TELEM_RK_CASCADE && p->rows[j].parent == pi &&
-        p->rows[j].status == PS_OK)
-      nchild++;
+    if (telem_prune_is_child(p, j, pi) && p->rows[j].status == PS_OK) nchild++;
   a->min_batch = nchild ? 1 : PRUNE_MIN_BATCH;
   if (nchild == 0 && r->indexed > 0 && apply_index_in_rowid_order(a, r))
     return apply_keyed(a, r, fixed_batch, pBatches, pRows);
@@ -842,6 +841,7 @@ static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batc
       return SQLITE_ERROR;
     }
   }
+  a->plan = p;
   sqlite3_int64 total = 0;
   int rc = SQLITE_OK;
   if (!ex) {
@@ -865,10 +865,18 @@ static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batc
   for (int i = 0; rc == SQLITE_OK && i < p->n; i++) {
     TelemPruneRow *r = &p->rows[i];
     if (r->rule->kind == TELEM_RK_CASCADE) continue;
-    if (only >= 0 && i != only) continue;
+    if (only >= 0 && sqlite3_stricmp(r->rule->table_name, p->rows[only].rule->table_name) != 0)
+      continue; /* every rule of that table (its per-type rules too) */
     sqlite3_int64 rows = 0, cascaded = 0;
     int batches = 0;
     double t0 = telem_prune_ms_now();
+    sqlite3_int64 *before = NULL; /* children's deleted counts before this rule */
+    if (!(before = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(p->n ? p->n : 1)))) {
+      rc = SQLITE_NOMEM;
+      if (!a->err) telem_set_oom(&a->err);
+      break;
+    }
+    for (int j = 0; j < p->n; j++) before[j] = p->rows[j].deleted;
     if (r->status == PS_OK) rc = apply_table(a, p, i, fixed_batch, &batches, &rows, &cascaded);
     total += rows + cascaded;
     const char *status = rc != SQLITE_OK ? "error" : telem_prune_status_names[r->status];
@@ -880,10 +888,13 @@ static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batc
      * run for the total; cascaded_rows on the parent repeats the children's). */
     for (int j = 0; lrc == SQLITE_OK && j < p->n; j++) {
       TelemPruneRow *cr = &p->rows[j];
-      if (cr->rule->kind != TELEM_RK_CASCADE || cr->parent != i) continue;
+      if (!telem_prune_is_child(p, j, i)) continue;
+      /* Several rules of the parent table: each logs its own children's rows. */
+      if (cr->parent != i && r->status != PS_OK) continue;
       const char *cs = rc != SQLITE_OK ? "error" : telem_prune_status_names[cr->status];
-      lrc = apply_log(a, cr, cr->deleted, 0, batches, ms, cs);
+      lrc = apply_log(a, cr, cr->deleted - before[j], 0, batches, ms, cs);
     }
+    sqlite3_free(before);
     if (keep_err) {
       sqlite3_free(a->err);
       a->err = keep_err;
@@ -900,6 +911,7 @@ static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batc
   }
   apply_rollback(a);
   apply_ckpt_restore(a, 1);
+  a->plan = NULL;
   telem_prune_plan_free(p);
   return rc;
 }

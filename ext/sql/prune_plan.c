@@ -71,8 +71,11 @@ void telem_prune_plan_free(TelemPrunePlan *p) {
     sqlite3_free(p->rows[i].fk_x);
     sqlite3_free(p->rows[i].delete_sql);
     sqlite3_free(p->rows[i].note);
+    sqlite3_free(p->rows[i].rows_sql);
+    sqlite3_free(p->rows[i].parent_cond);
   }
   sqlite3_free(p->rows);
+  sqlite3_free(p->params);
   telem_policy_free(p->policy);
   sqlite3_free(p->now);
   sqlite3_free(p);
@@ -95,6 +98,177 @@ double telem_prune_ms_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- per-type rules: which rows a rule governs ------------------------------ */
+
+int telem_prune_bind(const TelemPrunePlan *p, sqlite3_stmt *st) {
+  int n = sqlite3_bind_parameter_count(st);
+  for (int i = 1; i <= n; i++) {
+    const char *name = sqlite3_bind_parameter_name(st, i);
+    if (!name || strncmp(name, ":tf", 3) != 0) continue;
+    int k = atoi(name + 3);
+    if (k < 1 || k > p->nparams) return SQLITE_ERROR;
+    int rc = sqlite3_bind_text(st, i, p->params[k - 1], -1, SQLITE_STATIC);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+int telem_prune_is_child(const TelemPrunePlan *p, int ci, int pi) {
+  const TelemPolicyRule *c = p->rows[ci].rule, *r = p->rows[pi].rule;
+  return c->kind == TELEM_RK_CASCADE && r->kind != TELEM_RK_CASCADE &&
+         sqlite3_stricmp(c->cascade_from, r->table_name) == 0;
+}
+
+/* Adds value z to the plan's parameters; its number, or 0 on OOM. */
+static int plan_param(TelemPrunePlan *p, const char *z) {
+  if (p->nparams == p->capparams) {
+    int cap = p->capparams ? p->capparams * 2 : 16;
+    const char **np = sqlite3_realloc64(p->params, sizeof(char *) * (size_t)cap);
+    if (!np) return 0;
+    p->params = np;
+    p->capparams = cap;
+  }
+  p->params[p->nparams++] = z;
+  return p->nparams;
+}
+
+/* The SQL of rule ru's filter, true for the rows it names:
+ *   ("metric_type" GLOB :tf1 OR ...) AND "col" = :tf2 AND ...
+ * Column names were validated by the policy (and are quoted); every glob
+ * and value is a bound parameter (:tfN, telem_prune_bind), never spliced.
+ * A glob's characters are Vox's metric_type characters and '*', the only
+ * one GLOB treats specially, so the glob is the GLOB pattern.  NULL on OOM
+ * (sqlite3 memory). */
+static char *prune_filter_sql(TelemPrunePlan *p, const TelemPolicyRule *ru) {
+  TelemBuf b;
+  telem_buf_init(&b);
+  telem_buf_putc(&b, '(');
+  if (ru->nglob) {
+    telem_buf_putc(&b, '(');
+    for (int i = 0; i < ru->nglob; i++) {
+      int k = plan_param(p, ru->globs[i]);
+      if (!k) b.oom = 1;
+      telem_prune_sqlf(&b, "%s\"metric_type\" GLOB :tf%d", i ? " OR " : "", k);
+    }
+    telem_buf_putc(&b, ')');
+  }
+  for (int i = 0; i < ru->nwhere; i++) {
+    int k = plan_param(p, ru->wval[i]);
+    if (!k) b.oom = 1;
+    telem_prune_sqlf(&b, "%s\"%w\" = :tf%d", (i || ru->nglob) ? " AND " : "", ru->wcol[i], k);
+  }
+  telem_buf_putc(&b, ')');
+  if (b.oom) {
+    telem_buf_free(&b);
+    return NULL;
+  }
+  return telem_buf_take(&b);
+}
+
+/* 1 when table t has a column named col, 0 when not, -1 on error. */
+static int plan_column_exists(sqlite3 *db, const char *t, const char *col) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT 1 FROM pragma_table_xinfo(?1, 'main') WHERE name=?2 COLLATE NOCASE",
+                         -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The first column a filter of the rules [lo, hi) of one table names that
+ * the table lacks (static or owned by the policy), or NULL.  *prc gets an
+ * SQLite code. */
+static const char *plan_filter_missing(sqlite3 *db, const TelemPrunePlan *p, int lo, int hi,
+                                       int *prc) {
+  *prc = SQLITE_OK;
+  const char *t = p->rows[lo].rule->table_name;
+  for (int i = lo; i < hi; i++) {
+    const TelemPolicyRule *ru = p->rows[i].rule;
+    for (int k = -1; k < ru->nwhere; k++) {
+      const char *col = k < 0 ? (ru->nglob ? "metric_type" : NULL) : ru->wcol[k];
+      if (!col) continue;
+      int ex = plan_column_exists(db, t, col);
+      if (ex < 0) {
+        *prc = SQLITE_ERROR;
+        return NULL;
+      }
+      if (!ex) return col;
+    }
+  }
+  return NULL;
+}
+
+/* Composes the rules of one table, rows [lo, hi) of the plan, when any has
+ * a filter.  How rules overlap:
+ *   - the default rule (no filter) governs only the rows no filter of the
+ *     table matches: AND NOT coalesce(<filter>, 0) for each;
+ *   - a filtered rule governs the rows its filter matches, and a row that
+ *     several filters match goes only when every one of them lets it go
+ *     (the longest retention wins; a keep_forever, manual or not-ok rule
+ *     keeps the rows it matches): AND (NOT coalesce(<other>, 0) OR
+ *     <other's own time predicate>) for each other filtered rule.
+ * So no rule ever deletes a row another rule of the table keeps.  Fills
+ * rows_sql and ANDs it into pred and filter.  Returns an SQLite code. */
+static int plan_compose(TelemPrunePlan *p, int lo, int hi) {
+  int any = 0;
+  for (int i = lo; i < hi; i++) any |= p->rows[i].rule->filter != NULL;
+  if (!any) return SQLITE_OK;
+  char **f = sqlite3_malloc64(sizeof(char *) * (size_t)(hi - lo));
+  if (!f) return SQLITE_NOMEM;
+  memset(f, 0, sizeof(char *) * (size_t)(hi - lo));
+  int rc = SQLITE_OK;
+  for (int i = lo; i < hi && rc == SQLITE_OK; i++)
+    if (p->rows[i].rule->filter && !(f[i - lo] = prune_filter_sql(p, p->rows[i].rule)))
+      rc = SQLITE_NOMEM;
+  for (int i = lo; i < hi && rc == SQLITE_OK; i++) {
+    TelemPruneRow *r = &p->rows[i];
+    if (r->status != PS_OK) continue;
+    TelemBuf b;
+    telem_buf_init(&b);
+    if (f[i - lo]) telem_buf_puts(&b, f[i - lo]);
+    for (int j = lo; j < hi; j++) {
+      if (j == i || !f[j - lo]) continue;
+      const TelemPruneRow *s = &p->rows[j];
+      const char *and = b.len ? " AND " : "";
+      if (!r->rule->filter || s->status != PS_OK || !s->pred)
+        telem_prune_sqlf(&b, "%sNOT coalesce(%s, 0)", and, f[j - lo]);
+      else
+        telem_prune_sqlf(&b, "%s(NOT coalesce(%s, 0) OR (%s))", and, f[j - lo], s->pred);
+    }
+    if (b.oom) {
+      telem_buf_free(&b);
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    r->rows_sql = telem_buf_take(&b);
+  }
+  /* Only now: the loop above reads the other rules' own predicates. */
+  for (int i = lo; i < hi && rc == SQLITE_OK; i++) {
+    TelemPruneRow *r = &p->rows[i];
+    if (!r->rows_sql || !r->pred) continue;
+    char *np = sqlite3_mprintf("%s AND %s", r->pred, r->rows_sql);
+    char *nf = r->filter ? sqlite3_mprintf("%s AND %s", r->filter, r->rows_sql)
+                         : sqlite3_mprintf("%s", r->rows_sql);
+    if (!np || !nf) {
+      sqlite3_free(np);
+      sqlite3_free(nf);
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    sqlite3_free(r->pred);
+    sqlite3_free(r->filter);
+    r->pred = np;
+    r->filter = nf;
+  }
+  for (int i = 0; i < hi - lo; i++) sqlite3_free(f[i]);
+  sqlite3_free(f);
+  return rc;
 }
 
 
@@ -126,10 +300,12 @@ static char *prune_query_text(sqlite3 *db, const char *sql, const char *a1, cons
 }
 
 /* Runs a count query; returns the count or -1 with *pzErr. */
-static sqlite3_int64 prune_count(sqlite3 *db, const char *sql, char **pzErr) {
+static sqlite3_int64 prune_count(sqlite3 *db, const TelemPrunePlan *p, const char *sql,
+                                 char **pzErr) {
   sqlite3_stmt *st = NULL;
   sqlite3_int64 n = -1;
   int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = telem_prune_bind(p, st);
   if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
   if (n < 0) telem_set_err(pzErr, "cannot count rows: %s", sqlite3_errmsg(db));
   sqlite3_finalize(st);
@@ -670,12 +846,13 @@ static void prune_children_check(const TelemPruneFks *fks, TelemPrunePlan *p, in
   }
 }
 
-/* The whole deletion of parent row r, or of cascade row r whose parent is
- * pr, as one runnable statement (apply runs it in batches, children first). */
-static char *prune_delete_sql(const TelemPruneRow *r, const TelemPruneRow *pr) {
-  if (!pr)
+/* The whole deletion of parent row r, or of cascade row r whose parent
+ * table pt loses its rows matching pcond, as one statement (apply runs it
+ * in batches, children first; :tfN parameters are the filters' values). */
+static char *prune_delete_sql(const TelemPruneRow *r, const char *pt, const char *pcond) {
+  if (!pt)
     return sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
-  char *m = telem_prune_child_match(r, pr->rule->table_name, pr->pred);
+  char *m = telem_prune_child_match(r, pt, pcond);
   char *sql = m ? sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE %s", r->rule->table_name, m) : NULL;
   sqlite3_free(m);
   return sql;
@@ -801,6 +978,30 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
     }
     if ((rc = prune_time_pred(db, p->now, r)) != SQLITE_OK) goto sqlerr;
   }
+  /* Pass 1b: per-type rules.  A column a filter names must exist, or no
+   * rule of that table can tell its rows from the others' (fail closed:
+   * every rule of the table is missing_column); then each rule gets the
+   * rows it governs (plan_compose). */
+  for (int lo = 0, hi; lo < p->n; lo = hi) {
+    for (hi = lo + 1; hi < p->n && sqlite3_stricmp(p->rows[hi].rule->table_name,
+                                                   p->rows[lo].rule->table_name) == 0;
+         hi++) {
+    }
+    int any = 0;
+    for (int i = lo; i < hi; i++) any |= p->rows[i].rule->filter != NULL;
+    if (!any || plan_table_status(&tables, p->rows[lo].rule->table_name) != PS_OK) continue;
+    const char *miss = plan_filter_missing(db, p, lo, hi, &rc);
+    if (rc != SQLITE_OK) goto sqlerr;
+    if (miss) {
+      for (int i = lo; i < hi; i++) {
+        p->rows[i].status = PS_MISSING_COLUMN;
+        p->rows[i].note = sqlite3_mprintf("filter column %s is not in the table", miss);
+        if (!p->rows[i].note) goto oom;
+      }
+      continue;
+    }
+    if ((rc = plan_compose(p, lo, hi)) != SQLITE_OK) goto sqlerr;
+  }
   /* Pass 2: a cascade child may not have children of its own. */
   for (int i = 0; i < p->n; i++) {
     TelemPruneRow *r = &p->rows[i];
@@ -821,26 +1022,49 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
     else if (bad)
       r->status = PS_CHILD_NOT_OK;
   }
-  /* Pass 4: cascade rows follow their parent. */
+  /* Pass 4: cascade rows follow their parent table's rules: ok when one
+   * of them is ok (each takes the children of its own rows), else the
+   * status of the first (its default rule when it has one). */
   for (int i = 0; i < p->n; i++) {
     TelemPruneRow *r = &p->rows[i];
     if (r->rule->kind != TELEM_RK_CASCADE) continue;
     if (r->parent < 0) r->parent = telem_policy_find(p->policy, r->rule->cascade_from);
     const TelemPruneRow *pr = &p->rows[r->parent];
     if (r->status != PS_OK) continue;
-    if (pr->status == PS_KEEP_FOREVER || pr->status == PS_MANUAL)
-      r->status = pr->status;
-    else if (pr->status != PS_OK)
-      r->status = PS_PARENT_NOT_OK;
-    else if (!(r->cutoff = sqlite3_mprintf("%s", pr->cutoff)))
+    int nok = 0, nrules = 0;
+    TelemBuf cond;
+    telem_buf_init(&cond);
+    int want = 0; /* ok rules: one is used as it is, several are OR-ed */
+    for (int j = r->parent; j < p->n && telem_prune_is_child(p, i, j); j++)
+      want += p->rows[j].status == PS_OK;
+    for (int j = r->parent; j < p->n && telem_prune_is_child(p, i, j); j++) {
+      nrules++;
+      if (p->rows[j].status != PS_OK) continue;
+      telem_prune_sqlf(&cond, want > 1 ? "%s(%s)" : "%s%s", nok++ ? " OR " : "",
+                       p->rows[j].pred);
+    }
+    if (nok == 0) {
+      telem_buf_free(&cond);
+      if (pr->status == PS_KEEP_FOREVER || pr->status == PS_MANUAL)
+        r->status = pr->status;
+      else
+        r->status = PS_PARENT_NOT_OK;
+      continue;
+    }
+    if (cond.oom || !(r->parent_cond = telem_buf_take(&cond))) {
+      telem_buf_free(&cond);
       goto oom;
+    }
+    telem_buf_free(&cond);
+    if (nrules == 1 && !(r->cutoff = sqlite3_mprintf("%s", pr->cutoff))) goto oom;
   }
   /* Pass 5: SQL and counts for the ok rows. */
   for (int i = 0; i < p->n; i++) {
     TelemPruneRow *r = &p->rows[i];
     if (r->status != PS_OK) continue;
     const TelemPruneRow *pr = r->rule->kind == TELEM_RK_CASCADE ? &p->rows[r->parent] : NULL;
-    if (!(r->delete_sql = prune_delete_sql(r, pr))) goto oom;
+    if (!(r->delete_sql = prune_delete_sql(r, pr ? pr->rule->table_name : NULL, r->parent_cond)))
+      goto oom;
     if (!pr) {
       r->indexed = prune_has_index(db, r->rule->table_name, r->rule->time_column);
       if (r->indexed < 0) {
@@ -853,22 +1077,44 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
     if (!pr)
       sql = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", r->rule->table_name, r->pred);
     else {
-      char *m = telem_prune_child_match(r, pr->rule->table_name, pr->pred);
+      char *m = telem_prune_child_match(r, pr->rule->table_name, r->parent_cond);
       sql = m ? sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s", r->rule->table_name, m)
               : NULL;
       sqlite3_free(m);
     }
     if (!sql) goto oom;
-    r->eligible = prune_count(db, sql, pzErr);
+    r->eligible = prune_count(db, p, sql, pzErr);
     sqlite3_free(sql);
     if (r->eligible < 0) goto fail;
     r->has_counts = 1;
   }
   if (with_counts) {
+    /* A parent's cascade_rows: its children's rows that go with its own
+     * rows (when its table has several ok rules, counted per rule). */
     for (int i = 0; i < p->n; i++) {
       TelemPruneRow *r = &p->rows[i];
       if (r->status != PS_OK || r->rule->kind != TELEM_RK_CASCADE) continue;
-      p->rows[r->parent].cascade += r->eligible;
+      int nok = 0;
+      for (int j = r->parent; j < p->n && telem_prune_is_child(p, i, j); j++)
+        nok += p->rows[j].status == PS_OK;
+      for (int j = r->parent; j < p->n && telem_prune_is_child(p, i, j); j++) {
+        TelemPruneRow *pr = &p->rows[j];
+        if (pr->status != PS_OK) continue;
+        if (nok == 1) {
+          pr->cascade += r->eligible;
+          continue;
+        }
+        char *m = telem_prune_child_match(r, pr->rule->table_name, pr->pred);
+        char *sql = m ? sqlite3_mprintf("SELECT count(*) FROM main.\"%w\" WHERE %s",
+                                        r->rule->table_name, m)
+                      : NULL;
+        sqlite3_free(m);
+        if (!sql) goto oom;
+        sqlite3_int64 n = prune_count(db, p, sql, pzErr);
+        sqlite3_free(sql);
+        if (n < 0) goto fail;
+        pr->cascade += n;
+      }
     }
   }
   /* Pass 6: what the operator should know (NULL when nothing). */
@@ -877,11 +1123,14 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
     const TelemPolicyRule *ru = r->rule;
     TelemBuf b;
     telem_buf_init(&b);
+    if (r->note) telem_buf_puts(&b, r->note);
+    sqlite3_free(r->note);
+    r->note = NULL;
     if (ru->implicit)
       telem_prune_sqlf(&b, "not in the policy: goes with %s through its foreign key ON DELETE "
                            "CASCADE", ru->cascade_from);
     else if (!ru->rationale)
-      telem_buf_puts(&b, "no rationale");
+      telem_prune_sqlf(&b, "%sno rationale", b.len ? "; " : "");
     if (r->status == PS_OK && ru->kind != TELEM_RK_CASCADE && r->indexed == 0)
       telem_prune_sqlf(&b, "%sno index on %s: batches walk rowid ranges, reading the whole "
                            "table once",
@@ -926,8 +1175,9 @@ fail:
 #define PLAN_COL_STATUS 7
 #define PLAN_COL_SQL 8
 #define PLAN_COL_NOTE 9
-#define PLAN_COL_NOW 10 /* HIDDEN argument */
-#define PLAN_COL_EXTRA 11 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
+#define PLAN_COL_FILTER 10
+#define PLAN_COL_NOW 11 /* HIDDEN argument */
+#define PLAN_COL_EXTRA 12 /* TELEM_TVF_EXTRA_COLUMNS: too many arguments */
 
 /* idxNum bit 1: the `now` argument is given (argv[0]). */
 #define PLAN_IDX_NOW 1
@@ -968,7 +1218,7 @@ static int plan_connect(sqlite3 *db, void *pAux, int argc, const char *const *ar
                                 "CREATE TABLE x(table_name TEXT, kind TEXT, time_column TEXT, "
                                 "days INTEGER, cutoff TEXT, eligible_rows INTEGER, "
                                 "cascade_rows INTEGER, status TEXT, delete_sql TEXT, note TEXT, "
-                                "now HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")");
+                                "filter TEXT, now HIDDEN" TELEM_TVF_EXTRA_COLUMNS ")");
   if (rc != SQLITE_OK) {
     telem_set_err(pzErr, "telem_prune_plan: %s", sqlite3_errmsg(db));
     return rc;
@@ -1148,6 +1398,7 @@ static int plan_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col)
     case PLAN_COL_STATUS: z = telem_prune_status_names[r->status]; break;
     case PLAN_COL_SQL: z = r->delete_sql; break;
     case PLAN_COL_NOTE: z = r->note; break;
+    case PLAN_COL_FILTER: z = r->rule->filter; break;
     case PLAN_COL_NOW: z = cur->plan->now; break;
   }
   if (z) sqlite3_result_text(ctx, z, -1, SQLITE_TRANSIENT);

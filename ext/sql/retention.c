@@ -3,7 +3,10 @@
  *
  *   telem_retention            eponymous writable virtual table:
  *                              table_name, kind, days, time_column,
- *                              cascade_from, rationale, source
+ *                              cascade_from, rationale, source, filter
+ *                              (one row per rule; a table may have a
+ *                              default rule and per-type rules, each
+ *                              known by its filter)
  *   telem_policy_import(x)     table-valued function (a table of the temp
  *                              schema, DIRECTONLY): replaces the database
  *                              policy with the YAML file (or text) x; one
@@ -50,6 +53,20 @@
 /* The policy table, after "CREATE TABLE <name>" (sqlite_master keeps this
  * text; telem_own_table_check compares it). */
 static const char ret_ddl_body[] =
+    "(\n"
+    "  table_name TEXT NOT NULL COLLATE NOCASE, -- governed table\n"
+    "  kind TEXT NOT NULL,     -- days | ms_days | expires_lt_now | keep_forever | manual | cascade\n"
+    "  days INTEGER,           -- days and ms_days only\n"
+    "  time_column TEXT,       -- column compared with the cutoff\n"
+    "  cascade_from TEXT,      -- parent table of a cascade rule\n"
+    "  rationale TEXT NOT NULL, -- why the data is kept that long\n"
+    "  filter TEXT NOT NULL,   -- rows it governs (canonical JSON); '' for the table's default rule\n"
+    "  PRIMARY KEY (table_name, filter)\n"
+    ")";
+
+/* The table as versions before per-type rules created it (one rule per
+ * table, no filter): still read; upgraded on the first write. */
+static const char ret_ddl_body_v1[] =
     "(\n"
     "  table_name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE, -- governed table\n"
     "  kind TEXT NOT NULL,     -- days | ms_days | expires_lt_now | keep_forever | manual | cascade\n"
@@ -191,21 +208,62 @@ int telem_own_table_check(sqlite3 *db, const char *name, const char *body, char 
  * are case-insensitive) and is the table voxtelem creates, 0 when there is
  * none, -1 with *pzErr when it exists but is not ours. */
 static int ret_db_table_exists(sqlite3 *db, char **pzErr) {
-  return telem_own_table_check(db, RET_TABLE, ret_ddl_body, pzErr);
+  char *err = NULL;
+  int ex = telem_own_table_check(db, RET_TABLE, ret_ddl_body, &err);
+  if (ex >= 0) {
+    sqlite3_free(err);
+    return ex;
+  }
+  /* Not the current table: the one versions before filters created? */
+  if (err && telem_own_table_check(db, RET_TABLE, ret_ddl_body_v1, NULL) == 1) {
+    sqlite3_free(err);
+    return 2;
+  }
+  if (pzErr && !*pzErr) *pzErr = err;
+  else sqlite3_free(err);
+  return -1;
+}
+
+/* The filter column of the table as ret_db_table_exists() found it (ex). */
+#define RET_FILTER_COL(ex) ((ex) == 2 ? "NULL" : "nullif(filter, '')")
+
+/* Rewrites a table of the version before filters (ex == 2) into the
+ * current one, rowids kept, inside the caller's transaction.  Returns an
+ * SQLite code with *pzErr. */
+static int ret_db_upgrade(sqlite3 *db, char **pzErr) {
+  /* No DROP TABLE: SQLite refuses it while any statement runs (this one
+   * runs inside the caller's INSERT, UPDATE or SELECT).  The old table is
+   * renamed aside and left empty; the operator may drop it. */
+  char *sql = sqlite3_mprintf(
+      "ALTER TABLE main." RET_TABLE " RENAME TO " RET_TABLE "_v1;"
+      "CREATE TABLE main." RET_TABLE "%s;"
+      "INSERT INTO main." RET_TABLE "(rowid, table_name, kind, days, time_column, "
+      "cascade_from, rationale, filter) SELECT rowid, table_name, kind, days, time_column, "
+      "cascade_from, rationale, '' FROM main." RET_TABLE "_v1;"
+      "DELETE FROM main." RET_TABLE "_v1;",
+      ret_ddl_body);
+  int rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK)
+    telem_set_err(pzErr, "cannot upgrade " RET_TABLE ": %s",
+                  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
+  return rc;
 }
 
 /* Reads main.telem_retention_policy into a new policy (rowids kept).  A
  * row that fails validation (someone wrote the table by hand) is an error
  * naming its rowid: the prune fails closed on a damaged policy. */
-static TelemPolicy *ret_db_policy(sqlite3 *db, char **pzErr) {
+static TelemPolicy *ret_db_policy(sqlite3 *db, int ex, char **pzErr) {
   sqlite3_stmt *st = NULL;
   TelemPolicy *p = telem_policy_new();
   char *err = NULL;
   if (!p) goto oom;
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT rowid, table_name, kind, days, time_column, cascade_from, "
-                              "rationale FROM main." RET_TABLE " ORDER BY rowid",
-                              -1, &st, NULL);
+  char *q = sqlite3_mprintf("SELECT rowid, table_name, kind, days, time_column, cascade_from, "
+                            "rationale, %s FROM main." RET_TABLE " ORDER BY rowid",
+                            RET_FILTER_COL(ex));
+  if (!q) goto oom;
+  int rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+  sqlite3_free(q);
   if (rc != SQLITE_OK) {
     telem_set_err(pzErr, "cannot read " RET_TABLE ": %s", sqlite3_errmsg(db));
     goto fail;
@@ -226,6 +284,7 @@ static TelemPolicy *ret_db_policy(sqlite3 *db, char **pzErr) {
     info.time_column = (const char *)sqlite3_column_text(st, 4);
     info.cascade_from = (const char *)sqlite3_column_text(st, 5);
     info.rationale = (const char *)sqlite3_column_text(st, 6);
+    info.filter = (const char *)sqlite3_column_text(st, 7);
     rc = telem_policy_add_rowid(p, &info, rowid, &err);
     if (rc == -2) goto oom;
     if (rc) {
@@ -258,7 +317,7 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
   if (ex < 0) return NULL;
   if (ex) {
     if (pzSource) *pzSource = "database";
-    return ret_db_policy(db, pzErr);
+    return ret_db_policy(db, ex, pzErr);
   }
   RetFileCache *fc = ret_file_policy(c, pzErr);
   if (!fc) return NULL;
@@ -270,8 +329,9 @@ TelemPolicy *telem_policy_active(sqlite3 *db, TelemConn *c, const char **pzSourc
 
 /* ---- writing the database policy ------------------------------------------ */
 
-/* Binds rule r to parameters ?2..?7 (table_name, kind, days, time_column,
- * cascade_from, rationale) of an INSERT or UPDATE of the policy table. */
+/* Binds rule r to parameters ?2..?8 (table_name, kind, days, time_column,
+ * cascade_from, rationale, filter) of an INSERT or UPDATE of the policy
+ * table. */
 static void ret_bind_rule(sqlite3_stmt *st, const TelemPolicyRule *r) {
   sqlite3_bind_text(st, 2, r->table_name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, telem_policy_kind_name(r->kind), -1, SQLITE_STATIC);
@@ -281,6 +341,7 @@ static void ret_bind_rule(sqlite3_stmt *st, const TelemPolicyRule *r) {
   /* The column is NOT NULL (tables created before rationale was optional):
    * a missing rationale is stored as '' and read back as none. */
   sqlite3_bind_text(st, 7, r->rationale ? r->rationale : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 8, r->filter ? r->filter : "", -1, SQLITE_STATIC);
 }
 
 /* Inserts rule r (with rowid when rowid > 0) into the database table.
@@ -291,7 +352,7 @@ static int ret_db_insert(sqlite3 *db, const TelemPolicyRule *r, int64_t rowid,
   int rc = sqlite3_prepare_v2(db,
                               "INSERT INTO main." RET_TABLE
                               "(rowid, table_name, kind, days, time_column, cascade_from, "
-                              "rationale) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                              "rationale, filter) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                               -1, &st, NULL);
   if (rc == SQLITE_OK) {
     if (rowid > 0) sqlite3_bind_int64(st, 1, rowid);
@@ -328,6 +389,7 @@ static int ret_db_create(sqlite3 *db, char **pzErr) {
 static int ret_db_ensure(sqlite3 *db, TelemConn *c, char **pzErr) {
   int ex = ret_db_table_exists(db, pzErr);
   if (ex < 0) return SQLITE_ERROR;
+  if (ex == 2) return ret_db_upgrade(db, pzErr);
   if (ex) return SQLITE_OK;
   RetFileCache *fc = ret_file_policy(c, pzErr);
   if (!fc) return SQLITE_ERROR;
@@ -358,17 +420,19 @@ int telem_db_writer_busy(sqlite3 *db) {
  * cascade, and, when `children_of` is not NULL, one cascade rule of that
  * parent (enough to refuse removing it).  Returns a new policy or NULL with
  * *pzErr; a damaged row is an error naming its rowid, as for reads. */
-static TelemPolicy *ret_db_partial(sqlite3 *db, sqlite3_int64 old, const char *name,
+static TelemPolicy *ret_db_partial(sqlite3 *db, int ex, sqlite3_int64 old, const char *name,
                                    const char *parent, const char *children_of, char **pzErr) {
-  static const char sql[] =
-      "SELECT rowid, table_name, kind, days, time_column, cascade_from, rationale "
+  char *sql = sqlite3_mprintf(
+      "SELECT rowid, table_name, kind, days, time_column, cascade_from, rationale, %s "
       "FROM main." RET_TABLE " WHERE rowid = ?1 OR table_name = ?2 OR table_name = ?3 "
       "OR rowid = (SELECT rowid FROM main." RET_TABLE
-      " WHERE ?4 IS NOT NULL AND cascade_from = ?4 COLLATE NOCASE LIMIT 1)";
+      " WHERE ?4 IS NOT NULL AND cascade_from = ?4 COLLATE NOCASE LIMIT 1)",
+      RET_FILTER_COL(ex));
   sqlite3_stmt *st = NULL;
   TelemPolicy *p = telem_policy_new();
   char *err = NULL;
-  int rc = p ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  int rc = p && sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
   if (rc == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, old);
     if (name) sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -387,6 +451,7 @@ static TelemPolicy *ret_db_partial(sqlite3 *db, sqlite3_int64 old, const char *n
     info.time_column = (const char *)sqlite3_column_text(st, 4);
     info.cascade_from = (const char *)sqlite3_column_text(st, 5);
     info.rationale = (const char *)sqlite3_column_text(st, 6);
+    info.filter = (const char *)sqlite3_column_text(st, 7);
     int arc = telem_policy_add_rowid(p, &info, rowid, &err);
     if (arc == -2) rc = SQLITE_NOMEM;
     else if (arc) {
@@ -415,6 +480,7 @@ static TelemPolicy *ret_db_partial(sqlite3 *db, sqlite3_int64 old, const char *n
 #define RET_COL_CASCADE 4
 #define RET_COL_RATIONALE 5
 #define RET_COL_SOURCE 6
+#define RET_COL_FILTER 7
 
 typedef struct RetVtab {
   sqlite3_vtab base; /* must be first */
@@ -436,7 +502,8 @@ static int ret_connect(sqlite3 *db, void *pAux, int argc, const char *const *arg
   (void)argv;
   int rc = sqlite3_declare_vtab(db,
                                 "CREATE TABLE x(table_name TEXT, kind TEXT, days INTEGER, "
-                                "time_column TEXT, cascade_from TEXT, rationale TEXT, source TEXT)");
+                                "time_column TEXT, cascade_from TEXT, rationale TEXT, source TEXT, "
+                                "filter TEXT)");
   if (rc != SQLITE_OK) {
     telem_set_err(pzErr, "telem_retention: %s", sqlite3_errmsg(db));
     return rc;
@@ -540,6 +607,7 @@ static int ret_column(sqlite3_vtab_cursor *pCur, sqlite3_context *ctx, int col) 
     case RET_COL_CASCADE: z = r->cascade_from; break;
     case RET_COL_RATIONALE: z = r->rationale; break;
     case RET_COL_SOURCE: z = cur->source; break;
+    case RET_COL_FILTER: z = r->filter; break;
   }
   if (z) sqlite3_result_text(ctx, z, -1, SQLITE_TRANSIENT);
   return SQLITE_OK;
@@ -602,7 +670,7 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     int need_children = old_name && (argc == 1 || !new_name ||
                                       sqlite3_stricmp(old_name, new_name) != 0 ||
                                       (new_kind && strcmp(new_kind, "cascade") == 0));
-    p = ret_db_partial(v->db, old, new_name, new_parent, need_children ? old_name : NULL, &err);
+    p = ret_db_partial(v->db, ex, old, new_name, new_parent, need_children ? old_name : NULL, &err);
     sqlite3_free(old_name);
   }
   if (!p) {
@@ -650,6 +718,7 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     info.time_column = ret_text(argv[2 + RET_COL_TIME]);
     info.cascade_from = new_parent;
     info.rationale = ret_text(argv[2 + RET_COL_RATIONALE]);
+    info.filter = ret_text(argv[2 + RET_COL_FILTER]);
     if (at >= 0) telem_policy_remove(p, at);
     int arc = telem_policy_add_rowid(p, &info, old, &err);
     if (arc) {
@@ -680,7 +749,12 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     if (rc != SQLITE_OK)
       telem_set_err(&err, "cannot write " RET_TABLE ": %s", sqlite3_errmsg(v->db));
   } else {
-    int i = telem_policy_find(p, ret_text(argv[2 + RET_COL_TABLE]));
+    int i = telem_policy_find_rule(p, ret_text(argv[2 + RET_COL_TABLE]),
+                                   ret_text(argv[2 + RET_COL_FILTER]));
+    if (i < 0) { /* cannot happen: it was just added */
+      rc = SQLITE_ERROR;
+      goto done;
+    }
     const TelemPolicyRule *r = &p->rules[i];
     if (at < 0) {
       rc = ret_db_insert(v->db, r, 0, pRowid, &err);
@@ -688,7 +762,7 @@ static int ret_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
       rc = sqlite3_prepare_v2(v->db,
                               "UPDATE main." RET_TABLE
                               " SET table_name=?2, kind=?3, days=?4, time_column=?5, "
-                              "cascade_from=?6, rationale=?7 WHERE rowid=?1",
+                              "cascade_from=?6, rationale=?7, filter=?8 WHERE rowid=?1",
                               -1, &st, NULL);
       if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, old);
@@ -788,6 +862,7 @@ static int ret_import_run(sqlite3 *db, sqlite3_value *v, char **pzErr) {
   in_sp = 1;
   int ex = ret_db_table_exists(db, &err);
   if (ex < 0) goto fail;
+  if (ex == 2 && ret_db_upgrade(db, &err) != SQLITE_OK) goto fail;
   if (!ex && ret_db_create(db, &err) != SQLITE_OK) goto fail;
   if (sqlite3_exec(db, "DELETE FROM main." RET_TABLE, NULL, NULL, NULL) != SQLITE_OK) {
     telem_set_err(&err, "cannot write " RET_TABLE ": %s", sqlite3_errmsg(db));

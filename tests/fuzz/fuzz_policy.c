@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     telem_policy_rule(q, i, &b);
     if (!same_str(a.table_name, b.table_name) || !same_str(a.kind, b.kind) || a.days != b.days ||
         !same_str(a.time_column, b.time_column) || !same_str(a.cascade_from, b.cascade_from) ||
-        !same_str(a.rationale, b.rationale))
+        !same_str(a.rationale, b.rationale) || !same_str(a.filter, b.filter))
       abort();
   }
   char *y2 = telem_policy_to_yaml(q);

@@ -451,6 +451,136 @@ static void test_oom(void **state) {
 }
 
 
+/* ---- per-type rules (issue 12): filters ------------------------------------ */
+
+static const char filtered[] =
+    "tables:\n"
+    "  research_metrics:\n"
+    "    - kind: days\n"
+    "      days: 365\n"
+    "      time_column: created_at\n"
+    "    - metric_types: [\"fixture.*\", \"audit.*\", \"fixture.*\"]\n"
+    "      kind: days\n"
+    "      days: 90\n"
+    "      time_column: created_at\n"
+    "    - where: {session_id: \"it's \\\"q\\\"\", metric_value: 3}\n"
+    "      metric_types: orch.subagent.dispatch\n"
+    "      kind: keep_forever\n"
+    "  other:\n"
+    "    metric_types: [\"x*\"]\n"
+    "    kind: manual\n";
+
+static void test_filters(void **state) {
+  (void)state;
+  char *err = NULL;
+  TelemPolicy *p = telem_policy_parse("p.yaml", filtered, strlen(filtered), &err);
+  if (!p) fail_msg("%s", err);
+  assert_int_equal(telem_policy_count(p), 4);
+  TelemPolicyRuleInfo r;
+  /* Sorted by table, then the default rule first, then by canonical filter. */
+  assert_int_equal(telem_policy_rule(p, 1, &r), 0);
+  assert_string_equal(r.table_name, "research_metrics");
+  assert_null(r.filter);
+  assert_int_equal(telem_policy_rule(p, 2, &r), 0);
+  assert_string_equal(r.filter, "{\"metric_types\":[\"audit.*\",\"fixture.*\"]}");
+  assert_int_equal(r.days, 90);
+  assert_int_equal(telem_policy_rule(p, 3, &r), 0);
+  assert_string_equal(r.filter, "{\"metric_types\":[\"orch.subagent.dispatch\"],"
+                                "\"where\":{\"metric_value\":\"3\",\"session_id\":\"it's \\\"q\\\"\"}}");
+  /* Found by an equivalent filter text; the default by NULL. */
+  assert_int_equal(telem_policy_find_rule(p, "RESEARCH_METRICS",
+                                          "{\"metric_types\":[\"fixture.*\",\"audit.*\"]}"),
+                   2);
+  assert_int_equal(telem_policy_find_rule(p, "research_metrics", NULL), 1);
+  assert_int_equal(telem_policy_find_rule(p, "research_metrics", "{\"metric_types\":[\"z*\"]}"), -1);
+  assert_int_equal(telem_policy_find(p, "research_metrics"), 1);
+  /* Export and parse again: the same rules, and the same export. */
+  char *y = telem_policy_to_yaml(p);
+  assert_non_null(y);
+  TelemPolicy *q = telem_policy_parse("export", y, strlen(y), &err);
+  if (!q) fail_msg("%s\n%s", err, y);
+  char *y2 = telem_policy_to_yaml(q);
+  assert_string_equal(y, y2);
+  for (int i = 0; i < 4; i++) {
+    TelemPolicyRuleInfo a, b;
+    telem_policy_rule(p, i, &a);
+    telem_policy_rule(q, i, &b);
+    if (a.filter || b.filter) assert_string_equal(a.filter, b.filter);
+  }
+  sqlite3_free(y);
+  sqlite3_free(y2);
+  telem_policy_free(q);
+  /* The editing API: a duplicate filter and a cascade with a filter are refused. */
+  TelemPolicyRuleInfo n;
+  memset(&n, 0, sizeof n);
+  n.table_name = "research_metrics";
+  n.kind = "manual";
+  n.days = TELEM_POLICY_NO_DAYS;
+  n.filter = "{\"metric_types\":[\"fixture.*\",\"audit.*\"]}";
+  assert_int_equal(telem_policy_add(p, &n, &err), -1);
+  assert_non_null(strstr(err, "a rule with this filter is listed twice"));
+  sqlite3_free(err);
+  err = NULL;
+  n.table_name = "child";
+  n.kind = "cascade";
+  n.cascade_from = "research_metrics";
+  n.filter = "{\"where\":{\"a\":\"b\"}}";
+  assert_int_equal(telem_policy_add(p, &n, &err), -1);
+  assert_non_null(strstr(err, "filter: not used by kind cascade"));
+  sqlite3_free(err);
+  err = NULL;
+  telem_policy_free(p);
+
+  expect_bad("tables:\n  t:\n    - {metric_types: [\"\"], kind: manual}\n",
+             "p.yaml:3: table \"t\": metric_types: glob 1: is empty", NULL);
+  expect_bad("tables:\n  t:\n    - {metric_types: [\"**\"], kind: manual}\n",
+             "metric_types: glob 1: not a metric type glob", NULL);
+  expect_bad("tables:\n  t:\n    - {metric_types: [\"a?\"], kind: manual}\n",
+             "metric_types: glob 1: not a metric type glob", NULL);
+  expect_bad("tables:\n  t:\n    - {metric_types: {a: b}, kind: manual}\n",
+             "metric_types: must be a list of globs", NULL);
+  expect_bad("tables:\n  t:\n    - {where: [a], kind: manual}\n",
+             "where: must be a mapping of column to value", NULL);
+  expect_bad("tables:\n  t:\n    - {where: {\"x y\": 1}, kind: manual}\n",
+             "where: column 1: not a valid identifier", NULL);
+  expect_bad("tables:\n  t:\n    - {where: {a: 1, A: 2}, kind: manual}\n",
+             "where: column \"", "listed twice");
+  expect_bad("tables:\n  t:\n    - {where: {a: \"x\\ny\"}, kind: manual}\n",
+             "without control characters", NULL);
+  expect_bad("tables:\n  t:\n    - {kind: manual}\n    - {kind: keep_forever}\n",
+             "table_name: listed twice", NULL);
+  expect_bad("tables:\n  t:\n    - {metric_types: [a*], kind: manual}\n"
+             "    - {kind: cascade, cascade_from: u}\n"
+             "  u: {kind: manual}\n",
+             "a cascade table has one rule only", NULL);
+  /* Not SQL, whatever it looks like. */
+  assert_null(telem_policy_filter_canonical("t", "metric_type = 'x' OR 1=1", &err));
+  assert_non_null(strstr(err, "filter: not valid JSON"));
+  sqlite3_free(err);
+  err = NULL;
+  assert_null(telem_policy_filter_canonical("t", "{\"sql\":\"1=1\"}", &err));
+  assert_non_null(strstr(err, "filter: unknown key"));
+  sqlite3_free(err);
+}
+
+static void test_filters_oom(void **state) {
+  (void)state;
+  int parsed = 0;
+  for (int k = 0; k < 4000 && !parsed; k++) {
+    fail_after = k;
+    char *err = NULL;
+    TelemPolicy *p = telem_policy_parse("p.yaml", filtered, strlen(filtered), &err);
+    char *y = p ? telem_policy_to_yaml(p) : NULL;
+    fail_after = -1;
+    if (p && y) parsed = 1;
+    sqlite3_free(y);
+    telem_policy_free(p);
+    sqlite3_free(err);
+  }
+  assert_true(parsed);
+}
+
+
 /* ---- files through telem_policy_import (ext/sql/retention.c) ---------------- */
 
 /* Runs one-value SQL on db; returns the text result or the error message
@@ -566,6 +696,7 @@ int main(void) {
       cmocka_unit_test(test_too_big),      cmocka_unit_test(test_not_utf8),
       cmocka_unit_test(test_empty),        cmocka_unit_test(test_edit_api),
       cmocka_unit_test(test_oom),          cmocka_unit_test(test_import_files),
+      cmocka_unit_test(test_filters),      cmocka_unit_test(test_filters_oom),
       cmocka_unit_test(test_round_trip_null_names),
       cmocka_unit_test(test_round_trip_line_breaks),
   };
