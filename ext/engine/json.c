@@ -32,6 +32,7 @@ typedef struct JsonParser {
   size_t err_at;
   TelemJson *pool;        /* nodes taken from the arena in batches */
   size_t pool_left;
+  int spaced;             /* whitespace outside strings, or an escaped key (TJ_F_VERBATIM) */
 } JsonParser;
 
 /* Nodes come from the arena NODE_BATCH at a time: one arena call per batch
@@ -51,11 +52,13 @@ static int parse_fail(JsonParser *p, int code, const char *what) {
 static inline void skip_ws(JsonParser *p) {
   /* most documents have no whitespace between tokens */
   if (p->i < p->n && p->z[p->i] > ' ') return;
+  size_t from = p->i;
   while (p->i < p->n) {
     unsigned char c = p->z[p->i];
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
     p->i++;
   }
+  p->spaced |= p->i != from;
 }
 
 static TelemJson *new_node(JsonParser *p, int type) {
@@ -323,6 +326,7 @@ static inline __attribute__((always_inline)) int parse_key(JsonParser *p, const 
   skip_ws(p);
   if (p->i >= p->n || p->z[p->i] != '"') return parse_fail(p, TJ_ERR_SYNTAX, "expected a string key");
   if (!scan_string(p, key, len, decoded)) return 0;
+  p->spaced |= *decoded;
   skip_ws(p);
   if (p->i >= p->n || p->z[p->i] != ':') return parse_fail(p, TJ_ERR_SYNTAX, "expected ':'");
   p->i++;
@@ -456,7 +460,7 @@ static TelemJson *parse_doc(JsonParser *p) {
 }
 
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err) {
-  JsonParser p = {a, (const unsigned char *)text, n, 0, 0, 0, NULL, 0};
+  JsonParser p = {a, (const unsigned char *)text, n, 0, 0, 0, NULL, 0, 0, NULL, 0, 0};
   TelemJson *root = NULL;
   if (n > UINT32_MAX) {
     parse_fail(&p, TJ_ERR_LIMIT, "input too large");
@@ -467,6 +471,8 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
       if (p.i != p.n) {
         parse_fail(&p, TJ_ERR_SYNTAX, "trailing characters after the value");
         root = NULL;
+      } else if (!p.spaced) {
+        root->flags |= TJ_F_VERBATIM;
       }
     }
   }

@@ -23,6 +23,10 @@ typedef enum TelemJsonType {
 #define TJ_F_NEGATIVE 0x02 /* number: leading '-' */
 #define TJ_F_DECODED 0x04  /* string: escapes were decoded into the arena */
 #define TJ_F_KEY_DECODED 0x08 /* member key: escapes were decoded into the arena */
+/* root only: the text has no whitespace outside strings and no escaped
+ * member key, so the compact re-serialisation that copies scalars as
+ * written (telem_redactor_run) gives back exactly the input bytes */
+#define TJ_F_VERBATIM 0x10
 
 /* One value of a parsed document.  Every pointer points into the input text
  * or the arena the document was parsed into; nothing is owned.

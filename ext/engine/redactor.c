@@ -20,7 +20,7 @@
  * ':', ...) and finds the keywords of all rules at once: keywords are filed
  * by a hash of their first three bytes, one bit test per position says
  * whether one may start there, and the rare hit is verified in place.  The
- * gates (length, digits, bytes, digit run) are kept as rule sets per
+ * gates (length, digits, bytes) are kept as rule sets per
  * threshold, so most rules drop out with a few mask operations; a rule runs
  * its pattern only when every gate passes.  Key rules are decided once per
  * distinct key through a growing key cache and applied during the JSON
@@ -78,7 +78,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
 #define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
-#define VC_SIZE 512        /* clean-string cache entries (direct-mapped) */
+#define VC_SIZE 4096        /* clean-string cache entries (direct-mapped) */
 #define VC_MAX 40           /* longer strings are not cached */
 #define KC_MIN 1024         /* key cache entries at first (open addressing) */
 #define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
@@ -196,11 +196,13 @@ typedef struct Span {
 } Span;
 
 /* A short string no value pattern matched, under profile actions `act`
- * (NULL: classifying from S0) and with no rule skipped: values repeat
- * from row to row (tool names, models, tags), so they are scanned once. */
+ * (NULL: classifying from S0) and the rules its key skips: values repeat
+ * from row to row (tool names, models, tags, paths), so they are scanned
+ * once. */
 typedef struct CleanEnt {
   uint64_t h;         /* XXH3 of the bytes; 0 = empty */
   const uint8_t *act; /* profile actions it was clean under */
+  RMask skip;         /* ... with these rules skipped (the member key's except_keys) */
   uint8_t len;
   char s[VC_MAX];
 } CleanEnt;
@@ -248,18 +250,16 @@ struct TelemRedactor {
   RMask lit_mask;       /* value rules with a literal prefilter */
   RMask above[4];       /* value rules whose class is above 0..3 (classify) */
   /* A quick gate per value rule, packed so that rejecting a rule reads
-   * no Rule: the slots it needs present, its minimum digits, length and
-   * digit run (rule_gate checks the rest). */
+   * no Rule: the slots it needs present, its minimum digits and length
+   * (rule_gate checks the rest, the digit run last: it costs a pass). */
   uint16_t qg_slots[MAX_VALUE_RULES];
   /* The same gates as sets of rules, so that one string drops most rules
-   * with a few table lookups: ok_len[x] / ok_digits[x] / ok_run[x] are the
+   * with a few table lookups: ok_len[x] / ok_digits[x] are the
    * rules whose minimum is at most x (index 63: at most 63, or larger --
    * rule_gate decides those). */
-  RMask ok_len[64], ok_digits[64], ok_run[64];
-  RMask run_rules;      /* rules with a min_digit_run */
+  RMask ok_len[64], ok_digits[64];
   uint32_t qg_digits[MAX_VALUE_RULES];
   uint32_t qg_minlen[MAX_VALUE_RULES];
-  uint32_t qg_run[MAX_VALUE_RULES];
   Allow *allows;        /* named allowlists; owned */
   int nallows;
   unsigned char *hmac_key; /* operator key for `hash` (HMAC-SHA256); owned, wiped on free */
@@ -1213,13 +1213,10 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
       if (R->need[sl]) r->qg_slots[i] |= (uint16_t)(1u << sl);
     r->qg_digits[i] = R->need[1];
     r->qg_minlen[i] = R->minlen;
-    r->qg_run[i] = R->min_digit_run;
     for (int x = 0; x < 64; x++) {
       if (R->minlen <= (uint32_t)x || x == 63) rm_set(&r->ok_len[x], i);
       if (R->need[1] <= (uint32_t)x || x == 63) rm_set(&r->ok_digits[x], i);
-      if (R->min_digit_run <= (uint32_t)x || x == 63) rm_set(&r->ok_run[x], i);
     }
-    if (R->min_digit_run) rm_set(&r->run_rules, i);
   }
   for (int i = 0; i < r->nvalue; i++) {
     rm_set(&r->value_mask, i);
@@ -1519,19 +1516,21 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
 }
 
 
+/* The most digits in one run of s[0..n), where a single ' ' or '-'
+ * between two digits does not end the run (card numbers, "123-45-6789"):
+ * the digits are counted, not the separators. */
+static inline uint32_t pop64(uint64_t x) { /* no POPCNT in the baseline x86-64 ISA */
+  x -= (x >> 1) & 0x5555555555555555ull;
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
 
-
-/* The gates of rule R other than the literal byte pairs (find_spans has
- * already dropped rules whose pairs are missing): 1 when its pattern must
- * run on s[0..n). */
-/* The longest digit run of s[0..n), where a single ' ' or '-' between
- * digits does not end it (card numbers); a gate, so it may overcount. */
 static uint32_t digit_run(const char *s, size_t n) {
   if (n <= 64) {
     /* Bit-parallel for short strings (most values): mark digits and
-     * separators, let a separator between two digits join them, and count
-     * how many shifts empty the longest run (it may count the separators:
-     * a gate may overcount). */
+     * separators, let a separator between two digits join them, then count
+     * the digits of each joined run. */
     uint64_t d = 0, sp = 0;
     for (size_t i = 0; i < n; i++) {
       unsigned c = (unsigned char)s[i];
@@ -1539,12 +1538,14 @@ static uint32_t digit_run(const char *s, size_t n) {
       sp |= (uint64_t)((c == ' ') | (c == '-')) << i;
     }
     uint64_t j = d | (sp & (d << 1) & (d >> 1));
-    uint32_t len = 0;
-    while (j) {
-      j &= j >> 1;
-      len++;
+    uint32_t best = 0;
+    while (j && pop64(j & d) > best) {
+      uint64_t t = j + (j & -j);    /* the lowest run cleared (carry above it) */
+      uint32_t c = pop64(j & ~t & d);
+      if (c > best) best = c;
+      j &= t;
     }
-    return len;
+    return best;
   }
   uint32_t run = 0, best = 0, prev_sep = 0;
   for (size_t i = 0; i < n; i++) {
@@ -1557,6 +1558,9 @@ static uint32_t digit_run(const char *s, size_t n) {
   return best;
 }
 
+/* The gates of rule R other than the literal byte pairs (find_spans has
+ * already dropped rules whose pairs are missing): 1 when its pattern must
+ * run on s[0..n). */
 static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
   for (int k = 0; k < R->n_need; k++)
@@ -1788,13 +1792,10 @@ static int find_spans(Run *run, const char *s, size_t n, const RMask *skip) {
   uint32_t present = g.present;
   cand = rm_and(cand, r->ok_len[n < 63 ? n : 63]);
   cand = rm_and(cand, r->ok_digits[g.cnt[1] < 63 ? g.cnt[1] : 63]);
-  if (cand.w[0] & r->run_rules.w[0] || cand.w[1] & r->run_rules.w[1]) {
-    g.digit_run = digit_run(s, n);
-    cand = rm_and(cand, r->ok_run[g.digit_run < 63 ? g.digit_run : 63]);
-  }
+  /* The digit run is counted (rule_gate) only for a rule that passes
+   * every cheaper gate: few strings have the digits a card needs. */
   for (int i; (i = rm_pop(&cand)) >= 0;) {
-    if ((r->qg_slots[i] & ~present) || g.cnt[1] < r->qg_digits[i] || n < r->qg_minlen[i] ||
-        g.digit_run < r->qg_run[i])
+    if ((r->qg_slots[i] & ~present) || g.cnt[1] < r->qg_digits[i] || n < r->qg_minlen[i])
       continue;
     if (run->act && run->act[i] == TELEM_RACT_KEEP) continue;
     const Rule *R = &r->rules[i];
@@ -2479,15 +2480,17 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
           h = XXH3_64bits(v->s, v->n) | 1u;
           ce = &r->vcache[h & (VC_SIZE - 1)];
           if (ce->h == h && ce->len == v->n && ce->act == run->act &&
+              ce->skip.w[0] == skip->w[0] && ce->skip.w[1] == skip->w[1] &&
               memcmp(ce->s, v->s, v->n) == 0) {
             if (o) out_append(o, run->in + v->src_off, v->src_len);
             return W_OK;
           }
         }
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
-        if (ce && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
+        if (ce && !r->nspans) {
           ce->h = h;
           ce->act = run->act;
+          ce->skip = *skip;
           ce->len = (uint8_t)v->n;
           memcpy(ce->s, v->s, v->n);
         }
@@ -2707,11 +2710,31 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   run.needs_json = P->needs_json;
   run.collect = 1;
   run.repair = !root && !telem_utf8_valid(text, n);
+  int rc;
+  if (out && root && (root->flags & TJ_F_VERBATIM)) {
+    /* Most rows need no change, and the output of a compact document
+     * without changes is its input: walk it without writing, then copy it
+     * in one piece.  A row with a change is walked again, writing. */
+    run.out = NULL;
+    run.log = NULL;
+    run.collect = 0;
+    if ((rc = walk(&run, root, &rm_none))) goto done;
+    if (!run.changes) {
+      if (bom) out_append(out, BOM, 3);
+      out_append(out, text, n);
+      goto done;
+    }
+    run.out = out;
+    run.log = log;
+    run.collect = 1;
+    run.changes = 0;
+    run.cpu0 = 0; /* the writing walk gets the budget a single walk has */
+  }
   if (out) {
     telem_buf_reserve(out, n + 64);
     if (bom) out_append(out, BOM, 3);
   }
-  int rc = run_pass(&run, root, text, n);
+  rc = run_pass(&run, root, text, n);
   if (!rc && run.nfound && echo_possible(&run, text, n)) {
     /* Every other occurrence of a secret found anywhere in the payload is
      * redacted too: a second pass with the secrets as literal patterns. */
@@ -2731,6 +2754,7 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
     run.nknown = run.nfound;
     rc = run_pass(&run, root, text, n);
   }
+done:
   if (!rc && (run.path.oom || (out && out->oom))) rc = run_oom(&run);
   telem_buf_free(&run.path);
   sqlite3_free(run.lv);
