@@ -86,6 +86,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define NORM_STACK 256      /* keys normalised on the stack up to this size */
 #define SUBJ_PAD 64         /* zero bytes after a subject given to PCRE2 */
 #define TRI_SIZE 4096       /* trigram hash buckets of the keyword prefilter */
+#define TRI_BITS 32768      /* ... and the finer hash bits that say a bucket is worth a look */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
 
@@ -154,6 +155,8 @@ typedef struct Rule {
   uint32_t min_digit_run; /* digits in one run ([0-9] with single ' '/'-' between) */
   int nlits;
   Lit *lits;           /* any-of literal prefilter; owned */
+  uint32_t short_slots; /* keywords of 1-2 bytes: one occurs only if a byte of these slots
+                         * does (0: no such gate) */
   uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
   char *id;            /* owned */
   char *repl;          /* "[REDACTED:<id>]"; owned */
@@ -241,7 +244,8 @@ struct TelemRedactor {
   uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
   uint32_t kc_count;    /* valid entries */
   CleanEnt *vcache;     /* VC_SIZE entries; owned */
-  uint8_t tri_hit[TRI_SIZE]; /* 1: some keyword starts with a trigram of this bucket */
+  uint8_t tri_hit[TRI_BITS / 8]; /* bit set: some keyword starts with a trigram of this hash
+                                  * (bit b is in bucket b / 8: a bucket is split in eight) */
   RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
   uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
   struct TriLit *tri_lits; /* keywords of 3+ bytes, by bucket; owned */
@@ -278,9 +282,10 @@ static void lower_init(void) {
   lower_tab_ready = 1;
 }
 
-/* Hash of three lower-cased bytes into TRI_SIZE buckets. */
+/* Hash of three lower-cased bytes into TRI_BITS bits; its bucket (of
+ * TRI_SIZE) is the hash / 8. */
 static inline unsigned tri_hash(unsigned a, unsigned b, unsigned c) {
-  return (((a << 16) | (b << 8) | c) * 0x9E3779B1u) >> (32 - 12); /* TRI_SIZE = 1 << 12 */
+  return (((a << 16) | (b << 8) | c) * 0x9E3779B1u) >> (32 - 15); /* TRI_BITS = 1 << 15 */
 }
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -591,8 +596,8 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
     if (t->n >= 3) {
       const unsigned char *u = (const unsigned char *)t->s;
       unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
-      L->r->tri_hit[h] = 1;
-      rm_set(&L->r->tri_rules[h], bit);
+      L->r->tri_hit[h >> 3] |= (uint8_t)(1u << (h & 7));
+      rm_set(&L->r->tri_rules[h >> 3], bit);
     } else {
       rm_set(&L->r->lit_always, bit);
     }
@@ -1101,7 +1106,7 @@ static int tri_build(Loader *L) {
       const Lit *t = &r->rules[i].lits[k];
       if (t->n < 3) continue;
       const unsigned char *u = (const unsigned char *)t->s;
-      r->tri_start[tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) + 1]++;
+      r->tri_start[(tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) >> 3) + 1]++;
       total++;
     }
   for (int h = 0; h < TRI_SIZE; h++) r->tri_start[h + 1] += r->tri_start[h];
@@ -1113,7 +1118,7 @@ static int tri_build(Loader *L) {
       const Lit *t = &r->rules[i].lits[k];
       if (t->n < 3) continue;
       const unsigned char *u = (const unsigned char *)t->s;
-      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
+      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) >> 3;
       r->tri_lits[fill[h]].lit = t;
       r->tri_lits[fill[h]++].rule = i;
     }
@@ -1121,6 +1126,49 @@ static int tri_build(Loader *L) {
 oom:
   load_err(L, "out of memory");
   return -1;
+}
+
+/* Keywords shorter than 3 bytes ("::", "SK") are not in the trigram
+ * index and are searched for in each candidate string (rule_gate).  Each
+ * gets a byte whose count sig_compute keeps (a tracked slot: one a rule
+ * already tracks, else a free slot for its least common-looking byte), so
+ * that a string without any such byte drops the rule with a bit test.
+ * Slots are handed out after every rule's min_chars / any_chars, so a
+ * rule file never runs out of them for this; a rule whose short keyword
+ * gets none (ASCII case folded, digits only, no free slot) keeps only the
+ * search. */
+static void short_lit_slots(TelemRedactor *r) {
+  for (int i = 0; i < r->nvalue; i++) {
+    Rule *R = &r->rules[i];
+    uint32_t slots = 0;
+    int gate = 0;
+    for (int k = 0; k < R->nlits; k++) {
+      const Lit *t = &R->lits[k];
+      if (t->n >= 3) continue;
+      gate = 1;
+      int sl = 0;
+      if (!t->ci) {
+        for (size_t j = 0; j < t->n && !sl; j++) sl = r->slot[(unsigned char)t->s[j]];
+        if (!sl && r->nslots < N_SLOTS) {
+          /* A new slot: not a digit (counted apart), and better punctuation
+           * or a capital than a lower-case letter or a space. */
+          int best = -1, rank = 0;
+          for (size_t j = 0; j < t->n; j++) {
+            unsigned char c = (unsigned char)t->s[j];
+            int rk = (c >= '0' && c <= '9') ? 0 : (c >= 'a' && c <= 'z') || c == ' ' ? 1 : 2;
+            if (rk > rank) rank = rk, best = (int)j;
+          }
+          if (best >= 0) sl = slot_for(r, (unsigned char)t->s[best]);
+        }
+      }
+      if (sl <= 0) {
+        gate = 0;
+        break;
+      }
+      slots |= 1u << sl;
+    }
+    R->short_slots = gate ? slots : 0;
+  }
 }
 
 TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
@@ -1196,6 +1244,7 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
     if (r->rules[i].minlen < r->minlen) r->minlen = r->rules[i].minlen;
   }
   r->nvalue = (int)nv;
+  short_lit_slots(r);
   r->num_minlen = UINT32_MAX;
   for (int i = 0; i < r->nvalue; i++) {
     const Rule *R = &r->rules[i];
@@ -1455,66 +1504,96 @@ typedef struct Sig {
   RMask found;            /* rules one of whose 3+ byte keywords occurs (exact) */
   uint32_t present;       /* tracked slots that occur (bit per slot) */
   uint32_t digit_run;     /* longest digit run (min_digit_run) */
+  uint64_t dm, sm;        /* n <= 64: the digits and the ' '/'-' bytes, a bit each */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
-/* One pass over the string: digits, tracked bytes, and the rules whose
- * literals' first and last byte pairs both occur (two table lookups OR-ed
- * into registers).  The common case (an untracked byte) touches no counter
- * in memory, so the loop has no store-to-load chain. */
+/* One pass over the string: digits, tracked bytes, and the rules one of
+ * whose keywords of 3+ bytes occurs (a bit test per position, the rare
+ * hit verified in place).  The common case (an untracked byte, no hit)
+ * touches no memory but the tables, so the loop has no store-to-load
+ * chain.  Strings of up to 64 bytes also get their digit and separator
+ * bits (digit_run). */
 static int run_poll(Run *run);
+
+/* The keywords of bucket h that start at s + i, as rule bits. */
+static __attribute__((noinline)) void tri_verify(const TelemRedactor *r, const unsigned char *s,
+                                                 size_t n, size_t i, unsigned h, uint64_t *ma,
+                                                 uint64_t *mb) {
+  for (uint32_t k = r->tri_start[h]; k < r->tri_start[h + 1]; k++) {
+    const Lit *t = r->tri_lits[k].lit;
+    const unsigned char *q = s + i;
+    if (t->n > n - i) continue;
+    size_t j = 0;
+    if (t->ci) while (j < t->n && lower_tab[q[j]] == (unsigned char)t->s[j]) j++;
+    else while (j < t->n && q[j] == (unsigned char)t->s[j]) j++;
+    if (j == t->n) {
+      int b = r->tri_lits[k].rule;
+      if (b < 64) *ma |= 1ull << b;
+      else *mb |= 1ull << (b - 64);
+    }
+  }
+}
+
+typedef struct SigAcc {
+  uint32_t digits, pres;
+  unsigned p2, prev;   /* the two bytes before, lower-cased */
+  uint64_t ma, mb;     /* rules with a keyword found */
+  uint64_t dm, sm;     /* digit and ' '/'-' bits (masks: strings of up to 64 bytes) */
+} SigAcc;
+
+static inline __attribute__((always_inline)) void sig_range(const TelemRedactor *r,
+                                                            const unsigned char *s, size_t n,
+                                                            size_t from, size_t to, SigAcc *A,
+                                                            uint32_t *cnt, int masks) {
+  SigAcc a = *A;
+  const uint8_t *hit = r->tri_hit;
+  for (size_t i = from; i < to; i++) {
+    unsigned c = s[i];
+    unsigned isd = (c - '0') < 10u;
+    a.digits += isd;
+    if (masks) {
+      a.dm |= (uint64_t)isd << i;
+      a.sm |= (uint64_t)((c == ' ') | (c == '-')) << i;
+    }
+    unsigned sl = r->slot[c];
+    if (sl) {
+      cnt[sl]++;
+      a.pres |= 1u << sl;
+    }
+    unsigned l = lower_tab[c];
+    unsigned h = tri_hash(a.p2, a.prev, l);
+    if (((hit[h >> 3] >> (h & 7)) & 1u) && i >= 2) tri_verify(r, s, n, i - 2, h >> 3, &a.ma, &a.mb);
+    a.p2 = a.prev;
+    a.prev = l;
+  }
+  *A = a;
+}
 
 /* Returns W_OK, or W_ERR when a poll every MiB of a long string found the
  * budget spent or the call interrupted. */
 static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
   memset(g->cnt, 0, sizeof(g->cnt));
-  unsigned prev = 0;
-  uint32_t digits = 0;
-  uint64_t ma = 0, mb = 0;
-  unsigned p2 = 0;
-  const uint8_t *hit = r->tri_hit;
-  uint32_t pres = 0;
-  /* In chunks of 1 MiB, polling the budget between them (long strings). */
-  for (size_t from = 0, to; from < n; from = to) {
-  to = n - from > (1u << 20) ? from + (1u << 20) : n;
-  if (from && run_poll(rn)) return W_ERR;
-  for (size_t i = from; i < to; i++) {
-    unsigned c = s[i];
-    digits += (c - '0') < 10u;
-    if (r->slot[c]) {
-      g->cnt[r->slot[c]]++;
-      pres |= 1u << r->slot[c];
+  SigAcc a = {0};
+  if (n <= 64) {
+    sig_range(r, s, n, 0, n, &a, g->cnt, 1);
+  } else {
+    /* In chunks of 1 MiB, polling the budget between them (long strings). */
+    for (size_t from = 0, to; from < n; from = to) {
+      to = n - from > (1u << 20) ? from + (1u << 20) : n;
+      if (from && run_poll(rn)) return W_ERR;
+      sig_range(r, s, n, from, to, &a, g->cnt, 0);
     }
-    unsigned l = lower_tab[c];
-    unsigned h = tri_hash(p2, prev, l);
-    if (hit[h] && i >= 2) {
-      /* Rare: a keyword may start at i - 2; verify each in the bucket. */
-      for (uint32_t k = r->tri_start[h]; k < r->tri_start[h + 1]; k++) {
-        const Lit *t = r->tri_lits[k].lit;
-        const unsigned char *q = s + i - 2;
-        if (t->n > n - (i - 2)) continue;
-        size_t j = 0;
-        if (t->ci) while (j < t->n && lower_tab[q[j]] == (unsigned char)t->s[j]) j++;
-        else while (j < t->n && q[j] == (unsigned char)t->s[j]) j++;
-        if (j == t->n) {
-          int b = r->tri_lits[k].rule;
-          if (b < 64) ma |= 1ull << b;
-          else mb |= 1ull << (b - 64);
-        }
-      }
-    }
-    p2 = prev;
-    prev = l;
   }
-  }
-  g->cnt[1] = digits;
-  g->present = pres;
+  g->cnt[1] = a.digits;
+  g->present = a.pres;
+  g->dm = a.dm;
+  g->sm = a.sm;
   g->digit_run = UINT32_MAX; /* computed when a rule needs it (digit_run) */
-  g->found = (RMask){{ma, mb}};
+  g->found = (RMask){{a.ma, a.mb}};
   g->lits = rm_or(g->found, r->lit_always);
   return W_OK;
 }
-
 
 /* The most digits in one run of s[0..n), where a single ' ' or '-'
  * between two digits does not end the run (card numbers, "123-45-6789"):
@@ -1526,17 +1605,12 @@ static inline uint32_t pop64(uint64_t x) { /* no POPCNT in the baseline x86-64 I
   return (uint32_t)((x * 0x0101010101010101ull) >> 56);
 }
 
-static uint32_t digit_run(const char *s, size_t n) {
+static uint32_t digit_run(const Sig *g, const char *s, size_t n) {
   if (n <= 64) {
-    /* Bit-parallel for short strings (most values): mark digits and
-     * separators, let a separator between two digits join them, then count
-     * the digits of each joined run. */
-    uint64_t d = 0, sp = 0;
-    for (size_t i = 0; i < n; i++) {
-      unsigned c = (unsigned char)s[i];
-      d |= (uint64_t)((c - '0') < 10u) << i;
-      sp |= (uint64_t)((c == ' ') | (c == '-')) << i;
-    }
+    /* Bit-parallel for short strings (most values), from the digit and
+     * separator bits of sig_compute: a separator between two digits joins
+     * them, then the digits of each joined run are counted. */
+    uint64_t d = g->dm, sp = g->sm;
     uint64_t j = d | (sp & (d << 1) & (d >> 1));
     uint32_t best = 0;
     while (j && pop64(j & d) > best) {
@@ -1572,13 +1646,14 @@ static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
     if (!any) return 0;
   }
   if (R->min_digit_run) {
-    if (g->digit_run == UINT32_MAX) g->digit_run = digit_run(s, n);
+    if (g->digit_run == UINT32_MAX) g->digit_run = digit_run(g, s, n);
     if (g->digit_run < R->min_digit_run) return 0;
   }
   if (R->nlits) {
     /* Keywords of 3+ bytes were found exactly by sig_compute (the rule
      * is only here if one occurs); shorter ones are searched now. */
     if (rm_has(g->found, ri)) return 1;
+    if (R->short_slots && !(g->present & R->short_slots)) return 0;
     for (int i = 0; i < R->nlits; i++) {
       const Lit *t = &R->lits[i];
       if (t->n >= 3) continue;
