@@ -216,7 +216,14 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
       const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
       uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
       uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
-      if (stop) break;
+      if (stop) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* A borrow only runs upwards from a byte that stops, so the lowest
+         * flagged byte is the first one that does. */
+        i += (size_t)__builtin_ctzll(stop) >> 3;
+#endif
+        break;
+      }
       i += 8;
     }
     while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;

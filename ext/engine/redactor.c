@@ -78,7 +78,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
 #define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
-#define VC_SIZE 4096        /* clean-string cache entries (direct-mapped) */
+#define VC_SIZE 4096        /* clean-string cache entries (two-way sets) */
 #define VC_MAX 40           /* longer strings are not cached */
 #define KC_MIN 1024         /* key cache entries at first (open addressing) */
 #define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
@@ -207,6 +207,7 @@ typedef struct CleanEnt {
   const uint8_t *act; /* profile actions it was clean under */
   RMask skip;         /* ... with these rules skipped (the member key's except_keys) */
   uint8_t len;
+  uint8_t recent;     /* the way of its set that hit last (two-way sets) */
   char s[VC_MAX];
 } CleanEnt;
 
@@ -244,6 +245,7 @@ struct TelemRedactor {
   uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
   uint32_t kc_count;    /* valid entries */
   CleanEnt *vcache;     /* VC_SIZE entries; owned */
+  uint32_t *vdoor;      /* VC_SIZE hashes of strings seen once, not yet cached; owned */
   uint8_t tri_hit[TRI_BITS / 8]; /* bit set: some keyword starts with a trigram of this hash
                                   * (bit b is in bucket b / 8: a bucket is split in eight) */
   RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
@@ -449,6 +451,7 @@ void telem_redactor_free(TelemRedactor *r) {
   sqlite3_free(r->kcache);
   sqlite3_free(r->tri_rules);
   sqlite3_free(r->vcache);
+  sqlite3_free(r->vdoor);
   sqlite3_free(r->tri_start);
   sqlite3_free(r->tri_lits);
   sqlite3_free(r);
@@ -1287,12 +1290,14 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   r->kc_cap = KC_MIN;
   r->kcache = sqlite3_malloc64(sizeof(KeyCacheEnt) * KC_MIN);
   r->vcache = sqlite3_malloc64(sizeof(CleanEnt) * VC_SIZE);
-  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache || !r->vcache) {
+  r->vdoor = sqlite3_malloc64(sizeof(uint32_t) * VC_SIZE);
+  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache || !r->vcache || !r->vdoor) {
     load_err(&L, "out of memory");
     goto fail;
   }
   memset(r->kcache, 0, sizeof(KeyCacheEnt) * KC_MIN);
   memset(r->vcache, 0, sizeof(CleanEnt) * VC_SIZE);
+  memset(r->vdoor, 0, sizeof(uint32_t) * VC_SIZE);
   /* Limits bound the work of one match attempt, so a hostile string costs
    * at most a bounded amount per start position and then fails closed. */
   pcre2_set_match_limit(r->mctx, TELEM_PCRE2_MATCH_LIMIT);
@@ -2216,7 +2221,7 @@ static KeyCacheEnt *kc_slot(TelemRedactor *r, uint64_t h, const char *key, size_
   for (;;) {
     KeyCacheEnt *e = &r->kcache[j];
     if (!e->valid) return e;
-    if (e->h == h && e->len == klen && memcmp(e->key, key, klen) == 0) return e;
+    if (e->h == h && e->len == klen && telem_bytes_eq(e->key, key, klen)) return e;
     j = (j + 1) & (r->kc_cap - 1);
   }
 }
@@ -2549,25 +2554,39 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
         }
       }
       if (v->n >= r->minlen) {
-        CleanEnt *ce = NULL;
+        CleanEnt *set = NULL;
         uint64_t h = 0;
         if (v->n <= VC_MAX && !run->nknown && (run->act || run->cls == 0)) {
           h = XXH3_64bits(v->s, v->n) | 1u;
-          ce = &r->vcache[h & (VC_SIZE - 1)];
-          if (ce->h == h && ce->len == v->n && ce->act == run->act &&
-              ce->skip.w[0] == skip->w[0] && ce->skip.w[1] == skip->w[1] &&
-              memcmp(ce->s, v->s, v->n) == 0) {
-            if (o) out_append(o, run->in + v->src_off, v->src_len);
-            return W_OK;
+          set = &r->vcache[h & (VC_SIZE - 2)];
+          for (int w = 0; w < 2; w++) {
+            CleanEnt *ce = &set[w];
+            if (ce->h == h && ce->len == v->n && ce->act == run->act &&
+                ce->skip.w[0] == skip->w[0] && ce->skip.w[1] == skip->w[1] &&
+                telem_bytes_eq(ce->s, v->s, v->n)) {
+              ce->recent = 1;
+              set[!w].recent = 0;
+              if (o) out_append(o, run->in + v->src_off, v->src_len);
+              return W_OK;
+            }
           }
         }
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
-        if (ce && !r->nspans) {
+        /* Admitted on its second sighting only (the doorkeeper remembers
+         * the first): ids and timestamps, new in every row, would
+         * otherwise evict the values that do repeat. */
+        uint32_t *door = set ? &r->vdoor[(h >> 40) & (VC_SIZE - 1)] : NULL;
+        if (set && !r->nspans && *door != (uint32_t)h) {
+          *door = (uint32_t)h;
+        } else if (set && !r->nspans) {
+          CleanEnt *ce = &set[set[0].recent]; /* the way not hit last */
           ce->h = h;
           ce->act = run->act;
           ce->skip = *skip;
           ce->len = (uint8_t)v->n;
           memcpy(ce->s, v->s, v->n);
+          ce->recent = 1;
+          set[ce == set].recent = 0;
         }
         if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
         return emit_scrubbed(run, v->s, v->n, 1, run->in + v->src_off, v->src_len);
