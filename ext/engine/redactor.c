@@ -68,6 +68,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- tables and types ---------------------------------------------------- */
 
@@ -86,7 +89,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define NORM_STACK 256      /* keys normalised on the stack up to this size */
 #define SUBJ_PAD 64         /* zero bytes after a subject given to PCRE2 */
 #define TRI_SIZE 4096       /* trigram hash buckets of the keyword prefilter */
-#define TRI_BITS 32768      /* ... and the finer hash bits that say a bucket is worth a look */
+#define TRI_HITS 16384      /* ... and the finer hashes that say a bucket is worth a look */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
 
@@ -246,8 +249,8 @@ struct TelemRedactor {
   uint32_t kc_count;    /* valid entries */
   CleanEnt *vcache;     /* VC_SIZE entries; owned */
   uint32_t *vdoor;      /* VC_SIZE hashes of strings seen once, not yet cached; owned */
-  uint8_t tri_hit[TRI_BITS / 8]; /* bit set: some keyword starts with a trigram of this hash
-                                  * (bit b is in bucket b / 8: a bucket is split in eight) */
+  uint8_t tri_hit[TRI_HITS]; /* 1: some keyword starts with a trigram of this hash (hash h
+                              * is in bucket h / 4: a bucket is split in four) */
   RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
   uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
   struct TriLit *tri_lits; /* keywords of 3+ bytes, by bucket; owned */
@@ -284,11 +287,12 @@ static void lower_init(void) {
   lower_tab_ready = 1;
 }
 
-/* Hash of three lower-cased bytes into TRI_BITS bits; its bucket (of
- * TRI_SIZE) is the hash / 8. */
-static inline unsigned tri_hash(unsigned a, unsigned b, unsigned c) {
-  return (((a << 16) | (b << 8) | c) * 0x9E3779B1u) >> (32 - 15); /* TRI_BITS = 1 << 15 */
+/* Hash of three lower-cased bytes, w = a << 16 | b << 8 | c, into
+ * TRI_HITS; its bucket (of TRI_SIZE) is the hash / 4. */
+static inline unsigned tri_hash(uint32_t w) {
+  return (w * 0x9E3779B1u) >> (32 - 14); /* TRI_HITS = 1 << 14 */
 }
+#define TRI_W(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -598,9 +602,9 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
     int bit = (int)(R - L->r->rules);
     if (t->n >= 3) {
       const unsigned char *u = (const unsigned char *)t->s;
-      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
-      L->r->tri_hit[h >> 3] |= (uint8_t)(1u << (h & 7));
-      rm_set(&L->r->tri_rules[h >> 3], bit);
+      unsigned h = tri_hash(TRI_W(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]));
+      L->r->tri_hit[h] = 1;
+      rm_set(&L->r->tri_rules[h >> 2], bit);
     } else {
       rm_set(&L->r->lit_always, bit);
     }
@@ -1109,7 +1113,7 @@ static int tri_build(Loader *L) {
       const Lit *t = &r->rules[i].lits[k];
       if (t->n < 3) continue;
       const unsigned char *u = (const unsigned char *)t->s;
-      r->tri_start[(tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) >> 3) + 1]++;
+      r->tri_start[(tri_hash(TRI_W(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]])) >> 2) + 1]++;
       total++;
     }
   for (int h = 0; h < TRI_SIZE; h++) r->tri_start[h + 1] += r->tri_start[h];
@@ -1121,7 +1125,7 @@ static int tri_build(Loader *L) {
       const Lit *t = &r->rules[i].lits[k];
       if (t->n < 3) continue;
       const unsigned char *u = (const unsigned char *)t->s;
-      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) >> 3;
+      unsigned h = tri_hash(TRI_W(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]])) >> 2;
       r->tri_lits[fill[h]].lit = t;
       r->tri_lits[fill[h]++].rule = i;
     }
@@ -1513,12 +1517,13 @@ typedef struct Sig {
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
-/* One pass over the string: digits, tracked bytes, and the rules one of
- * whose keywords of 3+ bytes occurs (a bit test per position, the rare
- * hit verified in place).  The common case (an untracked byte, no hit)
- * touches no memory but the tables, so the loop has no store-to-load
- * chain.  Strings of up to 64 bytes also get their digit and separator
- * bits (digit_run). */
+/* What a string holds, for the gates: its digits (and, up to 64 bytes,
+ * its digit and separator bits for digit_run) sixteen bytes at a time,
+ * then one byte loop for the tracked bytes and the rules one of whose
+ * keywords of 3+ bytes occurs (a table test per position on a rolling
+ * hash of the last three bytes, the rare hit verified in place).  The
+ * common case (an untracked byte, no hit) touches no memory but the
+ * tables, so the loop has no store-to-load chain. */
 static int run_poll(Run *run);
 
 /* The keywords of bucket h that start at s + i, as rule bits. */
@@ -1541,59 +1546,93 @@ static __attribute__((noinline)) void tri_verify(const TelemRedactor *r, const u
 }
 
 typedef struct SigAcc {
-  uint32_t digits, pres;
-  unsigned p2, prev;   /* the two bytes before, lower-cased */
+  uint32_t pres;
+  uint32_t w;          /* the last three bytes, lower-cased (tri_hash) */
   uint64_t ma, mb;     /* rules with a keyword found */
-  uint64_t dm, sm;     /* digit and ' '/'-' bits (masks: strings of up to 64 bytes) */
 } SigAcc;
 
+/* Tracked bytes and keywords of s[from..to). */
 static inline __attribute__((always_inline)) void sig_range(const TelemRedactor *r,
                                                             const unsigned char *s, size_t n,
                                                             size_t from, size_t to, SigAcc *A,
-                                                            uint32_t *cnt, int masks) {
+                                                            uint32_t *cnt) {
   SigAcc a = *A;
   const uint8_t *hit = r->tri_hit;
   for (size_t i = from; i < to; i++) {
     unsigned c = s[i];
-    unsigned isd = (c - '0') < 10u;
-    a.digits += isd;
-    if (masks) {
-      a.dm |= (uint64_t)isd << i;
-      a.sm |= (uint64_t)((c == ' ') | (c == '-')) << i;
-    }
     unsigned sl = r->slot[c];
     if (sl) {
       cnt[sl]++;
       a.pres |= 1u << sl;
     }
-    unsigned l = lower_tab[c];
-    unsigned h = tri_hash(a.p2, a.prev, l);
-    if (((hit[h >> 3] >> (h & 7)) & 1u) && i >= 2) tri_verify(r, s, n, i - 2, h >> 3, &a.ma, &a.mb);
-    a.p2 = a.prev;
-    a.prev = l;
+    a.w = (a.w << 8 | lower_tab[c]) & 0xFFFFFFu;
+    unsigned h = tri_hash(a.w);
+    if (hit[h] && i >= 2) tri_verify(r, s, n, i - 2, h >> 2, &a.ma, &a.mb);
   }
   *A = a;
+}
+
+/* Bit i set when s[i] is an ASCII digit (*dm) or a ' ' or '-' (*sm), for
+ * n <= 64. */
+static void digit_bits(const unsigned char *s, size_t n, uint64_t *dm, uint64_t *sm) {
+  uint64_t d = 0, sp = 0;
+  size_t i = 0;
+#ifdef __SSE2__
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+    /* c - '0' < 10 unsigned: (c ^ 0x80) - ('0' ^ 0x80) < 10 signed, biased */
+    __m128i x = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    __m128i isd = _mm_cmplt_epi8(_mm_xor_si128(x, _mm_set1_epi8((char)0x80)),
+                                 _mm_set1_epi8((char)(0x80 + 10)));
+    __m128i iss = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    d |= (uint64_t)(unsigned)_mm_movemask_epi8(isd) << i;
+    sp |= (uint64_t)(unsigned)_mm_movemask_epi8(iss) << i;
+  }
+#endif
+  for (; i < n; i++) {
+    unsigned c = s[i];
+    d |= (uint64_t)((c - '0') < 10u) << i;
+    sp |= (uint64_t)((c == ' ') | (c == '-')) << i;
+  }
+  *dm = d;
+  *sm = sp;
+}
+
+/* ASCII digits in s[0..n). */
+static uint32_t count_digits(const unsigned char *s, size_t n) {
+  uint32_t k = 0;
+  for (size_t i = 0; i < n; i++) k += (unsigned)(s[i] - '0') < 10u;
+  return k;
+}
+
+static inline uint32_t pop64(uint64_t x) { /* no POPCNT in the baseline x86-64 ISA */
+  x -= (x >> 1) & 0x5555555555555555ull;
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
 }
 
 /* Returns W_OK, or W_ERR when a poll every MiB of a long string found the
  * budget spent or the call interrupted. */
 static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
   memset(g->cnt, 0, sizeof(g->cnt));
-  SigAcc a = {0};
+  SigAcc a = {0, 0, 0, 0};
+  g->dm = g->sm = 0;
   if (n <= 64) {
-    sig_range(r, s, n, 0, n, &a, g->cnt, 1);
+    digit_bits(s, n, &g->dm, &g->sm);
+    g->cnt[1] = pop64(g->dm);
+    sig_range(r, s, n, 0, n, &a, g->cnt);
   } else {
     /* In chunks of 1 MiB, polling the budget between them (long strings). */
     for (size_t from = 0, to; from < n; from = to) {
       to = n - from > (1u << 20) ? from + (1u << 20) : n;
       if (from && run_poll(rn)) return W_ERR;
-      sig_range(r, s, n, from, to, &a, g->cnt, 0);
+      g->cnt[1] += count_digits(s + from, to - from);
+      sig_range(r, s, n, from, to, &a, g->cnt);
     }
   }
-  g->cnt[1] = a.digits;
   g->present = a.pres;
-  g->dm = a.dm;
-  g->sm = a.sm;
   g->digit_run = UINT32_MAX; /* computed when a rule needs it (digit_run) */
   g->found = (RMask){{a.ma, a.mb}};
   g->lits = rm_or(g->found, r->lit_always);
@@ -1603,13 +1642,6 @@ static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, 
 /* The most digits in one run of s[0..n), where a single ' ' or '-'
  * between two digits does not end the run (card numbers, "123-45-6789"):
  * the digits are counted, not the separators. */
-static inline uint32_t pop64(uint64_t x) { /* no POPCNT in the baseline x86-64 ISA */
-  x -= (x >> 1) & 0x5555555555555555ull;
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
-}
-
 static uint32_t digit_run(const Sig *g, const char *s, size_t n) {
   if (n <= 64) {
     /* Bit-parallel for short strings (most values), from the digit and
