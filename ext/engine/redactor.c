@@ -105,6 +105,7 @@ static inline RMask rm_andnot(RMask a, RMask b) {
 }
 static const RMask rm_none = {{0, 0}};
 static inline void rm_set(RMask *m, int i) { m->w[i >> 6] |= 1ull << (i & 63); }
+static inline int rm_empty(RMask m) { return !(m.w[0] | m.w[1]); }
 static inline int rm_has(RMask m, int i) { return (int)((m.w[i >> 6] >> (i & 63)) & 1u); }
 /* Removes and returns the lowest rule of *m, -1 when empty. */
 static inline int rm_pop(RMask *m) {
@@ -258,17 +259,15 @@ struct TelemRedactor {
   RMask value_mask;     /* all value rules */
   RMask lit_mask;       /* value rules with a literal prefilter */
   RMask above[4];       /* value rules whose class is above 0..3 (classify) */
-  /* A quick gate per value rule, packed so that rejecting a rule reads
-   * no Rule: the slots it needs present, its minimum digits and length
-   * (rule_gate checks the rest, the digit run last: it costs a pass). */
-  uint16_t qg_slots[MAX_VALUE_RULES];
-  /* The same gates as sets of rules, so that one string drops most rules
-   * with a few table lookups: ok_len[x] / ok_digits[x] are the
-   * rules whose minimum is at most x (index 63: at most 63, or larger --
-   * rule_gate decides those). */
+  /* The gates as sets of rules, so that one string drops most rules with
+   * a few table lookups: ok_len[x] / ok_digits[x] are the rules whose
+   * minimum is at most x (index 63: at most 63, or larger -- rule_gate
+   * decides those), ok_cnt[slot][x] those that need at most x of the
+   * slot's byte (index 7: 7 or more).  rule_gate checks the rest, the
+   * digit run last: it costs a pass. */
   RMask ok_len[64], ok_digits[64];
-  uint32_t qg_digits[MAX_VALUE_RULES];
-  uint32_t qg_minlen[MAX_VALUE_RULES];
+  RMask ok_cnt[N_SLOTS][8];
+  RMask any_rules;      /* rules with any_chars or a short_slots gate (find_spans) */
   Allow *allows;        /* named allowlists; owned */
   int nallows;
   unsigned char *hmac_key; /* operator key for `hash` (HMAC-SHA256); owned, wiped on free */
@@ -1266,9 +1265,9 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
       if (m < r->num_minlen) r->num_minlen = m;
     }
     for (int sl = 2; sl < N_SLOTS; sl++)
-      if (R->need[sl]) r->qg_slots[i] |= (uint16_t)(1u << sl);
-    r->qg_digits[i] = R->need[1];
-    r->qg_minlen[i] = R->minlen;
+      for (uint32_t x = 0; x < 8; x++)
+        if (R->need[sl] <= x || x == 7) rm_set(&r->ok_cnt[sl][x], i);
+    if (R->any_mask || R->short_slots) rm_set(&r->any_rules, i);
     for (int x = 0; x < 64; x++) {
       if (R->minlen <= (uint32_t)x || x == 63) rm_set(&r->ok_len[x], i);
       if (R->need[1] <= (uint32_t)x || x == 63) rm_set(&r->ok_digits[x], i);
@@ -1904,11 +1903,19 @@ static int find_spans(Run *run, const char *s, size_t n, const RMask *skip) {
   uint32_t present = g.present;
   cand = rm_and(cand, r->ok_len[n < 63 ? n : 63]);
   cand = rm_and(cand, r->ok_digits[g.cnt[1] < 63 ? g.cnt[1] : 63]);
+  for (int sl = 2; sl < r->nslots; sl++)
+    cand = rm_and(cand, r->ok_cnt[sl][g.cnt[sl] < 7 ? g.cnt[sl] : 7]);
+  /* Rules that need one of some bytes (any_chars, a short keyword's). */
+  for (RMask a = rm_and(cand, r->any_rules); !rm_empty(a);) {
+    int i = rm_pop(&a);
+    const Rule *R = &r->rules[i];
+    if ((R->any_mask && !(present & R->any_mask)) ||
+        (R->short_slots && !rm_has(g.found, i) && !(present & R->short_slots)))
+      cand.w[i >> 6] &= ~(1ull << (i & 63));
+  }
   /* The digit run is counted (rule_gate) only for a rule that passes
    * every cheaper gate: few strings have the digits a card needs. */
   for (int i; (i = rm_pop(&cand)) >= 0;) {
-    if ((r->qg_slots[i] & ~present) || g.cnt[1] < r->qg_digits[i] || n < r->qg_minlen[i])
-      continue;
     if (run->act && run->act[i] == TELEM_RACT_KEEP) continue;
     const Rule *R = &r->rules[i];
     if (!run->act && R->cls <= run->cls) continue;
