@@ -1414,6 +1414,7 @@ typedef struct Run {
   uint64_t next_poll;   /* monotonic ms of the next interrupt poll, 0 until the first */
   int oom;              /* the run failed for memory (err may be NULL) */
   int stopped;          /* the stop callback ended the run */
+  TelemBuf *lazy;       /* the output while nothing was written yet (out is NULL): see lazy_flush */
 } Run;
 
 enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
@@ -1505,6 +1506,17 @@ static int record(Run *run, int rule, int action) {
   e->action = action;
   e->cls = run->r->rules[rule].cls;
   return W_OK;
+}
+
+/* A compact document (TJ_F_VERBATIM) is its own output up to its first
+ * change, so nothing is written until then: at the first change, at input
+ * offset off, the input before it is copied in one piece and writing
+ * starts.  A document without a change is copied whole at the end. */
+static void lazy_flush(Run *run, size_t off) {
+  if (!run->lazy) return;
+  out_append(run->lazy, run->in, off);
+  run->out = run->lazy;
+  run->lazy = NULL;
 }
 
 typedef struct Sig {
@@ -2356,13 +2368,19 @@ static int is_pseudonym(const TelemJson *v) {
   return 1;
 }
 
+/* 1 when a span of r->spans is acted on (not only reported: keep). */
+static int spans_change(const Run *run) {
+  for (size_t i = 0; i < run->r->nspans; i++)
+    if (run->act[run->r->spans[i].rule] != TELEM_RACT_KEEP) return 1;
+  return 0;
+}
+
 static int walk_object(Run *run, const TelemJson *v) {
   TelemRedactor *r = run->r;
-  TelemBuf *o = run->out;
   int first = 1, rc;
   TelemBuf kb; /* the scrubbed key, when value patterns matched it */
   telem_buf_init(&kb);
-  if (o) out_putc(o, '{');
+  if (run->out) out_putc(run->out, '{');
   for (const TelemJson *m = v->child; m; m = m->next) {
     KeyInfo ki;
     if ((rc = key_info(run, m->key, m->key_len, &ki))) goto out;
@@ -2427,6 +2445,10 @@ static int walk_object(Run *run, const TelemJson *v) {
         act = run->act[ki.rule];
       }
     }
+    /* Writing starts before the member (its comma) at its first change. */
+    if (run->lazy && (kspans || act != TELEM_RACT_KEEP))
+      lazy_flush(run, (size_t)(m->key - 1 - run->in) - !first);
+    TelemBuf *o = run->out;
     if (act == TELEM_RACT_OMIT) {
       if ((rc = record(run, ki.rule, act))) goto out;
       path_pop(run, mark);
@@ -2460,7 +2482,7 @@ static int walk_object(Run *run, const TelemJson *v) {
     }
     path_pop(run, mark);
   }
-  if (o) out_putc(o, '}');
+  if (run->out) out_putc(run->out, '}');
   rc = W_OK;
 out:
   telem_buf_free(&kb);
@@ -2548,7 +2570,7 @@ static int walk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
 
 static int walk(Run *run, const TelemJson *v, const RMask *skip) {
   TelemRedactor *r = run->r;
-  TelemBuf *o = run->out;
+  TelemBuf *o = run->out; /* re-read after a child (lazy_flush may start writing) */
   int rc;
   switch (v->type) {
     case TJ_NULL:
@@ -2566,6 +2588,7 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
         if (r->nspans) {
           if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
+          if (run->lazy && spans_change(run)) lazy_flush(run, v->src_off);
           return emit_scrubbed(run, v->s, v->n, 1, NULL, 0);
         }
       }
@@ -2574,8 +2597,10 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
     case TJ_STRING:
       if (v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
         if (run->embed < MAX_EMBED) {
+          lazy_flush(run, v->src_off); /* walk_embedded writes into its own buffer */
           rc = walk_embedded(run, v, skip);
           if (rc != W_NOTJSON) return rc;
+          o = run->out;
         }
         /* Fail closed where the key rules cannot look inside: JSON below
          * the embedding limit, or embedded JSON that does not parse
@@ -2628,6 +2653,7 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
           set[ce == set].recent = 0;
         }
         if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
+        if (run->lazy && r->nspans && spans_change(run)) lazy_flush(run, v->src_off);
         return emit_scrubbed(run, v->s, v->n, 1, run->in + v->src_off, v->src_len);
       }
       if (o) out_append(o, run->in + v->src_off, v->src_len);
@@ -2636,6 +2662,7 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
       if (o) out_putc(o, '[');
       uint32_t i = 0;
       for (const TelemJson *e = v->child; e; e = e->next, i++) {
+        o = run->out;
         if (o && i) out_putc(o, ',');
         size_t mark = run->path.len;
         if (run->log) {
@@ -2645,7 +2672,7 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
         if ((rc = walk(run, e, skip))) return rc;
         path_pop(run, mark);
       }
-      if (o) out_putc(o, ']');
+      if (run->out) out_putc(run->out, ']');
       return W_OK;
     }
     case TJ_OBJECT: return walk_object(run, v);
@@ -2843,31 +2870,21 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   run.needs_json = P->needs_json;
   run.collect = 1;
   run.repair = !root && !telem_utf8_valid(text, n);
-  int rc;
-  if (out && root && (root->flags & TJ_F_VERBATIM)) {
-    /* Most rows need no change, and the output of a compact document
-     * without changes is its input: walk it without writing, then copy it
-     * in one piece.  A row with a change is walked again, writing. */
-    run.out = NULL;
-    run.log = NULL;
-    run.collect = 0;
-    if ((rc = walk(&run, root, &rm_none))) goto done;
-    if (!run.changes) {
-      if (bom) out_append(out, BOM, 3);
-      out_append(out, text, n);
-      goto done;
-    }
-    run.out = out;
-    run.log = log;
-    run.collect = 1;
-    run.changes = 0;
-    run.cpu0 = 0; /* the writing walk gets the budget a single walk has */
-  }
   if (out) {
     telem_buf_reserve(out, n + 64);
     if (bom) out_append(out, BOM, 3);
   }
-  rc = run_pass(&run, root, text, n);
+  if (out && root && (root->flags & TJ_F_VERBATIM)) {
+    /* Most rows need no change: write nothing until one (lazy_flush). */
+    run.lazy = out;
+    run.out = NULL;
+  }
+  int rc = run_pass(&run, root, text, n);
+  if (!rc && run.lazy) {
+    out_append(out, text, n); /* no change: the input is the output */
+    run.lazy = NULL;
+    run.out = out;
+  }
   if (!rc && run.nfound && echo_possible(&run, text, n)) {
     /* Every other occurrence of a secret found anywhere in the payload is
      * redacted too: a second pass with the secrets as literal patterns. */
@@ -2887,7 +2904,6 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
     run.nknown = run.nfound;
     rc = run_pass(&run, root, text, n);
   }
-done:
   if (!rc && (run.path.oom || (out && out->oom))) rc = run_oom(&run);
   telem_buf_free(&run.path);
   sqlite3_free(run.lv);
