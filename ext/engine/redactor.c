@@ -224,6 +224,7 @@ typedef struct KeyCacheEnt {
   uint8_t valid;
   uint8_t clean;       /* clean_act is set (NULL: classifying from S0) */
   char key[KC_KEYMAX]; /* raw key bytes */
+  uint32_t next;       /* the entry of the key that came next last time: a hint, checked */
 } KeyCacheEnt;
 
 struct TelemRedactor {
@@ -248,6 +249,7 @@ struct TelemRedactor {
   KeyCacheEnt *kcache;  /* kc_cap entries, open addressing; owned */
   uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
   uint32_t kc_count;    /* valid entries */
+  uint32_t kc_first[8]; /* the entry of the first key of the last object at depth 0..7: a hint */
   CleanEnt *vcache;     /* VC_SIZE entries; owned */
   uint32_t *vdoor;      /* VC_SIZE hashes of strings seen once, not yet cached; owned */
   uint8_t tri_hit[TRI_HITS]; /* 1: some keyword starts with a trigram of this hash (hash h
@@ -1415,6 +1417,7 @@ typedef struct Run {
   int oom;              /* the run failed for memory (err may be NULL) */
   int stopped;          /* the stop callback ended the run */
   TelemBuf *lazy;       /* the output while nothing was written yet (out is NULL): see lazy_flush */
+  int depth;            /* objects entered (walk_object: key hints) */
 } Run;
 
 enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
@@ -2277,11 +2280,22 @@ static KeyCacheEnt *kc_slot(TelemRedactor *r, uint64_t h, const char *key, size_
   }
 }
 
-static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
+/* hint: the cache entry this key probably has (rows repeat their keys in
+ * the same order), tried before hashing; any index is safe. */
+static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki, uint32_t hint) {
   TelemRedactor *r = run->r;
   KeyCacheEnt *e = NULL;
   uint64_t h = 0;
   ki->e = NULL;
+  if (hint < r->kc_cap) {
+    KeyCacheEnt *he = &r->kcache[hint];
+    if (he->valid && he->len == klen && telem_bytes_eq(he->key, key, klen)) {
+      ki->rule = he->rule;
+      ki->skip = he->skip;
+      ki->e = he;
+      return W_OK;
+    }
+  }
   if (klen <= KC_KEYMAX) {
     h = XXH3_64bits(key, klen);
     e = kc_slot(r, h, key, klen, 0);
@@ -2331,6 +2345,7 @@ static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
     e->rule = (int16_t)ki->rule;
     e->skip = ki->skip;
     memcpy(e->key, key, klen);
+    e->next = UINT32_MAX;
     e->valid = 1;
     r->kc_count++;
     ki->e = e;
@@ -2378,12 +2393,23 @@ static int spans_change(const Run *run) {
 static int walk_object(Run *run, const TelemJson *v) {
   TelemRedactor *r = run->r;
   int first = 1, rc;
+  int d = run->depth < 8 ? run->depth : 7;
+  uint32_t hint = r->kc_first[d], prev = UINT32_MAX;
+  run->depth++;
   TelemBuf kb; /* the scrubbed key, when value patterns matched it */
   telem_buf_init(&kb);
   if (run->out) out_putc(run->out, '{');
   for (const TelemJson *m = v->child; m; m = m->next) {
     KeyInfo ki;
-    if ((rc = key_info(run, m->key, m->key_len, &ki))) goto out;
+    if ((rc = key_info(run, m->key, m->key_len, &ki, hint))) goto out;
+    {
+      /* Remember the order (indices: the table may grow below). */
+      uint32_t idx = ki.e ? (uint32_t)(ki.e - r->kcache) : UINT32_MAX;
+      if (m == v->child) r->kc_first[d] = idx;
+      else if (prev < r->kc_cap) r->kcache[prev].next = idx;
+      hint = ki.e ? ki.e->next : UINT32_MAX;
+      prev = idx;
+    }
     /* Keys are data ({"alice@example.com": 3}): value patterns run over
      * the key first, and the scrubbed key is what the output and the
      * path (telem_redactions) show. */
@@ -2485,6 +2511,7 @@ static int walk_object(Run *run, const TelemJson *v) {
   if (run->out) out_putc(run->out, '}');
   rc = W_OK;
 out:
+  run->depth--;
   telem_buf_free(&kb);
   return rc;
 }
