@@ -64,30 +64,43 @@ static inline void skip_ws(JsonParser *p) {
   p->spaced |= p->i != from;
 }
 
-static TelemJson *new_node(JsonParser *p, int type) {
+static TelemJson *new_node_batch(JsonParser *p);
+
+static inline __attribute__((always_inline)) TelemJson *new_node(JsonParser *p, int type) {
   /* Each value costs a node of arena memory: a hostile document of millions
    * of tiny values must not grow the arena without bound. */
   if (++p->values > TELEM_JSON_MAX_VALUES) {
     parse_fail(p, TJ_ERR_LIMIT, "too many values");
     return NULL;
   }
-  if (!p->pool_left) {
-    /* a batch never exceeds what the value limit still allows */
-    size_t k = TELEM_JSON_MAX_VALUES - p->values + 1;
-    if (k > NODE_BATCH) k = NODE_BATCH;
-    p->pool = telem_arena_alloc(p->arena, k * sizeof(TelemJson));
-    if (!p->pool) {
-      parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
-      return NULL;
-    }
-    p->pool_left = k;
-  }
+  if (!p->pool_left && !new_node_batch(p)) return NULL;
   TelemJson *v = p->pool++;
   p->pool_left--;
-  memset(v, 0, sizeof(*v));
   v->type = (uint8_t)type;
+  v->flags = 0;
+  v->n = 0;
+  v->s = NULL;
+  v->key = NULL;
+  v->key_len = 0;
   v->src_off = (uint32_t)p->i;
+  v->src_len = 0;
+  v->child = NULL;
+  v->next = NULL;
   return v;
+}
+
+/* A new batch of nodes in p->pool, or NULL (out of memory). */
+static TelemJson *new_node_batch(JsonParser *p) {
+  /* a batch never exceeds what the value limit still allows */
+  size_t k = TELEM_JSON_MAX_VALUES - p->values + 1;
+  if (k > NODE_BATCH) k = NODE_BATCH;
+  p->pool = telem_arena_alloc(p->arena, k * sizeof(TelemJson));
+  if (!p->pool) {
+    parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
+    return NULL;
+  }
+  p->pool_left = k;
+  return p->pool;
 }
 
 /* Length of the well-formed UTF-8 sequence at z[0..avail), 0 if invalid. */
@@ -347,6 +360,8 @@ static int match_word(JsonParser *p, const char *w, size_t len) {
 typedef struct PFrame {
   TelemJson *c;
   TelemJson **tail;
+  int obj;    /* c is an object */
+  char close; /* its closing bracket */
 } PFrame;
 
 /* A member's key and the ':' after it.  0 on error. */
@@ -424,7 +439,7 @@ static TelemJson *parse_doc(JsonParser *p) {
       *f->tail = v;
       f->tail = &v->next;
       f->c->n++;
-      if (f->c->type == TJ_OBJECT) {
+      if (f->obj) {
         v->key = key;
         v->key_len = key_len;
         if (key_decoded) v->flags |= TJ_F_KEY_DECODED;
@@ -452,6 +467,8 @@ static TelemJson *parse_doc(JsonParser *p) {
         }
         st[sp].c = v;
         st[sp].tail = &v->child;
+        st[sp].obj = v->type == TJ_OBJECT;
+        st[sp].close = close;
         sp++;
         if (v->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
         continue; /* its first member */
@@ -469,13 +486,12 @@ static TelemJson *parse_doc(JsonParser *p) {
         return NULL;
       }
       char ch = (char)p->z[p->i];
-      char close = f->c->type == TJ_ARRAY ? ']' : '}';
       if (ch == ',') {
         p->i++;
-        if (f->c->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
+        if (f->obj && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
         break;
       }
-      if (ch == close) {
+      if (ch == f->close) {
         p->i++;
         p->depth--;
         f->c->src_len = (uint32_t)(p->i - f->c->src_off);
