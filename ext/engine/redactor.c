@@ -18,16 +18,17 @@
  * the cost of one PCRE2 call per rule per string would dominate.  Each
  * string gets one pass that counts digits and a few tracked bytes ('@',
  * ':', ...) and finds the keywords of all rules at once: keywords are filed
- * by a hash of their first three bytes, one bit test per position says
+ * by a hash of their first three bytes, one table test per position says
  * whether one may start there, and the rare hit is verified in place.  The
- * gates (length, digits, bytes) are kept as rule sets per
+ * gates (length, digits, byte counts) are kept as rule sets per
  * threshold, so most rules drop out with a few mask operations; a rule runs
  * its pattern only when every gate passes.  Key rules are decided once per
  * distinct key through a growing key cache and applied during the JSON
  * walk, so they never cost a regex; keys and short values that no pattern
- * matched are remembered (they repeat from row to row).  Output is written
- * straight into a TelemBuf; strings without matches are copied from the
- * input as they were written.
+ * matched are remembered (they repeat from row to row).  A compact row is
+ * not written until its first change (most rows have none: they are copied
+ * whole); otherwise output is written straight into a TelemBuf, strings
+ * without matches copied from the input as they were written.
  *
  * Secrets.  A match becomes a span only after its rule's checks (Luhn,
  * IBAN), entropy gate and allowlists; every redacted span is remembered,
