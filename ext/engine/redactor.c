@@ -2623,7 +2623,11 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
       if (o) out_append(o, v->s, v->n);
       return W_OK;
     case TJ_STRING:
-      if (v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
+      /* (the first byte rules out most strings without a call) */
+      if (v->n >= 2 && run->arena &&
+          ((unsigned char)v->s[0] <= ' ' || v->s[0] == '{' || v->s[0] == '[' ||
+           (unsigned char)v->s[0] == 0xEF) &&
+          looks_like_json(v->s, v->n)) {
         if (run->embed < MAX_EMBED) {
           lazy_flush(run, v->src_off); /* walk_embedded writes into its own buffer */
           rc = walk_embedded(run, v, skip);
