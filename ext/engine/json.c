@@ -312,6 +312,35 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
   return decode_escapes(p, start, i, s, len);
 }
 
+/* scan_string for the common string (printable ASCII, no escape) found
+ * in the first sixteen-byte blocks, inline; anything else goes to
+ * scan_string, which starts over. */
+static inline __attribute__((always_inline)) int scan_string_fast(JsonParser *p, const char **s,
+                                                                  uint32_t *len, int *decoded) {
+#ifdef __SSE2__
+  const unsigned char *z = p->z;
+  size_t start = p->i + 1, i = start, n = p->n;
+  while (i + 16 <= n) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(z + i));
+    __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    unsigned m = (unsigned)_mm_movemask_epi8(stop);
+    if (m) {
+      i += (size_t)__builtin_ctz(m);
+      if (z[i] != '"') break;
+      *s = (const char *)z + start;
+      *len = (uint32_t)(i - start); /* n <= UINT32_MAX (telem_json_parse) */
+      *decoded = 0;
+      p->i = i + 1;
+      return 1;
+    }
+    i += 16;
+  }
+#endif
+  return scan_string(p, s, len, decoded);
+}
+
 static int scan_number(JsonParser *p, TelemJson *v) {
   const unsigned char *z = p->z;
   size_t i = p->i, n = p->n, start = i;
@@ -369,7 +398,7 @@ static inline __attribute__((always_inline)) int parse_key(JsonParser *p, const 
                                                    int *decoded) {
   skip_ws(p);
   if (p->i >= p->n || p->z[p->i] != '"') return parse_fail(p, TJ_ERR_SYNTAX, "expected a string key");
-  if (!scan_string(p, key, len, decoded)) return 0;
+  if (!scan_string_fast(p, key, len, decoded)) return 0;
   p->spaced |= *decoded;
   skip_ws(p);
   if (p->i >= p->n || p->z[p->i] != ':') return parse_fail(p, TJ_ERR_SYNTAX, "expected ':'");
@@ -384,7 +413,7 @@ static inline __attribute__((always_inline)) TelemJson *parse_scalar(JsonParser 
     case '"': {
       int decoded = 0;
       if (!(v = new_node(p, TJ_STRING))) return NULL;
-      if (!scan_string(p, &v->s, &v->n, &decoded)) return NULL;
+      if (!scan_string_fast(p, &v->s, &v->n, &decoded)) return NULL;
       if (decoded) v->flags |= TJ_F_DECODED;
       return v;
     }
