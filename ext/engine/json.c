@@ -19,6 +19,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef struct JsonParser {
   TelemArena *arena;
@@ -32,6 +35,7 @@ typedef struct JsonParser {
   size_t err_at;
   TelemJson *pool;        /* nodes taken from the arena in batches */
   size_t pool_left;
+  int spaced;             /* whitespace outside strings, or an escaped key (TJ_F_VERBATIM) */
 } JsonParser;
 
 /* Nodes come from the arena NODE_BATCH at a time: one arena call per batch
@@ -51,37 +55,52 @@ static int parse_fail(JsonParser *p, int code, const char *what) {
 static inline void skip_ws(JsonParser *p) {
   /* most documents have no whitespace between tokens */
   if (p->i < p->n && p->z[p->i] > ' ') return;
+  size_t from = p->i;
   while (p->i < p->n) {
     unsigned char c = p->z[p->i];
     if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
     p->i++;
   }
+  p->spaced |= p->i != from;
 }
 
-static TelemJson *new_node(JsonParser *p, int type) {
+static TelemJson *new_node_batch(JsonParser *p);
+
+static inline __attribute__((always_inline)) TelemJson *new_node(JsonParser *p, int type) {
   /* Each value costs a node of arena memory: a hostile document of millions
    * of tiny values must not grow the arena without bound. */
   if (++p->values > TELEM_JSON_MAX_VALUES) {
     parse_fail(p, TJ_ERR_LIMIT, "too many values");
     return NULL;
   }
-  if (!p->pool_left) {
-    /* a batch never exceeds what the value limit still allows */
-    size_t k = TELEM_JSON_MAX_VALUES - p->values + 1;
-    if (k > NODE_BATCH) k = NODE_BATCH;
-    p->pool = telem_arena_alloc(p->arena, k * sizeof(TelemJson));
-    if (!p->pool) {
-      parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
-      return NULL;
-    }
-    p->pool_left = k;
-  }
+  if (!p->pool_left && !new_node_batch(p)) return NULL;
   TelemJson *v = p->pool++;
   p->pool_left--;
-  memset(v, 0, sizeof(*v));
   v->type = (uint8_t)type;
+  v->flags = 0;
+  v->n = 0;
+  v->s = NULL;
+  v->key = NULL;
+  v->key_len = 0;
   v->src_off = (uint32_t)p->i;
+  v->src_len = 0;
+  v->child = NULL;
+  v->next = NULL;
   return v;
+}
+
+/* A new batch of nodes in p->pool, or NULL (out of memory). */
+static TelemJson *new_node_batch(JsonParser *p) {
+  /* a batch never exceeds what the value limit still allows */
+  size_t k = TELEM_JSON_MAX_VALUES - p->values + 1;
+  if (k > NODE_BATCH) k = NODE_BATCH;
+  p->pool = telem_arena_alloc(p->arena, k * sizeof(TelemJson));
+  if (!p->pool) {
+    parse_fail(p, TJ_ERR_NOMEM, telem_oom_text);
+    return NULL;
+  }
+  p->pool_left = k;
+  return p->pool;
 }
 
 /* Length of the well-formed UTF-8 sequence at z[0..avail), 0 if invalid. */
@@ -205,18 +224,44 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
   size_t n = p->n;
   size_t i = start;
   for (;;) {
-    /* Fast path: plain printable ASCII, eight bytes at a time (a word
-     * with no byte < 0x20, >= 0x80, '"' or '\\'), then byte by byte. */
+    /* Fast path: plain printable ASCII, sixteen bytes at a time where SSE2
+     * is (x86-64 always), then eight (a word with no byte < 0x20, >= 0x80,
+     * '"' or '\\'), then byte by byte. */
+#ifdef __SSE2__
+    while (i + 16 <= n) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(z + i));
+      /* signed: bytes >= 0x80 are negative, so below 0x20 too */
+      __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+      unsigned m = (unsigned)_mm_movemask_epi8(stop);
+      if (m) {
+        i += (size_t)__builtin_ctz(m);
+        goto stopped;
+      }
+      i += 16;
+    }
+#endif
     while (i + 8 <= n) {
       uint64_t w;
       memcpy(&w, z + i, 8);
       const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
       uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
       uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
-      if (stop) break;
+      if (stop) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* A borrow only runs upwards from a byte that stops, so the lowest
+         * flagged byte is the first one that does. */
+        i += (size_t)__builtin_ctzll(stop) >> 3;
+#endif
+        break;
+      }
       i += 8;
     }
     while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;
+#ifdef __SSE2__
+  stopped:
+#endif
     if (i >= n) {
       p->i = i;
       return parse_fail(p, TJ_ERR_SYNTAX, "unterminated string");
@@ -267,6 +312,35 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
   return decode_escapes(p, start, i, s, len);
 }
 
+/* scan_string for the common string (printable ASCII, no escape) found
+ * in the first sixteen-byte blocks, inline; anything else goes to
+ * scan_string, which starts over. */
+static inline __attribute__((always_inline)) int scan_string_fast(JsonParser *p, const char **s,
+                                                                  uint32_t *len, int *decoded) {
+#ifdef __SSE2__
+  const unsigned char *z = p->z;
+  size_t start = p->i + 1, i = start, n = p->n;
+  while (i + 16 <= n) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(z + i));
+    __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    unsigned m = (unsigned)_mm_movemask_epi8(stop);
+    if (m) {
+      i += (size_t)__builtin_ctz(m);
+      if (z[i] != '"') break;
+      *s = (const char *)z + start;
+      *len = (uint32_t)(i - start); /* n <= UINT32_MAX (telem_json_parse) */
+      *decoded = 0;
+      p->i = i + 1;
+      return 1;
+    }
+    i += 16;
+  }
+#endif
+  return scan_string(p, s, len, decoded);
+}
+
 static int scan_number(JsonParser *p, TelemJson *v) {
   const unsigned char *z = p->z;
   size_t i = p->i, n = p->n, start = i;
@@ -315,6 +389,8 @@ static int match_word(JsonParser *p, const char *w, size_t len) {
 typedef struct PFrame {
   TelemJson *c;
   TelemJson **tail;
+  int obj;    /* c is an object */
+  char close; /* its closing bracket */
 } PFrame;
 
 /* A member's key and the ':' after it.  0 on error. */
@@ -322,7 +398,8 @@ static inline __attribute__((always_inline)) int parse_key(JsonParser *p, const 
                                                    int *decoded) {
   skip_ws(p);
   if (p->i >= p->n || p->z[p->i] != '"') return parse_fail(p, TJ_ERR_SYNTAX, "expected a string key");
-  if (!scan_string(p, key, len, decoded)) return 0;
+  if (!scan_string_fast(p, key, len, decoded)) return 0;
+  p->spaced |= *decoded;
   skip_ws(p);
   if (p->i >= p->n || p->z[p->i] != ':') return parse_fail(p, TJ_ERR_SYNTAX, "expected ':'");
   p->i++;
@@ -336,7 +413,7 @@ static inline __attribute__((always_inline)) TelemJson *parse_scalar(JsonParser 
     case '"': {
       int decoded = 0;
       if (!(v = new_node(p, TJ_STRING))) return NULL;
-      if (!scan_string(p, &v->s, &v->n, &decoded)) return NULL;
+      if (!scan_string_fast(p, &v->s, &v->n, &decoded)) return NULL;
       if (decoded) v->flags |= TJ_F_DECODED;
       return v;
     }
@@ -391,7 +468,7 @@ static TelemJson *parse_doc(JsonParser *p) {
       *f->tail = v;
       f->tail = &v->next;
       f->c->n++;
-      if (f->c->type == TJ_OBJECT) {
+      if (f->obj) {
         v->key = key;
         v->key_len = key_len;
         if (key_decoded) v->flags |= TJ_F_KEY_DECODED;
@@ -419,6 +496,8 @@ static TelemJson *parse_doc(JsonParser *p) {
         }
         st[sp].c = v;
         st[sp].tail = &v->child;
+        st[sp].obj = v->type == TJ_OBJECT;
+        st[sp].close = close;
         sp++;
         if (v->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
         continue; /* its first member */
@@ -436,13 +515,12 @@ static TelemJson *parse_doc(JsonParser *p) {
         return NULL;
       }
       char ch = (char)p->z[p->i];
-      char close = f->c->type == TJ_ARRAY ? ']' : '}';
       if (ch == ',') {
         p->i++;
-        if (f->c->type == TJ_OBJECT && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
+        if (f->obj && !parse_key(p, &key, &key_len, &key_decoded)) return NULL;
         break;
       }
-      if (ch == close) {
+      if (ch == f->close) {
         p->i++;
         p->depth--;
         f->c->src_len = (uint32_t)(p->i - f->c->src_off);
@@ -456,7 +534,7 @@ static TelemJson *parse_doc(JsonParser *p) {
 }
 
 TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJsonError *err) {
-  JsonParser p = {a, (const unsigned char *)text, n, 0, 0, 0, NULL, 0};
+  JsonParser p = {a, (const unsigned char *)text, n, 0, 0, 0, NULL, 0, 0, NULL, 0, 0};
   TelemJson *root = NULL;
   if (n > UINT32_MAX) {
     parse_fail(&p, TJ_ERR_LIMIT, "input too large");
@@ -467,6 +545,8 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
       if (p.i != p.n) {
         parse_fail(&p, TJ_ERR_SYNTAX, "trailing characters after the value");
         root = NULL;
+      } else if (!p.spaced) {
+        root->flags |= TJ_F_VERBATIM;
       }
     }
   }

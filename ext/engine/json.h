@@ -23,6 +23,10 @@ typedef enum TelemJsonType {
 #define TJ_F_NEGATIVE 0x02 /* number: leading '-' */
 #define TJ_F_DECODED 0x04  /* string: escapes were decoded into the arena */
 #define TJ_F_KEY_DECODED 0x08 /* member key: escapes were decoded into the arena */
+/* root only: the text has no whitespace outside strings and no escaped
+ * member key, so the compact re-serialisation that copies scalars as
+ * written (telem_redactor_run) gives back exactly the input bytes */
+#define TJ_F_VERBATIM 0x10
 
 /* One value of a parsed document.  Every pointer points into the input text
  * or the arena the document was parsed into; nothing is owned.
@@ -71,11 +75,25 @@ TelemJson *telem_json_parse(TelemArena *a, const char *text, size_t n, TelemJson
  * strings of the hot paths, where a memcmp call costs more than the bytes. */
 static inline int telem_bytes_eq(const void *a, const void *b, size_t n) {
   const unsigned char *x = a, *y = b;
-  for (; n >= 8; x += 8, y += 8, n -= 8) {
-    uint64_t u, v;
-    __builtin_memcpy(&u, x, 8);
-    __builtin_memcpy(&v, y, 8);
-    if (u != v) return 0;
+  uint64_t u, v;
+  if (n >= 8) {
+    /* whole words, the last one overlapping the one before */
+    for (; n > 8; x += 8, y += 8, n -= 8) {
+      __builtin_memcpy(&u, x, 8);
+      __builtin_memcpy(&v, y, 8);
+      if (u != v) return 0;
+    }
+    __builtin_memcpy(&u, x + n - 8, 8);
+    __builtin_memcpy(&v, y + n - 8, 8);
+    return u == v;
+  }
+  if (n >= 4) {
+    uint32_t p, q, r, t;
+    __builtin_memcpy(&p, x, 4);
+    __builtin_memcpy(&q, y, 4);
+    __builtin_memcpy(&r, x + n - 4, 4);
+    __builtin_memcpy(&t, y + n - 4, 4);
+    return p == q && r == t;
   }
   for (; n; n--)
     if (*x++ != *y++) return 0;

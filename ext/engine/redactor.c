@@ -18,16 +18,17 @@
  * the cost of one PCRE2 call per rule per string would dominate.  Each
  * string gets one pass that counts digits and a few tracked bytes ('@',
  * ':', ...) and finds the keywords of all rules at once: keywords are filed
- * by a hash of their first three bytes, one bit test per position says
+ * by a hash of their first three bytes, one table test per position says
  * whether one may start there, and the rare hit is verified in place.  The
- * gates (length, digits, bytes, digit run) are kept as rule sets per
+ * gates (length, digits, byte counts) are kept as rule sets per
  * threshold, so most rules drop out with a few mask operations; a rule runs
  * its pattern only when every gate passes.  Key rules are decided once per
  * distinct key through a growing key cache and applied during the JSON
  * walk, so they never cost a regex; keys and short values that no pattern
- * matched are remembered (they repeat from row to row).  Output is written
- * straight into a TelemBuf; strings without matches are copied from the
- * input as they were written.
+ * matched are remembered (they repeat from row to row).  A compact row is
+ * not written until its first change (most rows have none: they are copied
+ * whole); otherwise output is written straight into a TelemBuf, strings
+ * without matches copied from the input as they were written.
  *
  * Secrets.  A match becomes a span only after its rule's checks (Luhn,
  * IBAN), entropy gate and allowlists; every redacted span is remembered,
@@ -68,6 +69,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- tables and types ---------------------------------------------------- */
 
@@ -78,7 +82,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define N_SLOTS 16          /* tracked-byte counters: 0 = untracked, 1 = digits */
 #define MAX_VALUE_RULES 128 /* an RMask (two words) says which rules a key skips */
 #define MAX_GROUP 9         /* capture groups a rule may name */
-#define VC_SIZE 512        /* clean-string cache entries (direct-mapped) */
+#define VC_SIZE 4096        /* clean-string cache entries (two-way sets) */
 #define VC_MAX 40           /* longer strings are not cached */
 #define KC_MIN 1024         /* key cache entries at first (open addressing) */
 #define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
@@ -86,6 +90,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define NORM_STACK 256      /* keys normalised on the stack up to this size */
 #define SUBJ_PAD 64         /* zero bytes after a subject given to PCRE2 */
 #define TRI_SIZE 4096       /* trigram hash buckets of the keyword prefilter */
+#define TRI_HITS 16384      /* ... and the finer hashes that say a bucket is worth a look */
 
 static const char *const action_names[] = {"keep", "replace", "hash", "omit"};
 
@@ -101,6 +106,7 @@ static inline RMask rm_andnot(RMask a, RMask b) {
 }
 static const RMask rm_none = {{0, 0}};
 static inline void rm_set(RMask *m, int i) { m->w[i >> 6] |= 1ull << (i & 63); }
+static inline int rm_empty(RMask m) { return !(m.w[0] | m.w[1]); }
 static inline int rm_has(RMask m, int i) { return (int)((m.w[i >> 6] >> (i & 63)) & 1u); }
 /* Removes and returns the lowest rule of *m, -1 when empty. */
 static inline int rm_pop(RMask *m) {
@@ -154,6 +160,8 @@ typedef struct Rule {
   uint32_t min_digit_run; /* digits in one run ([0-9] with single ' '/'-' between) */
   int nlits;
   Lit *lits;           /* any-of literal prefilter; owned */
+  uint32_t short_slots; /* keywords of 1-2 bytes: one occurs only if a byte of these slots
+                         * does (0: no such gate) */
   uint32_t need[N_SLOTS]; /* min count per tracked slot (min_chars, min_digits) */
   char *id;            /* owned */
   char *repl;          /* "[REDACTED:<id>]"; owned */
@@ -196,12 +204,15 @@ typedef struct Span {
 } Span;
 
 /* A short string no value pattern matched, under profile actions `act`
- * (NULL: classifying from S0) and with no rule skipped: values repeat
- * from row to row (tool names, models, tags), so they are scanned once. */
+ * (NULL: classifying from S0) and the rules its key skips: values repeat
+ * from row to row (tool names, models, tags, paths), so they are scanned
+ * once. */
 typedef struct CleanEnt {
   uint64_t h;         /* XXH3 of the bytes; 0 = empty */
   const uint8_t *act; /* profile actions it was clean under */
+  RMask skip;         /* ... with these rules skipped (the member key's except_keys) */
   uint8_t len;
+  uint8_t recent;     /* the way of its set that hit last (two-way sets) */
   char s[VC_MAX];
 } CleanEnt;
 
@@ -214,6 +225,7 @@ typedef struct KeyCacheEnt {
   uint8_t valid;
   uint8_t clean;       /* clean_act is set (NULL: classifying from S0) */
   char key[KC_KEYMAX]; /* raw key bytes */
+  uint32_t next;       /* the entry of the key that came next last time: a hint, checked */
 } KeyCacheEnt;
 
 struct TelemRedactor {
@@ -238,8 +250,11 @@ struct TelemRedactor {
   KeyCacheEnt *kcache;  /* kc_cap entries, open addressing; owned */
   uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
   uint32_t kc_count;    /* valid entries */
+  uint32_t kc_first[8]; /* the entry of the first key of the last object at depth 0..7: a hint */
   CleanEnt *vcache;     /* VC_SIZE entries; owned */
-  uint8_t tri_hit[TRI_SIZE]; /* 1: some keyword starts with a trigram of this bucket */
+  uint32_t *vdoor;      /* VC_SIZE hashes of strings seen once, not yet cached; owned */
+  uint8_t tri_hit[TRI_HITS]; /* 1: some keyword starts with a trigram of this hash (hash h
+                              * is in bucket h / 4: a bucket is split in four) */
   RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
   uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
   struct TriLit *tri_lits; /* keywords of 3+ bytes, by bucket; owned */
@@ -247,19 +262,15 @@ struct TelemRedactor {
   RMask value_mask;     /* all value rules */
   RMask lit_mask;       /* value rules with a literal prefilter */
   RMask above[4];       /* value rules whose class is above 0..3 (classify) */
-  /* A quick gate per value rule, packed so that rejecting a rule reads
-   * no Rule: the slots it needs present, its minimum digits, length and
-   * digit run (rule_gate checks the rest). */
-  uint16_t qg_slots[MAX_VALUE_RULES];
-  /* The same gates as sets of rules, so that one string drops most rules
-   * with a few table lookups: ok_len[x] / ok_digits[x] / ok_run[x] are the
-   * rules whose minimum is at most x (index 63: at most 63, or larger --
-   * rule_gate decides those). */
-  RMask ok_len[64], ok_digits[64], ok_run[64];
-  RMask run_rules;      /* rules with a min_digit_run */
-  uint32_t qg_digits[MAX_VALUE_RULES];
-  uint32_t qg_minlen[MAX_VALUE_RULES];
-  uint32_t qg_run[MAX_VALUE_RULES];
+  /* The gates as sets of rules, so that one string drops most rules with
+   * a few table lookups: ok_len[x] / ok_digits[x] are the rules whose
+   * minimum is at most x (index 63: at most 63, or larger -- rule_gate
+   * decides those), ok_cnt[slot][x] those that need at most x of the
+   * slot's byte (index 7: 7 or more).  rule_gate checks the rest, the
+   * digit run last: it costs a pass. */
+  RMask ok_len[64], ok_digits[64];
+  RMask ok_cnt[N_SLOTS][8];
+  RMask any_rules;      /* rules with any_chars or a short_slots gate (find_spans) */
   Allow *allows;        /* named allowlists; owned */
   int nallows;
   unsigned char *hmac_key; /* operator key for `hash` (HMAC-SHA256); owned, wiped on free */
@@ -278,10 +289,12 @@ static void lower_init(void) {
   lower_tab_ready = 1;
 }
 
-/* Hash of three lower-cased bytes into TRI_SIZE buckets. */
-static inline unsigned tri_hash(unsigned a, unsigned b, unsigned c) {
-  return (((a << 16) | (b << 8) | c) * 0x9E3779B1u) >> (32 - 12); /* TRI_SIZE = 1 << 12 */
+/* Hash of three lower-cased bytes, w = a << 16 | b << 8 | c, into
+ * TRI_HITS; its bucket (of TRI_SIZE) is the hash / 4. */
+static inline unsigned tri_hash(uint32_t w) {
+  return (w * 0x9E3779B1u) >> (32 - 14); /* TRI_HITS = 1 << 14 */
 }
+#define TRI_W(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -444,6 +457,7 @@ void telem_redactor_free(TelemRedactor *r) {
   sqlite3_free(r->kcache);
   sqlite3_free(r->tri_rules);
   sqlite3_free(r->vcache);
+  sqlite3_free(r->vdoor);
   sqlite3_free(r->tri_start);
   sqlite3_free(r->tri_lits);
   sqlite3_free(r);
@@ -590,9 +604,9 @@ static int load_lits(Loader *L, const char *where, const char *field, json_t *ar
     int bit = (int)(R - L->r->rules);
     if (t->n >= 3) {
       const unsigned char *u = (const unsigned char *)t->s;
-      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
+      unsigned h = tri_hash(TRI_W(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]));
       L->r->tri_hit[h] = 1;
-      rm_set(&L->r->tri_rules[h], bit);
+      rm_set(&L->r->tri_rules[h >> 2], bit);
     } else {
       rm_set(&L->r->lit_always, bit);
     }
@@ -1101,7 +1115,7 @@ static int tri_build(Loader *L) {
       const Lit *t = &r->rules[i].lits[k];
       if (t->n < 3) continue;
       const unsigned char *u = (const unsigned char *)t->s;
-      r->tri_start[tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]) + 1]++;
+      r->tri_start[(tri_hash(TRI_W(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]])) >> 2) + 1]++;
       total++;
     }
   for (int h = 0; h < TRI_SIZE; h++) r->tri_start[h + 1] += r->tri_start[h];
@@ -1113,7 +1127,7 @@ static int tri_build(Loader *L) {
       const Lit *t = &r->rules[i].lits[k];
       if (t->n < 3) continue;
       const unsigned char *u = (const unsigned char *)t->s;
-      unsigned h = tri_hash(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]]);
+      unsigned h = tri_hash(TRI_W(lower_tab[u[0]], lower_tab[u[1]], lower_tab[u[2]])) >> 2;
       r->tri_lits[fill[h]].lit = t;
       r->tri_lits[fill[h]++].rule = i;
     }
@@ -1121,6 +1135,49 @@ static int tri_build(Loader *L) {
 oom:
   load_err(L, "out of memory");
   return -1;
+}
+
+/* Keywords shorter than 3 bytes ("::", "SK") are not in the trigram
+ * index and are searched for in each candidate string (rule_gate).  Each
+ * gets a byte whose count sig_compute keeps (a tracked slot: one a rule
+ * already tracks, else a free slot for its least common-looking byte), so
+ * that a string without any such byte drops the rule with a bit test.
+ * Slots are handed out after every rule's min_chars / any_chars, so a
+ * rule file never runs out of them for this; a rule whose short keyword
+ * gets none (ASCII case folded, digits only, no free slot) keeps only the
+ * search. */
+static void short_lit_slots(TelemRedactor *r) {
+  for (int i = 0; i < r->nvalue; i++) {
+    Rule *R = &r->rules[i];
+    uint32_t slots = 0;
+    int gate = 0;
+    for (int k = 0; k < R->nlits; k++) {
+      const Lit *t = &R->lits[k];
+      if (t->n >= 3) continue;
+      gate = 1;
+      int sl = 0;
+      if (!t->ci) {
+        for (size_t j = 0; j < t->n && !sl; j++) sl = r->slot[(unsigned char)t->s[j]];
+        if (!sl && r->nslots < N_SLOTS) {
+          /* A new slot: not a digit (counted apart), and better punctuation
+           * or a capital than a lower-case letter or a space. */
+          int best = -1, rank = 0;
+          for (size_t j = 0; j < t->n; j++) {
+            unsigned char c = (unsigned char)t->s[j];
+            int rk = (c >= '0' && c <= '9') ? 0 : (c >= 'a' && c <= 'z') || c == ' ' ? 1 : 2;
+            if (rk > rank) rank = rk, best = (int)j;
+          }
+          if (best >= 0) sl = slot_for(r, (unsigned char)t->s[best]);
+        }
+      }
+      if (sl <= 0) {
+        gate = 0;
+        break;
+      }
+      slots |= 1u << sl;
+    }
+    R->short_slots = gate ? slots : 0;
+  }
 }
 
 TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
@@ -1196,6 +1253,7 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
     if (r->rules[i].minlen < r->minlen) r->minlen = r->rules[i].minlen;
   }
   r->nvalue = (int)nv;
+  short_lit_slots(r);
   r->num_minlen = UINT32_MAX;
   for (int i = 0; i < r->nvalue; i++) {
     const Rule *R = &r->rules[i];
@@ -1210,16 +1268,13 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
       if (m < r->num_minlen) r->num_minlen = m;
     }
     for (int sl = 2; sl < N_SLOTS; sl++)
-      if (R->need[sl]) r->qg_slots[i] |= (uint16_t)(1u << sl);
-    r->qg_digits[i] = R->need[1];
-    r->qg_minlen[i] = R->minlen;
-    r->qg_run[i] = R->min_digit_run;
+      for (uint32_t x = 0; x < 8; x++)
+        if (R->need[sl] <= x || x == 7) rm_set(&r->ok_cnt[sl][x], i);
+    if (R->any_mask || R->short_slots) rm_set(&r->any_rules, i);
     for (int x = 0; x < 64; x++) {
       if (R->minlen <= (uint32_t)x || x == 63) rm_set(&r->ok_len[x], i);
       if (R->need[1] <= (uint32_t)x || x == 63) rm_set(&r->ok_digits[x], i);
-      if (R->min_digit_run <= (uint32_t)x || x == 63) rm_set(&r->ok_run[x], i);
     }
-    if (R->min_digit_run) rm_set(&r->run_rules, i);
   }
   for (int i = 0; i < r->nvalue; i++) {
     rm_set(&r->value_mask, i);
@@ -1241,12 +1296,14 @@ TelemRedactor *telem_redactor_new(const char *text, size_t n, char **pzErr) {
   r->kc_cap = KC_MIN;
   r->kcache = sqlite3_malloc64(sizeof(KeyCacheEnt) * KC_MIN);
   r->vcache = sqlite3_malloc64(sizeof(CleanEnt) * VC_SIZE);
-  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache || !r->vcache) {
+  r->vdoor = sqlite3_malloc64(sizeof(uint32_t) * VC_SIZE);
+  if (!r->mctx || !r->jstack || !r->md || !r->md2 || !r->kcache || !r->vcache || !r->vdoor) {
     load_err(&L, "out of memory");
     goto fail;
   }
   memset(r->kcache, 0, sizeof(KeyCacheEnt) * KC_MIN);
   memset(r->vcache, 0, sizeof(CleanEnt) * VC_SIZE);
+  memset(r->vdoor, 0, sizeof(uint32_t) * VC_SIZE);
   /* Limits bound the work of one match attempt, so a hostile string costs
    * at most a bounded amount per start position and then fails closed. */
   pcre2_set_match_limit(r->mctx, TELEM_PCRE2_MATCH_LIMIT);
@@ -1360,6 +1417,8 @@ typedef struct Run {
   uint64_t next_poll;   /* monotonic ms of the next interrupt poll, 0 until the first */
   int oom;              /* the run failed for memory (err may be NULL) */
   int stopped;          /* the stop callback ended the run */
+  TelemBuf *lazy;       /* the output while nothing was written yet (out is NULL): see lazy_flush */
+  int depth;            /* objects entered (walk_object: key hints) */
 } Run;
 
 enum { W_OK = 0, W_ERR = 1, W_STOP = 2, W_NOTJSON = 3 };
@@ -1453,98 +1512,166 @@ static int record(Run *run, int rule, int action) {
   return W_OK;
 }
 
+/* A compact document (TJ_F_VERBATIM) is its own output up to its first
+ * change, so nothing is written until then: at the first change, at input
+ * offset off, the input before it is copied in one piece and writing
+ * starts.  A document without a change is copied whole at the end. */
+static void lazy_flush(Run *run, size_t off) {
+  if (!run->lazy) return;
+  out_append(run->lazy, run->in, off);
+  run->out = run->lazy;
+  run->lazy = NULL;
+}
+
 typedef struct Sig {
   RMask lits;             /* rules whose literal prefilter may pass */
   RMask found;            /* rules one of whose 3+ byte keywords occurs (exact) */
   uint32_t present;       /* tracked slots that occur (bit per slot) */
   uint32_t digit_run;     /* longest digit run (min_digit_run) */
+  uint64_t dm, sm;        /* n <= 64: the digits and the ' '/'-' bytes, a bit each */
   uint32_t cnt[N_SLOTS];  /* tracked bytes */
 } Sig;
 
-/* One pass over the string: digits, tracked bytes, and the rules whose
- * literals' first and last byte pairs both occur (two table lookups OR-ed
- * into registers).  The common case (an untracked byte) touches no counter
- * in memory, so the loop has no store-to-load chain. */
+/* What a string holds, for the gates: its digits (and, up to 64 bytes,
+ * its digit and separator bits for digit_run) sixteen bytes at a time,
+ * then one byte loop for the tracked bytes and the rules one of whose
+ * keywords of 3+ bytes occurs (a table test per position on a rolling
+ * hash of the last three bytes, the rare hit verified in place).  The
+ * common case (an untracked byte, no hit) touches no memory but the
+ * tables, so the loop has no store-to-load chain. */
 static int run_poll(Run *run);
+
+/* The keywords of bucket h that start at s + i, as rule bits. */
+static __attribute__((noinline)) void tri_verify(const TelemRedactor *r, const unsigned char *s,
+                                                 size_t n, size_t i, unsigned h, uint64_t *ma,
+                                                 uint64_t *mb) {
+  for (uint32_t k = r->tri_start[h]; k < r->tri_start[h + 1]; k++) {
+    const Lit *t = r->tri_lits[k].lit;
+    const unsigned char *q = s + i;
+    if (t->n > n - i) continue;
+    size_t j = 0;
+    if (t->ci) while (j < t->n && lower_tab[q[j]] == (unsigned char)t->s[j]) j++;
+    else while (j < t->n && q[j] == (unsigned char)t->s[j]) j++;
+    if (j == t->n) {
+      int b = r->tri_lits[k].rule;
+      if (b < 64) *ma |= 1ull << b;
+      else *mb |= 1ull << (b - 64);
+    }
+  }
+}
+
+typedef struct SigAcc {
+  uint32_t pres;
+  uint32_t w;          /* the last three bytes, lower-cased (tri_hash) */
+  uint64_t ma, mb;     /* rules with a keyword found */
+} SigAcc;
+
+/* Tracked bytes and keywords of s[from..to). */
+static inline __attribute__((always_inline)) void sig_range(const TelemRedactor *r,
+                                                            const unsigned char *s, size_t n,
+                                                            size_t from, size_t to, SigAcc *A,
+                                                            uint32_t *cnt) {
+  SigAcc a = *A;
+  const uint8_t *hit = r->tri_hit;
+  for (size_t i = from; i < to; i++) {
+    unsigned c = s[i];
+    unsigned sl = r->slot[c];
+    if (sl) {
+      cnt[sl]++;
+      a.pres |= 1u << sl;
+    }
+    a.w = (a.w << 8 | lower_tab[c]) & 0xFFFFFFu;
+    unsigned h = tri_hash(a.w);
+    if (hit[h] && i >= 2) tri_verify(r, s, n, i - 2, h >> 2, &a.ma, &a.mb);
+  }
+  *A = a;
+}
+
+/* Bit i set when s[i] is an ASCII digit (*dm) or a ' ' or '-' (*sm), for
+ * n <= 64. */
+static void digit_bits(const unsigned char *s, size_t n, uint64_t *dm, uint64_t *sm) {
+  uint64_t d = 0, sp = 0;
+  size_t i = 0;
+#ifdef __SSE2__
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+    /* c - '0' < 10 unsigned: (c ^ 0x80) - ('0' ^ 0x80) < 10 signed, biased */
+    __m128i x = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    __m128i isd = _mm_cmplt_epi8(_mm_xor_si128(x, _mm_set1_epi8((char)0x80)),
+                                 _mm_set1_epi8((char)(0x80 + 10)));
+    __m128i iss = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    d |= (uint64_t)(unsigned)_mm_movemask_epi8(isd) << i;
+    sp |= (uint64_t)(unsigned)_mm_movemask_epi8(iss) << i;
+  }
+#endif
+  for (; i < n; i++) {
+    unsigned c = s[i];
+    d |= (uint64_t)((c - '0') < 10u) << i;
+    sp |= (uint64_t)((c == ' ') | (c == '-')) << i;
+  }
+  *dm = d;
+  *sm = sp;
+}
+
+/* ASCII digits in s[0..n). */
+static uint32_t count_digits(const unsigned char *s, size_t n) {
+  uint32_t k = 0;
+  for (size_t i = 0; i < n; i++) k += (unsigned)(s[i] - '0') < 10u;
+  return k;
+}
+
+static inline uint32_t pop64(uint64_t x) { /* no POPCNT in the baseline x86-64 ISA */
+  x -= (x >> 1) & 0x5555555555555555ull;
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
 
 /* Returns W_OK, or W_ERR when a poll every MiB of a long string found the
  * budget spent or the call interrupted. */
 static int sig_compute(Run *rn, const TelemRedactor *r, const unsigned char *s, size_t n, Sig *g) {
   memset(g->cnt, 0, sizeof(g->cnt));
-  unsigned prev = 0;
-  uint32_t digits = 0;
-  uint64_t ma = 0, mb = 0;
-  unsigned p2 = 0;
-  const uint8_t *hit = r->tri_hit;
-  uint32_t pres = 0;
-  /* In chunks of 1 MiB, polling the budget between them (long strings). */
-  for (size_t from = 0, to; from < n; from = to) {
-  to = n - from > (1u << 20) ? from + (1u << 20) : n;
-  if (from && run_poll(rn)) return W_ERR;
-  for (size_t i = from; i < to; i++) {
-    unsigned c = s[i];
-    digits += (c - '0') < 10u;
-    if (r->slot[c]) {
-      g->cnt[r->slot[c]]++;
-      pres |= 1u << r->slot[c];
+  SigAcc a = {0, 0, 0, 0};
+  g->dm = g->sm = 0;
+  if (n <= 64) {
+    digit_bits(s, n, &g->dm, &g->sm);
+    g->cnt[1] = pop64(g->dm);
+    sig_range(r, s, n, 0, n, &a, g->cnt);
+  } else {
+    /* In chunks of 1 MiB, polling the budget between them (long strings). */
+    for (size_t from = 0, to; from < n; from = to) {
+      to = n - from > (1u << 20) ? from + (1u << 20) : n;
+      if (from && run_poll(rn)) return W_ERR;
+      g->cnt[1] += count_digits(s + from, to - from);
+      sig_range(r, s, n, from, to, &a, g->cnt);
     }
-    unsigned l = lower_tab[c];
-    unsigned h = tri_hash(p2, prev, l);
-    if (hit[h] && i >= 2) {
-      /* Rare: a keyword may start at i - 2; verify each in the bucket. */
-      for (uint32_t k = r->tri_start[h]; k < r->tri_start[h + 1]; k++) {
-        const Lit *t = r->tri_lits[k].lit;
-        const unsigned char *q = s + i - 2;
-        if (t->n > n - (i - 2)) continue;
-        size_t j = 0;
-        if (t->ci) while (j < t->n && lower_tab[q[j]] == (unsigned char)t->s[j]) j++;
-        else while (j < t->n && q[j] == (unsigned char)t->s[j]) j++;
-        if (j == t->n) {
-          int b = r->tri_lits[k].rule;
-          if (b < 64) ma |= 1ull << b;
-          else mb |= 1ull << (b - 64);
-        }
-      }
-    }
-    p2 = prev;
-    prev = l;
   }
-  }
-  g->cnt[1] = digits;
-  g->present = pres;
+  g->present = a.pres;
   g->digit_run = UINT32_MAX; /* computed when a rule needs it (digit_run) */
-  g->found = (RMask){{ma, mb}};
+  g->found = (RMask){{a.ma, a.mb}};
   g->lits = rm_or(g->found, r->lit_always);
   return W_OK;
 }
 
-
-
-
-/* The gates of rule R other than the literal byte pairs (find_spans has
- * already dropped rules whose pairs are missing): 1 when its pattern must
- * run on s[0..n). */
-/* The longest digit run of s[0..n), where a single ' ' or '-' between
- * digits does not end it (card numbers); a gate, so it may overcount. */
-static uint32_t digit_run(const char *s, size_t n) {
+/* The most digits in one run of s[0..n), where a single ' ' or '-'
+ * between two digits does not end the run (card numbers, "123-45-6789"):
+ * the digits are counted, not the separators. */
+static uint32_t digit_run(const Sig *g, const char *s, size_t n) {
   if (n <= 64) {
-    /* Bit-parallel for short strings (most values): mark digits and
-     * separators, let a separator between two digits join them, and count
-     * how many shifts empty the longest run (it may count the separators:
-     * a gate may overcount). */
-    uint64_t d = 0, sp = 0;
-    for (size_t i = 0; i < n; i++) {
-      unsigned c = (unsigned char)s[i];
-      d |= (uint64_t)((c - '0') < 10u) << i;
-      sp |= (uint64_t)((c == ' ') | (c == '-')) << i;
-    }
+    /* Bit-parallel for short strings (most values), from the digit and
+     * separator bits of sig_compute: a separator between two digits joins
+     * them, then the digits of each joined run are counted. */
+    uint64_t d = g->dm, sp = g->sm;
     uint64_t j = d | (sp & (d << 1) & (d >> 1));
-    uint32_t len = 0;
-    while (j) {
-      j &= j >> 1;
-      len++;
+    uint32_t best = 0;
+    while (j && pop64(j & d) > best) {
+      uint64_t t = j + (j & -j);    /* the lowest run cleared (carry above it) */
+      uint32_t c = pop64(j & ~t & d);
+      if (c > best) best = c;
+      j &= t;
     }
-    return len;
+    return best;
   }
   uint32_t run = 0, best = 0, prev_sep = 0;
   for (size_t i = 0; i < n; i++) {
@@ -1557,6 +1684,9 @@ static uint32_t digit_run(const char *s, size_t n) {
   return best;
 }
 
+/* The gates of rule R other than the literal byte pairs (find_spans has
+ * already dropped rules whose pairs are missing): 1 when its pattern must
+ * run on s[0..n). */
 static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
   if (n < R->minlen) return 0;
   for (int k = 0; k < R->n_need; k++)
@@ -1568,13 +1698,14 @@ static int rule_gate(const Rule *R, int ri, Sig *g, const char *s, size_t n) {
     if (!any) return 0;
   }
   if (R->min_digit_run) {
-    if (g->digit_run == UINT32_MAX) g->digit_run = digit_run(s, n);
+    if (g->digit_run == UINT32_MAX) g->digit_run = digit_run(g, s, n);
     if (g->digit_run < R->min_digit_run) return 0;
   }
   if (R->nlits) {
     /* Keywords of 3+ bytes were found exactly by sig_compute (the rule
      * is only here if one occurs); shorter ones are searched now. */
     if (rm_has(g->found, ri)) return 1;
+    if (R->short_slots && !(g->present & R->short_slots)) return 0;
     for (int i = 0; i < R->nlits; i++) {
       const Lit *t = &R->lits[i];
       if (t->n >= 3) continue;
@@ -1788,14 +1919,19 @@ static int find_spans(Run *run, const char *s, size_t n, const RMask *skip) {
   uint32_t present = g.present;
   cand = rm_and(cand, r->ok_len[n < 63 ? n : 63]);
   cand = rm_and(cand, r->ok_digits[g.cnt[1] < 63 ? g.cnt[1] : 63]);
-  if (cand.w[0] & r->run_rules.w[0] || cand.w[1] & r->run_rules.w[1]) {
-    g.digit_run = digit_run(s, n);
-    cand = rm_and(cand, r->ok_run[g.digit_run < 63 ? g.digit_run : 63]);
+  for (int sl = 2; sl < r->nslots; sl++)
+    cand = rm_and(cand, r->ok_cnt[sl][g.cnt[sl] < 7 ? g.cnt[sl] : 7]);
+  /* Rules that need one of some bytes (any_chars, a short keyword's). */
+  for (RMask a = rm_and(cand, r->any_rules); !rm_empty(a);) {
+    int i = rm_pop(&a);
+    const Rule *R = &r->rules[i];
+    if ((R->any_mask && !(present & R->any_mask)) ||
+        (R->short_slots && !rm_has(g.found, i) && !(present & R->short_slots)))
+      cand.w[i >> 6] &= ~(1ull << (i & 63));
   }
+  /* The digit run is counted (rule_gate) only for a rule that passes
+   * every cheaper gate: few strings have the digits a card needs. */
   for (int i; (i = rm_pop(&cand)) >= 0;) {
-    if ((r->qg_slots[i] & ~present) || g.cnt[1] < r->qg_digits[i] || n < r->qg_minlen[i] ||
-        g.digit_run < r->qg_run[i])
-      continue;
     if (run->act && run->act[i] == TELEM_RACT_KEEP) continue;
     const Rule *R = &r->rules[i];
     if (!run->act && R->cls <= run->cls) continue;
@@ -2140,16 +2276,27 @@ static KeyCacheEnt *kc_slot(TelemRedactor *r, uint64_t h, const char *key, size_
   for (;;) {
     KeyCacheEnt *e = &r->kcache[j];
     if (!e->valid) return e;
-    if (e->h == h && e->len == klen && memcmp(e->key, key, klen) == 0) return e;
+    if (e->h == h && e->len == klen && telem_bytes_eq(e->key, key, klen)) return e;
     j = (j + 1) & (r->kc_cap - 1);
   }
 }
 
-static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
+/* hint: the cache entry this key probably has (rows repeat their keys in
+ * the same order), tried before hashing; any index is safe. */
+static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki, uint32_t hint) {
   TelemRedactor *r = run->r;
   KeyCacheEnt *e = NULL;
   uint64_t h = 0;
   ki->e = NULL;
+  if (hint < r->kc_cap) {
+    KeyCacheEnt *he = &r->kcache[hint];
+    if (he->valid && he->len == klen && telem_bytes_eq(he->key, key, klen)) {
+      ki->rule = he->rule;
+      ki->skip = he->skip;
+      ki->e = he;
+      return W_OK;
+    }
+  }
   if (klen <= KC_KEYMAX) {
     h = XXH3_64bits(key, klen);
     e = kc_slot(r, h, key, klen, 0);
@@ -2199,6 +2346,7 @@ static int key_info(Run *run, const char *key, size_t klen, KeyInfo *ki) {
     e->rule = (int16_t)ki->rule;
     e->skip = ki->skip;
     memcpy(e->key, key, klen);
+    e->next = UINT32_MAX;
     e->valid = 1;
     r->kc_count++;
     ki->e = e;
@@ -2236,16 +2384,33 @@ static int is_pseudonym(const TelemJson *v) {
   return 1;
 }
 
+/* 1 when a span of r->spans is acted on (not only reported: keep). */
+static int spans_change(const Run *run) {
+  for (size_t i = 0; i < run->r->nspans; i++)
+    if (run->act[run->r->spans[i].rule] != TELEM_RACT_KEEP) return 1;
+  return 0;
+}
+
 static int walk_object(Run *run, const TelemJson *v) {
   TelemRedactor *r = run->r;
-  TelemBuf *o = run->out;
   int first = 1, rc;
+  int d = run->depth < 8 ? run->depth : 7;
+  uint32_t hint = r->kc_first[d], prev = UINT32_MAX;
+  run->depth++;
   TelemBuf kb; /* the scrubbed key, when value patterns matched it */
   telem_buf_init(&kb);
-  if (o) out_putc(o, '{');
+  if (run->out) out_putc(run->out, '{');
   for (const TelemJson *m = v->child; m; m = m->next) {
     KeyInfo ki;
-    if ((rc = key_info(run, m->key, m->key_len, &ki))) goto out;
+    if ((rc = key_info(run, m->key, m->key_len, &ki, hint))) goto out;
+    {
+      /* Remember the order (indices: the table may grow below). */
+      uint32_t idx = ki.e ? (uint32_t)(ki.e - r->kcache) : UINT32_MAX;
+      if (m == v->child) r->kc_first[d] = idx;
+      else if (prev < r->kc_cap) r->kcache[prev].next = idx;
+      hint = ki.e ? ki.e->next : UINT32_MAX;
+      prev = idx;
+    }
     /* Keys are data ({"alice@example.com": 3}): value patterns run over
      * the key first, and the scrubbed key is what the output and the
      * path (telem_redactions) show. */
@@ -2307,6 +2472,10 @@ static int walk_object(Run *run, const TelemJson *v) {
         act = run->act[ki.rule];
       }
     }
+    /* Writing starts before the member (its comma) at its first change. */
+    if (run->lazy && (kspans || act != TELEM_RACT_KEEP))
+      lazy_flush(run, (size_t)(m->key - 1 - run->in) - !first);
+    TelemBuf *o = run->out;
     if (act == TELEM_RACT_OMIT) {
       if ((rc = record(run, ki.rule, act))) goto out;
       path_pop(run, mark);
@@ -2340,9 +2509,10 @@ static int walk_object(Run *run, const TelemJson *v) {
     }
     path_pop(run, mark);
   }
-  if (o) out_putc(o, '}');
+  if (run->out) out_putc(run->out, '}');
   rc = W_OK;
 out:
+  run->depth--;
   telem_buf_free(&kb);
   return rc;
 }
@@ -2428,7 +2598,7 @@ static int walk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
 
 static int walk(Run *run, const TelemJson *v, const RMask *skip) {
   TelemRedactor *r = run->r;
-  TelemBuf *o = run->out;
+  TelemBuf *o = run->out; /* re-read after a child (lazy_flush may start writing) */
   int rc;
   switch (v->type) {
     case TJ_NULL:
@@ -2446,16 +2616,23 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
         if (r->nspans) {
           if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
+          if (run->lazy && spans_change(run)) lazy_flush(run, v->src_off);
           return emit_scrubbed(run, v->s, v->n, 1, NULL, 0);
         }
       }
       if (o) out_append(o, v->s, v->n);
       return W_OK;
     case TJ_STRING:
-      if (v->n >= 2 && run->arena && looks_like_json(v->s, v->n)) {
+      /* (the first byte rules out most strings without a call) */
+      if (v->n >= 2 && run->arena &&
+          ((unsigned char)v->s[0] <= ' ' || v->s[0] == '{' || v->s[0] == '[' ||
+           (unsigned char)v->s[0] == 0xEF) &&
+          looks_like_json(v->s, v->n)) {
         if (run->embed < MAX_EMBED) {
+          lazy_flush(run, v->src_off); /* walk_embedded writes into its own buffer */
           rc = walk_embedded(run, v, skip);
           if (rc != W_NOTJSON) return rc;
+          o = run->out;
         }
         /* Fail closed where the key rules cannot look inside: JSON below
          * the embedding limit, or embedded JSON that does not parse
@@ -2473,25 +2650,42 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
         }
       }
       if (v->n >= r->minlen) {
-        CleanEnt *ce = NULL;
+        CleanEnt *set = NULL;
         uint64_t h = 0;
         if (v->n <= VC_MAX && !run->nknown && (run->act || run->cls == 0)) {
           h = XXH3_64bits(v->s, v->n) | 1u;
-          ce = &r->vcache[h & (VC_SIZE - 1)];
-          if (ce->h == h && ce->len == v->n && ce->act == run->act &&
-              memcmp(ce->s, v->s, v->n) == 0) {
-            if (o) out_append(o, run->in + v->src_off, v->src_len);
-            return W_OK;
+          set = &r->vcache[h & (VC_SIZE - 2)];
+          for (int w = 0; w < 2; w++) {
+            CleanEnt *ce = &set[w];
+            if (ce->h == h && ce->len == v->n && ce->act == run->act &&
+                ce->skip.w[0] == skip->w[0] && ce->skip.w[1] == skip->w[1] &&
+                telem_bytes_eq(ce->s, v->s, v->n)) {
+              ce->recent = 1;
+              set[!w].recent = 0;
+              if (o) out_append(o, run->in + v->src_off, v->src_len);
+              return W_OK;
+            }
           }
         }
         if ((rc = find_spans(run, v->s, v->n, skip))) return rc;
-        if (ce && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
+        /* Admitted on its second sighting only (the doorkeeper remembers
+         * the first): ids and timestamps, new in every row, would
+         * otherwise evict the values that do repeat. */
+        uint32_t *door = set ? &r->vdoor[(h >> 40) & (VC_SIZE - 1)] : NULL;
+        if (set && !r->nspans && *door != (uint32_t)h) {
+          *door = (uint32_t)h;
+        } else if (set && !r->nspans) {
+          CleanEnt *ce = &set[set[0].recent]; /* the way not hit last */
           ce->h = h;
           ce->act = run->act;
+          ce->skip = *skip;
           ce->len = (uint8_t)v->n;
           memcpy(ce->s, v->s, v->n);
+          ce->recent = 1;
+          set[ce == set].recent = 0;
         }
         if (!run->act) return run->cls >= 3 ? W_STOP : W_OK;
+        if (run->lazy && r->nspans && spans_change(run)) lazy_flush(run, v->src_off);
         return emit_scrubbed(run, v->s, v->n, 1, run->in + v->src_off, v->src_len);
       }
       if (o) out_append(o, run->in + v->src_off, v->src_len);
@@ -2500,6 +2694,7 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
       if (o) out_putc(o, '[');
       uint32_t i = 0;
       for (const TelemJson *e = v->child; e; e = e->next, i++) {
+        o = run->out;
         if (o && i) out_putc(o, ',');
         size_t mark = run->path.len;
         if (run->log) {
@@ -2509,7 +2704,7 @@ static int walk(Run *run, const TelemJson *v, const RMask *skip) {
         if ((rc = walk(run, e, skip))) return rc;
         path_pop(run, mark);
       }
-      if (o) out_putc(o, ']');
+      if (run->out) out_putc(run->out, ']');
       return W_OK;
     }
     case TJ_OBJECT: return walk_object(run, v);
@@ -2711,7 +2906,17 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
     telem_buf_reserve(out, n + 64);
     if (bom) out_append(out, BOM, 3);
   }
+  if (out && root && (root->flags & TJ_F_VERBATIM)) {
+    /* Most rows need no change: write nothing until one (lazy_flush). */
+    run.lazy = out;
+    run.out = NULL;
+  }
   int rc = run_pass(&run, root, text, n);
+  if (!rc && run.lazy) {
+    out_append(out, text, n); /* no change: the input is the output */
+    run.lazy = NULL;
+    run.out = out;
+  }
   if (!rc && run.nfound && echo_possible(&run, text, n)) {
     /* Every other occurrence of a secret found anywhere in the payload is
      * redacted too: a second pass with the secrets as literal patterns. */

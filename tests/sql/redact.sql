@@ -140,3 +140,24 @@ SELECT 'redact:137', telem_classify('benchmark_event', json_object('n', 1));
 SELECT 'redact:140', telem_redact('{"signing_key":"q8Zk2Lm9Xv",}');
 SELECT 'redact:141', telem_redact('{"encryption_key": "q8Zk2Lm9Xv"');
 SELECT 'redact:142', telem_redact('the signing key rotation is due');
+-- issue 13 row 7 (speed): a digit run counts its digits, not its separators,
+-- in long strings as in short ones (phone-national needs 9)
+SELECT 'redact:145', telem_redact(json_object('note', printf('%.*c', 70, 'x') || ' call 012 345 678 now'));
+SELECT 'redact:146', telem_redact(json_object('note', 'call 012 345 678 now'));
+SELECT 'redact:147', telem_redact(json_object('note', 'dated 2025-11-24T16:00:01.000Z, id 12345678-1234'));
+-- a compact row is written from its first change on: at the first member,
+-- the last, a key, an omitted first member, inside an array, nested
+SELECT 'redact:150', telem_redact('{"a":"bob@example.com","b":1,"c":[true,null]}');
+SELECT 'redact:151', telem_redact('{"a":1,"b":[1,2],"c":"bob@example.com"}');
+SELECT 'redact:152', telem_redact('{"a":1,"bob@example.com":[1,2],"c":3}');
+SELECT 'redact:153', telem_redact('{"args":{"q":1},"b":2}', 'omit');
+SELECT 'redact:154', telem_redact('{"b":2,"args":{"q":1}}', 'omit');
+SELECT 'redact:155', telem_redact('{"b":[1,"x",["y","bob@example.com"],4],"c":{"d":{"password":"p"}},"e":5}');
+SELECT 'redact:156', telem_redact('[{"k":1},"bob@example.com",2]');
+SELECT 'redact:157', telem_redact('{"a": "bob@example.com", "b": 1}');
+-- values are remembered clean per the rules their key skips: an address
+-- under a version key is kept, the same text under another key is not
+SELECT 'redact:160', telem_redact('{"version":"81.2.69.160"}'), telem_redact('{"version":"81.2.69.160"}'),
+  telem_redact('{"version":"81.2.69.160"}'), telem_redact('{"v":"81.2.69.160"}');
+-- keywords of two bytes (ipv6 "::") gate by a tracked byte
+SELECT 'redact:163', telem_redact('{"a":"2a00:1450:4001:81b::200e","b":"no colons here"}');
