@@ -2745,25 +2745,377 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   return 0;
 }
 
-int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n, int *cls,
-                            char **pzErr) {
+/* ---- classify ------------------------------------------------------------ */
+
+/* classify walks the document with its own walker (cwalk): the class is
+ * a maximum, so it writes nothing, records nothing, skips every rule that
+ * cannot raise the class found so far, and stops at S3.  Its caches
+ * remember the class a key or short value was found clean at: clean while
+ * classifying from class c means no value rule above c matches it, so it
+ * is clean for every later run at c or above (a row whose taxonomy class
+ * is S1 -- most of Vox's -- would otherwise never hit the caches).  The
+ * tag is the address of clean_tag[c] in the caches' profile-actions field
+ * (NULL there is what the generic walk writes: clean from S0). */
+static const uint8_t clean_tag[4];
+
+static int clean_at_or_below(const uint8_t *tag, int cls) {
+  if (!tag) return 1;
+  uintptr_t t = (uintptr_t)tag, b = (uintptr_t)clean_tag;
+  return t >= b && t <= b + (uintptr_t)cls;
+}
+
+static int cwalk(Run *run, const TelemJson *v, const RMask *skip);
+
+/* A string that holds JSON (walk_embedded): W_NOTJSON when it does not
+ * parse; what cannot be read for a limit is S3. */
+static int cwalk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
+  TelemJsonError je = {0};
+  const char *z = v->s;
+  size_t zn = v->n;
+  if (zn >= 3 && memcmp(z, BOM, 3) == 0) z += 3, zn -= 3;
+  const TelemJson *inner = telem_json_parse(run->arena, z, zn, &je);
+  if (!inner && je.code == TJ_ERR_SURROGATE) {
+    char *c = telem_arena_alloc(run->arena, zn + 1);
+    if (!c) return run_oom(run);
+    memcpy(c, z, zn);
+    surrogate_repair(c, zn);
+    memset(&je, 0, sizeof(je));
+    inner = telem_json_parse(run->arena, c, zn, &je);
+  }
+  if (!inner) {
+    if (je.code == TJ_ERR_NOMEM) return run_oom(run);
+    if (je.code == TJ_ERR_DEPTH || json_limit_hit(&je)) {
+      run->cls = 3;
+      return W_STOP;
+    }
+    return W_NOTJSON;
+  }
+  run->embed++;
+  int rc = cwalk(run, inner, skip);
+  run->embed--;
+  return rc;
+}
+
+/* A member key: its KeyInfo, and the value patterns over the key itself
+ * (keys are data), unless it is known clean at this class or below. */
+static int ckey(Run *run, const char *key, size_t klen, KeyInfo *ki) {
+  TelemRedactor *r = run->r;
+  int rc;
+  if ((rc = key_info(run, key, klen, ki))) return rc;
+  if (klen >= r->minlen && !(ki->e && ki->e->clean && clean_at_or_below(ki->e->clean_act, run->cls))) {
+    int at = run->cls;
+    if ((rc = find_spans(run, key, klen, &rm_none))) return rc;
+    if (run->cls >= 3) return W_STOP;
+    if (ki->e && !r->nspans) {
+      ki->e->clean = 1;
+      ki->e->clean_act = &clean_tag[at];
+    }
+  }
+  return W_OK;
+}
+
+/* The key rule of a member whose value v is not empty (nor a pseudonym). */
+static int ckey_rule(Run *run, const KeyInfo *ki, const TelemJson *v) {
+  if (ki->rule >= 0 && value_nonempty(v) && !is_pseudonym(v)) {
+    int c = run->r->rules[ki->rule].cls;
+    if (c > run->cls) run->cls = c;
+    if (run->cls >= 3) return W_STOP;
+  }
+  return W_OK;
+}
+
+/* A string value that is not JSON: value patterns, through the cache of
+ * short clean strings. */
+static int cstring(Run *run, const char *s, size_t n, const RMask *skip) {
+  TelemRedactor *r = run->r;
+  if (n < r->minlen) return W_OK;
+  CleanEnt *ce = NULL;
+  uint64_t h = 0;
+  if (n <= VC_MAX) {
+    h = XXH3_64bits(s, n) | 1u;
+    ce = &r->vcache[h & (VC_SIZE - 1)];
+    if (ce->h == h && ce->len == n && clean_at_or_below(ce->act, run->cls) &&
+        memcmp(ce->s, s, n) == 0)
+      return W_OK;
+  }
+  int at = run->cls, rc;
+  if ((rc = find_spans(run, s, n, skip))) return rc;
+  if (ce && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
+    ce->h = h;
+    ce->act = &clean_tag[at];
+    ce->len = (uint8_t)n;
+    memcpy(ce->s, s, n);
+  }
+  return run->cls >= 3 ? W_STOP : W_OK;
+}
+
+/* An integer literal (card numbers). */
+static int cnumber(Run *run, const char *s, size_t n, const RMask *skip) {
+  int rc;
+  if (n < run->r->num_minlen) return W_OK;
+  if ((rc = find_spans(run, s, n, skip))) return rc;
+  return run->cls >= 3 ? W_STOP : W_OK;
+}
+
+static int cwalk_object(Run *run, const TelemJson *v) {
+  int rc;
+  for (const TelemJson *m = v->child; m; m = m->next) {
+    KeyInfo ki;
+    if ((rc = ckey(run, m->key, m->key_len, &ki))) return rc;
+    if ((rc = ckey_rule(run, &ki, m))) return rc;
+    if ((rc = cwalk(run, m, &ki.skip))) return rc;
+  }
+  return W_OK;
+}
+
+static int cwalk(Run *run, const TelemJson *v, const RMask *skip) {
+  int rc;
+  switch (v->type) {
+    case TJ_NUMBER:
+      return (v->flags & TJ_F_INTEGRAL) ? cnumber(run, v->s, v->n, skip) : W_OK;
+    case TJ_STRING:
+      if (v->n >= 2 && looks_like_json(v->s, v->n)) {
+        if (run->embed < MAX_EMBED) {
+          rc = cwalk_embedded(run, v, skip);
+          if (rc != W_NOTJSON) return rc;
+        }
+        /* Where the key rules cannot look inside (below the embedding
+         * limit, or JSON that does not parse): S3, as walk fails closed. */
+        if (run->embed >= MAX_EMBED || surely_json(v->s, v->n)) {
+          run->cls = 3;
+          return W_STOP;
+        }
+      }
+      return cstring(run, v->s, v->n, skip);
+    case TJ_ARRAY:
+      for (const TelemJson *e = v->child; e; e = e->next)
+        if ((rc = cwalk(run, e, skip))) return rc;
+      return W_OK;
+    case TJ_OBJECT: return cwalk_object(run, v);
+    default: return W_OK; /* null, true, false */
+  }
+}
+
+/* ---- the classify scanner ----
+ * Most payloads are plain: printable ASCII strings without escapes, a few
+ * levels deep.  For those, classify reads the text once, without building
+ * a tree: it checks the syntax exactly as the parser does (RFC 8259) and
+ * hands keys, strings and integers to the same ckey / cstring / cnumber
+ * as cwalk, in the same order.  Anything else -- a byte outside printable
+ * ASCII or a backslash in a string, a string that holds JSON, nesting
+ * deeper than CS_DEPTH, a scalar document, invalid JSON -- returns
+ * W_NOTJSON ("not sure"), and the caller parses and walks: the answer is
+ * the walk's in every case.  (Work done before giving up only fills the
+ * caches, which hold what is true of the key or string alone; a class
+ * raised to S3 on the way is the answer whatever follows, since text that
+ * is not JSON is S3 too.) */
+#define CS_DEPTH 32
+/* Larger texts are parsed: at most CS_MAX / 2 + 1 values, below the
+ * parser's TELEM_JSON_MAX_VALUES, so the scanner never accepts what the
+ * parser refuses for size. */
+#define CS_MAX (1u << 22)
+
+static inline size_t cs_ws(const unsigned char *z, size_t i, size_t n) {
+  while (i < n && (z[i] == ' ' || z[i] == '\n' || z[i] == '\r' || z[i] == '\t')) i++;
+  return i;
+}
+
+/* The end (after the closing quote) of the plain string opening at z[i],
+ * or 0 when it is not plain or not closed. */
+static inline size_t cs_string(const unsigned char *z, size_t i, size_t n) {
+  i++;
+  while (i + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, z + i, 8);
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+    if (stop) break;
+    i += 8;
+  }
+  while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;
+  return i < n && z[i] == '"' ? i + 1 : 0;
+}
+
+/* The end of the RFC 8259 number at z[i], or 0; *integral: no fraction
+ * or exponent. */
+static inline size_t cs_number(const unsigned char *z, size_t i, size_t n, int *integral) {
+  *integral = 1;
+  if (z[i] == '-') i++;
+  if (i >= n) return 0;
+  if (z[i] == '0') i++;
+  else if (z[i] >= '1' && z[i] <= '9') while (i < n && z[i] >= '0' && z[i] <= '9') i++;
+  else return 0;
+  if (i < n && z[i] == '.') {
+    *integral = 0;
+    if (++i >= n || z[i] < '0' || z[i] > '9') return 0;
+    while (i < n && z[i] >= '0' && z[i] <= '9') i++;
+  }
+  if (i < n && (z[i] == 'e' || z[i] == 'E')) {
+    *integral = 0;
+    i++;
+    if (i < n && (z[i] == '+' || z[i] == '-')) i++;
+    if (i >= n || z[i] < '0' || z[i] > '9') return 0;
+    while (i < n && z[i] >= '0' && z[i] <= '9') i++;
+  }
+  return i;
+}
+
+/* The member value at z[i] as a node for value_nonempty / is_pseudonym:
+ * type and, for a string, its bytes; a container's n is 1 when it has a
+ * child.  0 when the value is not plain (the caller gives up). */
+static int cs_peek(const unsigned char *z, size_t i, size_t n, TelemJson *v) {
+  memset(v, 0, sizeof(*v));
+  if (i >= n) return 0;
+  switch (z[i]) {
+    case '"': {
+      size_t e = cs_string(z, i, n);
+      if (!e) return 0;
+      v->type = TJ_STRING;
+      v->s = (const char *)z + i + 1;
+      v->n = (uint32_t)(e - i - 2);
+      return 1;
+    }
+    case '{':
+    case '[': {
+      size_t k = cs_ws(z, i + 1, n);
+      v->type = z[i] == '{' ? TJ_OBJECT : TJ_ARRAY;
+      v->n = k < n && z[k] != (z[i] == '{' ? '}' : ']');
+      return 1;
+    }
+    case 't': v->type = TJ_TRUE; return 1;
+    case 'f': v->type = TJ_FALSE; return 1;
+    case 'n': v->type = TJ_NULL; return 1;
+    default: v->type = TJ_NUMBER; v->n = 1; return 1; /* checked when read */
+  }
+}
+
+typedef struct CsFrame {
+  int obj;    /* an object (else an array) */
+  RMask skip; /* an array: the skip of its elements */
+} CsFrame;
+
+static int classify_scan(Run *run, const char *text, size_t n) {
+  const unsigned char *z = (const unsigned char *)text;
+  CsFrame st[CS_DEPTH];
+  int sp = 0, rc;
+  RMask skip = rm_none; /* of the value about to be read */
+  size_t i = cs_ws(z, 0, n);
+  if (n > UINT32_MAX || i >= n || (z[i] != '{' && z[i] != '[')) return W_NOTJSON;
+  for (;;) {
+    /* A value at z[i]. */
+    i = cs_ws(z, i, n);
+    if (i >= n) return W_NOTJSON;
+    unsigned char c = z[i];
+    if (c == '{' || c == '[') {
+      if (sp == CS_DEPTH) return W_NOTJSON;
+      st[sp].obj = c == '{';
+      st[sp].skip = skip;
+      sp++;
+      i = cs_ws(z, i + 1, n);
+      if (i < n && z[i] == (c == '{' ? '}' : ']')) {
+        i++;
+        sp--;
+      } else if (c == '[') {
+        continue; /* its first element, with the same skip */
+      } else {
+        goto key;
+      }
+    } else if (c == '"') {
+      size_t e = cs_string(z, i, n);
+      if (!e) return W_NOTJSON;
+      const char *s = text + i + 1;
+      size_t sn = e - i - 2;
+      if (sn >= 2 && looks_like_json(s, sn)) return W_NOTJSON; /* embedded JSON: the walk */
+      if ((rc = cstring(run, s, sn, &skip))) return rc;
+      i = e;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      int integral;
+      size_t e = cs_number(z, i, n, &integral);
+      if (!e) return W_NOTJSON;
+      if (integral && (rc = cnumber(run, text + i, e - i, &skip))) return rc;
+      i = e;
+    } else if (c == 't' && n - i >= 4 && memcmp(z + i, "true", 4) == 0) {
+      i += 4;
+    } else if (c == 'f' && n - i >= 5 && memcmp(z + i, "false", 5) == 0) {
+      i += 5;
+    } else if (c == 'n' && n - i >= 4 && memcmp(z + i, "null", 4) == 0) {
+      i += 4;
+    } else {
+      return W_NOTJSON;
+    }
+    /* After a value: ',' or the end of its container(s). */
+    for (;;) {
+      i = cs_ws(z, i, n);
+      if (sp == 0) return i == n ? W_OK : W_NOTJSON;
+      if (i >= n) return W_NOTJSON;
+      if (z[i] == ',') {
+        i++;
+        break;
+      }
+      if (z[i] != (st[sp - 1].obj ? '}' : ']')) return W_NOTJSON;
+      i++;
+      sp--;
+    }
+    if (!st[sp - 1].obj) {
+      skip = st[sp - 1].skip;
+      continue;
+    }
+  key:
+    /* A member: key, ':', then its value (next turn). */
+    i = cs_ws(z, i, n);
+    if (i >= n || z[i] != '"') return W_NOTJSON;
+    {
+      size_t e = cs_string(z, i, n);
+      if (!e) return W_NOTJSON;
+      const char *k = text + i + 1;
+      size_t kn = e - i - 2;
+      i = cs_ws(z, e, n);
+      if (i >= n || z[i] != ':') return W_NOTJSON;
+      i = cs_ws(z, i + 1, n);
+      KeyInfo ki;
+      if ((rc = ckey(run, k, kn, &ki))) return rc;
+      if (ki.rule >= 0) {
+        TelemJson v;
+        if (!cs_peek(z, i, n, &v)) return W_NOTJSON;
+        if ((rc = ckey_rule(run, &ki, &v))) return rc;
+      }
+      skip = ki.skip;
+    }
+  }
+}
+
+/* ref: 1 runs the generic walk (telem_redactor_run's, with no profile)
+ * instead of cwalk -- the reference the tests compare cwalk with. */
+static int classify_impl(TelemRedactor *r, TelemArena *a, const char *text, size_t n, int *cls,
+                         char **pzErr, int ref) {
   if (*cls >= 3) return 0;
-  const TelemJson *root;
-  char *fixed;
+  const TelemJson *root = NULL;
+  char *fixed = NULL;
   TelemJsonError je;
   if (n >= 3 && memcmp(text, BOM, 3) == 0) text += 3, n -= 3;
-  int pj = parse_json(a, &text, &n, &root, &fixed, &je);
-  if (pj == PJ_OOM) return parse_fail_msg(pj, &je, pzErr);
-  if (pj != PJ_JSON) {
-    /* Free text, or hostile JSON, in a payload: we cannot tell what it
-     * holds, so it is content (fail closed). */
-    *cls = 3;
-    return 0;
-  }
   Run run;
   run_init(&run, r, a, text, n);
   run.cls = *cls;
-  int rc = walk(&run, root, &rm_none);
+  int rc = W_NOTJSON;
+  if (!ref && n <= CS_MAX) rc = classify_scan(&run, text, n);
+  if (rc == W_NOTJSON) {
+    run.cls = *cls; /* the walk decides, from the start */
+    int pj = parse_json(a, &text, &n, &root, &fixed, &je);
+    if (pj == PJ_OOM) {
+      telem_buf_free(&run.path);
+      return parse_fail_msg(pj, &je, pzErr);
+    }
+    if (pj != PJ_JSON) {
+      /* Free text, or hostile JSON, in a payload: we cannot tell what it
+       * holds, so it is content (fail closed). */
+      telem_buf_free(&run.path);
+      *cls = 3;
+      return 0;
+    }
+    run.in = text;
+    rc = ref ? walk(&run, root, &rm_none) : cwalk(&run, root, &rm_none);
+  }
   telem_buf_free(&run.path);
   sqlite3_free(run.lv);
   sqlite3_free(fixed);
@@ -2788,6 +3140,16 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   }
   *cls = run.cls;
   return 0;
+}
+
+int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n, int *cls,
+                            char **pzErr) {
+  return classify_impl(r, a, text, n, cls, pzErr, 0);
+}
+
+int telem_redactor_classify_ref(TelemRedactor *r, TelemArena *a, const char *text, size_t n,
+                                int *cls, char **pzErr) {
+  return classify_impl(r, a, text, n, cls, pzErr, 1);
 }
 
 int telem_redactor_scrub_text(TelemRedactor *r, const char *text, size_t n, TelemBuf *out,
