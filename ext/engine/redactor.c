@@ -80,6 +80,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define MAX_GROUP 9         /* capture groups a rule may name */
 #define VC_SIZE 512        /* clean-string cache entries (direct-mapped) */
 #define VC_MAX 40           /* longer strings are not cached */
+#define CC_SETS 1024        /* classify's clean-value cache: sets of two entries */
 #define KC_MIN 1024         /* key cache entries at first (open addressing) */
 #define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
 #define KC_KEYMAX 40        /* longer keys are not cached */
@@ -239,6 +240,7 @@ struct TelemRedactor {
   uint32_t kc_cap;      /* power of two, KC_MIN..KC_MAX */
   uint32_t kc_count;    /* valid entries */
   CleanEnt *vcache;     /* VC_SIZE entries; owned */
+  CleanEnt *ccache;     /* classify's: CC_SETS x 2 ways, made on first use; owned */
   uint8_t tri_hit[TRI_SIZE]; /* 1: some keyword starts with a trigram of this bucket */
   RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
   uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
@@ -444,6 +446,7 @@ void telem_redactor_free(TelemRedactor *r) {
   sqlite3_free(r->kcache);
   sqlite3_free(r->tri_rules);
   sqlite3_free(r->vcache);
+  sqlite3_free(r->ccache);
   sqlite3_free(r->tri_start);
   sqlite3_free(r->tri_lits);
   sqlite3_free(r);
@@ -2824,37 +2827,63 @@ static int ckey_rule(Run *run, const KeyInfo *ki, const TelemJson *v) {
   return W_OK;
 }
 
-/* A string value that is not JSON: value patterns, through the cache of
- * short clean strings. */
-static int cstring(Run *run, const char *s, size_t n, const RMask *skip) {
+/* classify's cache of short clean strings and integers: two entries per
+ * set, the most recently used first.  (A direct-mapped one thrashed: Vox
+ * rows mix a few dozen repeating values with unique ids, and two common
+ * values sharing a slot evicted each other on every row.)  The entries
+ * carry their clean_tag; NULL when the cache could not be made. */
+static CleanEnt *cc_set(TelemRedactor *r, uint64_t h) {
+  if (!r->ccache) {
+    r->ccache = sqlite3_malloc64(sizeof(CleanEnt) * CC_SETS * 2);
+    if (!r->ccache) return NULL; /* no cache: every string is scanned */
+    memset(r->ccache, 0, sizeof(CleanEnt) * CC_SETS * 2);
+  }
+  return &r->ccache[((h >> 1) & (CC_SETS - 1)) * 2];
+}
+
+/* Value patterns over a string value that is not JSON, or an integer
+ * literal (card numbers), unless it is known clean at this class or
+ * below. */
+static int cscan_value(Run *run, const char *s, size_t n, const RMask *skip) {
   TelemRedactor *r = run->r;
-  if (n < r->minlen) return W_OK;
-  CleanEnt *ce = NULL;
+  CleanEnt *set = NULL;
   uint64_t h = 0;
   if (n <= VC_MAX) {
     h = XXH3_64bits(s, n) | 1u;
-    ce = &r->vcache[h & (VC_SIZE - 1)];
-    if (ce->h == h && ce->len == n && clean_at_or_below(ce->act, run->cls) &&
-        memcmp(ce->s, s, n) == 0)
-      return W_OK;
+    if ((set = cc_set(r, h))) {
+      for (int w = 0; w < 2; w++) {
+        CleanEnt *ce = &set[w];
+        if (ce->h == h && ce->len == n && clean_at_or_below(ce->act, run->cls) &&
+            memcmp(ce->s, s, n) == 0) {
+          if (w) {
+            CleanEnt t = set[0];
+            set[0] = set[1];
+            set[1] = t;
+          }
+          return W_OK;
+        }
+      }
+    }
   }
   int at = run->cls, rc;
   if ((rc = find_spans(run, s, n, skip))) return rc;
-  if (ce && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
-    ce->h = h;
-    ce->act = &clean_tag[at];
-    ce->len = (uint8_t)n;
-    memcpy(ce->s, s, n);
+  if (set && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
+    set[1] = set[0];
+    set[0].h = h;
+    set[0].act = &clean_tag[at];
+    set[0].len = (uint8_t)n;
+    memcpy(set[0].s, s, n);
   }
   return run->cls >= 3 ? W_STOP : W_OK;
 }
 
+static int cstring(Run *run, const char *s, size_t n, const RMask *skip) {
+  return n < run->r->minlen ? W_OK : cscan_value(run, s, n, skip);
+}
+
 /* An integer literal (card numbers). */
 static int cnumber(Run *run, const char *s, size_t n, const RMask *skip) {
-  int rc;
-  if (n < run->r->num_minlen) return W_OK;
-  if ((rc = find_spans(run, s, n, skip))) return rc;
-  return run->cls >= 3 ? W_STOP : W_OK;
+  return n < run->r->num_minlen ? W_OK : cscan_value(run, s, n, skip);
 }
 
 static int cwalk_object(Run *run, const TelemJson *v) {
@@ -2924,13 +2953,23 @@ static inline size_t cs_ws(const unsigned char *z, size_t i, size_t n) {
  * or 0 when it is not plain or not closed. */
 static inline size_t cs_string(const unsigned char *z, size_t i, size_t n) {
   i++;
+  /* Eight bytes at a time: the lowest flagged byte of a word is exact
+   * (byte < 0x20, >= 0x80, '"' or '\\'), so it is where the string stops
+   * being plain -- or ends, when it is the quote. */
   while (i + 8 <= n) {
     uint64_t w;
     memcpy(&w, z + i, 8);
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
     uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (stop) {
+      i += (size_t)__builtin_ctzll(stop) >> 3;
+      return z[i] == '"' ? i + 1 : 0;
+    }
+#else
     if (stop) break;
+#endif
     i += 8;
   }
   while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;
