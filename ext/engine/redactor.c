@@ -2799,12 +2799,53 @@ static int cwalk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
   return rc;
 }
 
+/* a[0..n) == b[0..n) for the short keys and values of the caches, inline
+ * (a call to memcmp costs more than the compare at these sizes). */
+static inline int eq_small(const char *a, const char *b, size_t n) {
+  for (; n >= 8; a += 8, b += 8, n -= 8) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x != y) return 0;
+  }
+  if (n >= 4) {
+    uint32_t x, y, u, v;
+    memcpy(&x, a, 4);
+    memcpy(&y, b, 4);
+    memcpy(&u, a + n - 4, 4);
+    memcpy(&v, b + n - 4, 4);
+    return x == y && u == v;
+  }
+  for (; n; a++, b++, n--)
+    if (*a != *b) return 0;
+  return 1;
+}
+
 /* A member key: its KeyInfo, and the value patterns over the key itself
  * (keys are data), unless it is known clean at this class or below. */
 static int ckey(Run *run, const char *key, size_t klen, KeyInfo *ki) {
   TelemRedactor *r = run->r;
   int rc;
-  if ((rc = key_info(run, key, klen, ki))) return rc;
+  KeyCacheEnt *e = NULL;
+  if (klen <= KC_KEYMAX) {
+    /* The probe of key_info, inline; a miss (rare) goes through it. */
+    uint64_t h = XXH3_64bits(key, klen);
+    for (uint32_t j = (uint32_t)h & (r->kc_cap - 1);; j = (j + 1) & (r->kc_cap - 1)) {
+      KeyCacheEnt *c = &r->kcache[j];
+      if (!c->valid) break;
+      if (c->h == h && c->len == klen && eq_small(c->key, key, klen)) {
+        e = c;
+        break;
+      }
+    }
+  }
+  if (e) {
+    ki->rule = e->rule;
+    ki->skip = e->skip;
+    ki->e = e;
+  } else if ((rc = key_info(run, key, klen, ki))) {
+    return rc;
+  }
   if (klen >= r->minlen && !(ki->e && ki->e->clean && clean_at_or_below(ki->e->clean_act, run->cls))) {
     int at = run->cls;
     if ((rc = find_spans(run, key, klen, &rm_none))) return rc;
@@ -2854,7 +2895,7 @@ static int cscan_value(Run *run, const char *s, size_t n, const RMask *skip) {
       for (int w = 0; w < 2; w++) {
         CleanEnt *ce = &set[w];
         if (ce->h == h && ce->len == n && clean_at_or_below(ce->act, run->cls) &&
-            memcmp(ce->s, s, n) == 0) {
+            eq_small(ce->s, s, n)) {
           if (w) {
             CleanEnt t = set[0];
             set[0] = set[1];
@@ -2945,6 +2986,7 @@ static int cwalk(Run *run, const TelemJson *v, const RMask *skip) {
 #define CS_MAX (1u << 22)
 
 static inline size_t cs_ws(const unsigned char *z, size_t i, size_t n) {
+  if (i < n && z[i] > ' ') return i; /* most payloads are compact */
   while (i < n && (z[i] == ' ' || z[i] == '\n' || z[i] == '\r' || z[i] == '\t')) i++;
   return i;
 }
