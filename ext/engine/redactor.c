@@ -3107,7 +3107,9 @@ static int classify_scan(Run *run, const char *text, size_t n) {
       if (!e) return W_NOTJSON;
       const char *s = text + i + 1;
       size_t sn = e - i - 2;
-      if (sn >= 2 && looks_like_json(s, sn)) return W_NOTJSON; /* embedded JSON: the walk */
+      /* Embedded JSON goes to the walk (no BOM here: bytes >= 0x80 are not plain). */
+      if (sn >= 2 && (s[0] == '{' || s[0] == '[' || s[0] <= ' ') && looks_like_json(s, sn))
+        return W_NOTJSON;
       if ((rc = cstring(run, s, sn, &skip))) return rc;
       i = e;
     } else if (c == '-' || (c >= '0' && c <= '9')) {

@@ -6,6 +6,7 @@
  * edge cases of the scanner, and the RFC 8259 parsing suite. */
 #include "unit.h"
 #include "engine/redactor.h"
+#include "core/core.h"
 #include "voxtelem.h"
 #include "../conformance/howto.h"
 
@@ -177,6 +178,8 @@ static void test_edges(void **state) {
       "{\"token\":\"xxh3:0123456789abcdef\"}", "{\"token\":\"xxh3:0123456789abcdeg\"}",
       "{\"args\":\"{\\\"q\\\":1}\"}", "{\"x\":\"{\\\"password\\\":\\\"p\\\"}\"}", "{\"x\":\"{not json\"}",
       "{\"x\":\"[1,2]\"}", "{\"x\":\" {\"}", "{\"x\":\"{}\"}", "{\"x\":\"[\"}",
+      "{\"x\":\"{\"}", "{\"x\":\"{a\"}", "{\"x\":\"{}x\"}", "{\"x\":\"[{}]\"}", "[\"{\"]", "{\"{\":1}",
+      "{\"args\":\"{}\"}", "{\"x\":\"\\t{\"}", "{\"x\":\"\\n[\"}", "{\"x\":\"{ }\"}",
       "{\"card\":4111111111111111}", "{\"n\":4111111111111111}", "{\"n\":4111111111111112}",
       "{\"n\":-4111111111111111}", "{\"n\":4111111111111111.0}", "{\"n\":41111111111111e3}",
       "{\"version\":\"81.2.69.160\"}", "{\"v\":\"81.2.69.160\"}", "{\"v\":[\"81.2.69.160\"]}",
@@ -259,6 +262,16 @@ static void test_rfc8259_suite(void **state) {
     memcpy(w + 5, data, len);
     w[5 + len] = '}';
     same(w, len + 6);
+    /* the document as a plain string value (embedded JSON) */
+    int plain = 1;
+    for (size_t k = 0; k < len; k++)
+      if (data[k] < 0x20 || data[k] > 0x7e || data[k] == '"' || data[k] == '\\') plain = 0;
+    if (plain) {
+      memcpy(w, "{\"a\":\"", 6);
+      memcpy(w + 6, data, len);
+      memcpy(w + 6 + len, "\"}", 2);
+      same(w, len + 8);
+    }
     free(w);
     free(data);
     files++;
@@ -267,11 +280,88 @@ static void test_rfc8259_suite(void **state) {
   assert_true(files > 300);
 }
 
+
+/* ---- random documents ------------------------------------------------------
+ * Plain and not-quite-plain JSON built from keys and values that trigger the
+ * rules (or nearly do), nested, with whitespace, then mutated: the scanner's
+ * paths and its give-ups, against the walk.  Deterministic. */
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static unsigned rnd(unsigned n) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (unsigned)(rng % n);
+}
+
+static const char *const rkeys[] = {
+    "model", "prompt", "rel_file", "version", "branch", "tool", "api_key", "token", "n", "x",
+    "messages", "args", "path", "ok", "sk-ant-api03-abcdefghijklmnopqrstu", "bob@example.com",
+    "81.2.69.160", "repository_id", "cache_key", "prompt_tokens", "details", "", "phone", "ver"};
+static const char *const rvals[] = {
+    "\"gpt-5\"", "\"\"", "\" \"", "\"src/a.rs\"", "\"81.2.69.160\"", "\"10.0.0.1\"", "\"bob@example.com\"",
+    "\"xxh3:0123456789abcdef\"", "\"ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\"", "\"{}\"", "\"{\"",
+    "\"[1]\"", "\" {\\\"a\\\":1}\"", "\"tools\"", "\"4111 1111 1111 1111\"", "4111111111111111",
+    "1760000000000", "-0", "1.5e3", "0", "true", "false", "null", "\"caf\xc3\xa9\"", "\"a\\u0040b.com\"",
+    "\"+1 415 555 2671\"", "\"/home/alice/x\"", "\"AKIAU29PC7ZL4HT2DTCB\"", "\"0b1f435ada6cbeb4b9ba4c5493c41a2a\"",
+    "\"password=hunter2hunter2\"", "\"DE89370400440532013000\"", "\"fe80::1ff:fe23:4567:890a\""};
+
+static void rdoc(TelemBuf *b, int depth) {
+  static const char *const ws[] = {"", "", "", " ", "\n  ", "\t"};
+  unsigned k = depth > 5 ? 2 : rnd(4);
+  if (k == 0) {
+    telem_buf_putc(b, '{');
+    unsigned m = rnd(5);
+    for (unsigned i = 0; i < m; i++) {
+      if (i) telem_buf_append(b, ",", 1);
+      telem_buf_append(b, ws[rnd(6)], strlen(ws[rnd(6)]));
+      const char *key = rkeys[rnd(sizeof(rkeys) / sizeof(rkeys[0]))];
+      telem_buf_putc(b, '"');
+      telem_buf_append(b, key, strlen(key));
+      telem_buf_putc(b, '"');
+      telem_buf_append(b, ws[rnd(6)], strlen(ws[rnd(6)]));
+      telem_buf_putc(b, ':');
+      rdoc(b, depth + 1);
+    }
+    telem_buf_append(b, ws[rnd(6)], strlen(ws[rnd(6)]));
+    telem_buf_putc(b, '}');
+  } else if (k == 1) {
+    telem_buf_putc(b, '[');
+    unsigned m = rnd(4);
+    for (unsigned i = 0; i < m; i++) {
+      if (i) telem_buf_putc(b, ',');
+      rdoc(b, depth + 1);
+    }
+    telem_buf_putc(b, ']');
+  } else {
+    const char *v = rvals[rnd(sizeof(rvals) / sizeof(rvals[0]))];
+    telem_buf_append(b, v, strlen(v));
+  }
+}
+
+static void test_random(void **state) {
+  (void)state;
+  TelemBuf b;
+  telem_buf_init(&b);
+  long before = compared, s3 = fast_s3;
+  for (int i = 0; i < 20000; i++) {
+    b.len = 0;
+    rdoc(&b, 0);
+    assert_false(b.oom);
+    if (i % 4 == 0) same_mutated(b.p, b.len);
+    else same(b.p, b.len);
+  }
+  telem_buf_free(&b);
+  printf("  classify: %ld comparisons on random documents, %ld of them S3\n", compared - before,
+         fast_s3 - s3);
+  assert_true(compared - before >= 60000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_edges),
       cmocka_unit_test(test_cache_levels),
       cmocka_unit_test(test_corpora),
+      cmocka_unit_test(test_random),
       cmocka_unit_test(test_rfc8259_suite),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
