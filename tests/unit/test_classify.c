@@ -305,24 +305,29 @@ static const char *const rvals[] = {
     "\"+1 415 555 2671\"", "\"/home/alice/x\"", "\"AKIAU29PC7ZL4HT2DTCB\"", "\"0b1f435ada6cbeb4b9ba4c5493c41a2a\"",
     "\"password=hunter2hunter2\"", "\"DE89370400440532013000\"", "\"fe80::1ff:fe23:4567:890a\""};
 
-static void rdoc(TelemBuf *b, int depth) {
+static void rws(TelemBuf *b) {
   static const char *const ws[] = {"", "", "", " ", "\n  ", "\t"};
+  const char *w = ws[rnd(6)];
+  telem_buf_append(b, w, strlen(w));
+}
+
+static void rdoc(TelemBuf *b, int depth) {
   unsigned k = depth > 5 ? 2 : rnd(4);
   if (k == 0) {
     telem_buf_putc(b, '{');
     unsigned m = rnd(5);
     for (unsigned i = 0; i < m; i++) {
       if (i) telem_buf_append(b, ",", 1);
-      telem_buf_append(b, ws[rnd(6)], strlen(ws[rnd(6)]));
+      rws(b);
       const char *key = rkeys[rnd(sizeof(rkeys) / sizeof(rkeys[0]))];
       telem_buf_putc(b, '"');
       telem_buf_append(b, key, strlen(key));
       telem_buf_putc(b, '"');
-      telem_buf_append(b, ws[rnd(6)], strlen(ws[rnd(6)]));
+      rws(b);
       telem_buf_putc(b, ':');
       rdoc(b, depth + 1);
     }
-    telem_buf_append(b, ws[rnd(6)], strlen(ws[rnd(6)]));
+    rws(b);
     telem_buf_putc(b, '}');
   } else if (k == 1) {
     telem_buf_putc(b, '[');
