@@ -2846,7 +2846,8 @@ static int ckey(Run *run, const char *key, size_t klen, KeyInfo *ki) {
   } else if ((rc = key_info(run, key, klen, ki))) {
     return rc;
   }
-  if (klen >= r->minlen && !(ki->e && ki->e->clean && clean_at_or_below(ki->e->clean_act, run->cls))) {
+  int known_clean = ki->e && ki->e->clean && clean_at_or_below(ki->e->clean_act, run->cls);
+  if (klen >= r->minlen && !known_clean) {
     int at = run->cls;
     if ((rc = find_spans(run, key, klen, &rm_none))) return rc;
     if (run->cls >= 3) return W_STOP;
