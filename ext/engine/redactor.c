@@ -84,6 +84,7 @@ enum { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
 #define MAX_GROUP 9         /* capture groups a rule may name */
 #define VC_SIZE 4096        /* clean-string cache entries (two-way sets) */
 #define VC_MAX 40           /* longer strings are not cached */
+#define CC_SETS 1024        /* classify's clean-value cache: sets of two entries */
 #define KC_MIN 1024         /* key cache entries at first (open addressing) */
 #define KC_MAX 65536        /* ... doubled up to this many, then cleared when full */
 #define KC_KEYMAX 40        /* longer keys are not cached */
@@ -255,6 +256,7 @@ struct TelemRedactor {
   uint32_t *vdoor;      /* VC_SIZE hashes of strings seen once, not yet cached; owned */
   uint8_t tri_hit[TRI_HITS]; /* 1: some keyword starts with a trigram of this hash (hash h
                               * is in bucket h / 4: a bucket is split in four) */
+  CleanEnt *ccache;     /* classify's: CC_SETS x 2 ways, made on first use; owned */
   RMask *tri_rules;     /* TRI_SIZE: bucket -> rules with a keyword starting so; owned */
   uint32_t *tri_start;  /* TRI_SIZE + 1: bucket -> its keywords in tri_lits; owned */
   struct TriLit *tri_lits; /* keywords of 3+ bytes, by bucket; owned */
@@ -458,6 +460,7 @@ void telem_redactor_free(TelemRedactor *r) {
   sqlite3_free(r->tri_rules);
   sqlite3_free(r->vcache);
   sqlite3_free(r->vdoor);
+  sqlite3_free(r->ccache);
   sqlite3_free(r->tri_start);
   sqlite3_free(r->tri_lits);
   sqlite3_free(r);
@@ -2950,25 +2953,458 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
   return 0;
 }
 
-int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n, int *cls,
-                            char **pzErr) {
+/* ---- classify ------------------------------------------------------------ */
+
+/* classify walks the document with its own walker (cwalk): the class is
+ * a maximum, so it writes nothing, records nothing, skips every rule that
+ * cannot raise the class found so far, and stops at S3.  Its caches
+ * remember the class a key or short value was found clean at: clean while
+ * classifying from class c means no value rule above c matches it, so it
+ * is clean for every later run at c or above (a row whose taxonomy class
+ * is S1 -- most of Vox's -- would otherwise never hit the caches).  The
+ * tag is the address of clean_tag[c] in the caches' profile-actions field
+ * (NULL there is what the generic walk writes: clean from S0). */
+static const uint8_t clean_tag[4];
+
+static int clean_at_or_below(const uint8_t *tag, int cls) {
+  if (!tag) return 1;
+  uintptr_t t = (uintptr_t)tag, b = (uintptr_t)clean_tag;
+  return t >= b && t <= b + (uintptr_t)cls;
+}
+
+static int cwalk(Run *run, const TelemJson *v, const RMask *skip);
+
+/* A string that holds JSON (walk_embedded): W_NOTJSON when it does not
+ * parse; what cannot be read for a limit is S3. */
+static int cwalk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
+  TelemJsonError je = {0};
+  const char *z = v->s;
+  size_t zn = v->n;
+  if (zn >= 3 && memcmp(z, BOM, 3) == 0) z += 3, zn -= 3;
+  const TelemJson *inner = telem_json_parse(run->arena, z, zn, &je);
+  if (!inner && je.code == TJ_ERR_SURROGATE) {
+    char *c = telem_arena_alloc(run->arena, zn + 1);
+    if (!c) return run_oom(run);
+    memcpy(c, z, zn);
+    surrogate_repair(c, zn);
+    memset(&je, 0, sizeof(je));
+    inner = telem_json_parse(run->arena, c, zn, &je);
+  }
+  if (!inner) {
+    if (je.code == TJ_ERR_NOMEM) return run_oom(run);
+    if (je.code == TJ_ERR_DEPTH || json_limit_hit(&je)) {
+      run->cls = 3;
+      return W_STOP;
+    }
+    return W_NOTJSON;
+  }
+  run->embed++;
+  int rc = cwalk(run, inner, skip);
+  run->embed--;
+  return rc;
+}
+
+/* a[0..n) == b[0..n) for the short keys and values of the caches, inline
+ * (a call to memcmp costs more than the compare at these sizes). */
+static inline int eq_small(const char *a, const char *b, size_t n) {
+  for (; n >= 8; a += 8, b += 8, n -= 8) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x != y) return 0;
+  }
+  if (n >= 4) {
+    uint32_t x, y, u, v;
+    memcpy(&x, a, 4);
+    memcpy(&y, b, 4);
+    memcpy(&u, a + n - 4, 4);
+    memcpy(&v, b + n - 4, 4);
+    return x == y && u == v;
+  }
+  for (; n; a++, b++, n--)
+    if (*a != *b) return 0;
+  return 1;
+}
+
+/* A member key: its KeyInfo, and the value patterns over the key itself
+ * (keys are data), unless it is known clean at this class or below. */
+static int ckey(Run *run, const char *key, size_t klen, KeyInfo *ki) {
+  TelemRedactor *r = run->r;
+  int rc;
+  KeyCacheEnt *e = NULL;
+  if (klen <= KC_KEYMAX) {
+    /* The probe of key_info, inline; a miss (rare) goes through it. */
+    uint64_t h = XXH3_64bits(key, klen);
+    for (uint32_t j = (uint32_t)h & (r->kc_cap - 1);; j = (j + 1) & (r->kc_cap - 1)) {
+      KeyCacheEnt *c = &r->kcache[j];
+      if (!c->valid) break;
+      if (c->h == h && c->len == klen && eq_small(c->key, key, klen)) {
+        e = c;
+        break;
+      }
+    }
+  }
+  if (e) {
+    ki->rule = e->rule;
+    ki->skip = e->skip;
+    ki->e = e;
+  } else if ((rc = key_info(run, key, klen, ki, UINT32_MAX))) {
+    return rc;
+  }
+  int known_clean = ki->e && ki->e->clean && clean_at_or_below(ki->e->clean_act, run->cls);
+  if (klen >= r->minlen && !known_clean) {
+    int at = run->cls;
+    if ((rc = find_spans(run, key, klen, &rm_none))) return rc;
+    if (run->cls >= 3) return W_STOP;
+    if (ki->e && !r->nspans) {
+      ki->e->clean = 1;
+      ki->e->clean_act = &clean_tag[at];
+    }
+  }
+  return W_OK;
+}
+
+/* The key rule of a member whose value v is not empty (nor a pseudonym). */
+static int ckey_rule(Run *run, const KeyInfo *ki, const TelemJson *v) {
+  if (ki->rule >= 0 && value_nonempty(v) && !is_pseudonym(v)) {
+    int c = run->r->rules[ki->rule].cls;
+    if (c > run->cls) run->cls = c;
+    if (run->cls >= 3) return W_STOP;
+  }
+  return W_OK;
+}
+
+/* classify's cache of short clean strings and integers: two entries per
+ * set, the most recently used first.  (A direct-mapped one thrashed: Vox
+ * rows mix a few dozen repeating values with unique ids, and two common
+ * values sharing a slot evicted each other on every row.)  The entries
+ * carry their clean_tag; NULL when the cache could not be made. */
+static CleanEnt *cc_set(TelemRedactor *r, uint64_t h) {
+  if (!r->ccache) {
+    r->ccache = sqlite3_malloc64(sizeof(CleanEnt) * CC_SETS * 2);
+    if (!r->ccache) return NULL; /* no cache: every string is scanned */
+    memset(r->ccache, 0, sizeof(CleanEnt) * CC_SETS * 2);
+  }
+  return &r->ccache[((h >> 1) & (CC_SETS - 1)) * 2];
+}
+
+/* Value patterns over a string value that is not JSON, or an integer
+ * literal (card numbers), unless it is known clean at this class or
+ * below. */
+static int cscan_value(Run *run, const char *s, size_t n, const RMask *skip) {
+  TelemRedactor *r = run->r;
+  CleanEnt *set = NULL;
+  uint64_t h = 0;
+  if (n <= VC_MAX) {
+    h = XXH3_64bits(s, n) | 1u;
+    if ((set = cc_set(r, h))) {
+      for (int w = 0; w < 2; w++) {
+        CleanEnt *ce = &set[w];
+        if (ce->h == h && ce->len == n && clean_at_or_below(ce->act, run->cls) &&
+            eq_small(ce->s, s, n)) {
+          if (w) {
+            CleanEnt t = set[0];
+            set[0] = set[1];
+            set[1] = t;
+          }
+          return W_OK;
+        }
+      }
+    }
+  }
+  int at = run->cls, rc;
+  if ((rc = find_spans(run, s, n, skip))) return rc;
+  if (set && !r->nspans && skip->w[0] == 0 && skip->w[1] == 0) {
+    set[1] = set[0];
+    set[0].h = h;
+    set[0].act = &clean_tag[at];
+    set[0].len = (uint8_t)n;
+    memcpy(set[0].s, s, n);
+  }
+  return run->cls >= 3 ? W_STOP : W_OK;
+}
+
+static int cstring(Run *run, const char *s, size_t n, const RMask *skip) {
+  return n < run->r->minlen ? W_OK : cscan_value(run, s, n, skip);
+}
+
+/* An integer literal (card numbers). */
+static int cnumber(Run *run, const char *s, size_t n, const RMask *skip) {
+  return n < run->r->num_minlen ? W_OK : cscan_value(run, s, n, skip);
+}
+
+static int cwalk_object(Run *run, const TelemJson *v) {
+  int rc;
+  for (const TelemJson *m = v->child; m; m = m->next) {
+    KeyInfo ki;
+    if ((rc = ckey(run, m->key, m->key_len, &ki))) return rc;
+    if ((rc = ckey_rule(run, &ki, m))) return rc;
+    if ((rc = cwalk(run, m, &ki.skip))) return rc;
+  }
+  return W_OK;
+}
+
+static int cwalk(Run *run, const TelemJson *v, const RMask *skip) {
+  int rc;
+  switch (v->type) {
+    case TJ_NUMBER:
+      return (v->flags & TJ_F_INTEGRAL) ? cnumber(run, v->s, v->n, skip) : W_OK;
+    case TJ_STRING:
+      if (v->n >= 2 && looks_like_json(v->s, v->n)) {
+        if (run->embed < MAX_EMBED) {
+          rc = cwalk_embedded(run, v, skip);
+          if (rc != W_NOTJSON) return rc;
+        }
+        /* Where the key rules cannot look inside (below the embedding
+         * limit, or JSON that does not parse): S3, as walk fails closed. */
+        if (run->embed >= MAX_EMBED || surely_json(v->s, v->n)) {
+          run->cls = 3;
+          return W_STOP;
+        }
+      }
+      return cstring(run, v->s, v->n, skip);
+    case TJ_ARRAY:
+      for (const TelemJson *e = v->child; e; e = e->next)
+        if ((rc = cwalk(run, e, skip))) return rc;
+      return W_OK;
+    case TJ_OBJECT: return cwalk_object(run, v);
+    default: return W_OK; /* null, true, false */
+  }
+}
+
+/* ---- the classify scanner ----
+ * Most payloads are plain: printable ASCII strings without escapes, a few
+ * levels deep.  For those, classify reads the text once, without building
+ * a tree: it checks the syntax exactly as the parser does (RFC 8259) and
+ * hands keys, strings and integers to the same ckey / cstring / cnumber
+ * as cwalk, in the same order.  Anything else -- a byte outside printable
+ * ASCII or a backslash in a string, a string that holds JSON, nesting
+ * deeper than CS_DEPTH, a scalar document, invalid JSON -- returns
+ * W_NOTJSON ("not sure"), and the caller parses and walks: the answer is
+ * the walk's in every case.  (Work done before giving up only fills the
+ * caches, which hold what is true of the key or string alone; a class
+ * raised to S3 on the way is the answer whatever follows, since text that
+ * is not JSON is S3 too.) */
+#define CS_DEPTH 32
+/* Larger texts are parsed: at most CS_MAX / 2 + 1 values, below the
+ * parser's TELEM_JSON_MAX_VALUES, so the scanner never accepts what the
+ * parser refuses for size. */
+#define CS_MAX (1u << 22)
+
+static inline size_t cs_ws(const unsigned char *z, size_t i, size_t n) {
+  if (i < n && z[i] > ' ') return i; /* most payloads are compact */
+  while (i < n && (z[i] == ' ' || z[i] == '\n' || z[i] == '\r' || z[i] == '\t')) i++;
+  return i;
+}
+
+/* The end (after the closing quote) of the plain string opening at z[i],
+ * or 0 when it is not plain or not closed. */
+static inline size_t cs_string(const unsigned char *z, size_t i, size_t n) {
+  i++;
+  /* Eight bytes at a time: the lowest flagged byte of a word is exact
+   * (byte < 0x20, >= 0x80, '"' or '\\'), so it is where the string stops
+   * being plain -- or ends, when it is the quote. */
+  while (i + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, z + i, 8);
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (stop) {
+      i += (size_t)__builtin_ctzll(stop) >> 3;
+      return z[i] == '"' ? i + 1 : 0;
+    }
+#else
+    if (stop) break;
+#endif
+    i += 8;
+  }
+  while (i < n && z[i] >= 0x20 && z[i] < 0x80 && z[i] != '"' && z[i] != '\\') i++;
+  return i < n && z[i] == '"' ? i + 1 : 0;
+}
+
+/* The end of the RFC 8259 number at z[i], or 0; *integral: no fraction
+ * or exponent. */
+static inline size_t cs_number(const unsigned char *z, size_t i, size_t n, int *integral) {
+  *integral = 1;
+  if (z[i] == '-') i++;
+  if (i >= n) return 0;
+  if (z[i] == '0') i++;
+  else if (z[i] >= '1' && z[i] <= '9') while (i < n && z[i] >= '0' && z[i] <= '9') i++;
+  else return 0;
+  if (i < n && z[i] == '.') {
+    *integral = 0;
+    if (++i >= n || z[i] < '0' || z[i] > '9') return 0;
+    while (i < n && z[i] >= '0' && z[i] <= '9') i++;
+  }
+  if (i < n && (z[i] == 'e' || z[i] == 'E')) {
+    *integral = 0;
+    i++;
+    if (i < n && (z[i] == '+' || z[i] == '-')) i++;
+    if (i >= n || z[i] < '0' || z[i] > '9') return 0;
+    while (i < n && z[i] >= '0' && z[i] <= '9') i++;
+  }
+  return i;
+}
+
+/* The member value at z[i] as a node for value_nonempty / is_pseudonym:
+ * type and, for a string, its bytes; a container's n is 1 when it has a
+ * child.  0 when the value is not plain (the caller gives up). */
+static int cs_peek(const unsigned char *z, size_t i, size_t n, TelemJson *v) {
+  memset(v, 0, sizeof(*v));
+  if (i >= n) return 0;
+  switch (z[i]) {
+    case '"': {
+      size_t e = cs_string(z, i, n);
+      if (!e) return 0;
+      v->type = TJ_STRING;
+      v->s = (const char *)z + i + 1;
+      v->n = (uint32_t)(e - i - 2);
+      return 1;
+    }
+    case '{':
+    case '[': {
+      size_t k = cs_ws(z, i + 1, n);
+      v->type = z[i] == '{' ? TJ_OBJECT : TJ_ARRAY;
+      v->n = k < n && z[k] != (z[i] == '{' ? '}' : ']');
+      return 1;
+    }
+    case 't': v->type = TJ_TRUE; return 1;
+    case 'f': v->type = TJ_FALSE; return 1;
+    case 'n': v->type = TJ_NULL; return 1;
+    default: v->type = TJ_NUMBER; v->n = 1; return 1; /* checked when read */
+  }
+}
+
+typedef struct CsFrame {
+  int obj;    /* an object (else an array) */
+  RMask skip; /* an array: the skip of its elements */
+} CsFrame;
+
+static int classify_scan(Run *run, const char *text, size_t n) {
+  const unsigned char *z = (const unsigned char *)text;
+  CsFrame st[CS_DEPTH];
+  int sp = 0, rc;
+  RMask skip = rm_none; /* of the value about to be read */
+  size_t i = cs_ws(z, 0, n);
+  if (n > UINT32_MAX || i >= n || (z[i] != '{' && z[i] != '[')) return W_NOTJSON;
+  for (;;) {
+    /* A value at z[i]. */
+    i = cs_ws(z, i, n);
+    if (i >= n) return W_NOTJSON;
+    unsigned char c = z[i];
+    if (c == '{' || c == '[') {
+      if (sp == CS_DEPTH) return W_NOTJSON;
+      st[sp].obj = c == '{';
+      st[sp].skip = skip;
+      sp++;
+      i = cs_ws(z, i + 1, n);
+      if (i < n && z[i] == (c == '{' ? '}' : ']')) {
+        i++;
+        sp--;
+      } else if (c == '[') {
+        continue; /* its first element, with the same skip */
+      } else {
+        goto key;
+      }
+    } else if (c == '"') {
+      size_t e = cs_string(z, i, n);
+      if (!e) return W_NOTJSON;
+      const char *s = text + i + 1;
+      size_t sn = e - i - 2;
+      /* Embedded JSON goes to the walk (no BOM here: bytes >= 0x80 are not plain). */
+      if (sn >= 2 && (s[0] == '{' || s[0] == '[' || s[0] <= ' ') && looks_like_json(s, sn))
+        return W_NOTJSON;
+      if ((rc = cstring(run, s, sn, &skip))) return rc;
+      i = e;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      int integral;
+      size_t e = cs_number(z, i, n, &integral);
+      if (!e) return W_NOTJSON;
+      if (integral && (rc = cnumber(run, text + i, e - i, &skip))) return rc;
+      i = e;
+    } else if (c == 't' && n - i >= 4 && memcmp(z + i, "true", 4) == 0) {
+      i += 4;
+    } else if (c == 'f' && n - i >= 5 && memcmp(z + i, "false", 5) == 0) {
+      i += 5;
+    } else if (c == 'n' && n - i >= 4 && memcmp(z + i, "null", 4) == 0) {
+      i += 4;
+    } else {
+      return W_NOTJSON;
+    }
+    /* After a value: ',' or the end of its container(s). */
+    for (;;) {
+      i = cs_ws(z, i, n);
+      if (sp == 0) return i == n ? W_OK : W_NOTJSON;
+      if (i >= n) return W_NOTJSON;
+      if (z[i] == ',') {
+        i++;
+        break;
+      }
+      if (z[i] != (st[sp - 1].obj ? '}' : ']')) return W_NOTJSON;
+      i++;
+      sp--;
+    }
+    if (!st[sp - 1].obj) {
+      skip = st[sp - 1].skip;
+      continue;
+    }
+  key:
+    /* A member: key, ':', then its value (next turn). */
+    i = cs_ws(z, i, n);
+    if (i >= n || z[i] != '"') return W_NOTJSON;
+    {
+      size_t e = cs_string(z, i, n);
+      if (!e) return W_NOTJSON;
+      const char *k = text + i + 1;
+      size_t kn = e - i - 2;
+      i = cs_ws(z, e, n);
+      if (i >= n || z[i] != ':') return W_NOTJSON;
+      i = cs_ws(z, i + 1, n);
+      KeyInfo ki;
+      if ((rc = ckey(run, k, kn, &ki))) return rc;
+      if (ki.rule >= 0) {
+        TelemJson v;
+        if (!cs_peek(z, i, n, &v)) return W_NOTJSON;
+        if ((rc = ckey_rule(run, &ki, &v))) return rc;
+      }
+      skip = ki.skip;
+    }
+  }
+}
+
+/* ref: 1 runs the generic walk (telem_redactor_run's, with no profile)
+ * instead of cwalk -- the reference the tests compare cwalk with. */
+static int classify_impl(TelemRedactor *r, TelemArena *a, const char *text, size_t n, int *cls,
+                         char **pzErr, int ref) {
   if (*cls >= 3) return 0;
-  const TelemJson *root;
-  char *fixed;
+  const TelemJson *root = NULL;
+  char *fixed = NULL;
   TelemJsonError je;
   if (n >= 3 && memcmp(text, BOM, 3) == 0) text += 3, n -= 3;
-  int pj = parse_json(a, &text, &n, &root, &fixed, &je);
-  if (pj == PJ_OOM) return parse_fail_msg(pj, &je, pzErr);
-  if (pj != PJ_JSON) {
-    /* Free text, or hostile JSON, in a payload: we cannot tell what it
-     * holds, so it is content (fail closed). */
-    *cls = 3;
-    return 0;
-  }
   Run run;
   run_init(&run, r, a, text, n);
   run.cls = *cls;
-  int rc = walk(&run, root, &rm_none);
+  int rc = W_NOTJSON;
+  if (!ref && n <= CS_MAX) rc = classify_scan(&run, text, n);
+  if (rc == W_NOTJSON) {
+    run.cls = *cls; /* the walk decides, from the start */
+    int pj = parse_json(a, &text, &n, &root, &fixed, &je);
+    if (pj == PJ_OOM) {
+      telem_buf_free(&run.path);
+      return parse_fail_msg(pj, &je, pzErr);
+    }
+    if (pj != PJ_JSON) {
+      /* Free text, or hostile JSON, in a payload: we cannot tell what it
+       * holds, so it is content (fail closed). */
+      telem_buf_free(&run.path);
+      *cls = 3;
+      return 0;
+    }
+    run.in = text;
+    rc = ref ? walk(&run, root, &rm_none) : cwalk(&run, root, &rm_none);
+  }
   telem_buf_free(&run.path);
   sqlite3_free(run.lv);
   sqlite3_free(fixed);
@@ -2993,6 +3429,16 @@ int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, s
   }
   *cls = run.cls;
   return 0;
+}
+
+int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n, int *cls,
+                            char **pzErr) {
+  return classify_impl(r, a, text, n, cls, pzErr, 0);
+}
+
+int telem_redactor_classify_ref(TelemRedactor *r, TelemArena *a, const char *text, size_t n,
+                                int *cls, char **pzErr) {
+  return classify_impl(r, a, text, n, cls, pzErr, 1);
 }
 
 int telem_redactor_scrub_text(TelemRedactor *r, const char *text, size_t n, TelemBuf *out,

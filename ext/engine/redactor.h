@@ -86,5 +86,10 @@ int telem_redactor_run(TelemRedactor *r, int profile, TelemArena *a, const char 
  * patterns by their class; text that is not JSON is 3.  0 or -1 + *pzErr. */
 int telem_redactor_classify(TelemRedactor *r, TelemArena *a, const char *text, size_t n,
                             int *cls, char **pzErr);
+/* The same answer through the generic walk of telem_redactor_run (no
+ * profile): slower; the reference that tests compare the classify walker
+ * with. */
+int telem_redactor_classify_ref(TelemRedactor *r, TelemArena *a, const char *text, size_t n,
+                                int *cls, char **pzErr);
 
 #endif /* VOXTELEM_REDACTOR_H */
