@@ -1,6 +1,8 @@
 /*
  * classify.c -- telem_classify(metric_type [, payload]): the effective
- * sensitivity class S0..S3 of a telemetry row.
+ * sensitivity class S0..S3 of a telemetry row; and its aggregate form,
+ * telem_class_summary(metric_type, payload, time_value [, row_id]), the
+ * governance view's rows per (class, metric type) without a sort.
  *
  *   SELECT telem_classify('benchmark_event');                       -> S0
  *   SELECT telem_classify('benchmark_event', '{"prompt":"hi"}');    -> S3
