@@ -58,10 +58,13 @@ INSERT INTO research_metrics(metric_type, metadata_json, created_at) VALUES
   ('ab', NULL, -1),
   ('', NULL, 3),
   ('not.in.taxonomy', '{"prompt":"hi"}', NULL),
-  ('not.in.taxonomy', NULL, NULL);
+  ('not.in.taxonomy', NULL, NULL),
+  -- equal values of two types: the first one seen stays, as in min()/max()
+  ('ab', NULL, -1.0),
+  ('', NULL, 3.0);
 -- the same rows, values, types and order as the GROUP BY formulation
-SELECT 'governance_summary:63', n.n, o.n, n.all_rows = o.all_rows FROM new_rows AS n, old_rows AS o;
-SELECT 'governance_summary:64', effective_class, hex(metric_type), taxonomy_class, rows,
+SELECT 'governance_summary:66', n.n, o.n, n.all_rows = o.all_rows FROM new_rows AS n, old_rows AS o;
+SELECT 'governance_summary:67', effective_class, hex(metric_type), taxonomy_class, rows,
        typeof(oldest), CASE typeof(oldest) WHEN 'text' THEN hex(oldest) ELSE quote(oldest) END,
        typeof(newest), CASE typeof(newest) WHEN 'text' THEN hex(newest) ELSE quote(newest) END
 FROM telem_governance_summary;
@@ -78,28 +81,28 @@ SELECT CASE abs(random()) % 8 WHEN 0 THEN 'benchmark_event' WHEN 1 THEN 'socrate
          WHEN 4 THEN randomblob(abs(random()) % 3) WHEN 5 THEN CAST(randomblob(2) AS TEXT)
          ELSE random() END
 FROM r;
-SELECT 'governance_summary:81', n.n > 10, n.n = o.n, n.all_rows = o.all_rows FROM new_rows AS n, old_rows AS o;
-SELECT 'governance_summary:82', sum(rows) FROM telem_governance_summary;
+SELECT 'governance_summary:84', n.n > 10, n.n = o.n, n.all_rows = o.all_rows FROM new_rows AS n, old_rows AS o;
+SELECT 'governance_summary:85', sum(rows) FROM telem_governance_summary;
 -- the JSON the view reads: valid, one object per group; a blob time value
 -- is its hex digits, a metric type that is not UTF-8 is repaired
-SELECT 'governance_summary:85', json_valid(s), json_array_length(s) = (SELECT n FROM new_rows)
+SELECT 'governance_summary:88', json_valid(s), json_array_length(s) = (SELECT n FROM new_rows)
 FROM (SELECT telem_class_summary(metric_type, metadata_json, created_at, id) AS s FROM research_metrics);
-SELECT 'governance_summary:87', value FROM json_each((SELECT telem_class_summary(metric_type, metadata_json, created_at)
+SELECT 'governance_summary:90', value FROM json_each((SELECT telem_class_summary(metric_type, metadata_json, created_at)
                              FROM research_metrics WHERE id IN (6, 7, 19, 20)));
 -- the aggregate and telem_classify agree row by row
-SELECT 'governance_summary:90', count(*), sum(telem_classify(metric_type, metadata_json) IS NOT
+SELECT 'governance_summary:93', count(*), sum(telem_classify(metric_type, metadata_json) IS NOT
     (SELECT json_extract(telem_class_summary(a, b, 1), '$[0].class')
      FROM (SELECT m.metric_type AS a, m.metadata_json AS b)))
 FROM research_metrics AS m;
 -- an error mid-way aborts the statement (and frees the groups: check-asan)
-SELECT 'governance_summary:95', telem_class_summary(metric_type, metadata_json,
+SELECT 'governance_summary:98', telem_class_summary(metric_type, metadata_json,
                            CASE WHEN id = 2000 THEN abs(-9223372036854775808) ELSE created_at END)
 FROM research_metrics;
 -- interrupted mid-way by a progress handler: xFinal still runs and frees
 .progress 100 --limit 50 --quiet
-SELECT 'governance_summary:100', length(telem_class_summary(metric_type, metadata_json, created_at)) FROM research_metrics;
+SELECT 'governance_summary:103', length(telem_class_summary(metric_type, metadata_json, created_at)) FROM research_metrics;
 .progress off
 -- the argument count, with rows and without
-SELECT 'governance_summary:103', telem_class_summary(metric_type, metadata_json) FROM research_metrics;
-SELECT 'governance_summary:104', telem_class_summary(metric_type, metadata_json) FROM research_metrics WHERE 0;
-SELECT 'governance_summary:105', telem_class_summary(1, 2, 3, 4, 5);
+SELECT 'governance_summary:106', telem_class_summary(metric_type, metadata_json) FROM research_metrics;
+SELECT 'governance_summary:107', telem_class_summary(metric_type, metadata_json) FROM research_metrics WHERE 0;
+SELECT 'governance_summary:108', telem_class_summary(1, 2, 3, 4, 5);
