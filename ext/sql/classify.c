@@ -96,7 +96,10 @@ static void classify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 
 #define SUMMARY_FN "telem_class_summary"
 #define SUMMARY_MAX_GROUPS 1000000
-#define SUMMARY_MAX_BYTES ((size_t)256 << 20) /* metric types and held values */
+/* Metric types and held values.  It also bounds the JSON of xFinal: at most
+ * 6 bytes per byte held (\u0000 for a NUL) plus ~200 per group, under
+ * SQLite's 1e9 length limit and far from a failing 2 GB allocation. */
+#define SUMMARY_MAX_BYTES ((size_t)64 << 20)
 
 /* A copy of one SQL value, its bytes in a buffer reused as it changes (a
  * min/max that moves on most rows -- created_at in insertion order -- would
@@ -125,7 +128,7 @@ typedef struct SumGroup {
 typedef struct SumState {
   SumGroup **slots; /* open addressing, power of two, at most half full */
   size_t cap, n;
-  size_t bytes;     /* keys and held values, against SUMMARY_MAX_BYTES */
+  size_t bytes;     /* key and held value bytes, against SUMMARY_MAX_BYTES */
   SumGroup *last;   /* the previous row's group: rows of a type come in runs */
 } SumState;
 
@@ -268,7 +271,7 @@ static SumGroup *summary_group(SumState *st, int cls, const char *z, size_t n, i
       if (g->hash == h && g->cls == cls && g->klen == n && (n == 0 || memcmp(g->key, z, n) == 0))
         return st->last = g;
   }
-  if (st->n >= SUMMARY_MAX_GROUPS || st->bytes + n + sizeof *g > SUMMARY_MAX_BYTES) {
+  if (st->n >= SUMMARY_MAX_GROUPS || st->bytes + n > SUMMARY_MAX_BYTES) {
     *rc = SQLITE_TOOBIG;
     return NULL;
   }
@@ -289,7 +292,7 @@ static SumGroup *summary_group(SumState *st, int cls, const char *z, size_t n, i
   while (st->slots[j]) j = (j + 1) & (st->cap - 1);
   st->slots[j] = g;
   st->n++;
-  st->bytes += n + sizeof *g;
+  st->bytes += n;
   return st->last = g;
 }
 
