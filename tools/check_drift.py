@@ -407,7 +407,9 @@ def check_sqldocs(root, catalog):
 
 # ---- registration tables -------------------------------------------------------
 
-FUNC_ROW = re.compile(r'\{\s*"(telem_\w+)"\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^,]+),\s*\w+\s*\}')
+# {name, min, max, flags, fn} for a scalar, {name, min, max, flags, NULL, step, final}
+# for an aggregate.
+FUNC_ROW = re.compile(r'\{\s*"(telem_\w+)"\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*([^,]+),\s*\w+\s*(?:,\s*\w+\s*,\s*\w+\s*)?\}')
 MOD_ROW = re.compile(r'\{\s*"(telem_\w+)"\s*,\s*&\w+\s*\}')
 
 

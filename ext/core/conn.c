@@ -82,6 +82,13 @@ int telem_create_function(sqlite3 *db, TelemConn *c, const char *name, int nArg,
                                     NULL, NULL, telem_conn_unref_cb);
 }
 
+int telem_create_aggregate(sqlite3 *db, TelemConn *c, const char *name, int nArg, int flags,
+                           void (*xStep)(sqlite3_context *, int, sqlite3_value **),
+                           void (*xFinal)(sqlite3_context *)) {
+  return sqlite3_create_function_v2(db, name, nArg, SQLITE_UTF8 | flags, telem_conn_ref(c), NULL,
+                                    xStep, xFinal, telem_conn_unref_cb);
+}
+
 int telem_create_module(sqlite3 *db, TelemConn *c, const char *name, const sqlite3_module *m) {
   return sqlite3_create_module_v2(db, name, m, telem_conn_ref(c), telem_conn_unref_cb);
 }
@@ -102,16 +109,35 @@ static void argc_error_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
   telem_check_argc(ctx, def->name, argc, def->min_args, def->max_args);
 }
 
+/* The same for an aggregate: the first row reports the count; over no rows
+ * xFinal does (without it, SQLite would return NULL and no error). */
+static void argc_error_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argv;
+  const TelemSqlFunc *def = sqlite3_user_data(ctx);
+  (void)sqlite3_aggregate_context(ctx, 1); /* marks "a row was seen" */
+  telem_check_argc(ctx, def->name, argc, def->min_args, def->max_args);
+}
+
+static void argc_error_final(sqlite3_context *ctx) {
+  const TelemSqlFunc *def = sqlite3_user_data(ctx);
+  if (sqlite3_aggregate_context(ctx, 0)) return; /* the step reported it */
+  telem_result_errorf(ctx, def->name, "expected %d to %d arguments", def->min_args, def->max_args);
+}
+
 int telem_register_feature(sqlite3 *db, TelemConn *c, const TelemFeature *f, char **pzErr) {
   for (const TelemSqlFunc *fn = f->funcs; fn && fn->name; fn++) {
     /* One overload per accepted count, so the bodies need not check it. */
     for (int n = fn->min_args; n <= fn->max_args; n++) {
-      int rc = telem_create_function(db, c, fn->name, n, fn->flags, fn->fn);
+      int rc = fn->step ? telem_create_aggregate(db, c, fn->name, n, fn->flags, fn->step, fn->final)
+                        : telem_create_function(db, c, fn->name, n, fn->flags, fn->fn);
       if (rc != SQLITE_OK) return register_fail(db, fn->name, rc, pzErr);
     }
     /* The table entry is static: no destructor. */
-    int rc = sqlite3_create_function_v2(db, fn->name, -1, SQLITE_UTF8 | fn->flags, (void *)fn,
-                                        argc_error_func, NULL, NULL, NULL);
+    int rc = fn->step ? sqlite3_create_function_v2(db, fn->name, -1, SQLITE_UTF8 | fn->flags,
+                                                   (void *)fn, NULL, argc_error_step,
+                                                   argc_error_final, NULL)
+                      : sqlite3_create_function_v2(db, fn->name, -1, SQLITE_UTF8 | fn->flags,
+                                                   (void *)fn, argc_error_func, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return register_fail(db, fn->name, rc, pzErr);
   }
   for (const TelemSqlModule *m = f->modules; m && m->name; m++) {

@@ -41,6 +41,10 @@ TelemRegistry *telem_conn_default_registry(const TelemConn *c, char **pzErr);
 /* Registers a scalar/aggregate function with c as user data (ref taken). */
 int telem_create_function(sqlite3 *db, TelemConn *c, const char *name, int nArg, int flags,
                           void (*xFunc)(sqlite3_context *, int, sqlite3_value **));
+/* Registers an aggregate function (xStep/xFinal) with c as user data (ref taken). */
+int telem_create_aggregate(sqlite3 *db, TelemConn *c, const char *name, int nArg, int flags,
+                           void (*xStep)(sqlite3_context *, int, sqlite3_value **),
+                           void (*xFinal)(sqlite3_context *));
 /* Registers a module with c as client data (ref taken). */
 int telem_create_module(sqlite3 *db, TelemConn *c, const char *name, const sqlite3_module *m);
 
@@ -49,13 +53,16 @@ int telem_create_module(sqlite3 *db, TelemConn *c, const char *name, const sqlit
 /* One SQL function of a feature.  It is registered once for each count in
  * min_args..max_args, and once more with nArg -1 to answer any other count
  * with an error that starts with the function's name (SQLite's own message
- * does not), so its body never checks argc.  The drift guard reads these
- * tables too. */
+ * does not), so its body never checks argc.  An aggregate sets step and
+ * final and leaves fn NULL; its nArg -1 overload is an aggregate too.  The
+ * drift guard reads these tables too. */
 typedef struct TelemSqlFunc {
   const char *name;  /* SQL name */
   int min_args, max_args;
   int flags;         /* SQLITE_DETERMINISTIC, SQLITE_INNOCUOUS, SQLITE_DIRECTONLY */
-  void (*fn)(sqlite3_context *, int, sqlite3_value **);
+  void (*fn)(sqlite3_context *, int, sqlite3_value **);        /* scalar */
+  void (*step)(sqlite3_context *, int, sqlite3_value **);      /* aggregate, with final */
+  void (*final)(sqlite3_context *);
 } TelemSqlFunc;
 
 /* One virtual table module of a feature (eponymous unless it says so). */

@@ -13,8 +13,8 @@ INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_jso
   ('x:1', 'not.in.taxonomy', NULL, NULL, '2026-11-07 10:00:00');
 SELECT 'governance:14', * FROM telem_governance_summary;
 SELECT 'governance:15', effective_class, sum(rows) FROM telem_governance_summary GROUP BY 2 ORDER BY 2;
--- the class and the metric type share one sort key: a metric type that is
--- not ASCII, or only two characters, comes out whole; the view is TEMP
+-- a metric type that is not ASCII, or only two characters, comes out
+-- whole (it once shared a sort key with the class); the view is TEMP
 INSERT INTO research_metrics(session_id, metric_type, metric_value, metadata_json, created_at) VALUES
   ('x:2', 'mé.trïque', NULL, '{"n":1}', '2026-11-08 10:00:00'),
   ('x:3', 'ab', NULL, NULL, '2026-11-09 10:00:00');
