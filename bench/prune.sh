@@ -18,14 +18,18 @@
 #   writer  the prune while a second process inserts a row every 5 ms under
 #           busy_timeout: longest and p99 insert (target max <= 50 ms,
 #           p99 < 25 ms), without and with the index
-# Each timing is the best of BENCH_ROUNDS (default 2) interleaved runs.
-# Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS.  Prints figures
-# and ratios against the same-run baseline; asserts nothing.
+# Each timing is the best of BENCH_ROUNDS (default 3) interleaved runs; the
+# ratio is best against best, followed by the spread of the rounds' own
+# ratios.  The writer runs BENCH_WRITER_ROUNDS times (default 2) per case.
+# Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS,
+# BENCH_WRITER_ROUNDS.  Prints figures and ratios against the same-run
+# baseline; asserts nothing.
 set -eu
 SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
 SQLITE3=${SQLITE3:-sqlite3}
 ROWS=${BENCH_ROWS:-1000000}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
+WROUNDS=${BENCH_WRITER_ROUNDS:-2}
 NOW='2026-01-01T00:00:00Z'
 CUT='2025-01-01 00:00:00'
 T=$(mktemp -d)
@@ -74,17 +78,22 @@ POLICY_PT="tables:
         days: 90
 "
 # $1 base db, $2 SQL of the baseline, $3 SQL of the prune; sets ta tb
+# (best times) and spread (lowest-highest ratio of a round)
 race() {
-  ta=999; tb=999; r=0
+  ta=999; tb=999; r=0; rlo=999; rhi=0
   while [ $r -lt "$ROUNDS" ]; do
     r=$((r + 1))
     fresh "$1" a.db
-    t=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$2" | "$SQLITE3" "$T/a.db" | secs)
-    ta=$(min "$ta" "$t")
+    t1=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$2" | "$SQLITE3" "$T/a.db" | secs)
+    ta=$(min "$ta" "$t1")
     fresh "$1" b.db
-    t=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$3" | "$SQLITE3" -cmd ".load $SO" "$T/b.db" | secs)
-    tb=$(min "$tb" "$t")
+    t2=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$3" | "$SQLITE3" -cmd ".load $SO" "$T/b.db" | secs)
+    tb=$(min "$tb" "$t2")
+    q=$(ratio "$t1" "$t2")
+    rlo=$(min "$rlo" "$q")
+    rhi=$(awk -v a="$rhi" -v b="$q" 'BEGIN { print (a > b ? a : b) }')
   done
+  spread="rounds ${rlo}-${rhi}x"
   left_a=$("$SQLITE3" "$T/a.db" "SELECT count(*) FROM research_metrics")
   left_b=$("$SQLITE3" "$T/b.db" "SELECT count(*) FROM research_metrics")
 }
@@ -94,14 +103,14 @@ APPLY="SELECT count(*) FROM telem_prune_apply('research_metrics', NULL, '$NOW');
 echo "prune: $ROWS rows, $eligible eligible, shuffled timestamps, Vox's DDL, WAL, synchronous=NORMAL"
 race base.db "$HAND" "$APPLY"
 b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
-echo "prune: no index   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.5x)  rows left $left_a / $left_b, $b batches"
+echo "prune: no index   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x ($spread; target <= 1.5x)  rows left $left_a / $left_b, $b batches"
 race base_idx.db "DELETE FROM research_metrics WHERE created_at < '$CUT';" "$APPLY"
 b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
-echo "prune: indexed    DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.2x)  rows left $left_a / $left_b, $b batches"
+echo "prune: indexed    DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x ($spread; target <= 1.2x)  rows left $left_a / $left_b, $b batches"
 if [ "$pertype" = 1 ]; then
   race base.db "DELETE FROM research_metrics WHERE (metric_type GLOB 'fixture.*' AND julianday(created_at) < julianday('$NOW', '-90 days')) OR (metric_type NOT GLOB 'fixture.*' AND julianday(created_at) < julianday('$CUT'));" \
     "SELECT rules FROM telem_policy_import('$POLICY_PT'); $APPLY"
-  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (no index; fixture.* 90 days, the rest 365)  rows left $left_a / $left_b"
+  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x ($spread; no index; fixture.* 90 days, the rest 365)  rows left $left_a / $left_b"
 else
   echo "prune: per type   skipped (this build has no per-type rules)"
 fi
@@ -143,5 +152,9 @@ writer() { # $1 base db, $2 label
   b=$("$SQLITE3" "$T/c.db" "SELECT batches FROM telem_prune_log")
   echo "prune: $2 with a 5 ms writer: prune ${tc}s ($b batches); writer $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms (target max <= 50, p99 < 25)"
 }
-writer base.db "no index"
-writer base_idx.db "indexed "
+w=0
+while [ $w -lt "$WROUNDS" ]; do
+  w=$((w + 1))
+  writer base.db "no index"
+  writer base_idx.db "indexed "
+done

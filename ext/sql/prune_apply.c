@@ -81,8 +81,7 @@
 #define PRUNE_GAP_MARGIN_MS 5        /* added to the busy handler's retry interval */
 #define PRUNE_MIN_GAP_MS 10          /* shortest gap between two shared batches */
 #define PRUNE_SHARED_BATCH_PAGES 400 /* shared: pages one batch may write */
-#define PRUNE_SHARED_WAL_PAGES 200   /* shared: checkpoint before a batch beyond this */
-#define PRUNE_WRITER_WAL_PAGES 1000  /* writers' default wal_autocheckpoint */
+#define PRUNE_CKPT_TRIES 3           /* shared: checkpoints before a batch, at most */
 #define PRUNE_WAL_PAGES 32768        /* alone: WAL pages before a checkpoint (128 MiB at 4 KiB) */
 #define PRUNE_CACHE_KIB 32768        /* the prune connection's page cache, at least */
 #define PRUNE_ORDER_SAMPLE 1024      /* index entries looked at to choose keyed or ranged */
@@ -342,11 +341,17 @@ static int apply_gap_ms(double hold_ms) {
 /* After a committed batch (own-transaction mode only).  Alone: nothing to
  * make room for; checkpoints wait until the WAL holds PRUNE_WAL_PAGES (one
  * DELETE would also checkpoint once).  Shared: a gap for waiting writers,
- * and the WAL kept small, so that writers' own commits (which checkpoint
- * once the WAL holds 1,000 pages) rarely pay for a checkpoint: if this
- * batch brought the WAL near that, checkpoint at once (a writer's
- * checkpoint then finds ours running and returns); after the gap,
- * checkpoint what is there, so that the next batch starts the WAL over. */
+ * and the checkpoints done by the prune rather than by writers (a writer's
+ * commit checkpoints once the WAL holds 1,000 pages, and pays for it in
+ * its own wait):
+ *   - right after the commit, this batch's pages go to the database file
+ *     while the writer that waited comes in (its own checkpoint, if the
+ *     WAL is that long, finds ours running and returns at once);
+ *   - after the gap, the few pages writers added meanwhile, again until
+ *     no one committed during the checkpoint, so that the WAL is all
+ *     copied when the next batch starts: that batch then writes the WAL
+ *     over from its beginning, and the WAL never grows to the length at
+ *     which writers checkpoint. */
 static void apply_pace(Applier *a) {
   if (!a->own_txn) return;
   apply_watch(a);
@@ -355,11 +360,16 @@ static void apply_pace(Applier *a) {
     return;
   }
   double until = telem_prune_ms_now() + apply_gap_ms(a->hold_ms);
-  if (a->wal_frames >= PRUNE_WRITER_WAL_PAGES - PRUNE_SHARED_BATCH_PAGES)
-    apply_checkpoint(a, 0);
+  apply_checkpoint(a, 0);
   double left = until - telem_prune_ms_now();
   if (left >= 1) prune_sleep_ms((int)left);
-  apply_checkpoint(a, PRUNE_SHARED_WAL_PAGES);
+  /* A writer that committed while this checkpoint ran left frames behind
+   * it, and the WAL cannot start over: once more then (a few pages). */
+  for (int i = 0; i < PRUNE_CKPT_TRIES; i++) {
+    sqlite3_int64 dv = apply_data_version(a->db);
+    apply_checkpoint(a, 0);
+    if (apply_data_version(a->db) == dv) break;
+  }
   apply_watch(a);
 }
 
@@ -465,8 +475,8 @@ static int apply_first_batch(Applier *a) {
  * commit rewrites every index page its batch touched, so many small
  * batches cost several times one DELETE on a table whose indexes are in
  * another order than the batches).  A batch grows at most 2x per step and
- * shrinks at once. */
-static int apply_next_batch(Applier *a, int batch, int fixed_batch) {
+ * shrinks at once.  work: the rows the batch examined or deleted. */
+static int apply_next_batch(Applier *a, int batch, int fixed_batch, sqlite3_int64 work) {
   apply_pace(a);
   if (fixed_batch > 0) return fixed_batch;
   double ms = a->hold_ms;
@@ -475,11 +485,14 @@ static int apply_next_batch(Applier *a, int batch, int fixed_batch) {
                   : telem_prune_ms_now() < a->contended_until ? PRUNE_CONTENDED_TARGET_MS
                                                               : PRUNE_SHARED_TARGET_MS;
   double want = ms > 0.01 ? batch * target / ms : batch * 2.0;
-  if (shared && a->pages > PRUNE_SHARED_BATCH_PAGES) {
+  if (shared && a->pages > 0) {
     double by_pages = (double)batch * PRUNE_SHARED_BATCH_PAGES / a->pages;
     if (by_pages < want) want = by_pages;
   }
   if (want > batch * 2.0) want = batch * 2.0;
+  /* A transaction that did much less than its size (the last chunk of a
+   * range) says little about the rate: it may shrink the size, not grow it. */
+  if (work * 2 < batch && want > batch) want = batch;
   if (want < PRUNE_MIN_BATCH) want = PRUNE_MIN_BATCH;
   if (want > PRUNE_ADAPT_MAX) want = PRUNE_ADAPT_MAX;
   return (int)want;
@@ -597,7 +610,7 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
     *pRows += got;
     (*pBatches)++;
     if (last) break;
-    batch = apply_next_batch(a, batch, fixed_batch);
+    batch = apply_next_batch(a, batch, fixed_batch, batch);
   }
   keyed_stmts_free(&first);
   keyed_stmts_free(&next);
@@ -705,7 +718,7 @@ static int apply_child_pass(Applier *a, TelemPrunePlan *p, int pi, int ci, int f
     *pCascaded += got;
     if (last) break;
     lo = next_lo;
-    batch = apply_next_batch(a, batch, fixed_batch);
+    batch = apply_next_batch(a, batch, fixed_batch, batch);
   }
   sqlite3_finalize(bound);
   sqlite3_finalize(del);
@@ -874,10 +887,10 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
     if (!more && last) break;
     if (S.nchild == 0) {
       lo = next_lo;
-      batch = apply_next_batch(a, batch, fixed_batch);
+      batch = apply_next_batch(a, batch, fixed_batch, batch);
       continue;
     }
-    budget = apply_next_batch(a, budget, fixed_batch);
+    budget = apply_next_batch(a, budget, fixed_batch, cas + got);
     if (!more) {
       lo = next_lo;
       if (fixed_batch <= 0) batch = ranged_next_parents(batch, budget, range_children);
@@ -1050,7 +1063,7 @@ static sqlite3_int64 apply_pragma_int(sqlite3 *db, const char *pragma, sqlite3_i
 }
 
 /* Opens a second connection to the caller's main database file (same VFS,
- * same busy timeout, foreign_keys and synchronous settings) for a prune in
+ * same busy timeout, foreign_keys, synchronous and secure_delete) for a prune in
  * autocommit mode; *ckpt_auto gets the caller's wal_autocheckpoint.
  * Returns NULL when main has no file (in memory or temporary: nobody else
  * can write it, the caller's connection is used), or on error with *pzErr
@@ -1085,8 +1098,9 @@ static sqlite3 *apply_open_worker(sqlite3 *db, int *ckpt_auto, char **pzErr) {
     return NULL;
   }
   /* The caller's settings that change what a prune does or how it waits. */
-  static const char *const pragmas[] = {"busy_timeout", "foreign_keys", "main.synchronous"};
-  for (int i = 0; i < 3 && rc == SQLITE_OK; i++) {
+  static const char *const pragmas[] = {"busy_timeout", "foreign_keys", "main.synchronous",
+                                        "main.secure_delete"};
+  for (int i = 0; i < 4 && rc == SQLITE_OK; i++) {
     sqlite3_int64 val = apply_pragma_int(db, pragmas[i], -1);
     if (val < 0) continue;
     char *q = sqlite3_mprintf("PRAGMA %s = %lld", pragmas[i], (long long)val);
