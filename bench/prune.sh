@@ -17,13 +17,14 @@
 #           telem_retention), against the hand DELETE of the same rows
 #   writer  the prune while a second process inserts a row every 5 ms under
 #           busy_timeout: longest and p99 insert (target max <= 50 ms,
-#           p99 < 25 ms), without and with the index
+#           p99 < 25 ms), without and with the index; first the same
+#           writer with no prune, for this machine's floor
 # Each timing is the best of BENCH_ROUNDS (default 3) interleaved runs; the
 # ratio is best against best, followed by the spread of the rounds' own
 # ratios.  The writer runs BENCH_WRITER_ROUNDS times (default 2) per case.
 # Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS,
-# BENCH_WRITER_ROUNDS.  Prints figures and ratios against the same-run
-# baseline; asserts nothing.
+# BENCH_WRITER_ROUNDS, BENCH_FLOOR_S.  Prints figures and ratios against
+# the same-run baseline; asserts nothing.
 set -eu
 SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
 SQLITE3=${SQLITE3:-sqlite3}
@@ -152,6 +153,17 @@ writer() { # $1 base db, $2 label
   b=$("$SQLITE3" "$T/c.db" "SELECT batches FROM telem_prune_log")
   echo "prune: $2 with a 5 ms writer: prune ${tc}s ($b batches); writer $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms (target max <= 50, p99 < 25)"
 }
+# The floor: the same writer with no prune at all (its own checkpoints, the
+# machine's scheduling and disk), for as long as BENCH_FLOOR_S (default 10).
+fresh base.db c.db
+rm -f "$T/stop"
+/usr/bin/python3 "$T/writer.py" "$T/c.db" "$T/stop" "$T/writer.out" &
+wpid=$!
+sleep "${BENCH_FLOOR_S:-10}"
+touch "$T/stop"
+wait $wpid
+read -r wn wmax wp99 < "$T/writer.out"
+echo "prune: no prune, the writer alone for ${BENCH_FLOOR_S:-10}s: $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms (this machine's floor)"
 w=0
 while [ $w -lt "$WROUNDS" ]; do
   w=$((w + 1))

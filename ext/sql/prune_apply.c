@@ -80,7 +80,7 @@
 #define PRUNE_CONTENDED_HOLD_MS 1000.0 /* "lately": this long after seeing a commit */
 #define PRUNE_GAP_MARGIN_MS 5        /* added to the busy handler's retry interval */
 #define PRUNE_MIN_GAP_MS 10          /* shortest gap between two shared batches */
-#define PRUNE_SHARED_BATCH_PAGES 400 /* shared: pages one batch may write */
+#define PRUNE_SHARED_BATCH_PAGES 400 /* contended: pages one batch may write */
 #define PRUNE_CKPT_TRIES 3           /* shared: checkpoints before a batch, at most */
 #define PRUNE_WAL_PAGES 32768        /* alone: WAL pages before a checkpoint (128 MiB at 4 KiB) */
 #define PRUNE_CACHE_KIB 32768        /* the prune connection's page cache, at least */
@@ -468,10 +468,10 @@ static int apply_first_batch(Applier *a) {
 
 /* After a committed batch: the pace (apply_pace), then the next batch size.
  * Adaptive batches aim at a lock time that depends on who else is there:
- * PRUNE_CONTENDED_TARGET_MS while another connection commits,
- * PRUNE_SHARED_TARGET_MS when others only have the file open (both also at
- * most PRUNE_SHARED_BATCH_PAGES pages written, so that one batch does not
- * fill a writer's 1,000-page WAL), and PRUNE_ALONE_TARGET_MS alone (each
+ * PRUNE_CONTENDED_TARGET_MS while another connection commits (and at most
+ * PRUNE_SHARED_BATCH_PAGES pages written, so that a batch does not fill a
+ * writer's 1,000-page WAL), PRUNE_SHARED_TARGET_MS when others only have
+ * the file open, and PRUNE_ALONE_TARGET_MS alone (each
  * commit rewrites every index page its batch touched, so many small
  * batches cost several times one DELETE on a table whose indexes are in
  * another order than the batches).  A batch grows at most 2x per step and
@@ -480,12 +480,12 @@ static int apply_next_batch(Applier *a, int batch, int fixed_batch, sqlite3_int6
   apply_pace(a);
   if (fixed_batch > 0) return fixed_batch;
   double ms = a->hold_ms;
-  int shared = a->own_txn && apply_shared(a);
-  double target = !shared                                   ? PRUNE_ALONE_TARGET_MS
-                  : telem_prune_ms_now() < a->contended_until ? PRUNE_CONTENDED_TARGET_MS
-                                                              : PRUNE_SHARED_TARGET_MS;
+  int contended = a->own_txn && telem_prune_ms_now() < a->contended_until;
+  double target = contended                         ? PRUNE_CONTENDED_TARGET_MS
+                  : a->own_txn && apply_shared(a) ? PRUNE_SHARED_TARGET_MS
+                                                  : PRUNE_ALONE_TARGET_MS;
   double want = ms > 0.01 ? batch * target / ms : batch * 2.0;
-  if (shared && a->pages > 0) {
+  if (contended && a->pages > 0) {
     double by_pages = (double)batch * PRUNE_SHARED_BATCH_PAGES / a->pages;
     if (by_pages < want) want = by_pages;
   }
