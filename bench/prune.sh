@@ -18,16 +18,21 @@
 #           against one hand DELETE of the same rows
 #   writer  the prune while a second process inserts a row every 5 ms under
 #           busy_timeout: longest and p99 insert (target max <= 50 ms,
-#           p99 < 25 ms), without and with the index
-# Each timing is the best of BENCH_ROUNDS (default 2) interleaved runs.
-# Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS, BENCH_CASES
-# (default "noidx idx pertype writer": the cases to run).  Prints figures
-# and ratios against the same-run baseline; asserts nothing.
+#           p99 < 25 ms), without and with the index; first the same
+#           writer with no prune, for this machine's floor
+# Each timing is the best of BENCH_ROUNDS (default 3) interleaved runs; the
+# ratio is best against best, followed by the spread of the rounds' own
+# ratios.  The writer runs BENCH_WRITER_ROUNDS times (default 2) per case.
+# Environment: VOXTELEM_SO, SQLITE3, BENCH_ROWS, BENCH_ROUNDS,
+# BENCH_WRITER_ROUNDS, BENCH_FLOOR_S, BENCH_CASES (default "noidx idx
+# pertype writer": the cases to run).  Prints figures and ratios against
+# the same-run baseline; asserts nothing.
 set -eu
 SO=${VOXTELEM_SO:-$PWD/voxtelem.so}
 SQLITE3=${SQLITE3:-sqlite3}
 ROWS=${BENCH_ROWS:-1000000}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
+WROUNDS=${BENCH_WRITER_ROUNDS:-2}
 CASES=" ${BENCH_CASES:-noidx idx pertype writer} "
 want() { case "$CASES" in *" $1 "*) return 0 ;; esac; return 1; }
 NOW='2026-01-01T00:00:00Z'
@@ -88,17 +93,22 @@ POLICY_PT1="tables:
       time_column: created_at
 "
 # $1 base db, $2 SQL of the baseline, $3 SQL of the prune; sets ta tb
+# (best times) and spread (lowest-highest ratio of a round)
 race() {
-  ta=999; tb=999; r=0
+  ta=999; tb=999; r=0; rlo=999; rhi=0
   while [ $r -lt "$ROUNDS" ]; do
     r=$((r + 1))
     fresh "$1" a.db
-    t=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$2" | "$SQLITE3" "$T/a.db" | secs)
-    ta=$(min "$ta" "$t")
+    t1=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$2" | "$SQLITE3" "$T/a.db" | secs)
+    ta=$(min "$ta" "$t1")
     fresh "$1" b.db
-    t=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$3" | "$SQLITE3" -cmd ".load $SO" "$T/b.db" | secs)
-    tb=$(min "$tb" "$t")
+    t2=$(printf 'PRAGMA synchronous=NORMAL;\n.timer on\n%s\n' "$3" | "$SQLITE3" -cmd ".load $SO" "$T/b.db" | secs)
+    tb=$(min "$tb" "$t2")
+    q=$(ratio "$t1" "$t2")
+    rlo=$(min "$rlo" "$q")
+    rhi=$(awk -v a="$rhi" -v b="$q" 'BEGIN { print (a > b ? a : b) }')
   done
+  spread="rounds ${rlo}-${rhi}x"
   left_a=$("$SQLITE3" "$T/a.db" "SELECT count(*) FROM research_metrics")
   left_b=$("$SQLITE3" "$T/b.db" "SELECT count(*) FROM research_metrics")
 }
@@ -109,22 +119,22 @@ echo "prune: $ROWS rows, $eligible eligible, shuffled timestamps, Vox's DDL, WAL
 if want noidx; then
 race base.db "$HAND" "$APPLY"
 b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
-echo "prune: no index   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.5x)  rows left $left_a / $left_b, $b batches"
+echo "prune: no index   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x ($spread; target <= 1.5x)  rows left $left_a / $left_b, $b batches"
 fi
 if want idx; then
 race base_idx.db "DELETE FROM research_metrics WHERE created_at < '$CUT';" "$APPLY"
 b=$("$SQLITE3" "$T/b.db" "SELECT batches FROM telem_prune_log")
-echo "prune: indexed    DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (target <= 1.2x)  rows left $left_a / $left_b, $b batches"
+echo "prune: indexed    DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x ($spread; target <= 1.2x)  rows left $left_a / $left_b, $b batches"
 fi
 if ! want pertype; then
   :
 elif [ "$pertype" = 1 ]; then
   race base.db "DELETE FROM research_metrics WHERE metric_type GLOB 'fixture.*' AND julianday(created_at) < julianday('$NOW', '-90 days');" \
     "SELECT rules FROM telem_policy_import('$POLICY_PT1'); $APPLY"
-  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (no index; the rule fixture.* 90 days alone, same WHERE)  rows left $left_a / $left_b"
+  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x ($spread; no index; the rule fixture.* 90 days alone, same WHERE)  rows left $left_a / $left_b"
   race base.db "DELETE FROM research_metrics WHERE (metric_type GLOB 'fixture.*' AND julianday(created_at) < julianday('$NOW', '-90 days')) OR (metric_type NOT GLOB 'fixture.*' AND julianday(created_at) < julianday('$CUT'));" \
     "SELECT rules FROM telem_policy_import('$POLICY_PT'); $APPLY"
-  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x (no index; fixture.* 90 days + the table's 365, one DELETE of both)  rows left $left_a / $left_b"
+  echo "prune: per type   DELETE ${ta}s  apply ${tb}s  ratio $(ratio "$ta" "$tb")x ($spread; no index; fixture.* 90 days + the table's 365, one DELETE of both)  rows left $left_a / $left_b"
 else
   echo "prune: per type   skipped (this build has no per-type rules)"
 fi
@@ -167,6 +177,21 @@ writer() { # $1 base db, $2 label
   echo "prune: $2 with a 5 ms writer: prune ${tc}s ($b batches); writer $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms (target max <= 50, p99 < 25)"
 }
 if want writer; then
+# The floor: the same writer with no prune at all (its own checkpoints, the
+# machine's scheduling and disk), for as long as BENCH_FLOOR_S (default 10).
+fresh base.db c.db
+rm -f "$T/stop"
+/usr/bin/python3 "$T/writer.py" "$T/c.db" "$T/stop" "$T/writer.out" &
+wpid=$!
+sleep "${BENCH_FLOOR_S:-10}"
+touch "$T/stop"
+wait $wpid
+read -r wn wmax wp99 < "$T/writer.out"
+echo "prune: no prune, the writer alone for ${BENCH_FLOOR_S:-10}s: $wn inserts, max wait ${wmax} ms, p99 ${wp99} ms (this machine's floor)"
+w=0
+while [ $w -lt "$WROUNDS" ]; do
+  w=$((w + 1))
   writer base.db "no index"
   writer base_idx.db "indexed "
+done
 fi

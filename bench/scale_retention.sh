@@ -14,7 +14,8 @@
 #              created_at, shuffled timestamps, half old), by rows
 #   wait       the longest insert of a writer inserting every 5 ms under
 #              busy_timeout during a prune of 20 old parents, by children
-#              per parent (1, 100, 10,000); flagged when over 50 ms
+#              per parent (1, 100, 10,000); flagged when over 50 ms; first
+#              the same writer for 3 s with no prune (the machine's floor)
 # Environment: VOXTELEM_SO, SCALE_MAX (largest step multiplier exponent
 # cap, default 3: 1x..1000x of each baseline).  Asserts nothing.
 set -eu
@@ -164,7 +165,18 @@ report("scans: telem_prune_plan scanned N times in one statement", "scan", sizes
 report("children per parent: prune of 200 old parents", "child", sizes(1), children)
 report("child without an index on its foreign key: prune", "parent", sizes(1000, min(steps, 2)), nofk_idx)
 report("rows: research_metrics as Vox creates it, shuffled, half old", "row", sizes(10000, min(steps, 2)), rows)
+def wait_floor(secs):
+    import subprocess
+    prune_db("floor.db", "CREATE TABLE w(id INTEGER PRIMARY KEY, x);", "")
+    path = os.path.join(tmp, "floor.db"); stop = os.path.join(tmp, "stop"); out = os.path.join(tmp, "wait.out")
+    if os.path.exists(stop): os.remove(stop)
+    w = subprocess.Popen(["/usr/bin/python3", "-c", WRITER, path, stop, out])
+    time.sleep(secs); open(stop, "w").close(); w.wait()
+    n, mx, p99 = open(out).read().split()
+    print(f"  {'no prune':>26}  {secs * 1000:8.1f} ms  writer {n} inserts, max {mx} ms, p99 {p99} ms (this machine's floor)")
+
 print("== wait: a 5 ms writer during a prune of 20 old parents, by children per parent (target max <= 50 ms)")
+wait_floor(3)
 for c in (1, 100, 10000):
     wait_by_children(c)
 PY

@@ -81,8 +81,8 @@ typedef struct TelemPruneRow {
   sqlite3_int64 eligible;      /* rows that would go now */
   sqlite3_int64 cascade;       /* parents: child rows that go with them */
   int indexed;                 /* parents: an index starts with time_column */
-  const char *rowid_name;      /* "rowid", "_rowid_" or "oid", one no column shadows (parents,
-                                  and children without an index on their key) */
+  const char *rowid_name;      /* "rowid", "_rowid_" or "oid", one no column shadows (parents
+                                  and children; NULL when all three are columns) */
   sqlite3_int64 deleted;       /* apply: rows deleted from this table */
 } TelemPruneRow;
 

@@ -21,31 +21,41 @@
  * batching"): in autocommit mode the run opens a second connection to main's
  * file (apply_open_worker: the calling SELECT counts as a reader, and every
  * statement run on its own connection would keep main's read transaction
- * open) and each batch is its own BEGIN IMMEDIATE ... COMMIT there: durable
- * on its own, so a SIGKILL loses at most the batch in flight.  Inside the
- * caller's transaction (or on an in-memory database) the caller's
- * connection is used and each batch is a SAVEPOINT: atomic, nothing
- * committed before the caller commits.  Called from a writing statement,
- * apply refuses: SQLite allows neither COMMIT nor SAVEPOINT there.  A
- * telem_prune_log voxtelem did not create is refused before anything is
- * deleted (telem_own_table_check).
+ * open) and every batch commits on its own there: durable on its own, so a
+ * SIGKILL loses at most the batch in flight.  A batch that is one DELETE
+ * runs as an autocommit statement (inside BEGIN, SQLite would copy every
+ * page it changes to a statement journal first, because the predicate
+ * calls julianday()); a batch of several statements (children, then their
+ * parents) is a BEGIN IMMEDIATE ... COMMIT.  Inside the caller's
+ * transaction (or on an in-memory database) the caller's connection is used
+ * and each batch is a SAVEPOINT: atomic, nothing committed before the
+ * caller commits.  Called from a writing statement, apply refuses: SQLite
+ * allows neither COMMIT nor SAVEPOINT there.  A telem_prune_log voxtelem
+ * did not create is refused before anything is deleted
+ * (telem_own_table_check).
  *
  * Batches, two strategies (one function each):
  *   apply_keyed   an index starts with the time column, its entries come in
- *                 rowid order (apply_index_in_rowid_order) and the table has
- *                 no cascade children: a batch is a slice of that index;
+ *                 rowid order, each next to the one before
+ *                 (apply_index_in_rowid_order), and the table has no
+ *                 cascade children: a batch is a slice of that index;
  *   apply_ranged  otherwise: a batch is a range of rowids, walked once in
  *                 rowid order (O(rows) whatever the order of the timestamps);
  *                 the range's children go first, then its parents.
  * A batch examines at most batch_rows rows of the parent table (keyed: index
- * entries of the range; ranged: rows of the rowid range).
+ * entries of the range; ranged: rows of the rowid range), and a transaction
+ * deletes at most about that many child rows: the children of a wide parent
+ * go in chunks of their own (each chunk its own transaction, the parent
+ * still there) before the transaction that deletes the parent.
  *
- * Schedule (autocommit mode): adaptive batches aim at 5 ms of lock time
- * while others commit (sleeping 20 ms after each batch), 20 ms while others
- * only have the file open (sleeping 30 ms per 100 ms of lock time), 1 s
- * alone (no sleeps, WAL checkpoints deferred to the end); see
- * apply_next_batch and apply_yield.  The trade-off is written down in
- * docs/architecture/retention-and-sensitivity.md.
+ * Pace (autocommit mode, apply_pace and apply_next_batch): alone (no other
+ * process has the file open), batches aim at 1 s and WAL checkpoints wait
+ * for 32,768 pages; otherwise batches aim at 10 ms (4 ms once someone else
+ * committed), write at most PRUNE_SHARED_BATCH_PAGES pages, and each is
+ * followed by a gap long enough for a writer sleeping in SQLite's busy
+ * handler to wake and get in (apply_gap_ms); the prune checkpoints the WAL
+ * itself so that writers' commits rarely have to.  The trade-off is
+ * written down in docs/architecture/retention-and-sensitivity.md.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
 #include "sql/prune.h"
@@ -59,20 +69,24 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#define PRUNE_DEFAULT_BATCH 2000    /* first batch when batch_rows is NULL */
-#define PRUNE_MIN_BATCH 100
-#define PRUNE_MAX_BATCH 1000000     /* largest batch_rows accepted */
-#define PRUNE_ADAPT_MAX 1000000     /* adaptive batches never exceed this */
-#define PRUNE_TARGET_MS 20.0        /* adaptive batch: lock time per batch, others connected */
-#define PRUNE_ALONE_TARGET_MS 1000.0 /* ... nobody else has the file open: fewer, larger commits */
-#define PRUNE_CONTENDED_TARGET_MS 5.0 /* ... someone committed lately: short holds */
-#define PRUNE_WORK_MS 100.0         /* uncontended: lock time between pauses */
-#define PRUNE_PAUSE_MS 30           /* uncontended pause */
-#define PRUNE_CONTENDED_PAUSE_MS 20 /* pause after every batch while others write */
-#define PRUNE_CONTENDED_HOLD_MS 1000.0 /* stay polite this long after seeing a writer */
-#define PRUNE_WAL_PAGES 32768      /* alone: WAL pages before a checkpoint (128 MiB at 4 KiB) */
-#define PRUNE_ORDER_SAMPLE 1024     /* index entries looked at to choose keyed or ranged */
-#define PRUNE_BEGIN_RETRY_MS 10000  /* own retries of BEGIN IMMEDIATE on SQLITE_BUSY */
+#define PRUNE_DEFAULT_BATCH 2000     /* first batch alone, when batch_rows is NULL */
+#define PRUNE_SHARED_FIRST_BATCH 64  /* first batch when others have the file open */
+#define PRUNE_MIN_BATCH 16           /* adaptive batches never go below this (rows) */
+#define PRUNE_MAX_BATCH 1000000      /* largest batch_rows accepted */
+#define PRUNE_ADAPT_MAX 1000000      /* adaptive batches never exceed this */
+#define PRUNE_ALONE_TARGET_MS 1000.0 /* lock time per batch: nobody else has the file open */
+#define PRUNE_SHARED_TARGET_MS 10.0  /* ... others have it open, nobody committed lately */
+#define PRUNE_CONTENDED_TARGET_MS 4.0 /* ... someone else committed lately */
+#define PRUNE_CONTENDED_HOLD_MS 1000.0 /* "lately": this long after seeing a commit */
+#define PRUNE_GAP_MARGIN_MS 5        /* added to the busy handler's retry interval */
+#define PRUNE_MIN_GAP_MS 10          /* shortest gap between two shared batches */
+#define PRUNE_SHARED_BATCH_PAGES 400 /* contended: pages one batch may write */
+#define PRUNE_CKPT_TRIES 3           /* shared: checkpoints before a batch, at most */
+#define PRUNE_WAL_PAGES 32768        /* alone: WAL pages before a checkpoint (128 MiB at 4 KiB) */
+#define PRUNE_CACHE_KIB 32768        /* the prune connection's page cache, at least */
+#define PRUNE_ORDER_SAMPLE 1024      /* index entries looked at to choose keyed or ranged */
+#define PRUNE_ORDER_NEAR 16          /* ... "next to the one before": this many rowids on */
+#define PRUNE_BEGIN_RETRY_MS 10000   /* own retries on SQLITE_BUSY, beyond busy_timeout */
 
 static void prune_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -109,19 +123,22 @@ typedef struct ApplyOut {
   int batches;
   const char *status;  /* static */
 } ApplyOut;
-
-/* How batches are wrapped. */
+/* How batches are wrapped and paced. */
 typedef struct Applier {
   sqlite3 *db;
-  int own_txn;          /* 1: BEGIN IMMEDIATE/COMMIT per batch; 0: SAVEPOINT */
-  int in_batch;
+  int own_txn;          /* 1: each batch commits on its own; 0: SAVEPOINT */
+  int in_batch;         /* a BEGIN or SAVEPOINT of a batch is open */
+  int solo;             /* the batch in flight is one autocommit statement */
+  double t_begin;       /* ms clock: start of the batch in flight */
+  double hold_ms;       /* the last batch: start to commit (lock time, or about) */
+  int pages;            /* the last batch: pages it wrote */
   sqlite3_int64 dv;     /* last PRAGMA data_version */
-  double contended_until; /* ms clock: pause after every batch until then */
-  double work_ms;       /* lock time since the last pause */
+  double contended_until; /* ms clock: short batches until then */
   int db_fd;            /* a descriptor of main's file (SQLite's own), or -1 */
   int alone_always;     /* 1: in-memory or temporary database */
-  int ckpt_saved;       /* wal_autocheckpoint to restore, or -1 when untouched */
-  int min_batch;        /* adaptive batches never go below this */
+  int worker;           /* db is voxtelem's own connection: its WAL hook is ours */
+  int ckpt_auto;        /* worker: the caller's wal_autocheckpoint (0: never checkpoint) */
+  int wal_frames;       /* worker: frames in main's WAL after our last commit */
   char *err;            /* first error; owned */
   const TelemPrunePlan *plan; /* the plan being run: its filter values are bound */
   sqlite3_int64 run_id; /* this run's run_id in telem_prune_log */
@@ -145,22 +162,28 @@ static sqlite3_int64 apply_data_version(sqlite3 *db) {
   return v;
 }
 
-/* Starts a batch.  BEGIN IMMEDIATE is retried on SQLITE_BUSY (beyond any
- * busy_timeout of the connection) for up to PRUNE_BEGIN_RETRY_MS. */
-static int apply_begin(Applier *a) {
+/* Starts a batch.  solo: the batch is one statement; in own-transaction
+ * mode it then runs in autocommit (apply_step retries it on SQLITE_BUSY),
+ * else BEGIN IMMEDIATE is retried on SQLITE_BUSY (beyond any busy_timeout
+ * of the connection) for up to PRUNE_BEGIN_RETRY_MS. */
+static int apply_begin(Applier *a, int solo) {
+  int cur = 0, hi = 0;
+  a->t_begin = telem_prune_ms_now();
+  sqlite3_db_status(a->db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 1);
+  a->solo = a->own_txn && solo;
+  if (a->solo) return SQLITE_OK;
   if (!a->own_txn) {
     int rc = apply_exec(a, "SAVEPOINT telem_prune_batch");
     a->in_batch = (rc == SQLITE_OK);
     return rc;
   }
-  double t0 = telem_prune_ms_now();
   for (;;) {
     int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK) {
       a->in_batch = 1;
       return rc;
     }
-    if ((rc & 0xff) != SQLITE_BUSY || telem_prune_ms_now() - t0 > PRUNE_BEGIN_RETRY_MS) {
+    if ((rc & 0xff) != SQLITE_BUSY || telem_prune_ms_now() - a->t_begin > PRUNE_BEGIN_RETRY_MS) {
       if (!a->err) telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
       return rc;
     }
@@ -168,9 +191,14 @@ static int apply_begin(Applier *a) {
   }
 }
 
+/* Ends a batch; records how long it held the lock and what it wrote. */
 static int apply_commit(Applier *a) {
-  int rc = apply_exec(a, a->own_txn ? "COMMIT" : "RELEASE telem_prune_batch");
+  int rc = SQLITE_OK, cur = 0, hi = 0;
+  if (!a->solo) rc = apply_exec(a, a->own_txn ? "COMMIT" : "RELEASE telem_prune_batch");
   if (rc == SQLITE_OK) a->in_batch = 0;
+  a->hold_ms = telem_prune_ms_now() - a->t_begin;
+  sqlite3_db_status(a->db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 1);
+  a->pages = cur;
   return rc;
 }
 
@@ -183,6 +211,26 @@ static void apply_rollback(Applier *a) {
     sqlite3_exec(a->db, "RELEASE telem_prune_batch", NULL, NULL, NULL);
   }
   a->in_batch = 0;
+}
+
+/* Steps a statement of the batch in flight.  An autocommit statement of a
+ * solo batch that meets SQLITE_BUSY changed nothing (SQLite rolls it back
+ * whole), so it is run again, for up to PRUNE_BEGIN_RETRY_MS.  Returns
+ * sqlite3_step's code; on an error the statement is reset and a->err set. */
+static int apply_step(Applier *a, sqlite3_stmt *st) {
+  for (;;) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) return rc;
+    if ((rc & 0xff) == SQLITE_BUSY && a->solo && sqlite3_get_autocommit(a->db) &&
+        telem_prune_ms_now() - a->t_begin <= PRUNE_BEGIN_RETRY_MS) {
+      sqlite3_reset(st);
+      prune_sleep_ms(2);
+      continue;
+    }
+    if (!a->err) telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+    sqlite3_reset(st);
+    return rc;
+  }
 }
 
 /* 1 when another process may have the database open.
@@ -237,71 +285,93 @@ static void apply_presence_init(Applier *a) {
   closedir(d);
 }
 
-/* Alone (and in WAL mode), checkpoints are deferred to the end of the run:
- * one checkpoint of the whole WAL, as a single DELETE would have, instead
- * of an fsync-heavy checkpoint every wal_autocheckpoint pages (1000).  The
- * connection's setting is restored as soon as someone else shows up, and
- * at the end.  A connection with automatic checkpoints off, or with its own
- * sqlite3_wal_hook (PRAGMA wal_autocheckpoint then reads 0), is left alone. */
-static void apply_ckpt_defer(Applier *a) {
-  if (!a->own_txn || a->ckpt_saved >= 0 || a->alone_always) return;
-  sqlite3_stmt *st = NULL;
-  int wal = 0, ac = -1;
-  if (sqlite3_prepare_v2(a->db, "PRAGMA main.journal_mode", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW) {
-    const char *m = (const char *)sqlite3_column_text(st, 0);
-    wal = m && sqlite3_stricmp(m, "wal") == 0;
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  if (!wal) return;
-  if (sqlite3_prepare_v2(a->db, "PRAGMA wal_autocheckpoint", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    ac = sqlite3_column_int(st, 0);
-  sqlite3_finalize(st);
-  if (ac <= 0 || ac >= PRUNE_WAL_PAGES) return;
-  a->ckpt_saved = ac;
-  sqlite3_wal_autocheckpoint(a->db, PRUNE_WAL_PAGES);
-}
-
-static void apply_ckpt_restore(Applier *a, int checkpoint_now) {
-  if (a->ckpt_saved < 0) return;
-  sqlite3_wal_autocheckpoint(a->db, a->ckpt_saved);
-  a->ckpt_saved = -1;
-  if (checkpoint_now) sqlite3_wal_checkpoint_v2(a->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-}
-
-/* After a committed batch that held the lock for `ms`: pauses so that
- * writers waiting in their busy handler get the lock (see the file
- * comment).  Only in own-transaction mode. */
-static void apply_yield(Applier *a, double ms) {
-  if (!a->own_txn) return;
-  double now = telem_prune_ms_now();
+/* Notes a commit by another connection since the last look (PRAGMA
+ * data_version): the prune is then contended for PRUNE_CONTENDED_HOLD_MS. */
+static void apply_watch(Applier *a) {
   sqlite3_int64 dv = apply_data_version(a->db);
-  if (dv != a->dv) { /* someone else committed since the last look */
+  if (dv != a->dv) {
     a->dv = dv;
-    a->contended_until = now + PRUNE_CONTENDED_HOLD_MS;
-  }
-  a->work_ms += ms;
-  /* Someone showed up: checkpoint the deferred WAL now, so that their first
-   * commit does not (a passive checkpoint already running makes theirs a
-   * no-op). */
-  if (now < a->contended_until || apply_others_present(a)) apply_ckpt_restore(a, 1);
-  if (now < a->contended_until) {
-    prune_sleep_ms(PRUNE_CONTENDED_PAUSE_MS);
-    a->work_ms = 0;
-  } else if (!apply_others_present(a)) {
-    a->work_ms = 0; /* alone: nobody to make room for */
-    apply_ckpt_defer(a);
-  } else if (a->work_ms >= PRUNE_WORK_MS) {
-    prune_sleep_ms(PRUNE_PAUSE_MS);
-    a->work_ms = 0;
-  }
-  sqlite3_int64 dv2 = apply_data_version(a->db);
-  if (dv2 != a->dv) {
-    a->dv = dv2;
     a->contended_until = telem_prune_ms_now() + PRUNE_CONTENDED_HOLD_MS;
   }
+}
+
+/* 1 when others may write now: short batches with gaps.  0: alone. */
+static int apply_shared(Applier *a) {
+  return telem_prune_ms_now() < a->contended_until || apply_others_present(a);
+}
+
+/* The worker's WAL hook: remembers how many frames the WAL holds after
+ * each of our commits, and checkpoints nothing (apply_checkpoint decides;
+ * this replaces the wal_autocheckpoint hook of the worker). */
+static int apply_wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
+  (void)db;
+  if (strcmp(name, "main") == 0) ((Applier *)arg)->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+/* A PASSIVE checkpoint of main's WAL (it never waits for, nor blocks, other
+ * connections) when it holds at least `pages` frames.  Only on the worker,
+ * and never when the caller turned automatic checkpoints off. */
+static void apply_checkpoint(Applier *a, int pages) {
+  if (!a->worker || a->ckpt_auto <= 0 || a->wal_frames < pages) return;
+  int log = 0, done = 0;
+  if (sqlite3_wal_checkpoint_v2(a->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+          SQLITE_OK &&
+      log >= 0 && done >= log)
+    a->wal_frames = 0; /* all copied: the next write starts the WAL over */
+}
+
+/* How long to leave the lock free after a batch that held it for hold_ms.
+ * SQLite's default busy handler (what busy_timeout installs) retries after
+ * 1, 3, 8, 18, 33, 53, 78, 103, 128, 178, 228 ms and then every 100 ms; a
+ * writer that found the lock taken during the batch retries at most one of
+ * those steps (the largest up to hold_ms) after the batch ends.  The gap
+ * is that step plus a margin for waking up. */
+static int apply_gap_ms(double hold_ms) {
+  static const int at[] = {0, 1, 3, 8, 18, 33, 53, 78, 103, 128, 178, 228};
+  int step = 0;
+  for (size_t i = 1; i < sizeof at / sizeof at[0]; i++) {
+    if (at[i] - at[i - 1] > step) step = at[i] - at[i - 1];
+    if (at[i] >= hold_ms) break;
+  }
+  if (hold_ms > 228) step = 100;
+  step += PRUNE_GAP_MARGIN_MS;
+  return step < PRUNE_MIN_GAP_MS ? PRUNE_MIN_GAP_MS : step;
+}
+
+/* After a committed batch (own-transaction mode only).  Alone: nothing to
+ * make room for; checkpoints wait until the WAL holds PRUNE_WAL_PAGES (one
+ * DELETE would also checkpoint once).  Shared: a gap for waiting writers,
+ * and the checkpoints done by the prune rather than by writers (a writer's
+ * commit checkpoints once the WAL holds 1,000 pages, and pays for it in
+ * its own wait):
+ *   - right after the commit, this batch's pages go to the database file
+ *     while the writer that waited comes in (its own checkpoint, if the
+ *     WAL is that long, finds ours running and returns at once);
+ *   - after the gap, the few pages writers added meanwhile, again until
+ *     no one committed during the checkpoint, so that the WAL is all
+ *     copied when the next batch starts: that batch then writes the WAL
+ *     over from its beginning, and the WAL never grows to the length at
+ *     which writers checkpoint. */
+static void apply_pace(Applier *a) {
+  if (!a->own_txn) return;
+  apply_watch(a);
+  if (!apply_shared(a)) {
+    apply_checkpoint(a, PRUNE_WAL_PAGES);
+    return;
+  }
+  double until = telem_prune_ms_now() + apply_gap_ms(a->hold_ms);
+  apply_checkpoint(a, 0);
+  double left = until - telem_prune_ms_now();
+  if (left >= 1) prune_sleep_ms((int)left);
+  /* A writer that committed while this checkpoint ran left frames behind
+   * it, and the WAL cannot start over: once more then (a few pages). */
+  for (int i = 0; i < PRUNE_CKPT_TRIES; i++) {
+    sqlite3_int64 dv = apply_data_version(a->db);
+    apply_checkpoint(a, 0);
+    if (apply_data_version(a->db) == dv) break;
+  }
+  apply_watch(a);
 }
 
 /* Appends one telem_prune_log row (its own transaction in own_txn mode). */
@@ -336,7 +406,7 @@ static int apply_log(Applier *a, const TelemPruneRow *r, sqlite3_int64 rows,
     return SQLITE_NOMEM;
   }
   a->nout++;
-  if (apply_begin(a) != SQLITE_OK) return SQLITE_ERROR;
+  if (apply_begin(a, 0) != SQLITE_OK) return SQLITE_ERROR;
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(a->db,
                               "INSERT INTO main.telem_prune_log(run_id, logged_at, table_name, "
@@ -386,32 +456,46 @@ static int apply_prepare(Applier *a, TelemBuf *sql, sqlite3_stmt **pst) {
 /* Steps a DELETE to its end; returns the rows it changed, or -1 with
  * a->err.  The statement is reset either way. */
 static sqlite3_int64 apply_step_delete(Applier *a, sqlite3_stmt *st) {
-  int rc = sqlite3_step(st);
+  int rc = apply_step(a, st);
   sqlite3_int64 n = rc == SQLITE_DONE ? sqlite3_changes64(a->db) : -1;
-  if (n < 0 && !a->err) telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
   sqlite3_reset(st);
   return n;
 }
 
-/* After a committed batch that held the lock for `ms`: the pause for
- * writers (apply_yield), then the next batch size.  Adaptive batches aim at
- * a lock time that depends on who else is there: PRUNE_CONTENDED_TARGET_MS
- * while another connection commits (with the pause after every batch, a
- * writer backing off in its busy handler gets in within about 25 ms),
- * PRUNE_TARGET_MS when others only have the file open, and
- * PRUNE_ALONE_TARGET_MS alone (each commit rewrites every index page its
- * batch touched, so small batches cost up to 3x the time of one DELETE on a
- * table whose indexes are in another order than the batches).  A batch
- * grows at most 2x per step and shrinks at once. */
-static int apply_next_batch(Applier *a, int batch, int fixed_batch, double ms) {
-  apply_yield(a, ms);
+/* The first adaptive batch: small when others may write (it is measured
+ * before anyone is seen committing), PRUNE_DEFAULT_BATCH alone. */
+static int apply_first_batch(Applier *a) {
+  return a->own_txn && apply_shared(a) ? PRUNE_SHARED_FIRST_BATCH : PRUNE_DEFAULT_BATCH;
+}
+
+/* After a committed batch: the pace (apply_pace), then the next batch size.
+ * Adaptive batches aim at a lock time that depends on who else is there:
+ * PRUNE_CONTENDED_TARGET_MS while another connection commits (and at most
+ * PRUNE_SHARED_BATCH_PAGES pages written, so that a batch does not fill a
+ * writer's 1,000-page WAL), PRUNE_SHARED_TARGET_MS when others only have
+ * the file open, and PRUNE_ALONE_TARGET_MS alone (each
+ * commit rewrites every index page its batch touched, so many small
+ * batches cost several times one DELETE on a table whose indexes are in
+ * another order than the batches).  A batch grows at most 2x per step and
+ * shrinks at once.  work: the rows the batch examined or deleted. */
+static int apply_next_batch(Applier *a, int batch, int fixed_batch, sqlite3_int64 work) {
+  apply_pace(a);
   if (fixed_batch > 0) return fixed_batch;
-  double target = telem_prune_ms_now() < a->contended_until ? PRUNE_CONTENDED_TARGET_MS
-                  : apply_others_present(a)                ? PRUNE_TARGET_MS
-                                                           : PRUNE_ALONE_TARGET_MS;
+  double ms = a->hold_ms;
+  int contended = a->own_txn && telem_prune_ms_now() < a->contended_until;
+  double target = contended                         ? PRUNE_CONTENDED_TARGET_MS
+                  : a->own_txn && apply_shared(a) ? PRUNE_SHARED_TARGET_MS
+                                                  : PRUNE_ALONE_TARGET_MS;
   double want = ms > 0.01 ? batch * target / ms : batch * 2.0;
+  if (contended && a->pages > 0) {
+    double by_pages = (double)batch * PRUNE_SHARED_BATCH_PAGES / a->pages;
+    if (by_pages < want) want = by_pages;
+  }
   if (want > batch * 2.0) want = batch * 2.0;
-  if (want < a->min_batch) want = a->min_batch;
+  /* A transaction that did much less than its size (the last chunk of a
+   * range) says little about the rate: it may shrink the size, not grow it. */
+  if (work * 2 < batch && want > batch) want = batch;
+  if (want < PRUNE_MIN_BATCH) want = PRUNE_MIN_BATCH;
   if (want > PRUNE_ADAPT_MAX) want = PRUNE_ADAPT_MAX;
   return (int)want;
 }
@@ -486,12 +570,11 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
   memset(&first, 0, sizeof first);
   memset(&next, 0, sizeof next);
   sqlite3_value *lastk = NULL; /* upper key of the previous batch; owned */
-  int batch = fixed_batch > 0 ? fixed_batch : PRUNE_DEFAULT_BATCH;
+  int batch = fixed_batch > 0 ? fixed_batch : apply_first_batch(a);
   int rc = keyed_stmts_prepare(a, r, 0, &first);
   if (rc == SQLITE_OK) rc = keyed_stmts_prepare(a, r, 1, &next);
   while (rc == SQLITE_OK) {
-    double t0 = telem_prune_ms_now();
-    if ((rc = apply_begin(a)) != SQLITE_OK) break;
+    if ((rc = apply_begin(a, 1)) != SQLITE_OK) break;
     KeyedStmts *S = lastk ? &next : &first;
     if (lastk) {
       sqlite3_bind_value(S->bound, 2, lastk);
@@ -501,7 +584,7 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
     sqlite3_bind_int(S->bound, 1, batch - 1);
     int last = 0;
     sqlite3_stmt *del = S->upto;
-    rc = sqlite3_step(S->bound);
+    rc = apply_step(a, S->bound);
     if (rc == SQLITE_ROW) {
       sqlite3_value *k = sqlite3_value_dup(sqlite3_column_value(S->bound, 0));
       if (!k) {
@@ -517,8 +600,6 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
       del = S->rest; /* fewer than `batch` keys left: the rest */
       last = 1;
       rc = SQLITE_OK;
-    } else if (!a->err) {
-      telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
     }
     sqlite3_reset(S->bound);
     sqlite3_int64 got = rc == SQLITE_OK ? apply_step_delete(a, del) : -1;
@@ -531,7 +612,7 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
     *pRows += got;
     (*pBatches)++;
     if (last) break;
-    batch = apply_next_batch(a, batch, fixed_batch, telem_prune_ms_now() - t0);
+    batch = apply_next_batch(a, batch, fixed_batch, batch);
   }
   keyed_stmts_free(&first);
   keyed_stmts_free(&next);
@@ -545,14 +626,28 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
  * first, then the parents.  The walk goes once along the rowid order, so
  * the whole prune is O(rows) whatever order the timestamps are in (a batch
  * that re-scanned from the start of the table would make it quadratic),
- * and a batch touches at most `batch` parent rows (plus their children)
- * whether they are eligible or not.  NOT INDEXED keeps the planner on the
- * rowid range when the predicate's column has an index. */
+ * and a batch touches at most `batch` parent rows whether they are
+ * eligible or not.  NOT INDEXED keeps the planner on the rowid range when
+ * the predicate's column has an index.
+ *
+ * Children count too: a transaction deletes at most `budget` child rows
+ * (each child statement is "rowid IN (... LIMIT ?3)").  When a child
+ * statement reaches its limit, the transaction commits the children
+ * deleted so far and the next one goes on with the same range; the
+ * parents are deleted in the transaction whose child statements all came
+ * back under their limit, so no parent goes while a child row of it is
+ * left.  A kill between two such transactions leaves eligible parents
+ * with some of their children gone (they are old enough to go, and would
+ * have gone with them) and never an orphan; the rerun finishes them. */
+
 typedef struct RangedStmts {
   sqlite3_stmt *bound;  /* ?1 = lo, ?2 = n: the first rowid after the batch (none: the end) */
   sqlite3_stmt *parent; /* ?1 = lo, ?2 = hi: deletes the eligible parents */
-  sqlite3_stmt **child; /* ?1, ?2: deletes those parents' rows of each child; owned array */
+  sqlite3_stmt **child; /* ?1, ?2 [, ?3 = limit]: deletes those parents' rows of each
+                           child; owned array */
   int *child_row;       /* plan row of each child statement; owned */
+  int *child_limited;   /* 1: the statement takes ?3 (0: a child with no name for its
+                           rowid: all its rows of the range at once); owned */
   int nchild;
 } RangedStmts;
 
@@ -592,16 +687,15 @@ static int apply_child_pass(Applier *a, TelemPrunePlan *p, int pi, int ci, int f
     telem_buf_putc(&q, ')');
     rc = apply_prepare(a, &q, &del);
   }
-  int batch = fixed_batch > 0 ? fixed_batch : PRUNE_DEFAULT_BATCH;
+  int batch = fixed_batch > 0 ? fixed_batch : apply_first_batch(a);
   sqlite3_int64 lo = INT64_MIN;
   while (rc == SQLITE_OK) {
-    double t0 = telem_prune_ms_now();
-    if ((rc = apply_begin(a)) != SQLITE_OK) break;
+    if ((rc = apply_begin(a, 1)) != SQLITE_OK) break;
     int last = 0;
     sqlite3_int64 hi = INT64_MAX, next_lo = 0;
     sqlite3_bind_int64(bound, 1, lo);
     sqlite3_bind_int(bound, 2, batch);
-    rc = sqlite3_step(bound);
+    rc = apply_step(a, bound);
     if (rc == SQLITE_ROW) {
       next_lo = sqlite3_column_int64(bound, 0);
       hi = next_lo - 1;
@@ -609,8 +703,6 @@ static int apply_child_pass(Applier *a, TelemPrunePlan *p, int pi, int ci, int f
     } else if (rc == SQLITE_DONE) {
       last = 1;
       rc = SQLITE_OK;
-    } else if (!a->err) {
-      telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
     }
     sqlite3_reset(bound);
     sqlite3_int64 got = -1;
@@ -628,12 +720,13 @@ static int apply_child_pass(Applier *a, TelemPrunePlan *p, int pi, int ci, int f
     *pCascaded += got;
     if (last) break;
     lo = next_lo;
-    batch = apply_next_batch(a, batch, fixed_batch, telem_prune_ms_now() - t0);
+    batch = apply_next_batch(a, batch, fixed_batch, batch);
   }
   sqlite3_finalize(bound);
   sqlite3_finalize(del);
   return rc;
 }
+
 
 static void ranged_stmts_free(RangedStmts *s) {
   sqlite3_finalize(s->bound);
@@ -641,6 +734,7 @@ static void ranged_stmts_free(RangedStmts *s) {
   for (int k = 0; k < s->nchild; k++) sqlite3_finalize(s->child[k]);
   sqlite3_free(s->child);
   sqlite3_free(s->child_row);
+  sqlite3_free(s->child_limited);
   memset(s, 0, sizeof *s);
 }
 
@@ -658,20 +752,28 @@ static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, Ran
   if (rc == SQLITE_OK && n) {
     s->child = sqlite3_malloc64(sizeof(sqlite3_stmt *) * (size_t)n);
     s->child_row = sqlite3_malloc64(sizeof(int) * (size_t)n);
-    if (!s->child || !s->child_row) rc = SQLITE_NOMEM;
+    s->child_limited = sqlite3_malloc64(sizeof(int) * (size_t)n);
+    if (!s->child || !s->child_row || !s->child_limited) rc = SQLITE_NOMEM;
   }
   for (int j = 0; rc == SQLITE_OK && j < p->n; j++) {
     const TelemPruneRow *c = &p->rows[j];
     if (!ranged_child(p, pi, j)) continue;
     char *m = telem_prune_child_match(c, t, cond.p);
+    const char *crid = c->rowid_name;
     telem_buf_init(&q);
-    if (m)
+    if (m && crid)
+      telem_prune_sqlf(&q,
+                       "DELETE FROM main.\"%w\" WHERE %s IN "
+                       "(SELECT %s FROM main.\"%w\" WHERE %s LIMIT ?3)",
+                       c->rule->table_name, crid, crid, c->rule->table_name, m);
+    else if (m)
       telem_prune_sqlf(&q, "DELETE FROM main.\"%w\" WHERE %s", c->rule->table_name, m);
     else
       q.oom = 1;
     sqlite3_free(m);
     s->child[s->nchild] = NULL;
     s->child_row[s->nchild] = j;
+    s->child_limited[s->nchild] = crid != NULL;
     rc = apply_prepare(a, &q, &s->child[s->nchild]);
     s->nchild++;
   }
@@ -691,11 +793,22 @@ static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, Ran
   return rc;
 }
 
+/* The parent rows of the next range: as many as the child budget holds at
+ * the children per parent of the range just done, growing at most 2x. */
+static int ranged_next_parents(int batch, int budget, sqlite3_int64 children) {
+  double per = 1.0 + (double)children / batch;
+  double want = budget / per;
+  if (want > batch * 2.0) want = batch * 2.0;
+  if (want < 1) want = 1;
+  if (want > PRUNE_ADAPT_MAX) want = PRUNE_ADAPT_MAX;
+  return (int)want;
+}
+
 static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, int *pBatches,
                         sqlite3_int64 *pRows, sqlite3_int64 *pCascaded) {
   RangedStmts S;
   memset(&S, 0, sizeof S);
-  sqlite3_int64 *child_got = NULL; /* this batch's rows per child statement */
+  sqlite3_int64 *child_got = NULL; /* this transaction's rows per child statement */
   int rc = SQLITE_OK;
   for (int j = 0; rc == SQLITE_OK && j < p->n; j++) {
     const TelemPruneRow *c = &p->rows[j];
@@ -708,38 +821,56 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
     rc = SQLITE_NOMEM;
     if (!a->err) telem_set_oom(&a->err);
   }
-  /* With children a parent row may carry any number of rows: start with
-   * one parent and let the batch grow with the measured lock time. */
-  int batch = fixed_batch > 0 ? fixed_batch : S.nchild ? 1 : PRUNE_DEFAULT_BATCH;
-  sqlite3_int64 lo = INT64_MIN;
+  /* batch: parent rows per range; with children a parent row may carry any
+   * number of rows, so the first range is one parent.  budget: child rows
+   * per transaction. */
+  int first = apply_first_batch(a);
+  int batch = fixed_batch > 0 ? fixed_batch : S.nchild ? 1 : first;
+  int budget = fixed_batch > 0 ? fixed_batch : first;
+  sqlite3_int64 lo = INT64_MIN, hi = INT64_MAX, next_lo = 0, range_children = 0;
+  int in_range = 0, last = 0;
   while (rc == SQLITE_OK) {
-    double t0 = telem_prune_ms_now();
-    if ((rc = apply_begin(a)) != SQLITE_OK) break;
-    int last = 0;
-    sqlite3_int64 hi = INT64_MAX, next_lo = 0;
-    sqlite3_bind_int64(S.bound, 1, lo);
-    sqlite3_bind_int(S.bound, 2, batch);
-    rc = sqlite3_step(S.bound);
-    if (rc == SQLITE_ROW) { /* the first row after this batch */
-      next_lo = sqlite3_column_int64(S.bound, 0);
-      hi = next_lo - 1;
-      rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-      last = 1; /* at most `batch` rows left: the rest */
-      rc = SQLITE_OK;
-    } else if (!a->err) {
-      telem_set_err(&a->err, "%s", sqlite3_errmsg(a->db));
+    /* One DELETE alone runs in autocommit (no statement journal). */
+    if ((rc = apply_begin(a, S.nchild == 0)) != SQLITE_OK) break;
+    if (!in_range) { /* a new range: [lo, the row before the first one after it] */
+      hi = INT64_MAX;
+      last = 0;
+      sqlite3_bind_int64(S.bound, 1, lo);
+      sqlite3_bind_int(S.bound, 2, batch);
+      rc = apply_step(a, S.bound);
+      if (rc == SQLITE_ROW) {
+        next_lo = sqlite3_column_int64(S.bound, 0);
+        hi = next_lo - 1;
+        rc = SQLITE_OK;
+      } else if (rc == SQLITE_DONE) {
+        last = 1; /* at most `batch` rows left: the rest */
+        rc = SQLITE_OK;
+      }
+      sqlite3_reset(S.bound);
     }
-    sqlite3_reset(S.bound);
     sqlite3_int64 got = 0, cas = 0;
-    for (int k = 0; rc == SQLITE_OK && k < S.nchild; k++) {
+    int more = 0; /* a child statement reached its limit: the parents wait */
+    for (int k = 0; k < S.nchild; k++) child_got[k] = 0;
+    for (int k = 0; rc == SQLITE_OK && !more && k < S.nchild; k++) {
+      sqlite3_int64 lim = (sqlite3_int64)budget - cas;
+      if (S.child_limited[k]) {
+        if (lim < 1) {
+          more = 1;
+          break;
+        }
+        sqlite3_bind_int64(S.child[k], 3, lim);
+      }
       sqlite3_bind_int64(S.child[k], 1, lo);
       sqlite3_bind_int64(S.child[k], 2, hi);
       child_got[k] = apply_step_delete(a, S.child[k]);
-      if (child_got[k] < 0) rc = SQLITE_ERROR;
-      else cas += child_got[k];
+      if (child_got[k] < 0) {
+        rc = SQLITE_ERROR;
+      } else {
+        cas += child_got[k];
+        if (S.child_limited[k] && child_got[k] >= lim) more = 1;
+      }
     }
-    if (rc == SQLITE_OK) {
+    if (rc == SQLITE_OK && !more) {
       sqlite3_bind_int64(S.parent, 1, lo);
       sqlite3_bind_int64(S.parent, 2, hi);
       if ((got = apply_step_delete(a, S.parent)) < 0) rc = SQLITE_ERROR;
@@ -752,9 +883,20 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
     *pCascaded += cas;
     for (int k = 0; k < S.nchild; k++) p->rows[S.child_row[k]].deleted += child_got[k];
     (*pBatches)++;
-    if (last) break;
-    lo = next_lo;
-    batch = apply_next_batch(a, batch, fixed_batch, telem_prune_ms_now() - t0);
+    range_children += cas;
+    in_range = more;
+    if (!more && last) break;
+    if (S.nchild == 0) {
+      lo = next_lo;
+      batch = apply_next_batch(a, batch, fixed_batch, batch);
+      continue;
+    }
+    budget = apply_next_batch(a, budget, fixed_batch, cas + got);
+    if (!more) {
+      lo = next_lo;
+      if (fixed_batch <= 0) batch = ranged_next_parents(batch, budget, range_children);
+      range_children = 0;
+    }
   }
   ranged_stmts_free(&S);
   sqlite3_free(child_got);
@@ -762,10 +904,12 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
 }
 
 /* 1 when the first PRUNE_ORDER_SAMPLE entries of the time index's range
- * come mostly (9 in 10) in rowid order: the table was written in time
- * order, so a slice of the index is a run of neighbouring rows and keyed
- * batches read only the eligible range.  Otherwise (imports, backfill,
- * clock changes) the rows of a slice are scattered, every batch would
+ * are mostly (9 in 10) neighbours in rowid order, each at most
+ * PRUNE_ORDER_NEAR rowids after the one before: the table was written in
+ * time order, so a slice of the index is a run of neighbouring rows and
+ * keyed batches read only the eligible range.  Otherwise (imports,
+ * backfill, clock changes -- even timestamps that rise with the rowid in
+ * long strides) the rows of a slice are scattered, every batch would
  * rewrite pages all over the table and its other indexes, and rowid ranges
  * (each page once) are faster.  On error: 1 (keyed, as before). */
 static int apply_index_in_rowid_order(Applier *a, const TelemPruneRow *r) {
@@ -780,15 +924,15 @@ static int apply_index_in_rowid_order(Applier *a, const TelemPruneRow *r) {
     return 1;
   }
   telem_buf_free(&q);
-  int n = 0, up = 0;
+  int n = 0, near = 0;
   sqlite3_int64 prev = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     sqlite3_int64 id = sqlite3_column_int64(st, 0);
-    if (n++ && id > prev) up++;
+    if (n++ && id > prev && id - prev <= PRUNE_ORDER_NEAR) near++;
     prev = id;
   }
   sqlite3_finalize(st);
-  return n < 2 || up * 10 >= (n - 1) * 9;
+  return n < 2 || near * 10 >= (n - 1) * 9;
 }
 
 /* Prunes parent row pi of the plan (and its cascade children) in batches.
@@ -799,7 +943,6 @@ static int apply_table(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, i
   int nchild = 0;
   for (int j = 0; j < p->n; j++)
     if (telem_prune_is_child(p, j, pi) && p->rows[j].status == PS_OK) nchild++;
-  a->min_batch = nchild ? 1 : PRUNE_MIN_BATCH;
   if (nchild == 0 && r->indexed > 0 && apply_index_in_rowid_order(a, r))
     return apply_keyed(a, r, fixed_batch, pBatches, pRows);
   return apply_ranged(a, p, pi, fixed_batch, pBatches, pRows, pCascaded);
@@ -859,9 +1002,8 @@ static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batc
     sqlite3_finalize(st);
   }
   a->dv = apply_data_version(db);
-  a->ckpt_saved = -1;
   apply_presence_init(a);
-  if (a->own_txn && !apply_others_present(a)) apply_ckpt_defer(a);
+  if (a->worker) sqlite3_wal_hook(db, apply_wal_hook, a);
   for (int i = 0; rc == SQLITE_OK && i < p->n; i++) {
     TelemPruneRow *r = &p->rows[i];
     if (r->rule->kind == TELEM_RK_CASCADE) continue;
@@ -910,17 +1052,34 @@ static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batc
     }
   }
   apply_rollback(a);
-  apply_ckpt_restore(a, 1);
+  if (a->worker) {
+    /* What the caller's automatic checkpoint would have done by now. */
+    apply_checkpoint(a, a->ckpt_auto);
+    sqlite3_wal_hook(db, NULL, NULL);
+  }
   a->plan = NULL;
   telem_prune_plan_free(p);
   return rc;
 }
 
+/* The integer a PRAGMA of db reads, or `dflt` when it reads none. */
+static sqlite3_int64 apply_pragma_int(sqlite3 *db, const char *pragma, sqlite3_int64 dflt) {
+  char *q = sqlite3_mprintf("PRAGMA %s", pragma);
+  sqlite3_stmt *st = NULL;
+  sqlite3_int64 val = dflt;
+  if (q && sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    val = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_free(q);
+  return val;
+}
+
 /* Opens a second connection to the caller's main database file (same VFS,
- * same busy timeout, foreign_keys and synchronous settings) for a prune in
- * autocommit mode.  Returns NULL when main has no file (in memory or
- * temporary: nobody else can write it, the caller's connection is used),
- * or on error with *pzErr set (then *pzErr is non-NULL).
+ * same busy timeout, foreign_keys, synchronous and secure_delete) for a prune in
+ * autocommit mode; *ckpt_auto gets the caller's wal_autocheckpoint.
+ * Returns NULL when main has no file (in memory or temporary: nobody else
+ * can write it, the caller's connection is used), or on error with *pzErr
+ * set (then *pzErr is non-NULL).
  *
  * Why: the calling SELECT reads a table, so SQLite counts it as a reader
  * until it ends, and every statement the prune ran on the caller's own
@@ -929,8 +1088,14 @@ static int apply_run(Applier *a, TelemConn *c, const char *table, int fixed_batc
  * every batch after another process's commit fail (SQLITE_BUSY_SNAPSHOT in
  * WAL mode), and in rollback mode its SHARED lock would keep writers out
  * for the whole prune.  A connection of its own commits each batch and
- * lets go, as a separate process would. */
-static sqlite3 *apply_open_worker(sqlite3 *db, char **pzErr) {
+ * lets go, as a separate process would.
+ *
+ * Its page cache is at least PRUNE_CACHE_KIB: a large batch rewrites index
+ * pages all over the file (an index is in another order than the batch),
+ * and with SQLite's default 2 MiB it would spill and reread them many
+ * times -- the single DELETE it is measured against pays that too, and a
+ * prune is a better place for the memory than every connection. */
+static sqlite3 *apply_open_worker(sqlite3 *db, int *ckpt_auto, char **pzErr) {
   const char *fn = sqlite3_db_filename(db, "main");
   if (!fn || !*fn) return NULL;
   sqlite3_vfs *vfs = NULL;
@@ -945,18 +1110,20 @@ static sqlite3 *apply_open_worker(sqlite3 *db, char **pzErr) {
     return NULL;
   }
   /* The caller's settings that change what a prune does or how it waits. */
-  static const char *const pragmas[] = {"busy_timeout", "foreign_keys", "main.synchronous"};
-  for (int i = 0; i < 3 && rc == SQLITE_OK; i++) {
-    char *q = sqlite3_mprintf("PRAGMA %s", pragmas[i]);
-    sqlite3_stmt *st = NULL;
-    int val = -1;
-    if (q && sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      val = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_free(q);
+  static const char *const pragmas[] = {"busy_timeout", "foreign_keys", "main.synchronous",
+                                        "main.secure_delete"};
+  for (int i = 0; i < 4 && rc == SQLITE_OK; i++) {
+    sqlite3_int64 val = apply_pragma_int(db, pragmas[i], -1);
     if (val < 0) continue;
-    q = sqlite3_mprintf("PRAGMA %s = %d", pragmas[i], val);
+    char *q = sqlite3_mprintf("PRAGMA %s = %lld", pragmas[i], (long long)val);
+    rc = q ? sqlite3_exec(w, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
+  }
+  if (rc == SQLITE_OK) {
+    sqlite3_int64 n = apply_pragma_int(db, "main.cache_size", 0);
+    sqlite3_int64 kib = n < 0 ? -n : n * apply_pragma_int(db, "main.page_size", 4096) / 1024;
+    if (kib < PRUNE_CACHE_KIB) kib = PRUNE_CACHE_KIB;
+    char *q = sqlite3_mprintf("PRAGMA main.cache_size = -%lld", (long long)kib);
     rc = q ? sqlite3_exec(w, q, NULL, NULL, NULL) : SQLITE_NOMEM;
     sqlite3_free(q);
   }
@@ -965,6 +1132,7 @@ static sqlite3 *apply_open_worker(sqlite3 *db, char **pzErr) {
     sqlite3_close(w);
     return NULL;
   }
+  *ckpt_auto = (int)apply_pragma_int(db, "wal_autocheckpoint", 0);
   return w;
 }
 
@@ -1139,13 +1307,16 @@ static int apply_filter(sqlite3_vtab_cursor *pCur, int idxNum, const char *idxSt
   a.db = v->db;
   sqlite3 *worker = NULL;
   if (sqlite3_get_autocommit(v->db)) {
-    worker = apply_open_worker(v->db, &a.err);
+    worker = apply_open_worker(v->db, &a.ckpt_auto, &a.err);
     if (a.err) {
       telem_vtab_errorf(pCur->pVtab, "telem_prune_apply: %s", a.err);
       sqlite3_free(a.err);
       return SQLITE_ERROR;
     }
-    if (worker) a.db = worker;
+    if (worker) {
+      a.db = worker;
+      a.worker = 1;
+    }
   }
   int rc = apply_run(&a, v->c, table, fixed_batch, now);
   sqlite3_close(worker);

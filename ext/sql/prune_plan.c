@@ -961,7 +961,8 @@ TelemPrunePlan *telem_prune_plan_build(sqlite3 *db, TelemConn *c, const char *no
     if (k == TELEM_RK_CASCADE) {
       r->parent = telem_policy_find(p->policy, r->rule->cascade_from);
       if ((rc = prune_fk(db, &fks, r, r->rule->cascade_from)) != SQLITE_OK) goto sqlerr;
-      if (r->status == PS_OK && r->fk_unindexed &&
+      /* Its rowid bounds the rows of a batch (apply's chunks of children). */
+      if (r->status == PS_OK &&
           (rc = prune_rowid_name(db, r->rule->table_name, &r->rowid_name)) != SQLITE_OK)
         goto sqlerr;
       continue;
