@@ -631,7 +631,7 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
  * the predicate's column has an index.
  *
  * Children count too: a transaction deletes at most `budget` child rows
- * (each child statement is "rowid IN (... LIMIT ?3)").  When a child
+ * (each child statement is "rowid IN (... LIMIT :lim)").  When a child
  * statement reaches its limit, the transaction commits the children
  * deleted so far and the next one goes on with the same range; the
  * parents are deleted in the transaction whose child statements all came
@@ -643,10 +643,10 @@ static int apply_keyed(Applier *a, const TelemPruneRow *r, int fixed_batch, int 
 typedef struct RangedStmts {
   sqlite3_stmt *bound;  /* ?1 = lo, ?2 = n: the first rowid after the batch (none: the end) */
   sqlite3_stmt *parent; /* ?1 = lo, ?2 = hi: deletes the eligible parents */
-  sqlite3_stmt **child; /* ?1, ?2 [, ?3 = limit]: deletes those parents' rows of each
+  sqlite3_stmt **child; /* ?1, ?2 [, :lim]: deletes those parents' rows of each
                            child; owned array */
   int *child_row;       /* plan row of each child statement; owned */
-  int *child_limited;   /* 1: the statement takes ?3 (0: a child with no name for its
+  int *child_limited;   /* the index of :lim (0: a child with no name for its
                            rowid: all its rows of the range at once); owned */
   int nchild;
 } RangedStmts;
@@ -764,7 +764,7 @@ static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, Ran
     if (m && crid)
       telem_prune_sqlf(&q,
                        "DELETE FROM main.\"%w\" WHERE %s IN "
-                       "(SELECT %s FROM main.\"%w\" WHERE %s LIMIT ?3)",
+                       "(SELECT %s FROM main.\"%w\" WHERE %s LIMIT :lim)",
                        c->rule->table_name, crid, crid, c->rule->table_name, m);
     else if (m)
       telem_prune_sqlf(&q, "DELETE FROM main.\"%w\" WHERE %s", c->rule->table_name, m);
@@ -773,8 +773,12 @@ static int ranged_stmts_prepare(Applier *a, const TelemPrunePlan *p, int pi, Ran
     sqlite3_free(m);
     s->child[s->nchild] = NULL;
     s->child_row[s->nchild] = j;
-    s->child_limited[s->nchild] = crid != NULL;
+    s->child_limited[s->nchild] = 0;
     rc = apply_prepare(a, &q, &s->child[s->nchild]);
+    /* Named, not ?3: a filter's :tfN parameters come before it in the text
+     * and would take index 3 themselves. */
+    if (rc == SQLITE_OK && crid)
+      s->child_limited[s->nchild] = sqlite3_bind_parameter_index(s->child[s->nchild], ":lim");
     s->nchild++;
   }
   if (rc == SQLITE_OK) {
@@ -858,7 +862,7 @@ static int apply_ranged(Applier *a, TelemPrunePlan *p, int pi, int fixed_batch, 
           more = 1;
           break;
         }
-        sqlite3_bind_int64(S.child[k], 3, lim);
+        sqlite3_bind_int64(S.child[k], S.child_limited[k], lim);
       }
       sqlite3_bind_int64(S.child[k], 1, lo);
       sqlite3_bind_int64(S.child[k], 2, hi);
