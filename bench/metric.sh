@@ -19,7 +19,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 run() { # $1 = db, $2 = contracts dir, $3 = expression; best real time of 3
   $SQLITE3 -batch -cmd ".load $SO" "$1" <<SQL | awk '/^Run Time/ {print $4}' | sort -g | head -1
-SELECT telem_use_contracts('$2') > 0;
+SELECT contracts > 0 FROM telem_use_contracts('$2');
 SELECT count(*) FROM t WHERE $3;
 .timer on
 SELECT count(*) FROM t WHERE $3;
@@ -59,7 +59,7 @@ PY
     INSERT INTO t SELECT 'bench:r', 'bench.type_' || (i * 7919 % $K), i,
       printf('{\"name\":\"warm_run_%d\",\"n\":%d,\"details\":{\"ms\":%d}}', i, i, i % 977),
       'bench.type_' || ($K - 1 - i % 10) FROM n;"
-  ok=$($SQLITE3 -batch -cmd ".load $SO" "$db" "SELECT telem_use_contracts('$c') > 0" \
+  ok=$($SQLITE3 -batch -cmd ".load $SO" "$db" "SELECT contracts > 0 FROM telem_use_contracts('$c')" \
        "SELECT count(*) FROM t WHERE telem_metric_problem(s, mt, v, m) IS NULL
           AND telem_metric_problem(s, mt10, v, m) IS NULL AND mt10 IN (SELECT metric_type FROM telem_taxonomy)" | tail -1)
   [ "$ok" = "$ROWS" ] || { echo "bench: only $ok of $ROWS rows pass at $K types"; exit 1; }
