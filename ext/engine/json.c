@@ -23,6 +23,17 @@
 #include <emmintrin.h>
 #endif
 
+#ifdef __SSE2__
+/* The bytes of v (sixteen of a string) that end a plain JSON string, one
+ * bit each; signed compares, so bytes >= 0x80 count as below 0x20. */
+static inline unsigned json_stop_mask16(__m128i v) {
+  __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                              _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  return (unsigned)_mm_movemask_epi8(stop);
+}
+#endif
+
 typedef struct JsonParser {
   TelemArena *arena;
   const unsigned char *z; /* input */
@@ -230,11 +241,7 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
 #ifdef __SSE2__
     while (i + 16 <= n) {
       __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(z + i));
-      /* signed: bytes >= 0x80 are negative, so below 0x20 too */
-      __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                  _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-      unsigned m = (unsigned)_mm_movemask_epi8(stop);
+      unsigned m = json_stop_mask16(v);
       if (m) {
         i += (size_t)__builtin_ctz(m);
         goto stopped;
@@ -245,13 +252,9 @@ static int scan_string(JsonParser *p, const char **s, uint32_t *len, int *decode
     while (i + 8 <= n) {
       uint64_t w;
       memcpy(&w, z + i, 8);
-      const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-      uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
-      uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+      uint64_t stop = telem_json_stop_bits(w);
       if (stop) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        /* A borrow only runs upwards from a byte that stops, so the lowest
-         * flagged byte is the first one that does. */
         i += (size_t)__builtin_ctzll(stop) >> 3;
 #endif
         break;
@@ -322,10 +325,7 @@ static inline __attribute__((always_inline)) int scan_string_fast(JsonParser *p,
   size_t start = p->i + 1, i = start, n = p->n;
   while (i + 16 <= n) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(z + i));
-    __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-    unsigned m = (unsigned)_mm_movemask_epi8(stop);
+    unsigned m = json_stop_mask16(v);
     if (m) {
       i += (size_t)__builtin_ctz(m);
       if (z[i] != '"') break;

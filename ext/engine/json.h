@@ -64,6 +64,17 @@ typedef struct TelemJsonError {
   const char *what; /* static text: "unexpected character", ... */
 } TelemJsonError;
 
+/* The bytes of w (eight bytes of a string, in memory order) that end a
+ * plain JSON string -- below 0x20, at or above 0x80, '"' or '\\' -- as
+ * their high bits.  A borrow only runs upwards from a byte that stops, so
+ * on a little-endian machine the lowest flagged byte is the first one that
+ * does (ctz / 8); elsewhere only "some byte stops" is exact. */
+static inline uint64_t telem_json_stop_bits(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+  return ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+}
+
 /* Parses text[0..n) strictly per RFC 8259 (UTF-8 checked, no trailing
  * garbage beyond whitespace, depth <= TELEM_JSON_MAX_DEPTH, at most
  * TELEM_JSON_MAX_VALUES values) into arena a.

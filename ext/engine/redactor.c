@@ -2553,23 +2553,39 @@ static int json_limit_hit(const TelemJsonError *je) {
  * inside was acted on, the string becomes the compact redacted document,
  * else it is copied as written.  Returns W_NOTJSON when v does not parse,
  * and the caller scrubs it as a string. */
-static int walk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
-  TelemJsonError je = {0};
+/* Parses the JSON that string value v holds, into the run's arena: after a
+ * BOM (*pbom = 1), and a string cut inside a surrogate pair by a producer is
+ * repaired in a copy first.  *ptext is the text the tree's offsets are in.
+ * NULL with *je filled when it does not parse (TJ_ERR_NOMEM: no memory). */
+static const TelemJson *parse_embedded(Run *run, const TelemJson *v, const char **ptext,
+                                       int *pbom, TelemJsonError *je) {
   const char *z = v->s;
   size_t zn = v->n;
-  int bom = zn >= 3 && memcmp(z, BOM, 3) == 0;
-  if (bom) z += 3, zn -= 3;
-  const TelemJson *inner = telem_json_parse(run->arena, z, zn, &je);
-  if (!inner && je.code == TJ_ERR_SURROGATE) {
-    /* A producer cut a string inside a surrogate pair: repair a copy. */
+  *pbom = zn >= 3 && memcmp(z, BOM, 3) == 0;
+  if (*pbom) z += 3, zn -= 3;
+  memset(je, 0, sizeof *je);
+  const TelemJson *inner = telem_json_parse(run->arena, z, zn, je);
+  if (!inner && je->code == TJ_ERR_SURROGATE) {
     char *c = telem_arena_alloc(run->arena, zn + 1);
-    if (!c) return run_oom(run);
+    if (!c) {
+      je->code = TJ_ERR_NOMEM;
+      return NULL;
+    }
     memcpy(c, z, zn);
     surrogate_repair(c, zn);
     z = c;
-    memset(&je, 0, sizeof(je));
-    inner = telem_json_parse(run->arena, z, zn, &je);
+    memset(je, 0, sizeof *je);
+    inner = telem_json_parse(run->arena, z, zn, je);
   }
+  *ptext = z;
+  return inner;
+}
+
+static int walk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
+  TelemJsonError je;
+  const char *z;
+  int bom;
+  const TelemJson *inner = parse_embedded(run, v, &z, &bom, &je);
   if (!inner) {
     if (je.code == TJ_ERR_NOMEM) return run_oom(run);
     if (je.code == TJ_ERR_DEPTH)
@@ -2977,19 +2993,10 @@ static int cwalk(Run *run, const TelemJson *v, const RMask *skip);
 /* A string that holds JSON (walk_embedded): W_NOTJSON when it does not
  * parse; what cannot be read for a limit is S3. */
 static int cwalk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
-  TelemJsonError je = {0};
-  const char *z = v->s;
-  size_t zn = v->n;
-  if (zn >= 3 && memcmp(z, BOM, 3) == 0) z += 3, zn -= 3;
-  const TelemJson *inner = telem_json_parse(run->arena, z, zn, &je);
-  if (!inner && je.code == TJ_ERR_SURROGATE) {
-    char *c = telem_arena_alloc(run->arena, zn + 1);
-    if (!c) return run_oom(run);
-    memcpy(c, z, zn);
-    surrogate_repair(c, zn);
-    memset(&je, 0, sizeof(je));
-    inner = telem_json_parse(run->arena, c, zn, &je);
-  }
+  TelemJsonError je;
+  const char *z;
+  int bom;
+  const TelemJson *inner = parse_embedded(run, v, &z, &bom, &je);
   if (!inner) {
     if (je.code == TJ_ERR_NOMEM) return run_oom(run);
     if (je.code == TJ_ERR_DEPTH || json_limit_hit(&je)) {
@@ -3201,15 +3208,12 @@ static inline size_t cs_ws(const unsigned char *z, size_t i, size_t n) {
  * or 0 when it is not plain or not closed. */
 static inline size_t cs_string(const unsigned char *z, size_t i, size_t n) {
   i++;
-  /* Eight bytes at a time: the lowest flagged byte of a word is exact
-   * (byte < 0x20, >= 0x80, '"' or '\\'), so it is where the string stops
-   * being plain -- or ends, when it is the quote. */
+  /* Eight bytes at a time (telem_json_stop_bits): the lowest flagged byte
+   * is where the string stops being plain -- or ends, at the quote. */
   while (i + 8 <= n) {
     uint64_t w;
     memcpy(&w, z + i, 8);
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
-    uint64_t stop = ((w - ones * 0x20) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+    uint64_t stop = telem_json_stop_bits(w);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (stop) {
       i += (size_t)__builtin_ctzll(stop) >> 3;
