@@ -2,7 +2,8 @@
 # prune_differential.sh -- telem_prune_apply against an independent oracle.
 #
 # Random cases (seeded; the seed is printed): a research_metrics-like table
-# (metric_type, session_id, created_at; sometimes an index on created_at and
+# (metric_type, session_id, created_at: ISO text, or INTEGER milliseconds
+# with ms_days rules; sometimes an index on created_at and
 # rows in time order, for keyed batches) and a ci_completion_run-like table
 # (run_kind, metric_type, finished_at, an INTEGER tier) with ON DELETE CASCADE children, one
 # with an index on its key and one without, sometimes a grandchild.  Rows
@@ -87,16 +88,20 @@ def parse(text):
         t -= sign * timedelta(hours=int(z[1:3]), minutes=int(z[4:6]))
     return t
 
-def rand_time(r, now):
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+def rand_time(r, now, ms=False):
     if r.random() < 0.1:
         return None
-    if r.random() < 0.03:   # the doc: text that does not start like a date is never deleted
+    if not ms and r.random() < 0.03:   # the doc: text that does not start like a date is never deleted
         return r.choice(["yesterday", ""])
     d = r.choice(DAYS)
     base = now - timedelta(days=d)
     delta = r.choice([timedelta(0), timedelta(milliseconds=1), -timedelta(milliseconds=1),
                       timedelta(seconds=1), -timedelta(seconds=1), timedelta(hours=r.randint(-30, 30)),
                       timedelta(days=r.randint(-400, 400)), timedelta(minutes=r.randint(-1000, 1000))])
+    if ms:   # ms_days: INTEGER Unix milliseconds
+        return (base + delta - EPOCH) // timedelta(milliseconds=1)
     return fmt(base + delta, r)
 
 def gen_filter(r, table):
@@ -134,16 +139,18 @@ def gen_case(seed):
     c = {"seed": seed, "now": now, "rm": None, "run": None}
     if r.random() < 0.85:
         rows = []
+        ms = r.random() < 0.2   # created_at INTEGER milliseconds, kind ms_days
         for i in range(r.randint(0, 40)):
             mt = None if r.random() < 0.05 else r.choice(TYPES)
-            rows.append([i + 1, mt, r.choice(SESSIONS + [None]), rand_time(r, now)])
+            rows.append([i + 1, mt, r.choice(SESSIONS + [None]), rand_time(r, now, ms)])
         index = r.random() < 0.4
         if index and r.random() < 0.7:   # written in time order: keyed batches
             rows.sort(key=lambda x: (x[3] not in (None, "", "yesterday"),
+                                     x[3] if ms and x[3] is not None else
                                      parse(x[3]) if x[3] not in (None, "", "yesterday") else 0))
             for i, x in enumerate(rows):
                 x[0] = i + 1
-        c["rm"] = {"rows": rows, "index": index, "rules": gen_rules(r, "rm")}
+        c["rm"] = {"rows": rows, "index": index, "ms": ms, "rules": gen_rules(r, "rm")}
     if r.random() < 0.85:
         runs, c1, c2, gc = [], [], [], []
         for i in range(r.randint(0, 20)):
@@ -190,7 +197,7 @@ def schema_sql(c):
     out = []
     if c["rm"] is not None:
         out.append("CREATE TABLE rm(id INTEGER PRIMARY KEY AUTOINCREMENT, metric_type TEXT, "
-                   "session_id TEXT, metric_value REAL, created_at TEXT);")
+                   f"session_id TEXT, metric_value REAL, created_at {'INTEGER' if c['rm']['ms'] else 'TEXT'});")
         if c["rm"]["index"]:
             out.append("CREATE INDEX rm_created ON rm(created_at);")
         for x in c["rm"]["rows"]:
@@ -220,14 +227,14 @@ def schema_sql(c):
 def yq(v):
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-def rule_yaml(rule, tcol):
+def rule_yaml(rule, tcol, ms=False):
     parts = []
     f = rule["filter"]
     if f and "metric_types" in f:
         parts.append("metric_types: [" + ", ".join(yq(g) for g in f["metric_types"]) + "]")
     if f and "where" in f:
         parts.append("where: {" + ", ".join(f"{k}: {v if isinstance(v, int) else yq(v)}" for k, v in f["where"].items()) + "}")
-    parts.append("kind: " + rule["kind"])
+    parts.append("kind: " + ("ms_days" if ms and rule["kind"] == "days" else rule["kind"]))
     if rule["kind"] == "days":
         parts.append(f"days: {rule['days']}")
     parts.append("time_column: " + tcol)
@@ -237,7 +244,7 @@ def policy_yaml(c):
     lines = ["tables:"]
     if c["rm"] is not None:
         lines.append("  rm:")
-        lines += [rule_yaml(x, "created_at") for x in c["rm"]["rules"]]
+        lines += [rule_yaml(x, "created_at", c["rm"]["ms"]) for x in c["rm"]["rules"]]
     if c["run"] is not None:
         lines.append("  run:")
         lines += [rule_yaml(x, "finished_at") for x in c["run"]["rules"]]
@@ -265,12 +272,14 @@ def filter_matches(f, row):
             return False
     return True
 
-def lets_go(rule, t, now):
+def lets_go(rule, t, now, ms=False):
     if rule["kind"] != "days" or t is None or t in ("yesterday", ""):
         return False
+    if ms:
+        return t < (now - timedelta(days=rule["days"]) - EPOCH) // timedelta(milliseconds=1)
     return parse(t) < now - timedelta(days=rule["days"])
 
-def oracle_table(rules, rows, now):
+def oracle_table(rules, rows, now, ms=False):
     """rows: list of (rowid, dict).  Returns (set of rowids that go,
     {rule index: rowids that only it governs and that go},
     {rule index: rowids it matches that go})."""
@@ -278,7 +287,7 @@ def oracle_table(rules, rows, now):
     for rid, row in rows:
         matched = [i for i, x in enumerate(rules) if x["filter"] and filter_matches(x["filter"], row)]
         governing = matched if matched else [i for i, x in enumerate(rules) if not x["filter"]]
-        if governing and all(lets_go(rules[i], row["t"], now) for i in governing):
+        if governing and all(lets_go(rules[i], row["t"], now, ms) for i in governing):
             gone.add(rid)
             for i in governing:
                 upper.setdefault(i, set()).add(rid)
@@ -295,7 +304,7 @@ def oracle(c):
     exp = {}
     if c["rm"] is not None:
         rows = [(x[0], {"metric_type": x[1], "session_id": x[2], "t": x[3]}) for x in c["rm"]["rows"]]
-        gone, single, upper = oracle_table(c["rm"]["rules"], rows, now)
+        gone, single, upper = oracle_table(c["rm"]["rules"], rows, now, c["rm"]["ms"])
         exp["rm"] = {"all": {x[0] for x in c["rm"]["rows"]}, "gone": gone, "single": single, "upper": upper}
     if c["run"] is not None:
         R = c["run"]
@@ -541,7 +550,8 @@ def repro(c, problems):
 
 tmp = tempfile.mkdtemp(prefix="prune_diff.")
 t0 = time.time()
-stats = {"batch": {}, "fk": 0, "memory": 0, "deleted": 0, "filtered": 0}
+stats = {"batch": {}, "fk": 0, "memory": 0, "deleted": 0, "filtered": 0, "ms": 0, "txn": 0, "one": 0,
+         "grandchild": 0}
 try:
     for n in range(CASES):
         c = gen_case(SEED + n)
@@ -570,6 +580,10 @@ try:
         stats["batch"][c["batch"]] = stats["batch"].get(c["batch"], 0) + 1
         stats["fk"] += c["fk"]
         stats["memory"] += c["memory"]
+        stats["ms"] += bool(c["rm"] and c["rm"]["ms"])
+        stats["txn"] += c["txn"]
+        stats["one"] += pruned(c) is not None
+        stats["grandchild"] += bool(c["run"] and c["run"]["grandchild"])
         stats["deleted"] += sum(len(v["gone"]) for v in e.values())
         stats["filtered"] += sum(1 for t in ("rm", "run") if c[t] and len(c[t]["rules"]) > 1)
 finally:
@@ -577,5 +591,7 @@ finally:
 print(f"prune_differential: ok: {CASES} cases in {time.time() - t0:.1f} s; batch_rows "
       + ", ".join(f"{k}: {v}" for k, v in sorted(stats['batch'].items(), key=lambda kv: str(kv[0])))
       + f"; foreign_keys on {stats['fk']}; in memory {stats['memory']}; "
-      f"tables with filtered rules {stats['filtered']}; rows deleted {stats['deleted']}")
+      f"in a transaction {stats['txn']}; one table {stats['one']}; ms_days {stats['ms']}; "
+      f"grandchild {stats['grandchild']}; tables with filtered rules {stats['filtered']}; "
+      f"rows deleted {stats['deleted']}")
 PY
