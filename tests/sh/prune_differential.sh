@@ -140,7 +140,9 @@ def gen_case(seed):
     if r.random() < 0.85:
         rows = []
         ms = r.random() < 0.2   # created_at INTEGER milliseconds, kind ms_days
-        for i in range(r.randint(0, 40)):
+        # now and then a larger table: adaptive batches grow, keyed batches
+        # see a long index range
+        for i in range(r.randint(0, 40) if r.random() < 0.96 else r.randint(500, 2000)):
             mt = None if r.random() < 0.05 else r.choice(TYPES)
             rows.append([i + 1, mt, r.choice(SESSIONS + [None]), rand_time(r, now, ms)])
         index = r.random() < 0.4
@@ -153,7 +155,7 @@ def gen_case(seed):
         c["rm"] = {"rows": rows, "index": index, "ms": ms, "rules": gen_rules(r, "rm")}
     if r.random() < 0.85:
         runs, c1, c2, gc = [], [], [], []
-        for i in range(r.randint(0, 20)):
+        for i in range(r.randint(0, 20) if r.random() < 0.97 else r.randint(100, 300)):
             rid = i + 1
             runs.append([rid, r.choice(RUN_KINDS), r.choice(TYPES + [None]), rand_time(r, now),
                          r.choice([1, 2, 3, None])])
@@ -484,17 +486,23 @@ def shrinks(c):
             d = copy.deepcopy(c); del d[t]["rules"][i]
             if d[t]["rules"]:
                 yield d
+    def chunks(n):   # halves, quarters, ... then single rows
+        size = n // 2
+        while size >= 1:
+            for i in range(0, n, size):
+                yield i, min(n, i + size)
+            size //= 2
     if c["rm"] is not None:
         rows = c["rm"]["rows"]
-        for i in range(len(rows)):
-            d = copy.deepcopy(c); del d["rm"]["rows"][i]; yield d
+        for i, j in chunks(len(rows)):
+            d = copy.deepcopy(c); del d["rm"]["rows"][i:j]; yield d
     if c["run"] is not None:
         R = c["run"]
-        for i in range(len(R["runs"])):
-            d = copy.deepcopy(c); rid = R["runs"][i][0]
-            del d["run"]["runs"][i]
-            d["run"]["c1"] = [k for k in R["c1"] if k[1] != rid]
-            d["run"]["c2"] = [k for k in R["c2"] if k[1] != rid]
+        for i, j in chunks(len(R["runs"])):
+            d = copy.deepcopy(c); rids = {x[0] for x in R["runs"][i:j]}
+            del d["run"]["runs"][i:j]
+            d["run"]["c1"] = [k for k in R["c1"] if k[1] not in rids]
+            d["run"]["c2"] = [k for k in R["c2"] if k[1] not in rids]
             keep = {k[0] for k in d["run"]["c1"]}
             d["run"]["gc"] = [g for g in R["gc"] if g[1] in keep]
             yield d
