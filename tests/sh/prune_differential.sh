@@ -6,7 +6,9 @@
 # with ms_days rules; sometimes an index on created_at and
 # rows in time order, for keyed batches) and a ci_completion_run-like table
 # (run_kind, metric_type, finished_at, an INTEGER tier) with ON DELETE CASCADE children, one
-# with an index on its key and one without, sometimes a grandchild.  Rows
+# with an index on its key and one without (sometimes keyed by a UNIQUE text
+# column instead of the rowid), sometimes a grandchild or an ON DELETE SET
+# NULL child (then nothing of the tree may go).  Rows
 # hold timestamps in the ISO forms the retention doc says compare by instant
 # (space or T, Z, fractional seconds, +hh:mm offsets), many of them within a
 # millisecond/second/day of a cutoff, some NULL; metric types come from a
@@ -181,7 +183,12 @@ def gen_case(seed):
             for f in c1:
                 for _ in range(r.choice([0, 1, 2])):
                     gc.append([len(gc) + 1, f[0]])
+        # a child whose key is ON DELETE SET NULL: its parent is unlisted_child
+        setnull = r.random() < 0.07
         c["run"] = {"runs": runs, "c1": c1, "c2": c2, "gc": gc, "grandchild": grandchild,
+                    "setnull": setnull,
+                    # snapshot's key references run(uid), a UNIQUE text column, not the rowid
+                    "uid": r.random() < 0.25,
                     "list_c1": r.random() < 0.5, "list_c2": r.random() < 0.5,
                     "rules": gen_rules(r, "run")}
     c["batch"] = r.choice([1, 2, 3, 7, None])
@@ -214,23 +221,34 @@ def schema_sql(c):
     if c["run"] is not None:
         R = c["run"]
         out.append("CREATE TABLE run(id INTEGER PRIMARY KEY AUTOINCREMENT, run_kind TEXT NOT NULL, "
-                   "metric_type TEXT, finished_at TEXT, tier INTEGER);")
+                   "metric_type TEXT, finished_at TEXT, tier INTEGER, uid TEXT UNIQUE);")
         out.append("CREATE TABLE finding(id INTEGER PRIMARY KEY AUTOINCREMENT, "
                    "run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE, fp TEXT);")
         out.append("CREATE INDEX finding_run ON finding(run_id, fp);")
-        out.append("CREATE TABLE snapshot(id INTEGER PRIMARY KEY, "
-                   "run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE, n INTEGER);")
+        if R["uid"]:
+            out.append("CREATE TABLE snapshot(id INTEGER PRIMARY KEY, "
+                       "run_id TEXT NOT NULL REFERENCES run(uid) ON DELETE CASCADE, n INTEGER);")
+        else:
+            out.append("CREATE TABLE snapshot(id INTEGER PRIMARY KEY, "
+                       "run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE, n INTEGER);")
+        if R["setnull"]:
+            out.append("CREATE TABLE link(id INTEGER PRIMARY KEY, "
+                       "run_id INTEGER REFERENCES run(id) ON DELETE SET NULL);")
+
         if R["grandchild"]:
             out.append("CREATE TABLE note(id INTEGER PRIMARY KEY, "
                        "finding_id INTEGER NOT NULL REFERENCES finding(id) ON DELETE CASCADE);")
         for x in R["runs"]:
-            out.append(f"INSERT INTO run VALUES({x[0]}, {q(x[1])}, {q(x[2])}, {q(x[3])}, {q(x[4])});")
+            out.append(f"INSERT INTO run VALUES({x[0]}, {q(x[1])}, {q(x[2])}, {q(x[3])}, {q(x[4])}, 'u{x[0]}');")
         for k in R["c1"]:
             out.append(f"INSERT INTO finding VALUES({k[0]}, {k[1]}, 'fp{k[0]}');")
         for k in R["c2"]:
-            out.append(f"INSERT INTO snapshot VALUES({k[0]}, {k[1]}, {k[0]});")
+            key = f"'u{k[1]}'" if R["uid"] else k[1]
+            out.append(f"INSERT INTO snapshot VALUES({k[0]}, {key}, {k[0]});")
         for g in R["gc"]:
             out.append(f"INSERT INTO note VALUES({g[0]}, {g[1]});")
+        if R["setnull"]:
+            out.append("INSERT INTO link(id, run_id) SELECT id, id FROM run ORDER BY id LIMIT 2;")
     return "\n".join(out)
 
 def yq(v):
@@ -304,6 +322,10 @@ def oracle_table(rules, rows, now, ms=False):
                 single.setdefault(governing[0], set()).add(rid)
     return gone, single, upper
 
+def blocked(c):
+    """The run tree has a table that makes run not ok (the doc's unlisted_child / child_not_ok)."""
+    return c["run"]["grandchild"] or c["run"]["setnull"]
+
 def pruned(c):
     """The table argument of telem_prune_apply: NULL, or a table that is in the case."""
     return c["only"] if c["only"] and c[c["only"]] is not None else None
@@ -319,8 +341,9 @@ def oracle(c):
         R = c["run"]
         rows = [(x[0], {"run_kind": x[1], "metric_type": x[2], "t": x[3], "tier": x[4]}) for x in R["runs"]]
         gone, single, upper = oracle_table(R["rules"], rows, now)
-        if R["grandchild"]:
-            # the doc: a cascade child with children of its own makes its
+        if R["grandchild"] or R["setnull"]:
+            # the doc: a child whose key is not ON DELETE CASCADE makes its
+            # parent unlisted_child; and: a cascade child with children of its own makes its
             # parent unlisted_child (unlisted child) or child_not_ok (listed:
             # the grandchild is then an unlisted child of the child); either
             # way nothing of the tree goes
@@ -330,6 +353,9 @@ def oracle(c):
         exp["snapshot"] = {"all": {k[0] for k in R["c2"]}, "gone": {k[0] for k in R["c2"] if k[1] in gone}}
         if R["grandchild"]:
             exp["note"] = {"all": {g[0] for g in R["gc"]}, "gone": set()}
+        if R["setnull"]:
+            ids = sorted(x[0] for x in R["runs"])[:2]
+            exp["link"] = {"all": set(ids), "gone": set()}
     return exp
 
 def oracle_applied(c):
@@ -419,7 +445,7 @@ def check_plan(c, exp, plan):
             if i is None:
                 problems.append(f"plan: {t}: no rule for filter {filt}")
                 continue
-            want_ok = rules[i]["kind"] == "days" and not (t == "run" and c["run"]["grandchild"])
+            want_ok = rules[i]["kind"] == "days" and not (t == "run" and blocked(c))
             if (status == "ok") != want_ok:
                 problems.append(f"plan: {t} {filt}: status {status}")
                 continue
@@ -437,7 +463,7 @@ def check_plan(c, exp, plan):
         hi = sum(len(v) for v in exp[t]["upper"].values())
         if not (lo <= total <= hi):
             problems.append(f"plan: {t}: eligible_rows sum to {total}, oracle {lo}..{hi}")
-        if t == "run" and not c["run"]["grandchild"]:
+        if t == "run" and not blocked(c):
             csum = sum(r[4] or 0 for r in prow if r[5] == "ok")
             R = c["run"]
             kids = lambda ids: sum(1 for k in R["c1"] + R["c2"] if k[1] in ids)
@@ -552,9 +578,10 @@ def repro(c, problems):
              "BEGIN;" if c["txn"] else "",
              f"SELECT * FROM telem_prune_apply({only}, {batch}, '{now}');",
              "COMMIT;" if c["txn"] else ""]
-    for t in ("rm", "run", "finding", "snapshot", "note"):
+    for t in ("rm", "run", "finding", "snapshot", "note", "link"):
         if (t in ("rm",) and c["rm"] is not None) or (t != "rm" and c["run"] is not None and
-                                                      (t != "note" or c["run"]["grandchild"])):
+                                                      (t != "note" or c["run"]["grandchild"]) and
+                                                      (t != "link" or c["run"]["setnull"])):
             lines.append(f"SELECT '{t}', group_concat(rowid) FROM (SELECT rowid FROM {t} ORDER BY rowid);")
     lines.append("PRAGMA foreign_key_check;")
     return "\n".join(lines) + "\n"
