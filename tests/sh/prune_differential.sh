@@ -29,8 +29,9 @@
 # eligible_rows and cascade_rows, while the apply deletes it once: per rule
 # the count must lie between the rows only that rule governs and the rows
 # it matches that go.)  With the ?3/:tfN collision of 6312acd put back in
-# ext/sql/prune_apply.c, the default run fails at case 17 (a run kept by a
-# keep_forever filter loses its finding) and shrinks it to one run, one
+# ext/sql/prune_apply.c, the default run fails at case 10 (a run kept by a
+# 90-day filter `metric_types: ["*.b"], where: {tier: 2}` loses its finding:
+# the limit overwrote the filter's integer) and shrinks it to one run, one
 # finding and two rules.
 # On a mismatch the case is shrunk (rules and rows dropped while it still
 # fails) and printed as a SQL script for the sqlite3 shell, then it fails.
