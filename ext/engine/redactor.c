@@ -3011,28 +3011,6 @@ static int cwalk_embedded(Run *run, const TelemJson *v, const RMask *skip) {
   return rc;
 }
 
-/* a[0..n) == b[0..n) for the short keys and values of the caches, inline
- * (a call to memcmp costs more than the compare at these sizes). */
-static inline int eq_small(const char *a, const char *b, size_t n) {
-  for (; n >= 8; a += 8, b += 8, n -= 8) {
-    uint64_t x, y;
-    memcpy(&x, a, 8);
-    memcpy(&y, b, 8);
-    if (x != y) return 0;
-  }
-  if (n >= 4) {
-    uint32_t x, y, u, v;
-    memcpy(&x, a, 4);
-    memcpy(&y, b, 4);
-    memcpy(&u, a + n - 4, 4);
-    memcpy(&v, b + n - 4, 4);
-    return x == y && u == v;
-  }
-  for (; n; a++, b++, n--)
-    if (*a != *b) return 0;
-  return 1;
-}
-
 /* A member key: its KeyInfo, and the value patterns over the key itself
  * (keys are data), unless it is known clean at this class or below. */
 static int ckey(Run *run, const char *key, size_t klen, KeyInfo *ki) {
@@ -3045,7 +3023,7 @@ static int ckey(Run *run, const char *key, size_t klen, KeyInfo *ki) {
     for (uint32_t j = (uint32_t)h & (r->kc_cap - 1);; j = (j + 1) & (r->kc_cap - 1)) {
       KeyCacheEnt *c = &r->kcache[j];
       if (!c->valid) break;
-      if (c->h == h && c->len == klen && eq_small(c->key, key, klen)) {
+      if (c->h == h && c->len == klen && telem_bytes_eq(c->key, key, klen)) {
         e = c;
         break;
       }
@@ -3108,7 +3086,7 @@ static int cscan_value(Run *run, const char *s, size_t n, const RMask *skip) {
       for (int w = 0; w < 2; w++) {
         CleanEnt *ce = &set[w];
         if (ce->h == h && ce->len == n && clean_at_or_below(ce->act, run->cls) &&
-            eq_small(ce->s, s, n)) {
+            telem_bytes_eq(ce->s, s, n)) {
           if (w) {
             CleanEnt t = set[0];
             set[0] = set[1];
