@@ -38,7 +38,7 @@ void telem_conn_set_registry(TelemConn *c, TelemRegistry *r);
  * a new registry (the caller owns it) or NULL with *pzErr. */
 TelemRegistry *telem_conn_default_registry(const TelemConn *c, char **pzErr);
 
-/* Registers a scalar/aggregate function with c as user data (ref taken). */
+/* Registers a scalar function with c as user data (ref taken). */
 int telem_create_function(sqlite3 *db, TelemConn *c, const char *name, int nArg, int flags,
                           void (*xFunc)(sqlite3_context *, int, sqlite3_value **));
 /* Registers an aggregate function (xStep/xFinal) with c as user data (ref taken). */
