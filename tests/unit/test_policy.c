@@ -431,15 +431,15 @@ static int fm_roundup(int n) { return (n + 7) & ~7; }
 static int fm_init(void *x) { (void)x; return 0; }
 static void fm_shutdown(void *x) { (void)x; }
 
-/* Every allocation point fails once in turn: the result is NULL with a
- * message (or success), never a crash or a leak (run under ASan). */
-static void test_oom(void **state) {
-  (void)state;
+/* Every allocation point of parsing yaml and exporting it again fails once
+ * in turn (up to max_points): the result is NULL with a message, never a
+ * crash or a leak (run under ASan), until a run has no failure left. */
+static void parse_export_oom(const char *yaml, int max_points) {
   int parsed = 0;
-  for (int k = 0; k < 2000 && !parsed; k++) {
+  for (int k = 0; k < max_points && !parsed; k++) {
     fail_after = k;
     char *err = NULL;
-    TelemPolicy *p = telem_policy_parse("p.yaml", good, strlen(good), &err);
+    TelemPolicy *p = telem_policy_parse("p.yaml", yaml, strlen(yaml), &err);
     char *y = p ? telem_policy_to_yaml(p) : NULL;
     fail_after = -1;
     if (p && y) parsed = 1;
@@ -448,6 +448,11 @@ static void test_oom(void **state) {
     sqlite3_free(err);
   }
   assert_true(parsed);
+}
+
+static void test_oom(void **state) {
+  (void)state;
+  parse_export_oom(good, 2000);
 }
 
 
@@ -565,19 +570,7 @@ static void test_filters(void **state) {
 
 static void test_filters_oom(void **state) {
   (void)state;
-  int parsed = 0;
-  for (int k = 0; k < 4000 && !parsed; k++) {
-    fail_after = k;
-    char *err = NULL;
-    TelemPolicy *p = telem_policy_parse("p.yaml", filtered, strlen(filtered), &err);
-    char *y = p ? telem_policy_to_yaml(p) : NULL;
-    fail_after = -1;
-    if (p && y) parsed = 1;
-    sqlite3_free(y);
-    telem_policy_free(p);
-    sqlite3_free(err);
-  }
-  assert_true(parsed);
+  parse_export_oom(filtered, 4000);
 }
 
 
